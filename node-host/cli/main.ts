@@ -1,0 +1,177 @@
+// The `certkeep` command line (SPEC §3). Exit 0 on success; 1 with a one-line reason on stderr
+// on failure; 2 on bad usage. Every command answers --help.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { readFile, writeFile } from 'node:fs/promises';
+import { loadSettings, SettingsError, describeSettings } from '../settings.ts';
+import { createNodeCore, stdoutLogger } from '../core.ts';
+import { serve } from '../serve.ts';
+import { runSetup } from '../../src/domain/setup.ts';
+import { createAdminToken } from '../../src/domain/tokens.ts';
+import { createLogger } from '../../src/log.ts';
+import { CertkeepError } from '../../src/errors.ts';
+
+class UsageError extends Error {}
+
+interface Command {
+  usage: string;
+  summary: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<void>;
+}
+
+const settingsHelp = () =>
+  '\nSettings (environment, or <data dir>/config.json):\n' +
+  describeSettings()
+    .map((s) => `  ${s.name.padEnd(30)} ${s.meaning} (default: ${s.default})`)
+    .join('\n');
+
+const COMMANDS: Record<string, Command> = {
+  serve: {
+    usage: 'certkeep serve',
+    summary: 'run the node host: HTTP + HTTPS listeners and the scheduler',
+    options: {},
+    async run() {
+      const settings = await loadSettings();
+      const server = await serve(settings);
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        process.stdout.write(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'shutting down', signal }) + '\n');
+        server.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+      await new Promise(() => {});
+    },
+  },
+  setup: {
+    usage:
+      'certkeep setup --admin-email E --admin-password-file F --acme-directory URL --acme-email E --accept-tos [--hostname H] [--token-file F]',
+    summary: 'what the setup wizard does, non-interactively; prints a new admin API token',
+    options: {
+      'admin-email': { type: 'string' },
+      'admin-password-file': { type: 'string' },
+      'acme-directory': { type: 'string' },
+      'acme-email': { type: 'string' },
+      'accept-tos': { type: 'boolean' },
+      hostname: { type: 'string' },
+      'token-file': { type: 'string' },
+      'eab-kid': { type: 'string' },
+      'eab-hmac-key': { type: 'string' },
+    },
+    async run(v) {
+      for (const name of ['admin-email', 'admin-password-file', 'acme-directory'] as const) {
+        if (!v[name]) throw new UsageError(`--${name} is required`);
+      }
+      if (!v['accept-tos']) throw new UsageError("--accept-tos is required: the CA's terms of service must be accepted");
+      if (!!v['eab-kid'] !== !!v['eab-hmac-key']) throw new UsageError('--eab-kid and --eab-hmac-key go together');
+      const password = (await readFile(String(v['admin-password-file']), 'utf8')).replace(/\r?\n$/, '');
+      if (password.length < 10) throw new Error('the admin password must have at least 10 characters');
+      const settings = await loadSettings();
+      const core = await createNodeCore(settings, quietLogger(settings.logLevel));
+      try {
+        const { normalizeDomain } = await import('../../src/domain/names.ts');
+        const { token } = await runSetup(core.deps, {
+          adminEmail: String(v['admin-email']),
+          adminPassword: password,
+          acme: {
+            directoryUrl: String(v['acme-directory']),
+            email: v['acme-email'] ? String(v['acme-email']) : undefined,
+            termsOfServiceAgreed: true,
+            eab: v['eab-kid'] ? { kid: String(v['eab-kid']), hmacKey: String(v['eab-hmac-key']) } : undefined,
+          },
+          hostname: v.hostname ? normalizeDomain(String(v.hostname), 'hostname') : undefined,
+        });
+        await emitToken(token, v['token-file']);
+      } finally {
+        core.db.close();
+      }
+    },
+  },
+  token: {
+    usage: 'certkeep token create [--name N]',
+    summary: 'print a new admin API token',
+    options: { name: { type: 'string' } },
+    async run(v, positionals) {
+      if (positionals[0] !== 'create' || positionals.length !== 1) throw new UsageError('expected: certkeep token create [--name N]');
+      const settings = await loadSettings();
+      const core = await createNodeCore(settings, quietLogger(settings.logLevel));
+      try {
+        await emitToken(await createAdminToken(core.deps, v.name ? String(v.name) : 'cli'), undefined);
+      } finally {
+        core.db.close();
+      }
+    },
+  },
+};
+
+/** CLI commands log to stderr only at warn and above, so stdout carries just the answer. */
+function quietLogger(level: string) {
+  return level === 'debug' ? stdoutLogger('debug') : createLogger('warn', (line) => process.stderr.write(line + '\n'));
+}
+
+async function emitToken(token: string, file: string | boolean | undefined): Promise<void> {
+  if (typeof file === 'string') await writeFile(file, token + '\n', { mode: 0o600 });
+  else process.stdout.write(token + '\n');
+}
+
+function mainHelp(): string {
+  const lines = Object.values(COMMANDS).map((c) => `  ${c.usage}\n      ${c.summary}`);
+  return `Usage: certkeep <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun "certkeep <command> --help" for a command's options.\n${settingsHelp()}\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(mainHelp());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`certkeep: unknown command "${name}"\n\n${mainHelp()}`);
+    return 2;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    process.stderr.write(`certkeep ${name}: ${(err as Error).message}\nUsage: ${command.usage}\n`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`Usage: ${command.usage}\n\n${command.summary}\n${name === 'serve' ? settingsHelp() + '\n' : ''}`);
+    return 0;
+  }
+  if (name !== 'token' && parsed.positionals.length > 0) {
+    process.stderr.write(`certkeep ${name}: unexpected argument "${parsed.positionals[0]}"\nUsage: ${command.usage}\n`);
+    return 2;
+  }
+  try {
+    await command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`certkeep ${name}: ${err.message}\nUsage: ${command.usage}\n`);
+      return 2;
+    }
+    process.stderr.write(`certkeep ${name}: ${oneLine(err)}\n`);
+    return 1;
+  }
+}
+
+function oneLine(err: unknown): string {
+  if (err instanceof SettingsError) return err.message.replace(/\s*\n\s*/g, '; ');
+  if (err instanceof CertkeepError) {
+    const problem = err.details?.problem as { detail?: string; type?: string } | undefined;
+    return problem ? `${err.message}: ${problem.detail ?? problem.type}` : err.message;
+  }
+  const problem = (err as { problem?: { type?: string; detail?: string } }).problem;
+  if (problem) return `the ACME server said: ${problem.detail ?? problem.type}`;
+  return (err as Error)?.message ?? String(err);
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,77 @@
+// createApp(deps) → { fetch }: the one app both hosts serve. The router is a table; zones
+// (open, download API, admin) are decided by path before any handler runs; errors become
+// problem documents in exactly one place.
+import { Router } from 'itty-router';
+import type { Deps } from './deps.ts';
+import type { App, HandlerContext, RequestContext } from './http/context.ts';
+import { errorResponse, problemResponse } from './http/problem.ts';
+import { acmeChallenge, healthz } from './http/well-known.ts';
+import { downloadCertificate, downloadKey } from './http/download-api.ts';
+import * as admin from './http/admin-api.ts';
+
+export type { App, RequestContext } from './http/context.ts';
+
+export type Zone = 'open' | 'api' | 'admin';
+
+/** Which allow-list guards a path (SPEC §1, §2, §5): challenge and health are always open. */
+export function zoneOf(pathname: string): Zone {
+  if (pathname.startsWith('/.well-known/acme-challenge/') || pathname === '/healthz') return 'open';
+  if (pathname.startsWith('/api/certificate/') || pathname.startsWith('/api/key/')) return 'api';
+  return 'admin';
+}
+
+export function createApp(deps: Deps): App {
+  const guard = (request: Request, ctx: HandlerContext): Response | undefined => {
+    const zone = zoneOf(new URL(request.url).pathname);
+    if (zone === 'open') return undefined;
+    const list = zone === 'api' ? deps.allowApi : deps.allowAdmin;
+    if (!list.allows(ctx.clientIp)) {
+      deps.log.info('refused by allow-list', { zone, clientIp: ctx.clientIp });
+      return problemResponse(403, `this address is not allowed to use the ${zone === 'api' ? 'download API' : 'admin interface'}`);
+    }
+    return undefined;
+  };
+
+  const router = Router<Request & { params: Record<string, string>; query: Record<string, string> }, [HandlerContext]>({
+    before: [guard],
+    catch: (err: unknown) => errorResponse(err, deps.log),
+  });
+
+  router
+    .get('/.well-known/acme-challenge/:token', acmeChallenge)
+    .get('/healthz', healthz)
+    .get('/api/certificate/:name', downloadCertificate)
+    .post('/api/certificate/:name', downloadCertificate)
+    .get('/api/key/:name', downloadKey)
+    .post('/api/key/:name', downloadKey)
+    .post('/api/v1/setup', admin.setup)
+    .all('/api/v1/*', admin.requireAdmin)
+    .post('/api/v1/tokens', admin.createToken)
+    .get('/api/v1/accounts', admin.listAccounts)
+    .post('/api/v1/accounts', admin.createAccount)
+    .get('/api/v1/accounts/:name', admin.getAccount)
+    .delete('/api/v1/accounts/:name', admin.deleteAccount)
+    .post('/api/v1/accounts/:name/key-rollover', admin.rolloverAccountKey)
+    .post('/api/v1/accounts/:name/deactivate', admin.deactivateAccount)
+    .get('/api/v1/keys', admin.listKeys)
+    .post('/api/v1/keys', admin.createKey)
+    .get('/api/v1/keys/:name', admin.getKey)
+    .delete('/api/v1/keys/:name', admin.deleteKey)
+    .post('/api/v1/keys/:name/api-keys/:slot', admin.rotateKeyApiKey)
+    .get('/api/v1/certificates', admin.listCertificates)
+    .post('/api/v1/certificates', admin.createCertificate)
+    .get('/api/v1/certificates/:name', admin.getCertificate)
+    .delete('/api/v1/certificates/:name', admin.deleteCertificate)
+    .post('/api/v1/certificates/:name/issue', admin.issueCertificate)
+    .get('/api/v1/certificates/:name/orders', admin.certificateOrders)
+    .post('/api/v1/certificates/:name/revoke', admin.revokeCertificate)
+    .post('/api/v1/certificates/:name/api-keys/:slot', admin.rotateCertificateApiKey)
+    .all('*', () => problemResponse(404, 'no such resource'));
+
+  return {
+    async fetch(request: Request, ctx: RequestContext): Promise<Response> {
+      const handlerCtx: HandlerContext = { ...ctx, deps };
+      return router.fetch(request as never, handlerCtx);
+    },
+  };
+}

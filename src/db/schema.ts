@@ -1,0 +1,198 @@
+// One drizzle sqlite-core schema for both hosts: libSQL (node host) and D1 (Worker).
+// Conventions: ids are random text (so a row's identity exists before it is written and can be
+// bound into at-rest encryption), times are integer milliseconds since the epoch, JSON lives in
+// text columns, booleans are integers 0/1.
+import { sqliteTable, text, integer, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+const createdAt = () => integer('created_at').notNull();
+const updatedAt = () => integer('updated_at').notNull();
+
+export const users = sqliteTable('users', {
+  id: text('id').primaryKey(),
+  email: text('email').notNull().unique(),
+  passwordHash: text('password_hash').notNull(),
+  failedLogins: integer('failed_logins').notNull().default(0),
+  lockedUntil: integer('locked_until'),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+/** Bearer tokens for the admin API; only the SHA-256 of the token is stored. */
+export const adminTokens = sqliteTable('admin_tokens', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  tokenHash: text('token_hash').notNull().unique(),
+  createdAt: createdAt(),
+  lastUsedAt: integer('last_used_at'),
+});
+
+export const acmeAccounts = sqliteTable('acme_accounts', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull().unique(),
+  directoryUrl: text('directory_url').notNull(),
+  email: text('email'),
+  staging: integer('staging', { mode: 'boolean' }).notNull().default(false),
+  termsOfServiceAgreed: integer('tos_agreed', { mode: 'boolean' }).notNull().default(false),
+  /** The account's URL at the CA (the JWS `kid`); null until registered. */
+  accountUrl: text('account_url'),
+  status: text('status', { enum: ['pending', 'valid', 'deactivated'] }).notNull(),
+  keyType: text('key_type').notNull(),
+  /** PKCS#8 of the account key, sealed with the master key (aad `account:<id>`). */
+  keySealed: text('key_sealed').notNull(),
+  /**
+   * During a key rollover: the new key, sealed, written before the CA is asked to switch, so a
+   * crash between the CA's answer and our update cannot lose the account.
+   */
+  nextKeySealed: text('next_key_sealed'),
+  eabKid: text('eab_kid'),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+export const keys = sqliteTable('keys', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull().unique(),
+  type: text('type').notNull(),
+  /** PKCS#8, sealed with the master key (aad `key:<id>`). */
+  keySealed: text('key_sealed').notNull(),
+  /** SHA-256 of the SubjectPublicKeyInfo, hex: identifies the key without revealing it. */
+  spkiSha256: text('spki_sha256').notNull(),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+/**
+ * Download API keys: two slots per key or certificate so one can be rotated while the other
+ * keeps working. Only SHA-256 hashes are stored; the hash is unique so a presented key finds
+ * at most one row.
+ */
+export const apiKeys = sqliteTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    ownerKind: text('owner_kind', { enum: ['key', 'certificate'] }).notNull(),
+    ownerId: text('owner_id').notNull(),
+    slot: integer('slot').notNull(),
+    keyHash: text('key_hash').notNull().unique(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('api_keys_owner_slot').on(t.ownerKind, t.ownerId, t.slot)],
+);
+
+export const certificates = sqliteTable(
+  'certificates',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull().unique(),
+    /** JSON array of DNS names, first one is the subject. */
+    domains: text('domains').notNull(),
+    challenge: text('challenge', { enum: ['http-01', 'dns-01'] }).notNull(),
+    accountId: text('account_id')
+      .notNull()
+      .references(() => acmeAccounts.id),
+    keyId: text('key_id')
+      .notNull()
+      .references(() => keys.id),
+    dnsProviderId: text('dns_provider_id'),
+    preferredChain: text('preferred_chain'),
+    profile: text('profile'),
+    /** JSON of CSR subject fields {CN,O,OU,C,ST,L}, or null. */
+    subject: text('subject'),
+    /** `new` until first issued; see the status rules in domain/certificates.ts. */
+    status: text('status', { enum: ['new', 'pending', 'valid', 'invalid', 'revoked'] }).notNull(),
+    /** Full chain as the CA sent it (leaf first); what the download API serves. */
+    pem: text('pem'),
+    /** The key that matches the served certificate (may differ from keyId after a rotation). */
+    servedKeyId: text('served_key_id'),
+    serial: text('serial'),
+    notBefore: integer('not_before'),
+    notAfter: integer('not_after'),
+    renewAt: integer('renew_at'),
+    /** ACME problem document (JSON) of the last failed attempt, null after a success. */
+    lastError: text('last_error'),
+    failureCount: integer('failure_count').notNull().default(0),
+    /** Earliest time the scheduler may try again (back-off); null = no constraint. */
+    nextAttemptAt: integer('next_attempt_at'),
+    revokedAt: integer('revoked_at'),
+    revocationReason: integer('revocation_reason'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('certificates_renew_at').on(t.renewAt), index('certificates_status').on(t.status)],
+);
+
+/**
+ * ACME orders: the persisted issuance state machine and the certificate's history. Each step is
+ * written before the next network call; see domain/orders.ts for the states.
+ */
+export const orders = sqliteTable(
+  'orders',
+  {
+    id: text('id').primaryKey(),
+    certificateId: text('certificate_id')
+      .notNull()
+      .references(() => certificates.id),
+    accountId: text('account_id').notNull(),
+    keyId: text('key_id').notNull(),
+    state: text('state').notNull(),
+    reason: text('reason').notNull(),
+    /** JSON array of the DNS names ordered. */
+    domains: text('domains').notNull(),
+    orderUrl: text('order_url'),
+    finalizeUrl: text('finalize_url'),
+    /** JSON array of authorization URLs. */
+    authorizations: text('authorizations'),
+    certificateUrl: text('certificate_url'),
+    replaces: text('replaces'),
+    serial: text('serial'),
+    notBefore: integer('not_before'),
+    notAfter: integer('not_after'),
+    thumbprint: text('thumbprint'),
+    error: text('error'),
+    attempts: integer('attempts').notNull().default(0),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [index('orders_certificate').on(t.certificateId, t.createdAt), index('orders_state').on(t.state)],
+);
+
+/** What happened during an order, in order: shown in the history and the admin API. */
+export const orderEvents = sqliteTable(
+  'order_events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    orderId: text('order_id').notNull(),
+    at: integer('at').notNull(),
+    level: text('level', { enum: ['info', 'warn', 'error'] }).notNull(),
+    message: text('message').notNull(),
+  },
+  (t) => [index('order_events_order').on(t.orderId, t.id)],
+);
+
+/** http-01 (and dns-01) challenge material, alive only while its order runs. */
+export const challenges = sqliteTable(
+  'challenges',
+  {
+    token: text('token').primaryKey(),
+    orderId: text('order_id').notNull(),
+    type: text('type').notNull(),
+    domain: text('domain').notNull(),
+    keyAuthorization: text('key_authorization').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('challenges_order').on(t.orderId)],
+);
+
+export const settings = sqliteTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+  updatedAt: updatedAt(),
+});
+
+/** Leases so that two hosts on one database never run the same work. */
+export const leases = sqliteTable('leases', {
+  name: text('name').primaryKey(),
+  holder: text('holder').notNull(),
+  expiresAt: integer('expires_at').notNull(),
+});

@@ -1,0 +1,41 @@
+// Download API keys: each key and certificate has two slots, so one can be rotated while clients
+// still use the other. Only hashes are stored.
+import { and, eq } from 'drizzle-orm';
+import type { Deps } from '../deps.ts';
+import { apiKeys } from '../db/schema.ts';
+import { hashSecret, hashesEqual, looksLikeSecret, newId, newSecret } from './secrets.ts';
+
+export type ApiKeyOwnerKind = 'key' | 'certificate';
+
+/** Makes two fresh API keys and the insert statements for them (to run in the caller's batch). */
+export async function newApiKeyPair(deps: Deps, ownerKind: ApiKeyOwnerKind, ownerId: string) {
+  const now = deps.now();
+  const plain = [newSecret('cka'), newSecret('cka')] as const;
+  const rows = await Promise.all(
+    plain.map(async (k, i) => ({ id: newId(), ownerKind, ownerId, slot: i + 1, keyHash: await hashSecret(k), createdAt: now })),
+  );
+  return { plain: [...plain], insert: deps.db.db.insert(apiKeys).values(rows) };
+}
+
+/** Replaces the key in one slot; the other slot keeps working. Returns the new key, shown once. */
+export async function rotateApiKey(deps: Deps, ownerKind: ApiKeyOwnerKind, ownerId: string, slot: 1 | 2): Promise<string> {
+  const plain = newSecret('cka');
+  await deps.db.db
+    .update(apiKeys)
+    .set({ keyHash: await hashSecret(plain), createdAt: deps.now() })
+    .where(and(eq(apiKeys.ownerKind, ownerKind), eq(apiKeys.ownerId, ownerId), eq(apiKeys.slot, slot)));
+  return plain;
+}
+
+export function deleteApiKeysOf(deps: Deps, ownerKind: ApiKeyOwnerKind, ownerId: string) {
+  return deps.db.db.delete(apiKeys).where(and(eq(apiKeys.ownerKind, ownerKind), eq(apiKeys.ownerId, ownerId)));
+}
+
+/** Who a presented API key belongs to, or null. Malformed keys never reach the database. */
+export async function findApiKeyOwner(deps: Deps, presented: string | null): Promise<{ ownerKind: ApiKeyOwnerKind; ownerId: string } | null> {
+  if (!looksLikeSecret(presented) || !presented.startsWith('cka_')) return null;
+  const hash = await hashSecret(presented);
+  const [row] = await deps.db.db.select().from(apiKeys).where(eq(apiKeys.keyHash, hash)).limit(1);
+  if (!row || !hashesEqual(row.keyHash, hash)) return null;
+  return { ownerKind: row.ownerKind, ownerId: row.ownerId };
+}

@@ -1,0 +1,227 @@
+// Certificates: what to obtain (names, challenge, account, key) and what is being served.
+import { desc, eq, sql } from 'drizzle-orm';
+import type { Deps } from '../deps.ts';
+import { CertkeepError } from '../errors.ts';
+import { certificates, orders, orderEvents, challenges, acmeAccounts } from '../db/schema.ts';
+import type { KeyType } from '../crypto/index.ts';
+import type { Statement } from '../db/client.ts';
+import { newApiKeyPair, deleteApiKeysOf } from './apikeys.ts';
+import { assertKeyNameFree, findKeyByName, prepareKey } from './keys.ts';
+import { acmeClientFor, findAccountById, findAccountByName, DEFAULT_ACCOUNT } from './accounts.ts';
+import { parseChain } from '../crypto/index.ts';
+import { newId } from './secrets.ts';
+
+export type CertificateRow = typeof certificates.$inferSelect;
+export type CertificateStatus = 'new' | 'pending' | 'valid' | 'invalid' | 'expired' | 'revoked';
+
+export interface CsrSubject {
+  CN?: string;
+  O?: string;
+  OU?: string;
+  C?: string;
+  ST?: string;
+  L?: string;
+}
+
+export interface NewCertificateInput {
+  name: string;
+  domains: string[];
+  challenge: 'http-01' | 'dns-01';
+  account?: string;
+  key?: string;
+  keyType?: KeyType;
+  dnsProvider?: string;
+  preferredChain?: string;
+  profile?: string;
+  subject?: CsrSubject;
+}
+
+export async function createCertificate(deps: Deps, input: NewCertificateInput) {
+  if (await findCertificateByName(deps, input.name)) {
+    throw new CertkeepError('CONFLICT', `name: a certificate named "${input.name}" already exists`, { field: 'name' });
+  }
+  const account = await findAccountByName(deps, input.account ?? DEFAULT_ACCOUNT);
+  if (!account) throw new CertkeepError('BAD_REQUEST', `account: no ACME account named "${input.account ?? DEFAULT_ACCOUNT}"`, { field: 'account' });
+  if (account.status !== 'valid') throw new CertkeepError('BAD_REQUEST', `account: "${account.name}" is ${account.status}`, { field: 'account' });
+  if (input.challenge === 'dns-01') {
+    throw new CertkeepError('BAD_REQUEST', `dnsProvider: ${input.dnsProvider ? `no DNS provider named "${input.dnsProvider}"` : 'required for dns-01'}`, {
+      field: 'dnsProvider',
+    });
+  }
+
+  const statements: Statement[] = [];
+  let keyId: string;
+  let newKey: { name: string; apiKeys: string[] } | undefined;
+  if (input.key) {
+    const key = await findKeyByName(deps, input.key);
+    if (!key) throw new CertkeepError('BAD_REQUEST', `key: no key named "${input.key}"`, { field: 'key' });
+    keyId = key.id;
+  } else {
+    await assertKeyNameFree(deps, input.name);
+    const prepared = await prepareKey(deps, input.name, { type: input.keyType ?? 'ec-p256' });
+    statements.push(...prepared.statements);
+    keyId = prepared.row.id;
+    newKey = { name: input.name, apiKeys: prepared.apiKeys };
+  }
+
+  const id = newId();
+  const apiKeyPair = await newApiKeyPair(deps, 'certificate', id);
+  const row = newCertificateRow(deps, id, {
+    name: input.name,
+    domains: input.domains,
+    challenge: input.challenge,
+    accountId: account.id,
+    keyId,
+    preferredChain: input.preferredChain,
+    profile: input.profile,
+    subject: input.subject,
+  });
+  // One batch: the key (when made here), the certificate and both API key pairs, or nothing.
+  await deps.db.batch([...statements, deps.db.db.insert(certificates).values(row), apiKeyPair.insert]);
+  deps.log.info('certificate created', { certificate: input.name, domains: input.domains.length });
+  return { row, apiKeys: apiKeyPair.plain, key: newKey ?? { name: input.key! } };
+}
+
+/** A certificate row that has never been issued: due at once for the scheduler. */
+export function newCertificateRow(
+  deps: Deps,
+  id: string,
+  f: { name: string; domains: string[]; challenge: 'http-01' | 'dns-01'; accountId: string; keyId: string; preferredChain?: string; profile?: string; subject?: CsrSubject },
+): CertificateRow {
+  const now = deps.now();
+  return {
+    id,
+    name: f.name,
+    domains: JSON.stringify(f.domains),
+    challenge: f.challenge,
+    accountId: f.accountId,
+    keyId: f.keyId,
+    dnsProviderId: null,
+    preferredChain: f.preferredChain ?? null,
+    profile: f.profile ?? null,
+    subject: f.subject ? JSON.stringify(f.subject) : null,
+    status: 'new',
+    pem: null,
+    servedKeyId: null,
+    serial: null,
+    notBefore: null,
+    notAfter: null,
+    renewAt: null,
+    lastError: null,
+    failureCount: 0,
+    nextAttemptAt: null,
+    revokedAt: null,
+    revocationReason: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+export async function findCertificateByName(deps: Deps, name: string): Promise<CertificateRow | undefined> {
+  const [row] = await deps.db.db.select().from(certificates).where(eq(certificates.name, name)).limit(1);
+  return row;
+}
+
+export async function findCertificateById(deps: Deps, id: string): Promise<CertificateRow | undefined> {
+  const [row] = await deps.db.db.select().from(certificates).where(eq(certificates.id, id)).limit(1);
+  return row;
+}
+
+export async function requireCertificate(deps: Deps, name: string): Promise<CertificateRow> {
+  const row = await findCertificateByName(deps, name);
+  if (!row) throw new CertkeepError('NOT_FOUND', `no certificate named "${name}"`);
+  return row;
+}
+
+export async function listCertificates(deps: Deps): Promise<CertificateRow[]> {
+  return deps.db.db.select().from(certificates).orderBy(certificates.name);
+}
+
+/** The status a user sees: stored status, with `expired` derived from the served certificate. */
+export function certificateStatus(row: CertificateRow, now: number): CertificateStatus {
+  if (row.status === 'revoked') return 'revoked';
+  if (row.pem && row.notAfter !== null && row.notAfter <= now) return 'expired';
+  if (row.pem) return 'valid';
+  return row.status;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export async function certificateView(deps: Deps, row: CertificateRow) {
+  const [account] = await deps.db.db.select({ name: acmeAccounts.name, staging: acmeAccounts.staging }).from(acmeAccounts).where(eq(acmeAccounts.id, row.accountId));
+  return {
+    name: row.name,
+    domains: JSON.parse(row.domains) as string[],
+    challenge: row.challenge,
+    account: account?.name ?? null,
+    staging: account?.staging ?? false,
+    status: certificateStatus(row, deps.now()),
+    serial: row.serial,
+    notBefore: iso(row.notBefore),
+    notAfter: iso(row.notAfter),
+    renewAt: iso(row.renewAt),
+    nextAttemptAt: iso(row.nextAttemptAt),
+    failureCount: row.failureCount,
+    lastError: row.lastError ? JSON.parse(row.lastError) : null,
+    revokedAt: iso(row.revokedAt),
+    createdAt: iso(row.createdAt),
+  };
+}
+
+export async function orderHistory(deps: Deps, row: CertificateRow) {
+  const rows = await deps.db.db.select().from(orders).where(eq(orders.certificateId, row.id)).orderBy(desc(orders.createdAt), desc(orders.id));
+  return rows.map((o) => ({
+    id: o.id,
+    state: o.state,
+    reason: o.reason,
+    domains: JSON.parse(o.domains) as string[],
+    orderUrl: o.orderUrl,
+    serial: o.serial,
+    thumbprint: o.thumbprint,
+    notBefore: iso(o.notBefore),
+    notAfter: iso(o.notAfter),
+    error: o.error ? JSON.parse(o.error) : null,
+    createdAt: iso(o.createdAt),
+    finishedAt: iso(o.finishedAt),
+  }));
+}
+
+export async function orderEventsOf(deps: Deps, orderId: string) {
+  return deps.db.db.select().from(orderEvents).where(eq(orderEvents.orderId, orderId)).orderBy(orderEvents.id);
+}
+
+/** Deletes a certificate with its history; refused while an order for it runs. */
+export async function deleteCertificate(deps: Deps, name: string): Promise<void> {
+  const row = await requireCertificate(deps, name);
+  const running = await deps.db.db
+    .select({ n: sql<number>`count(*)` })
+    .from(orders)
+    .where(sql`${orders.certificateId} = ${row.id} and ${orders.finishedAt} is null`);
+  if (running[0].n > 0) throw new CertkeepError('CONFLICT', `certificate "${name}" has an order in progress`);
+  const orderIds = deps.db.db.select({ id: orders.id }).from(orders).where(eq(orders.certificateId, row.id));
+  await deps.db.batch([
+    deps.db.db.delete(challenges).where(sql`${challenges.orderId} in ${orderIds}`),
+    deps.db.db.delete(orderEvents).where(sql`${orderEvents.orderId} in ${orderIds}`),
+    deps.db.db.delete(orders).where(eq(orders.certificateId, row.id)),
+    deleteApiKeysOf(deps, 'certificate', row.id),
+    deps.db.db.delete(certificates).where(eq(certificates.id, row.id)),
+  ]);
+}
+
+/** RFC 8555 §7.6 revocation with the account key; the certificate stops being renewed. */
+export async function revokeCertificate(deps: Deps, name: string, reason: number): Promise<CertificateRow> {
+  const row = await requireCertificate(deps, name);
+  if (!row.pem) throw new CertkeepError('CONFLICT', `certificate "${name}" has not been issued`);
+  if (row.status === 'revoked') throw new CertkeepError('CONFLICT', `certificate "${name}" is already revoked`);
+  const account = await findAccountById(deps, row.accountId);
+  if (!account) throw new CertkeepError('INTERNAL', "the certificate's ACME account is missing");
+  const [leaf] = await parseChain(row.pem);
+  await (await acmeClientFor(deps, account)).revokeCertificate(leaf.der, { reason });
+  const now = deps.now();
+  await deps.db.db
+    .update(certificates)
+    .set({ status: 'revoked', revokedAt: now, revocationReason: reason, renewAt: null, updatedAt: now })
+    .where(eq(certificates.id, row.id));
+  deps.log.info('certificate revoked', { certificate: name, serial: row.serial, reason });
+  return (await findCertificateById(deps, row.id))!;
+}

@@ -1,0 +1,119 @@
+// Private keys for certificates. Generated or imported, sealed under the master key with the
+// row id as associated data, never shown in the UI; served only to holders of the key's API keys.
+import { eq, or } from 'drizzle-orm';
+import type { Deps } from '../deps.ts';
+import { CertkeepError } from '../errors.ts';
+import { certificates, keys } from '../db/schema.ts';
+import {
+  type KeyType,
+  KEY_TYPES,
+  generateKeyPair,
+  exportPkcs8,
+  importPrivateKey,
+  keyFromPkcs8,
+  exportPublicSpki,
+  sealSecret,
+  openSecret,
+} from '../crypto/index.ts';
+import { sha256, toHex } from '../util/encoding.ts';
+import { newApiKeyPair, deleteApiKeysOf } from './apikeys.ts';
+import { newId } from './secrets.ts';
+
+export type KeyRow = typeof keys.$inferSelect;
+
+export const keyAad = (id: string) => `key:${id}`;
+
+export function isKeyType(value: string): value is KeyType {
+  return (KEY_TYPES as readonly string[]).includes(value);
+}
+
+/**
+ * Builds (but does not run) everything needed to store a key: the caller puts the statements in
+ * its own batch, so a key made for a new certificate is written together with it or not at all.
+ */
+export async function prepareKey(deps: Deps, name: string, source: { type: KeyType } | { pem: string | Uint8Array }) {
+  const id = newId();
+  let type: KeyType;
+  let pkcs8: Uint8Array;
+  let publicKey: CryptoKey;
+  if ('type' in source) {
+    const pair = await generateKeyPair(source.type);
+    type = source.type;
+    pkcs8 = await exportPkcs8(pair.privateKey);
+    publicKey = pair.publicKey;
+  } else {
+    const imported = await importPrivateKey(source.pem);
+    type = imported.type;
+    pkcs8 = imported.pkcs8;
+    publicKey = imported.keyPair.publicKey;
+  }
+  const now = deps.now();
+  const row: KeyRow = {
+    id,
+    name,
+    type,
+    keySealed: await sealSecret(deps.masterKey, pkcs8, keyAad(id)),
+    spkiSha256: toHex(await sha256(await exportPublicSpki(publicKey))),
+    createdAt: now,
+    updatedAt: now,
+  };
+  const apiKeyPair = await newApiKeyPair(deps, 'key', id);
+  return {
+    row,
+    apiKeys: apiKeyPair.plain,
+    statements: [deps.db.db.insert(keys).values(row), apiKeyPair.insert] as const,
+  };
+}
+
+export async function createKey(deps: Deps, name: string, source: { type: KeyType } | { pem: string | Uint8Array }) {
+  await assertKeyNameFree(deps, name);
+  const prepared = await prepareKey(deps, name, source);
+  await deps.db.batch([...prepared.statements]);
+  deps.log.info('key created', { key: name, type: prepared.row.type });
+  return { name, type: prepared.row.type, apiKeys: prepared.apiKeys };
+}
+
+export async function assertKeyNameFree(deps: Deps, name: string): Promise<void> {
+  const [existing] = await deps.db.db.select({ id: keys.id }).from(keys).where(eq(keys.name, name)).limit(1);
+  if (existing) throw new CertkeepError('CONFLICT', `name: a key named "${name}" already exists`, { field: 'name' });
+}
+
+export async function findKeyByName(deps: Deps, name: string): Promise<KeyRow | undefined> {
+  const [row] = await deps.db.db.select().from(keys).where(eq(keys.name, name)).limit(1);
+  return row;
+}
+
+export async function findKeyById(deps: Deps, id: string): Promise<KeyRow | undefined> {
+  const [row] = await deps.db.db.select().from(keys).where(eq(keys.id, id)).limit(1);
+  return row;
+}
+
+export async function listKeys(deps: Deps): Promise<KeyRow[]> {
+  return deps.db.db.select().from(keys).orderBy(keys.name);
+}
+
+/** The key's PKCS#8 bytes, unsealed. */
+export async function keyPkcs8(deps: Deps, row: KeyRow): Promise<Uint8Array> {
+  return openSecret(deps.masterKey, row.keySealed, keyAad(row.id));
+}
+
+export async function keyPair(deps: Deps, row: KeyRow): Promise<CryptoKeyPair> {
+  return keyFromPkcs8(await keyPkcs8(deps, row), row.type as KeyType);
+}
+
+/** Deletes a key that no certificate uses (409 otherwise). */
+export async function deleteKey(deps: Deps, name: string): Promise<void> {
+  const row = await findKeyByName(deps, name);
+  if (!row) throw new CertkeepError('NOT_FOUND', `no key named "${name}"`);
+  const [user] = await deps.db.db
+    .select({ name: certificates.name })
+    .from(certificates)
+    .where(or(eq(certificates.keyId, row.id), eq(certificates.servedKeyId, row.id)))
+    .limit(1);
+  if (user) throw new CertkeepError('CONFLICT', `key "${name}" is used by certificate "${user.name}"`);
+  await deps.db.batch([deps.db.db.delete(keys).where(eq(keys.id, row.id)), deleteApiKeysOf(deps, 'key', row.id)]);
+}
+
+export function keyView(row: KeyRow) {
+  return { name: row.name, type: row.type, createdAt: new Date(row.createdAt).toISOString() };
+}

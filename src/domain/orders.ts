@@ -1,0 +1,352 @@
+// Issuance as a persisted state machine (RFC 8555 §7.4).
+//
+//   placing → placed → authorizing → finalizing → downloading → done
+//                                  ↘ failed (the CA said no) / abandoned (the CA forgot the order)
+//
+// Every step is written to the database before the network call that depends on it, and the
+// CA's view of the order is the source of truth when we resume: after a crash the next run for
+// the certificate finds the unfinished order row and continues it from whatever state the CA
+// reports, so no second order is placed for the same certificate. A certificate lease makes
+// sure only one host works on a certificate at a time. Transient failures (network, CA 5xx,
+// rate limits) leave the order open to be resumed after the back-off; a refusal by the CA ends
+// it. A failed attempt never touches the certificate and key being served.
+import { and, eq, isNull } from 'drizzle-orm';
+import type { Deps } from '../deps.ts';
+import type { Statement } from '../db/client.ts';
+import { CertkeepError } from '../errors.ts';
+import { certificates, challenges, orders, orderEvents } from '../db/schema.ts';
+import { tryAcquireLease, type Lease } from '../db/lease.ts';
+import type { AcmeClient, AcmeOrder, AcmeAuthorization, AcmeProblem } from '../acme/index.ts';
+import { AcmeProblemError } from '../acme/index.ts';
+import { createCsr, parseChain } from '../crypto/index.ts';
+import { acmeClientFor, findAccountById } from './accounts.ts';
+import { findKeyById, keyPair } from './keys.ts';
+import { findCertificateById, type CertificateRow, type CsrSubject } from './certificates.ts';
+import { backoffMs, renewalTime } from './renewal.ts';
+import { getSettings } from './settings.ts';
+import { newId } from './secrets.ts';
+
+export type OrderRow = typeof orders.$inferSelect;
+export type OrderReason = 'new' | 'renewal' | 'manual';
+export type OrderState = 'placing' | 'placed' | 'authorizing' | 'finalizing' | 'downloading' | 'done' | 'failed' | 'abandoned';
+
+const LEASE_TTL_MS = 120_000;
+
+export type IssueOutcome = { ok: true } | { ok: false; problem: AcmeProblem; retryable: boolean };
+
+export const certificateLeaseName = (certificateId: string) => `certificate:${certificateId}`;
+
+/**
+ * Obtains a certificate for the row with this id: resumes its unfinished order or places a new
+ * one. Throws LEASE_BUSY when another run (this host or another) holds the certificate.
+ */
+export async function issue(deps: Deps, certificateId: string, reason: OrderReason): Promise<IssueOutcome> {
+  const lease = await tryAcquireLease(deps.db, certificateLeaseName(certificateId), `${deps.hostId}:${newId()}`, LEASE_TTL_MS, deps.now);
+  if (!lease) throw new CertkeepError('LEASE_BUSY', 'an order for this certificate is already running');
+  const heartbeat = setInterval(() => void lease.renew().catch(() => {}), LEASE_TTL_MS / 3);
+  try {
+    return await issueUnderLease(deps, certificateId, reason, lease);
+  } finally {
+    clearInterval(heartbeat);
+    await lease.release().catch((err) => deps.log.warn('lease release failed', { err }));
+  }
+}
+
+async function issueUnderLease(deps: Deps, certificateId: string, reason: OrderReason, lease: Lease): Promise<IssueOutcome> {
+  const cert = await findCertificateById(deps, certificateId);
+  if (!cert) throw new CertkeepError('NOT_FOUND', 'certificate disappeared');
+  const log = deps.log.child({ certificate: cert.name });
+  let order = await unfinishedOrder(deps, cert.id);
+  try {
+    const account = await findAccountById(deps, order?.accountId ?? cert.accountId);
+    if (!account) throw new CertkeepError('INTERNAL', 'the certificate\'s ACME account is missing');
+    const client = await acmeClientFor(deps, account);
+    let acmeOrder: AcmeOrder | undefined;
+    if (order?.orderUrl) {
+      log.info('resuming order', { order: order.id, state: order.state });
+      acmeOrder = await fetchOrderOrAbandon(deps, client, order);
+      if (!acmeOrder) order = undefined;
+    } else if (order) {
+      // Crashed between recording `placing` and recording the CA's answer: the CA may hold an
+      // order we cannot find. Record that honestly and place a new one.
+      await deps.db.batch([...finishOrder(deps, order, 'abandoned', { type: 'urn:certkeep:problem:order-lost', detail: 'interrupted while placing the order' })]);
+      order = undefined;
+    }
+    if (!order) {
+      ({ order, acmeOrder } = await placeOrder(deps, client, cert, reason));
+      log.info('order placed', { order: order.id });
+    }
+    await driveOrder(deps, client, cert, order, acmeOrder!, lease);
+    log.info('certificate obtained', { order: order.id });
+    return { ok: true };
+  } catch (err) {
+    const failure = describeFailure(err);
+    log.warn('order failed', { order: order?.id, problemType: failure.problem.type, detail: failure.problem.detail, retryable: failure.retryable });
+    await recordFailure(deps, cert, order, failure);
+    return { ok: false, ...failure };
+  }
+}
+
+async function unfinishedOrder(deps: Deps, certificateId: string): Promise<OrderRow | undefined> {
+  const [row] = await deps.db.db
+    .select()
+    .from(orders)
+    .where(and(eq(orders.certificateId, certificateId), isNull(orders.finishedAt)))
+    .limit(1);
+  return row;
+}
+
+async function fetchOrderOrAbandon(deps: Deps, client: AcmeClient, order: OrderRow): Promise<AcmeOrder | undefined> {
+  try {
+    return await client.getOrder(order.orderUrl!);
+  } catch (err) {
+    if (err instanceof AcmeProblemError && (err.problem.status === 404 || err.problem.type.endsWith(':malformed'))) {
+      await deps.db.batch([...finishOrder(deps, order, 'abandoned', err.problem)]);
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+async function placeOrder(deps: Deps, client: AcmeClient, cert: CertificateRow, reason: OrderReason) {
+  const now = deps.now();
+  const domains = JSON.parse(cert.domains) as string[];
+  const order: OrderRow = {
+    id: newId(),
+    certificateId: cert.id,
+    accountId: cert.accountId,
+    keyId: cert.keyId,
+    state: 'placing',
+    reason,
+    domains: cert.domains,
+    orderUrl: null,
+    finalizeUrl: null,
+    authorizations: null,
+    certificateUrl: null,
+    replaces: null,
+    serial: null,
+    notBefore: null,
+    notAfter: null,
+    thumbprint: null,
+    error: null,
+    attempts: 1,
+    createdAt: now,
+    updatedAt: now,
+    finishedAt: null,
+  };
+  await deps.db.batch([
+    deps.db.db.insert(orders).values(order),
+    ...(cert.pem ? [] : [deps.db.db.update(certificates).set({ status: 'pending', updatedAt: now }).where(eq(certificates.id, cert.id))]),
+  ]);
+  const { url, order: acmeOrder } = await client.newOrder({
+    identifiers: domains.map((value) => ({ type: 'dns' as const, value })),
+    profile: cert.profile ?? undefined,
+  });
+  const placed = { state: 'placed', orderUrl: url, finalizeUrl: acmeOrder.finalize, authorizations: JSON.stringify(acmeOrder.authorizations), updatedAt: deps.now() };
+  await deps.db.batch([
+    deps.db.db.update(orders).set(placed).where(eq(orders.id, order.id)),
+    event(deps, order.id, 'info', `order placed at the CA for ${domains.join(', ')}`),
+  ]);
+  return { order: { ...order, ...placed }, acmeOrder };
+}
+
+async function driveOrder(deps: Deps, client: AcmeClient, cert: CertificateRow, order: OrderRow, acmeOrder: AcmeOrder, lease: Lease): Promise<void> {
+  const url = order.orderUrl!;
+  for (let step = 0; step < 10; step++) {
+    switch (acmeOrder.status) {
+      case 'pending':
+        await authorize(deps, client, cert, order, acmeOrder.authorizations);
+        acmeOrder = await client.waitForOrder(url, ['ready', 'valid']);
+        break;
+      case 'ready': {
+        if (!(await lease.renew())) throw new CertkeepError('LEASE_BUSY', 'lost the certificate lease');
+        const csr = await buildCsr(deps, cert, order);
+        await setState(deps, order, 'finalizing', 'finalizing with a new CSR');
+        acmeOrder = await client.finalizeOrder(acmeOrder.finalize, csr);
+        break;
+      }
+      case 'processing':
+        acmeOrder = await client.waitForOrder(url, ['valid']);
+        break;
+      case 'valid':
+        await download(deps, client, cert, order, acmeOrder);
+        return;
+      case 'invalid':
+      default:
+        throw new CertkeepError('ACME_ORDER_INVALID', 'the CA marked the order invalid', {
+          problem: acmeOrder.error ?? (await firstAuthorizationProblem(client, acmeOrder.authorizations)),
+        });
+    }
+  }
+  throw new CertkeepError('ACME_BAD_RESPONSE', 'the order did not progress');
+}
+
+/**
+ * Answers every pending authorization of the order, concurrently. All challenge tokens are
+ * stored (one batch) before any challenge is answered, so the CA's validator finds them.
+ */
+async function authorize(deps: Deps, client: AcmeClient, cert: CertificateRow, order: OrderRow, authzUrls: string[]): Promise<void> {
+  const authzs = await Promise.all(authzUrls.map(async (url) => ({ url, authz: await client.getAuthorization(url) })));
+  const pending = [];
+  for (const { url, authz } of authzs) {
+    if (authz.status === 'valid') continue;
+    if (authz.status !== 'pending') throw problemOfAuthorization(authz);
+    const challenge = authz.challenges.find((c) => c.type === cert.challenge);
+    if (!challenge?.token) {
+      throw new CertkeepError('ACME_PROBLEM', `the CA offers no ${cert.challenge} challenge for ${authz.identifier.value}`, {
+        problem: { type: 'urn:certkeep:problem:no-challenge', detail: `no ${cert.challenge} challenge offered for ${authz.identifier.value}` },
+      });
+    }
+    pending.push({ url, authz, challenge, token: challenge.token, keyAuthorization: await client.keyAuthorization(challenge.token) });
+  }
+  if (pending.length === 0) return;
+  const now = deps.now();
+  await deps.db.batch([
+    deps.db.db
+      .insert(challenges)
+      .values(pending.map((p) => ({ token: p.token, orderId: order.id, type: p.challenge.type, domain: p.authz.identifier.value, keyAuthorization: p.keyAuthorization, createdAt: now })))
+      .onConflictDoNothing(),
+    deps.db.db.update(orders).set({ state: 'authorizing', updatedAt: now }).where(eq(orders.id, order.id)),
+    event(deps, order.id, 'info', `answering ${pending.length} ${cert.challenge} challenge(s)`),
+  ]);
+  await Promise.all(
+    pending.map(async (p) => {
+      if (p.challenge.status === 'pending') await client.respondToChallenge(p.challenge.url);
+      await client.waitForAuthorization(p.url);
+    }),
+  );
+}
+
+async function buildCsr(deps: Deps, cert: CertificateRow, order: OrderRow): Promise<Uint8Array> {
+  const key = await findKeyById(deps, order.keyId);
+  if (!key) throw new CertkeepError('INTERNAL', 'the certificate\'s key is missing');
+  return createCsr({
+    keyPair: await keyPair(deps, key),
+    domains: JSON.parse(order.domains),
+    subject: cert.subject ? (JSON.parse(cert.subject) as CsrSubject) : undefined,
+  });
+}
+
+async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, order: OrderRow, acmeOrder: AcmeOrder): Promise<void> {
+  if (!acmeOrder.certificate) throw new CertkeepError('ACME_BAD_RESPONSE', 'valid order without a certificate URL');
+  await setState(deps, order, 'downloading', 'downloading the certificate', { certificateUrl: acmeOrder.certificate });
+  const { pem } = await client.downloadCertificate(acmeOrder.certificate, { preferredChain: cert.preferredChain ?? undefined });
+  const [leaf] = await parseChain(pem);
+  if (!leaf) throw new CertkeepError('ACME_BAD_RESPONSE', 'the CA sent no certificate');
+  const notBefore = leaf.notBefore.getTime();
+  const notAfter = leaf.notAfter.getTime();
+  const settings = await getSettings(deps);
+  const now = deps.now();
+  await deps.db.batch([
+    deps.db.db
+      .update(certificates)
+      .set({
+        pem,
+        servedKeyId: order.keyId,
+        status: 'valid',
+        serial: leaf.serialNumber,
+        notBefore,
+        notAfter,
+        renewAt: renewalTime(notBefore, notAfter, settings.renewDays),
+        lastError: null,
+        failureCount: 0,
+        nextAttemptAt: null,
+        updatedAt: now,
+      })
+      .where(eq(certificates.id, cert.id)),
+    deps.db.db
+      .update(orders)
+      .set({ state: 'done', serial: leaf.serialNumber, notBefore, notAfter, thumbprint: leaf.sha256Thumbprint, updatedAt: now, finishedAt: now })
+      .where(eq(orders.id, order.id)),
+    deps.db.db.delete(challenges).where(eq(challenges.orderId, order.id)),
+    event(deps, order.id, 'info', `certificate ${leaf.serialNumber} stored, valid until ${leaf.notAfter.toISOString()}`),
+  ]);
+}
+
+function setState(deps: Deps, order: OrderRow, state: OrderState, message: string, extra: Partial<OrderRow> = {}) {
+  return deps.db.batch([
+    deps.db.db.update(orders).set({ state, ...extra, updatedAt: deps.now() }).where(eq(orders.id, order.id)),
+    event(deps, order.id, 'info', message),
+  ]);
+}
+
+/** Statements that end an order: its final state and problem, and its challenge tokens gone. */
+function finishOrder(deps: Deps, order: OrderRow, state: 'failed' | 'abandoned', problem: AcmeProblem) {
+  const now = deps.now();
+  return [
+    deps.db.db.update(orders).set({ state, error: JSON.stringify(problem), updatedAt: now, finishedAt: now }).where(eq(orders.id, order.id)),
+    deps.db.db.delete(challenges).where(eq(challenges.orderId, order.id)),
+    event(deps, order.id, 'error', `${state}: ${problem.detail ?? problem.type}`),
+  ] as const;
+}
+
+function event(deps: Deps, orderId: string, level: 'info' | 'warn' | 'error', message: string) {
+  return deps.db.db.insert(orderEvents).values({ orderId, at: deps.now(), level, message });
+}
+
+/**
+ * A failed attempt: the certificate gets the problem and a back-off; the order ends when the
+ * CA refused, and stays open to be resumed when the failure was transient.
+ */
+async function recordFailure(deps: Deps, cert: CertificateRow, order: OrderRow | undefined, failure: { problem: AcmeProblem; retryable: boolean }) {
+  const fresh = (await findCertificateById(deps, cert.id)) ?? cert;
+  const failures = fresh.failureCount + 1;
+  const now = deps.now();
+  const statements: Statement[] = [
+    deps.db.db
+      .update(certificates)
+      .set({
+        lastError: JSON.stringify(failure.problem),
+        failureCount: failures,
+        nextAttemptAt: now + backoffMs(failures),
+        ...(fresh.pem ? {} : { status: 'invalid' as const }),
+        updatedAt: now,
+      })
+      .where(eq(certificates.id, cert.id)),
+  ];
+  if (order && !failure.retryable) {
+    await deps.db.batch([...statements, ...finishOrder(deps, order, 'failed', failure.problem)]);
+  } else {
+    await deps.db.batch([
+      ...statements,
+      ...(order ? [event(deps, order.id, 'warn', `attempt failed, will resume: ${failure.problem.detail ?? failure.problem.type}`)] : []),
+    ]);
+  }
+}
+
+const TRANSIENT_ACME = ['serverInternal', 'rateLimited', 'badNonce'];
+
+/** Turns any error into the problem document we store and whether a resume makes sense. */
+export function describeFailure(err: unknown): { problem: AcmeProblem; retryable: boolean } {
+  if (err instanceof AcmeProblemError) {
+    const kind = err.problem.type.split(':').pop() ?? '';
+    return { problem: err.problem, retryable: TRANSIENT_ACME.includes(kind) || (err.problem.status ?? 0) >= 500 };
+  }
+  if (err instanceof CertkeepError) {
+    const carried = err.details?.problem as AcmeProblem | undefined;
+    if (carried) return { problem: carried, retryable: false };
+    const retryable = ['ACME_NETWORK', 'ACME_TIMEOUT', 'LEASE_BUSY'].includes(err.code);
+    return { problem: { type: `urn:certkeep:problem:${err.code.toLowerCase().replace(/_/g, '-')}`, detail: err.message }, retryable };
+  }
+  return { problem: { type: 'urn:certkeep:problem:internal', detail: 'internal error' }, retryable: true };
+}
+
+function problemOfAuthorization(authz: AcmeAuthorization): CertkeepError {
+  const failed = authz.challenges.find((c) => c.error);
+  const problem: AcmeProblem = failed?.error ?? {
+    type: 'urn:ietf:params:acme:error:unauthorized',
+    detail: `authorization for ${authz.identifier.value} is ${authz.status}`,
+  };
+  return new CertkeepError('ACME_ORDER_INVALID', `authorization for ${authz.identifier.value} is ${authz.status}`, { problem });
+}
+
+async function firstAuthorizationProblem(client: AcmeClient, urls: string[]): Promise<AcmeProblem> {
+  for (const url of urls) {
+    const authz = await client.getAuthorization(url).catch(() => undefined);
+    if (authz && authz.status !== 'valid') {
+      const problem = problemOfAuthorization(authz).details?.problem as AcmeProblem;
+      if (problem) return problem;
+    }
+  }
+  return { type: 'urn:ietf:params:acme:error:orderNotReady', detail: 'the order is invalid' };
+}

@@ -1,0 +1,31 @@
+// Random identifiers and bearer secrets. Secrets carry ≥128 random bits, are shown once, and
+// only their SHA-256 is stored; a presented secret is hashed and looked up by its hash, then the
+// hashes are compared in constant time.
+import { randomBytes, sha256, toBase64Url, toHex, fromHex, timingSafeEqual } from '../util/encoding.ts';
+
+/** Row ids: 128 random bits, URL-safe. Known before the row is written (bound into sealing). */
+export function newId(): string {
+  return toBase64Url(randomBytes(16));
+}
+
+/** Admin tokens and download API keys: 192 random bits, prefixed so they are recognisable in leaks. */
+export function newSecret(prefix: 'ckt' | 'cka'): string {
+  return `${prefix}_${toBase64Url(randomBytes(24))}`;
+}
+
+export async function hashSecret(secret: string): Promise<string> {
+  return toHex(await sha256(secret));
+}
+
+export function hashesEqual(a: string, b: string): boolean {
+  try {
+    return timingSafeEqual(fromHex(a), fromHex(b));
+  } catch {
+    return false;
+  }
+}
+
+/** Well-formed secrets only: rejects empty, short, long or foreign-looking values before hashing. */
+export function looksLikeSecret(value: string | null | undefined): value is string {
+  return typeof value === 'string' && /^ck[ta]_[A-Za-z0-9_-]{32}$/.test(value);
+}

@@ -1,0 +1,37 @@
+// Runtime settings kept in the database (changed from the admin UI/API), as opposed to the host
+// settings that come from the environment.
+import type { Deps } from '../deps.ts';
+import { settings } from '../db/schema.ts';
+
+export interface AppSettings {
+  /** Renew this many days before expiry instead of at a third of the lifetime; null = default rule. */
+  renewDays: number | null;
+  /** Name of the certificate the node host serves on its HTTPS listener. */
+  siteCertificate: string | null;
+  /** Set once setup has completed. */
+  setupCompletedAt: number | null;
+}
+
+const DEFAULTS: AppSettings = { renewDays: null, siteCertificate: null, setupCompletedAt: null };
+
+export async function getSettings(deps: Deps): Promise<AppSettings> {
+  const rows = await deps.db.db.select().from(settings);
+  const out: AppSettings = { ...DEFAULTS };
+  for (const row of rows) {
+    if (row.key in DEFAULTS) (out as unknown as Record<string, unknown>)[row.key] = JSON.parse(row.value);
+  }
+  return out;
+}
+
+/** Statement that sets one setting (run it alone or in a batch). */
+export function settingStatement<K extends keyof AppSettings>(deps: Deps, key: K, value: AppSettings[K]) {
+  const now = deps.now();
+  return deps.db.db
+    .insert(settings)
+    .values({ key, value: JSON.stringify(value), updatedAt: now })
+    .onConflictDoUpdate({ target: settings.key, set: { value: JSON.stringify(value), updatedAt: now } });
+}
+
+export async function setSetting<K extends keyof AppSettings>(deps: Deps, key: K, value: AppSettings[K]): Promise<void> {
+  await settingStatement(deps, key, value);
+}

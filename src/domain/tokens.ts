@@ -1,0 +1,27 @@
+// Admin API bearer tokens. Shown once at creation; only the SHA-256 is stored.
+import { eq } from 'drizzle-orm';
+import type { Deps } from '../deps.ts';
+import { adminTokens } from '../db/schema.ts';
+import { hashSecret, hashesEqual, looksLikeSecret, newId, newSecret } from './secrets.ts';
+
+export async function prepareAdminToken(deps: Deps, name: string) {
+  const token = newSecret('ckt');
+  const row = { id: newId(), name, tokenHash: await hashSecret(token), createdAt: deps.now(), lastUsedAt: null };
+  return { token, statement: deps.db.db.insert(adminTokens).values(row) };
+}
+
+export async function createAdminToken(deps: Deps, name: string): Promise<string> {
+  const { token, statement } = await prepareAdminToken(deps, name);
+  await statement;
+  deps.log.info('admin token created', { name });
+  return token;
+}
+
+/** The token's row when the presented bearer token is one of ours, else null. */
+export async function authenticateAdminToken(deps: Deps, presented: string | null) {
+  if (!looksLikeSecret(presented) || !presented.startsWith('ckt_')) return null;
+  const hash = await hashSecret(presented);
+  const [row] = await deps.db.db.select().from(adminTokens).where(eq(adminTokens.tokenHash, hash)).limit(1);
+  if (!row || !hashesEqual(row.tokenHash, hash)) return null;
+  return row;
+}

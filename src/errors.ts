@@ -1,0 +1,41 @@
+// Typed errors with stable codes. Tests assert `code`, never the message.
+// One place (src/http/problem.ts) turns them into application/problem+json responses.
+
+export type ErrorCode =
+  // request validation
+  | 'BAD_REQUEST'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  // crypto
+  | 'KEY_UNSUPPORTED'
+  | 'KEY_INVALID'
+  | 'PEM_INVALID'
+  | 'CERT_INVALID'
+  | 'DECRYPT_FAILED'
+  // ACME
+  | 'ACME_PROBLEM'
+  | 'ACME_BAD_RESPONSE'
+  | 'ACME_NETWORK'
+  | 'ACME_TIMEOUT'
+  | 'ACME_ORDER_INVALID'
+  | 'ACME_UNSUPPORTED'
+  // domain
+  | 'ORDER_FAILED'
+  | 'LEASE_BUSY'
+  | 'INTERNAL';
+
+export class CertkeepError extends Error {
+  readonly code: ErrorCode;
+  /** Structured detail safe to show to a client (never secrets). */
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CertkeepError';
+    this.code = code;
+    this.details = details;
+  }
+}

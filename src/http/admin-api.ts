@@ -1,0 +1,288 @@
+// The JSON admin API (SPEC §4). Handlers parse and validate, call one domain function and shape
+// the answer; the business rules live in src/domain.
+import { CertkeepError } from '../errors.ts';
+import type { KeyType } from '../crypto/index.ts';
+import { KEY_TYPES } from '../crypto/index.ts';
+import * as accounts from '../domain/accounts.ts';
+import * as keys from '../domain/keys.ts';
+import * as certs from '../domain/certificates.ts';
+import { issue } from '../domain/orders.ts';
+import { rotateApiKey } from '../domain/apikeys.ts';
+import { normalizeDomain, normalizeDomains } from '../domain/names.ts';
+import { runSetup, isSetupDone } from '../domain/setup.ts';
+import { authenticateAdminToken, createAdminToken } from '../domain/tokens.ts';
+import { isLeaseHeld } from '../db/lease.ts';
+import { certificateLeaseName } from '../domain/orders.ts';
+import { timingSafeEqual, utf8 } from '../util/encoding.ts';
+import type { HandlerContext, RoutedRequest } from './context.ts';
+import { acmeProblemResponse } from './problem.ts';
+import {
+  type Json,
+  fieldError,
+  optionalBoolean,
+  optionalEnum,
+  optionalInteger,
+  optionalString,
+  pick,
+  readJsonObject,
+  requiredName,
+  requiredString,
+} from './validate.ts';
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const created = (body: unknown) => Response.json(body, { status: 201 });
+
+/** Middleware: a valid admin bearer token, else 401. */
+export async function requireAdmin(request: Request, ctx: HandlerContext): Promise<Response | undefined> {
+  const header = request.headers.get('authorization') ?? '';
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  const token = match ? await authenticateAdminToken(ctx.deps, match[1]) : null;
+  if (!token) {
+    throw new CertkeepError('UNAUTHORIZED', 'a valid admin token is required (Authorization: Bearer …)');
+  }
+  return undefined;
+}
+
+// ---- setup ---------------------------------------------------------------------------------
+
+export async function setup(request: Request, ctx: HandlerContext): Promise<Response> {
+  if (ctx.deps.runtime === 'worker') {
+    const presented = request.headers.get('setup-token') ?? '';
+    const expected = ctx.deps.setupToken ?? '';
+    if (!expected) throw new CertkeepError('FORBIDDEN', 'the SETUP_TOKEN secret is not set on this Worker (wrangler secret put SETUP_TOKEN)');
+    if (!timingSafeEqual(utf8(presented), utf8(expected))) throw new CertkeepError('UNAUTHORIZED', 'a valid Setup-Token header is required');
+  }
+  if (await isSetupDone(ctx.deps)) throw new CertkeepError('CONFLICT', 'setup has already been completed');
+  const body = await readJsonObject(request, [
+    'adminEmail',
+    'adminPassword',
+    'acme',
+    'acme.directoryUrl',
+    'acme.email',
+    'acme.termsOfServiceAgreed',
+    'acme.eab',
+    'acme.eab.kid',
+    'acme.eab.hmacKey',
+    'hostname',
+  ]);
+  const adminEmail = requiredString(body, 'adminEmail', { max: 254, pattern: EMAIL, hint: 'expected an email address' });
+  const adminPassword = requiredString(body, 'adminPassword', { max: 1024 });
+  if (adminPassword.length < 10) throw fieldError('adminPassword', 'at least 10 characters');
+  const hostname = optionalString(body, 'hostname', { max: 253 });
+  const result = await runSetup(ctx.deps, {
+    adminEmail,
+    adminPassword,
+    acme: {
+      directoryUrl: requiredString(body, 'acme.directoryUrl', { max: 2048 }),
+      email: optionalString(body, 'acme.email', { max: 254, pattern: EMAIL, hint: 'expected an email address' }),
+      termsOfServiceAgreed: optionalBoolean(body, 'acme.termsOfServiceAgreed') ?? false,
+      eab: eabOf(body, 'acme.eab'),
+    },
+    hostname: hostname ? normalizeHostname(hostname) : undefined,
+  });
+  return created(result);
+}
+
+function normalizeHostname(hostname: string): string {
+  const name = normalizeDomain(hostname, 'hostname');
+  if (name.startsWith('*.')) throw fieldError('hostname', 'the site hostname cannot be a wildcard');
+  return name;
+}
+
+function eabOf(body: Json, field: string): { kid: string; hmacKey: string } | undefined {
+  if (pick(body, field) === undefined || pick(body, field) === null) return undefined;
+  return {
+    kid: requiredString(body, `${field}.kid`, { max: 1024 }),
+    hmacKey: requiredString(body, `${field}.hmacKey`, { max: 1024, pattern: /^[A-Za-z0-9_-]+={0,2}$/, hint: 'expected base64url' }),
+  };
+}
+
+export async function createToken(request: Request, ctx: HandlerContext): Promise<Response> {
+  const body = await readJsonObject(request, ['name']);
+  const name = optionalString(body, 'name', { max: 64 }) ?? 'api';
+  return created({ name, token: await createAdminToken(ctx.deps, name) });
+}
+
+// ---- ACME accounts ---------------------------------------------------------------------------
+
+export async function listAccounts(_r: Request, ctx: HandlerContext) {
+  return Response.json((await accounts.listAccounts(ctx.deps)).map(accounts.accountView));
+}
+
+export async function getAccount(request: RoutedRequest, ctx: HandlerContext) {
+  return Response.json(accounts.accountView(await accounts.requireAccount(ctx.deps, request.params.name)));
+}
+
+export async function createAccount(request: Request, ctx: HandlerContext) {
+  const body = await readJsonObject(request, ['name', 'directoryUrl', 'email', 'termsOfServiceAgreed', 'staging', 'eab', 'eab.kid', 'eab.hmacKey', 'keyType', 'keyPem']);
+  const row = await accounts.createAccount(ctx.deps, {
+    name: requiredName(body),
+    directoryUrl: requiredString(body, 'directoryUrl', { max: 2048 }),
+    email: optionalString(body, 'email', { max: 254, pattern: EMAIL, hint: 'expected an email address' }),
+    termsOfServiceAgreed: optionalBoolean(body, 'termsOfServiceAgreed') ?? false,
+    staging: optionalBoolean(body, 'staging'),
+    eab: eabOf(body, 'eab'),
+    keyType: optionalEnum(body, 'keyType', ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const),
+    keyPem: optionalString(body, 'keyPem', { max: 16384 }),
+  });
+  return created(accounts.accountView(row));
+}
+
+export async function rolloverAccountKey(request: RoutedRequest, ctx: HandlerContext) {
+  const body = await readJsonObject(request, ['keyType']);
+  const keyType = optionalEnum(body, 'keyType', ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const);
+  return Response.json(accounts.accountView(await accounts.rolloverAccountKey(ctx.deps, request.params.name, keyType)));
+}
+
+export async function deactivateAccount(request: RoutedRequest, ctx: HandlerContext) {
+  return Response.json(accounts.accountView(await accounts.deactivateAccount(ctx.deps, request.params.name)));
+}
+
+export async function deleteAccount(request: RoutedRequest, ctx: HandlerContext) {
+  await accounts.deleteAccount(ctx.deps, request.params.name);
+  return new Response(null, { status: 204 });
+}
+
+// ---- keys ------------------------------------------------------------------------------------
+
+export async function listKeys(_r: Request, ctx: HandlerContext) {
+  return Response.json((await keys.listKeys(ctx.deps)).map(keys.keyView));
+}
+
+export async function getKey(request: RoutedRequest, ctx: HandlerContext) {
+  const row = await keys.findKeyByName(ctx.deps, request.params.name);
+  if (!row) throw new CertkeepError('NOT_FOUND', `no key named "${request.params.name}"`);
+  return Response.json(keys.keyView(row));
+}
+
+export async function createKey(request: Request, ctx: HandlerContext) {
+  const body = await readJsonObject(request, ['name', 'type', 'pem']);
+  const name = requiredName(body);
+  const type = optionalEnum(body, 'type', KEY_TYPES);
+  const pem = optionalString(body, 'pem', { max: 65536 });
+  if (type && pem) throw fieldError('pem', 'give either type (to generate) or pem (to import), not both');
+  const result = await keys.createKey(ctx.deps, name, pem ? { pem } : { type: (type ?? 'ec-p256') as KeyType });
+  return created(result);
+}
+
+export async function rotateKeyApiKey(request: RoutedRequest, ctx: HandlerContext) {
+  const row = await keys.findKeyByName(ctx.deps, request.params.name);
+  if (!row) throw new CertkeepError('NOT_FOUND', `no key named "${request.params.name}"`);
+  return Response.json({ apiKey: await rotateApiKey(ctx.deps, 'key', row.id, slotOf(request)) });
+}
+
+export async function deleteKey(request: RoutedRequest, ctx: HandlerContext) {
+  await keys.deleteKey(ctx.deps, request.params.name);
+  return new Response(null, { status: 204 });
+}
+
+function slotOf(request: RoutedRequest): 1 | 2 {
+  const slot = request.params.slot;
+  if (slot !== '1' && slot !== '2') throw fieldError('slot', 'expected 1 or 2');
+  return Number(slot) as 1 | 2;
+}
+
+// ---- certificates ------------------------------------------------------------------------------
+
+export async function listCertificates(_r: Request, ctx: HandlerContext) {
+  const rows = await certs.listCertificates(ctx.deps);
+  return Response.json(await Promise.all(rows.map((row) => certs.certificateView(ctx.deps, row))));
+}
+
+export async function getCertificate(request: RoutedRequest, ctx: HandlerContext) {
+  return Response.json(await certs.certificateView(ctx.deps, await certs.requireCertificate(ctx.deps, request.params.name)));
+}
+
+export async function createCertificate(request: Request, ctx: HandlerContext) {
+  const body = await readJsonObject(request, [
+    'name', 'domains', 'challenge', 'account', 'key', 'keyType', 'dnsProvider', 'preferredChain', 'profile',
+    'subject', 'subject.CN', 'subject.O', 'subject.OU', 'subject.C', 'subject.ST', 'subject.L',
+  ]);
+  const name = requiredName(body);
+  const challenge = optionalEnum(body, 'challenge', ['http-01', 'dns-01'] as const) ?? 'http-01';
+  const domains = normalizeDomains(body.domains, challenge);
+  const key = optionalString(body, 'key', { max: 64 });
+  const keyType = optionalEnum(body, 'keyType', KEY_TYPES);
+  if (key && keyType) throw fieldError('keyType', 'give either key (an existing key) or keyType (a new key), not both');
+  const subject = subjectOf(body);
+  const result = await certs.createCertificate(ctx.deps, {
+    name,
+    domains,
+    challenge,
+    account: optionalString(body, 'account', { max: 64 }),
+    key,
+    keyType: keyType as KeyType | undefined,
+    dnsProvider: optionalString(body, 'dnsProvider', { max: 64 }),
+    preferredChain: optionalString(body, 'preferredChain', { max: 256 }),
+    profile: optionalString(body, 'profile', { max: 64, pattern: /^[A-Za-z0-9._-]+$/, hint: 'a profile name offered by the CA' }),
+    subject,
+  });
+  return created({ name: result.row.name, apiKeys: result.apiKeys, key: result.key });
+}
+
+function subjectOf(body: Json): certs.CsrSubject | undefined {
+  if (body.subject === undefined || body.subject === null) return undefined;
+  const out: certs.CsrSubject = {};
+  for (const field of ['CN', 'O', 'OU', 'ST', 'L'] as const) {
+    const value = optionalString(body, `subject.${field}`, { max: 64 });
+    if (value) out[field] = value;
+  }
+  const c = optionalString(body, 'subject.C', { max: 2, pattern: /^[A-Z]{2}$/, hint: 'a two-letter country code' });
+  if (c) out.C = c;
+  return out;
+}
+
+/**
+ * Starts an order now (clearing any back-off). With `?wait=true` it answers when the order
+ * ends: 200 with the certificate's state, or 502 with the ACME problem. If the scheduler is
+ * already running an order for it, waits for that one.
+ */
+export async function issueCertificate(request: RoutedRequest, ctx: HandlerContext) {
+  const { deps } = ctx;
+  let cert = await certs.requireCertificate(deps, request.params.name);
+  if (cert.status === 'revoked') throw new CertkeepError('CONFLICT', `certificate "${cert.name}" is revoked; create a new one`);
+  const wait = new URL(request.url).searchParams.get('wait') === 'true';
+  const run = async () => {
+    try {
+      return await issue(deps, cert.id, 'manual');
+    } catch (err) {
+      if (!(err instanceof CertkeepError && err.code === 'LEASE_BUSY')) throw err;
+      // Someone else runs it: wait for them to finish and report their outcome.
+      const deadline = deps.now() + 10 * 60_000;
+      while (deps.now() < deadline && (await isLeaseHeld(deps.db, certificateLeaseName(cert.id), deps.now()))) await deps.sleep(100);
+      return null;
+    }
+  };
+  if (!wait) {
+    ctx.waitUntil(run().catch((err) => deps.log.error('issue failed', { err })));
+    return Response.json({ name: cert.name, status: 'pending' }, { status: 202 });
+  }
+  const outcome = await run();
+  cert = (await certs.findCertificateById(deps, cert.id))!;
+  if (outcome && !outcome.ok) return acmeProblemResponse(outcome.problem, 502, { certificate: await certs.certificateView(deps, cert) });
+  if (!outcome && cert.lastError) return acmeProblemResponse(JSON.parse(cert.lastError), 502, { certificate: await certs.certificateView(deps, cert) });
+  return Response.json(await certs.certificateView(deps, cert));
+}
+
+export async function certificateOrders(request: RoutedRequest, ctx: HandlerContext) {
+  const cert = await certs.requireCertificate(ctx.deps, request.params.name);
+  return Response.json(await certs.orderHistory(ctx.deps, cert));
+}
+
+export async function revokeCertificate(request: RoutedRequest, ctx: HandlerContext) {
+  const body = await readJsonObject(request, ['reason']);
+  const reason = optionalInteger(body, 'reason', 0, 10) ?? 0;
+  if (reason === 7) throw fieldError('reason', 'reason 7 is not used (RFC 5280 §5.3.1)');
+  const row = await certs.revokeCertificate(ctx.deps, request.params.name, reason);
+  return Response.json(await certs.certificateView(ctx.deps, row));
+}
+
+export async function rotateCertificateApiKey(request: RoutedRequest, ctx: HandlerContext) {
+  const cert = await certs.requireCertificate(ctx.deps, request.params.name);
+  return Response.json({ apiKey: await rotateApiKey(ctx.deps, 'certificate', cert.id, slotOf(request)) });
+}
+
+export async function deleteCertificate(request: RoutedRequest, ctx: HandlerContext) {
+  await certs.deleteCertificate(ctx.deps, request.params.name);
+  return new Response(null, { status: 204 });
+}

@@ -1,0 +1,22 @@
+// What every handler receives beside the Request.
+import type { Deps } from '../deps.ts';
+
+/** Supplied by the host for each request. */
+export interface RequestContext {
+  /** The client's address as the host determined it (proxies already accounted for). */
+  clientIp: string;
+  /** Whether the request arrived over TLS (or through a trusted TLS-terminating proxy). */
+  secure: boolean;
+  /** Keeps background work alive after the response (Workers' ctx.waitUntil). */
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+export interface App {
+  fetch(request: Request, ctx: RequestContext): Promise<Response>;
+}
+
+export interface HandlerContext extends RequestContext {
+  deps: Deps;
+}
+
+export type RoutedRequest = Request & { params: Record<string, string>; query: Record<string, string | string[] | undefined> };

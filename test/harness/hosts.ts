@@ -1,0 +1,179 @@
+// The two hosts under test, behind one interface, so every contract suite runs unchanged on the
+// node host (a real `certkeep serve` process on a libSQL file) and on the Worker (workerd under
+// Miniflare, D1 with the real migrations applied).
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { Miniflare } from 'miniflare';
+import { startProcess, type RunningProcess } from './processes.ts';
+import { freePort } from './ports.ts';
+import { makeTempDir } from './tmp.ts';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CLI = join(ROOT, 'node-host/bin/certkeep.mjs');
+
+export type HostKind = 'node' | 'worker';
+
+export interface HostUnderTest {
+  kind: HostKind;
+  /** http://127.0.0.1:<httpPort> */
+  baseUrl: string;
+  httpPort: number;
+  /** Extra headers POST /api/v1/setup needs on this host. */
+  setupHeaders: Record<string, string>;
+  /** Runs one scheduler tick and waits for it (the Worker's cron; the node host's timer). */
+  tick(): Promise<void>;
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+export interface HostOptions {
+  /** Listen on this HTTP port (Pebble's httpPort points here); a free one when omitted. */
+  httpPort?: number;
+  /** Node host: extra environment (CERTKEEP_*). Worker: extra vars. */
+  env?: Record<string, string>;
+}
+
+export const HOST_KINDS: HostKind[] = ['node', 'worker'];
+
+export function startHost(kind: HostKind, opts: HostOptions = {}): Promise<HostUnderTest> {
+  return kind === 'node' ? startNodeHost(opts) : startWorkerHost(opts);
+}
+
+// ---- node host ---------------------------------------------------------------------------------
+
+export interface NodeHostUnderTest extends HostUnderTest {
+  dataDir: string;
+  process: RunningProcess;
+  /** Runs a `certkeep` CLI command against the same data dir; resolves with its exit code and output. */
+  cli(args: string[], env?: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }>;
+}
+
+export async function startNodeHost(opts: HostOptions & { dataDir?: string } = {}): Promise<NodeHostUnderTest> {
+  const httpPort = opts.httpPort ?? (await freePort());
+  const dataDir = opts.dataDir ?? makeTempDir('node-host-');
+  // The test run's own CERTKEEP_TEST_* variables are not settings: the host would refuse them.
+  const testVars = Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith('CERTKEEP_TEST_')).map((k) => [k, undefined]));
+  const env = {
+    ...testVars,
+    CERTKEEP_DATA_DIR: dataDir,
+    CERTKEEP_HTTP_PORT: String(httpPort),
+    CERTKEEP_HTTPS_PORT: '0',
+    CERTKEEP_BIND: '127.0.0.1',
+    CERTKEEP_TICK_SECONDS: '0.5',
+    CERTKEEP_LOG_LEVEL: 'debug',
+    ...opts.env,
+  };
+  const baseUrl = `http://127.0.0.1:${httpPort}`;
+  const proc = await startProcess(process.execPath, [CLI, 'serve'], {
+    env,
+    cwd: ROOT,
+    logFile: join(dataDir, 'serve.log'),
+    readyWhen: async () => (await fetch(`${baseUrl}/healthz`)).ok,
+    readyTimeoutMs: 30_000,
+  });
+  return {
+    kind: 'node',
+    baseUrl,
+    httpPort,
+    dataDir,
+    process: proc,
+    setupHeaders: {},
+    // The node host ticks by itself every CERTKEEP_TICK_SECONDS; one tick period is enough to
+    // see due work picked up.
+    tick: () => new Promise((resolve) => setTimeout(resolve, Number(env.CERTKEEP_TICK_SECONDS) * 1000 + 100)),
+    logs: () => proc.output(),
+    stop: () => proc.stop(),
+    cli: (args, extra = {}) => runCli(args, { ...env, ...extra } as Record<string, string>),
+  };
+}
+
+export async function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { spawn } = await import('node:child_process');
+  return new Promise((resolve, reject) => {
+    const merged: Record<string, string | undefined> = { ...process.env, ...env };
+    for (const k of Object.keys(merged)) if (merged[k] === undefined || k.startsWith('CERTKEEP_TEST_')) delete merged[k];
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+// ---- Worker under Miniflare ------------------------------------------------------------------------
+
+let bundlePromise: Promise<string> | undefined;
+
+/** Bundles src/worker.ts the way wrangler would (esbuild, ESM, workerd conditions), once per process. */
+export function workerBundle(): Promise<string> {
+  bundlePromise ??= (async () => {
+    const outfile = join(makeTempDir('worker-bundle-'), 'worker.js');
+    await build({
+      entryPoints: [join(ROOT, 'src/worker.ts')],
+      outfile,
+      bundle: true,
+      format: 'esm',
+      platform: 'neutral',
+      target: 'es2022',
+      conditions: ['workerd', 'worker', 'browser'],
+      mainFields: ['browser', 'module', 'main'],
+      logLevel: 'error',
+    });
+    return outfile;
+  })();
+  return bundlePromise;
+}
+
+/** The SQL statements of every migration, in order, as wrangler d1 migrations apply runs them. */
+export function migrationStatements(): string[] {
+  const dir = join(ROOT, 'migrations');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('--> statement-breakpoint'))
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export const TEST_SETUP_TOKEN = 'test-setup-token-0123456789';
+
+export async function startWorkerHost(opts: HostOptions = {}): Promise<HostUnderTest> {
+  const httpPort = opts.httpPort ?? (await freePort());
+  const scriptPath = await workerBundle();
+  const persist = makeTempDir('worker-d1-');
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath,
+    compatibilityDate: '2025-09-01',
+    host: '127.0.0.1',
+    port: httpPort,
+    d1Databases: { DB: 'certkeep-test' },
+    d1Persist: persist,
+    bindings: {
+      MASTER_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64'),
+      SETUP_TOKEN: TEST_SETUP_TOKEN,
+      LOG_LEVEL: 'debug',
+      ...opts.env,
+    },
+  });
+  let logs = '';
+  await mf.ready;
+  const db = await mf.getD1Database('DB');
+  for (const statement of migrationStatements()) await db.prepare(statement).run();
+  const worker = await mf.getWorker();
+  return {
+    kind: 'worker',
+    baseUrl: `http://127.0.0.1:${httpPort}`,
+    httpPort,
+    setupHeaders: { 'Setup-Token': TEST_SETUP_TOKEN },
+    async tick() {
+      await worker.scheduled({ cron: '* * * * *' });
+    },
+    logs: () => logs,
+    stop: () => mf.dispose(),
+  };
+}
