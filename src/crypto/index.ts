@@ -1,0 +1,29 @@
+// Public API of the crypto layer: keys, PEM, CSRs, certificates, at-rest encryption.
+// All of it runs on WebCrypto alone, in workerd and Node alike.
+
+export {
+  type KeyType,
+  type ImportedKey,
+  KEY_TYPES,
+  isKeyType,
+  generateKeyPair,
+  keyTypeOf,
+  signatureParams,
+  exportPkcs8,
+  exportPrivateKeyPem,
+  exportPublicSpki,
+  keyFromPkcs8,
+  importPrivateKey,
+} from './keys.ts';
+export { type PemBlock, pemEncode, pemDecode, splitCertificates } from './pem.ts';
+export { type CsrSubject, type CreateCsrOptions, createCsr } from './csr.ts';
+export {
+  type ParsedCertificate,
+  type CertificatePublicKey,
+  type SelfSignedOptions,
+  parseCertificate,
+  parseChain,
+  publicKeyMatches,
+  createSelfSignedCertificate,
+} from './certificate.ts';
+export { generateMasterKey, importMasterKey, sealSecret, openSecret } from './atrest.ts';
