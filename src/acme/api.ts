@@ -61,6 +61,17 @@ export async function keyChange(t: AcmeTransport, url: string, inner: FlattenedJ
   await t.post(url, inner, signer, { bodyKind: 'text' });
 }
 
+/**
+ * RFC 8555 §7.1.2.1: one page of an account's orders list, and the URL of the next page (Link
+ * rel="next") if there is one.
+ */
+export async function getOrdersPage(t: AcmeTransport, url: string, signer: RequestSigner): Promise<{ orders: string[]; next?: string }> {
+  const res = await t.post<{ orders?: unknown }>(url, undefined, signer);
+  const orders = res.body?.orders;
+  if (!Array.isArray(orders) || orders.some((o) => typeof o !== 'string')) throw shape(res, 'orders list without an "orders" array of URLs');
+  return { orders: orders as string[], next: res.links.find((l) => l.rel === 'next')?.url };
+}
+
 /** RFC 8555 §7.4: newOrder; the order's URL is the Location of the 201. */
 export async function newOrder(
   t: AcmeTransport,

@@ -200,6 +200,25 @@ export class AcmeClient {
     return api.newOrder(this.#transport, dir.newOrder, payload, signer);
   }
 
+  /**
+   * RFC 8555 §7.1.2.1: the URLs of the account's orders (pending ones at least; CAs may leave
+   * out finished ones), following `next` links up to `maxPages`. Null when the CA offers no
+   * orders list (Boulder does not).
+   */
+  async listOrders(opts: { maxPages?: number } = {}): Promise<string[] | null> {
+    const [url, signer] = await this.#account();
+    const account = await api.postAccount(this.#transport, url, undefined, signer);
+    if (!account.orders) return null;
+    const out: string[] = [];
+    let page: string | undefined = account.orders;
+    for (let i = 0; page && i < (opts.maxPages ?? 10); i++) {
+      const { orders, next } = await api.getOrdersPage(this.#transport, page, signer);
+      out.push(...orders);
+      page = next;
+    }
+    return out;
+  }
+
   async getOrder(url: string): Promise<AcmeOrder> {
     const [, signer] = await this.#account();
     return (await api.getOrder(this.#transport, url, signer)).body;

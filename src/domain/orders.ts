@@ -66,14 +66,11 @@ async function issueUnderLease(deps: Deps, certificateId: string, reason: OrderR
       log.info('resuming order', { order: order.id, state: order.state });
       acmeOrder = await fetchOrderOrAbandon(deps, client, order);
       if (!acmeOrder) order = undefined;
-    } else if (order) {
-      // Crashed between recording `placing` and recording the CA's answer: the CA may hold an
-      // order we cannot find. Record that honestly and place a new one.
-      await deps.db.batch([...finishOrder(deps, order, 'abandoned', { type: 'urn:certkeep:problem:order-lost', detail: 'interrupted while placing the order' })]);
-      order = undefined;
     }
-    if (!order) {
-      ({ order, acmeOrder } = await placeOrder(deps, client, cert, reason));
+    const resumed = !!order;
+    order ??= await recordPlacing(deps, cert, reason);
+    if (!order.orderUrl) {
+      ({ order, acmeOrder } = await placeOrder(deps, client, order, resumed));
       log.info('order placed', { order: order.id });
     }
     await driveOrder(deps, client, cert, order, acmeOrder!, lease);
@@ -108,9 +105,9 @@ async function fetchOrderOrAbandon(deps: Deps, client: AcmeClient, order: OrderR
   }
 }
 
-async function placeOrder(deps: Deps, client: AcmeClient, cert: CertificateRow, reason: OrderReason) {
+/** The order row in state `placing`, written before newOrder is sent. */
+async function recordPlacing(deps: Deps, cert: CertificateRow, reason: OrderReason): Promise<OrderRow> {
   const now = deps.now();
-  const domains = JSON.parse(cert.domains) as string[];
   const order: OrderRow = {
     id: newId(),
     certificateId: cert.id,
@@ -138,16 +135,47 @@ async function placeOrder(deps: Deps, client: AcmeClient, cert: CertificateRow, 
     deps.db.db.insert(orders).values(order),
     ...(cert.pem ? [] : [deps.db.db.update(certificates).set({ status: 'pending', updatedAt: now }).where(eq(certificates.id, cert.id))]),
   ]);
-  const { url, order: acmeOrder } = await client.newOrder({
-    identifiers: domains.map((value) => ({ type: 'dns' as const, value })),
-    profile: cert.profile ?? undefined,
-  });
+  return order;
+}
+
+/**
+ * Sends newOrder for a row in state `placing` and records the CA's answer. If an earlier run
+ * crashed after sending newOrder but before recording the answer, the CA already holds that
+ * order: it is looked up in the account's orders list (RFC 8555 §7.1.2.1) and adopted instead
+ * of placing a second one. CAs without an orders list (Boulder) answer a repeated newOrder for
+ * the same names with the pending order they already have.
+ */
+async function placeOrder(deps: Deps, client: AcmeClient, order: OrderRow, resumed: boolean): Promise<{ order: OrderRow; acmeOrder: AcmeOrder }> {
+  const domains = JSON.parse(order.domains) as string[];
+  let found = resumed ? await findLostOrder(deps, client, order, domains) : null;
+  if (found) await event(deps, order.id, 'info', 'adopted the order placed before the interruption');
+  else {
+    const cert = await findCertificateById(deps, order.certificateId);
+    found = await client.newOrder({ identifiers: domains.map((value) => ({ type: 'dns' as const, value })), profile: cert?.profile ?? undefined });
+  }
+  const { url, order: acmeOrder } = found;
   const placed = { state: 'placed', orderUrl: url, finalizeUrl: acmeOrder.finalize, authorizations: JSON.stringify(acmeOrder.authorizations), updatedAt: deps.now() };
   await deps.db.batch([
     deps.db.db.update(orders).set(placed).where(eq(orders.id, order.id)),
     event(deps, order.id, 'info', `order placed at the CA for ${domains.join(', ')}`),
   ]);
   return { order: { ...order, ...placed }, acmeOrder };
+}
+
+/** An order at the CA for exactly these names that no row of ours records, newest first. */
+async function findLostOrder(deps: Deps, client: AcmeClient, order: OrderRow, domains: string[]) {
+  const urls = await client.listOrders();
+  if (!urls) return null;
+  const known = new Set(
+    (await deps.db.db.select({ url: orders.orderUrl }).from(orders).where(eq(orders.accountId, order.accountId))).map((r) => r.url),
+  );
+  const wanted = [...domains].sort().join(',');
+  for (const url of urls.filter((u) => !known.has(u)).reverse().slice(0, 50)) {
+    const candidate = await client.getOrder(url);
+    const names = candidate.identifiers.map((i) => i.value).sort().join(',');
+    if (names === wanted && candidate.status !== 'invalid') return { url, order: candidate };
+  }
+  return null;
 }
 
 async function driveOrder(deps: Deps, client: AcmeClient, cert: CertificateRow, order: OrderRow, acmeOrder: AcmeOrder, lease: Lease): Promise<void> {
@@ -186,7 +214,7 @@ async function driveOrder(deps: Deps, client: AcmeClient, cert: CertificateRow, 
  * stored (one batch) before any challenge is answered, so the CA's validator finds them.
  */
 async function authorize(deps: Deps, client: AcmeClient, cert: CertificateRow, order: OrderRow, authzUrls: string[]): Promise<void> {
-  const authzs = await Promise.all(authzUrls.map(async (url) => ({ url, authz: await client.getAuthorization(url) })));
+  const authzs = await settleAll(authzUrls.map(async (url) => ({ url, authz: await client.getAuthorization(url) })));
   const pending = [];
   for (const { url, authz } of authzs) {
     if (authz.status === 'valid') continue;
@@ -209,12 +237,37 @@ async function authorize(deps: Deps, client: AcmeClient, cert: CertificateRow, o
     deps.db.db.update(orders).set({ state: 'authorizing', updatedAt: now }).where(eq(orders.id, order.id)),
     event(deps, order.id, 'info', `answering ${pending.length} ${cert.challenge} challenge(s)`),
   ]);
-  await Promise.all(
+  // No request of this order may still be running once we return, hence settleAll.
+  await settleAll(
     pending.map(async (p) => {
-      if (p.challenge.status === 'pending') await client.respondToChallenge(p.challenge.url);
+      if (p.challenge.status === 'pending') await answerChallenge(client, p.url, p.challenge.url);
       await client.waitForAuthorization(p.url);
     }),
   );
+}
+
+/** Like Promise.all, but waits for every promise before throwing the first failure. */
+async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/**
+ * Responds to a challenge. When resuming, an earlier run may have answered it already and the
+ * CA may have moved on between our read and our answer ("cannot update challenge with status
+ * valid"): if the challenge is no longer pending, there is nothing to answer.
+ */
+async function answerChallenge(client: AcmeClient, authzUrl: string, challengeUrl: string): Promise<void> {
+  try {
+    await client.respondToChallenge(challengeUrl);
+  } catch (err) {
+    if (!(err instanceof AcmeProblemError)) throw err;
+    const authz = await client.getAuthorization(authzUrl);
+    const challenge = authz.challenges.find((c) => c.url === challengeUrl);
+    if (authz.status === 'pending' && challenge?.status === 'pending') throw err;
+  }
 }
 
 async function buildCsr(deps: Deps, cert: CertificateRow, order: OrderRow): Promise<Uint8Array> {
