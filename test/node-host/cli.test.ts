@@ -1,0 +1,126 @@
+// The node host's command line and process behaviour (node host only: the Worker has no CLI,
+// no HTTPS listener of its own and no signals): exit codes, --help, setup and token creation
+// against Pebble, settings errors, the self-signed HTTPS listener, graceful SIGTERM.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describePebble, startPebble, type Pebble } from '../harness/pebble.ts';
+import { freePort } from '../harness/ports.ts';
+import { makeTempDir } from '../harness/tmp.ts';
+import { runCli, startNodeHost } from '../harness/hosts.ts';
+
+const baseEnv = (dataDir: string): Record<string, string> => ({ CERTKEEP_DATA_DIR: dataDir, CERTKEEP_LOG_LEVEL: 'warn' });
+
+describe('certkeep CLI', () => {
+  it('prints help with exit 0, and exits 2 on an unknown command or a bad option', async () => {
+    const help = await runCli(['--help'], {});
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/certkeep serve/);
+    expect(help.stdout).toMatch(/CERTKEEP_HTTP_PORT/);
+    for (const command of ['serve', 'setup', 'token']) {
+      const res = await runCli([command, '--help'], {});
+      expect(res.code, command).toBe(0);
+      expect(res.stdout).toMatch(/^Usage: certkeep /);
+    }
+    expect((await runCli(['frobnicate'], {})).code).toBe(2);
+    expect((await runCli(['setup', '--no-such-flag'], {})).code).toBe(2);
+    expect((await runCli(['token', 'delete'], {})).code).toBe(2);
+    const missing = await runCli(['setup', '--admin-email', 'a@example.com'], baseEnv(makeTempDir('cli-')));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--admin-password-file is required/);
+  });
+
+  it('stops with exit 1 and a one-line message naming a malformed setting', async () => {
+    const res = await runCli(['token', 'create'], { ...baseEnv(makeTempDir('cli-')), CERTKEEP_HTTP_PORT: 'eighty' });
+    expect(res.code).toBe(1);
+    expect(res.stderr.trim().split('\n')).toHaveLength(1);
+    expect(res.stderr).toMatch(/CERTKEEP_HTTP_PORT/);
+  });
+
+  it('refuses an unknown CERTKEEP_ setting in config.json', async () => {
+    const dir = makeTempDir('cli-');
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ CERTKEEP_HTTP_PROT: 8080 }));
+    const res = await runCli(['token', 'create'], baseEnv(dir));
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/CERTKEEP_HTTP_PROT/);
+  });
+
+  it('explains how to fix a port that cannot be bound', async () => {
+    const blocker = await import('node:net').then((net) => net.createServer().listen(0, '127.0.0.1'));
+    await new Promise((r) => blocker.once('listening', r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const res = await runCli(['serve'], { ...baseEnv(makeTempDir('cli-')), CERTKEEP_HTTP_PORT: String(port), CERTKEEP_BIND: '127.0.0.1', CERTKEEP_HTTPS_PORT: '0' });
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/already in use.*CERTKEEP_HTTP_PORT/);
+    } finally {
+      blocker.close();
+    }
+  });
+});
+
+describePebble('certkeep setup, token create and serve', () => {
+  let pebble: Pebble;
+  let dataDir: string;
+  let httpPort: number;
+
+  beforeAll(async () => {
+    httpPort = await freePort();
+    pebble = await startPebble({ httpPort });
+    dataDir = makeTempDir('cli-setup-');
+  });
+  afterAll(async () => pebble?.stop());
+
+  it('sets up non-interactively, then serves with the token it wrote, HTTPS included, and stops on SIGTERM', async () => {
+    const passwordFile = join(makeTempDir('pw-'), 'password');
+    writeFileSync(passwordFile, 'correct horse battery staple\n');
+    const tokenFile = join(dataDir, 'token');
+    const setup = await runCli(
+      ['setup', '--admin-email', 'admin@example.com', '--admin-password-file', passwordFile, '--acme-directory', pebble.directoryUrl, '--acme-email', 'ops@example.com', '--accept-tos', '--token-file', tokenFile],
+      baseEnv(dataDir),
+    );
+    expect(setup.stderr).toBe('');
+    expect(setup.code).toBe(0);
+    const token = (await import('node:fs')).readFileSync(tokenFile, 'utf8').trim();
+    expect(token).toMatch(/^ckt_/);
+
+    const again = await runCli(
+      ['setup', '--admin-email', 'admin@example.com', '--admin-password-file', passwordFile, '--acme-directory', pebble.directoryUrl, '--accept-tos'],
+      baseEnv(dataDir),
+    );
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already been completed/);
+
+    const created = await runCli(['token', 'create', '--name', 'ci'], baseEnv(dataDir));
+    expect(created.code).toBe(0);
+    const second = created.stdout.trim();
+    expect(second).toMatch(/^ckt_[A-Za-z0-9_-]{32}$/);
+
+    const httpsPort = await freePort();
+    const host = await startNodeHost({ httpPort, dataDir, env: { CERTKEEP_HTTPS_PORT: String(httpsPort) } });
+    try {
+      for (const t of [token, second]) {
+        const res = await fetch(`${host.baseUrl}/api/v1/accounts`, { headers: { authorization: `Bearer ${t}` } });
+        expect(res.status).toBe(200);
+        expect((await res.json())[0]).toMatchObject({ name: 'default', email: 'ops@example.com', status: 'valid' });
+      }
+      // HTTPS answers with a self-signed certificate until a site certificate exists.
+      const peer = await new Promise<tls.PeerCertificate>((resolve, reject) => {
+        const socket = tls.connect({ host: '127.0.0.1', port: httpsPort, rejectUnauthorized: false, servername: 'localhost' }, () => {
+          resolve(socket.getPeerCertificate());
+          socket.end();
+        });
+        socket.on('error', reject);
+      });
+      expect(peer.subject.CN).toBe(peer.issuer.CN);
+      expect(peer.subjectaltname).toMatch(/DNS:localhost/);
+    } finally {
+      const exited = host.process.exited;
+      process.kill(host.process.pid, 'SIGTERM');
+      expect(await exited).toBe(0);
+      expect(host.logs()).toMatch(/certkeep stopped/);
+      await host.stop();
+    }
+  });
+});
