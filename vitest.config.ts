@@ -1,0 +1,18 @@
+import { configDefaults, defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // test/.tmp holds scratch files, including fixture suites that tests run in a nested vitest.
+    exclude: [...configDefaults.exclude, 'test/.tmp/**'],
+    // Child processes, not threads: tests start daemons and need a real process per file so
+    // that NODE_EXTRA_CA_CERTS (read by Node only at start-up) comes from the global setup.
+    pool: 'forks',
+    // Once per run: scratch directory, throwaway CA trusted through NODE_EXTRA_CA_CERTS,
+    // and at the end a sweep for any process a test left running.
+    globalSetup: ['test/harness/global-setup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    watch: false,
+  },
+});
