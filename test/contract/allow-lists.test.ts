@@ -10,11 +10,11 @@ for (const kind of HOST_KINDS) {
     let world: World;
     // Node host: the test's connections come from 127.0.0.1, so allow only a range that excludes
     // it for the download API. Worker: the client address is CF-Connecting-IP, which the test sets.
-    const env =
+    const env: Record<string, string> =
       kind === 'node'
         ? { CERTKEEP_ALLOW_ADMIN: '127.0.0.0/8', CERTKEEP_ALLOW_API: '192.0.2.0/24' }
         : { ALLOW_ADMIN: '127.0.0.1, 2001:db8::/32', ALLOW_API: '192.0.2.0/24' };
-    const from = (ip: string) => (kind === 'worker' ? { 'cf-connecting-ip': ip } : {});
+    const from = (ip: string): Record<string, string> => (kind === 'worker' ? { 'cf-connecting-ip': ip } : {});
 
     beforeAll(async () => {
       world = await startWorld(kind, { host: { env } });

@@ -90,7 +90,7 @@ for (const kind of HOST_KINDS) {
       });
 
       it('answers 401 without a key, with an unknown key, an empty key or a prefix of a real key', async () => {
-        for (const headers of [{}, { apikey: '' }, { apikey: 'cka_' + 'A'.repeat(32) }, { apikey: cert.apiKeys[0].slice(0, -1) }, { apikey: `${cert.apiKeys[0]}x` }]) {
+        for (const headers of [{} as Record<string, string>, { apikey: '' }, { apikey: 'cka_' + 'A'.repeat(32) }, { apikey: cert.apiKeys[0].slice(0, -1) }, { apikey: `${cert.apiKeys[0]}x` }]) {
           const res = await download(`/api/certificate/${cert.name}`, { headers });
           expect(res.status).toBe(401);
           expect(res.headers.get('content-type')).toBe('application/problem+json');
