@@ -10,6 +10,7 @@ import { parseIpList } from './http/ip.ts';
 import { importMasterKey } from './crypto/index.ts';
 import { Scheduler } from './jobs/scheduler.ts';
 import { newId } from './domain/secrets.ts';
+import { problemResponse } from './http/problem.ts';
 
 export interface Env {
   DB: D1Database;
@@ -54,10 +55,18 @@ async function runtimeFor(env: Env) {
 
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-    const { app } = await runtimeFor(env);
+    let app: App;
+    try {
+      ({ app } = await runtimeFor(env));
+    } catch (err) {
+      // A configuration mistake (secret missing, malformed allow-list): say which, to whoever asks.
+      console.error(JSON.stringify({ level: 'error', msg: 'worker misconfigured', detail: (err as Error).message }));
+      return problemResponse(500, `misconfigured: ${(err as Error).message}`);
+    }
     const url = new URL(request.url);
     return app.fetch(request, {
-      clientIp: request.headers.get('cf-connecting-ip') ?? '127.0.0.1',
+      // Cloudflare (and Miniflare) always set it; without it nobody is on any allow-list.
+      clientIp: request.headers.get('cf-connecting-ip') ?? '',
       secure: url.protocol === 'https:',
       waitUntil: (promise) => ctx.waitUntil(promise),
     });

@@ -154,6 +154,15 @@ for (const kind of HOST_KINDS) {
         expect(wrong.headers.get('content-type')).toBe('application/problem+json');
       });
 
+      if (kind === 'worker') {
+        it('requires the Setup-Token header for setup on the Worker', async () => {
+          for (const headers of [{}, { 'Setup-Token': 'wrong' }, { 'Setup-Token': '' }]) {
+            const res = await world.api.post('/api/v1/setup', setupBody(world.pebble), headers);
+            expect(res.status).toBe(401);
+          }
+        });
+      }
+
       it('answers 409 to a second setup', async () => {
         const res = await world.api.post('/api/v1/setup', setupBody(world.pebble), world.host.setupHeaders);
         expect(res.status).toBe(409);
