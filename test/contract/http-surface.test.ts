@@ -156,7 +156,7 @@ for (const kind of HOST_KINDS) {
 
       if (kind === 'worker') {
         it('requires the Setup-Token header for setup on the Worker', async () => {
-          for (const headers of [{}, { 'Setup-Token': 'wrong' }, { 'Setup-Token': '' }]) {
+          for (const headers of [{}, { 'Setup-Token': 'wrong' }, { 'Setup-Token': '' }] as Record<string, string>[]) {
             const res = await world.api.post('/api/v1/setup', setupBody(world.pebble), headers);
             expect(res.status).toBe(401);
           }
