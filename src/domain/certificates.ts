@@ -3,25 +3,17 @@ import { desc, eq, sql } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { CertkeepError } from '../errors.ts';
 import { certificates, orders, orderEvents, challenges, acmeAccounts } from '../db/schema.ts';
-import type { KeyType } from '../crypto/index.ts';
+import { parseChain, type CsrSubject, type KeyType } from '../crypto/index.ts';
 import type { Statement } from '../db/client.ts';
 import { newApiKeyPair, deleteApiKeysOf } from './apikeys.ts';
 import { assertKeyNameFree, findKeyByName, prepareKey } from './keys.ts';
 import { acmeClientFor, findAccountById, findAccountByName, DEFAULT_ACCOUNT } from './accounts.ts';
-import { parseChain } from '../crypto/index.ts';
 import { newId } from './secrets.ts';
+
+export type { CsrSubject };
 
 export type CertificateRow = typeof certificates.$inferSelect;
 export type CertificateStatus = 'new' | 'pending' | 'valid' | 'invalid' | 'expired' | 'revoked';
-
-export interface CsrSubject {
-  CN?: string;
-  O?: string;
-  OU?: string;
-  C?: string;
-  ST?: string;
-  L?: string;
-}
 
 export interface NewCertificateInput {
   name: string;
