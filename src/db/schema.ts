@@ -108,6 +108,11 @@ export const certificates = sqliteTable(
     notBefore: integer('not_before'),
     notAfter: integer('not_after'),
     renewAt: integer('renew_at'),
+    /** The CA's ARI window (RFC 9773) that renewAt was drawn from; null without ARI. */
+    ariWindowStart: integer('ari_window_start'),
+    ariWindowEnd: integer('ari_window_end'),
+    /** When to ask the CA's renewalInfo again; null when the CA offers none. */
+    ariCheckAt: integer('ari_check_at'),
     /** ACME problem document (JSON) of the last failed attempt, null after a success. */
     lastError: text('last_error'),
     failureCount: integer('failure_count').notNull().default(0),
@@ -118,7 +123,7 @@ export const certificates = sqliteTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [index('certificates_renew_at').on(t.renewAt), index('certificates_status').on(t.status)],
+  (t) => [index('certificates_renew_at').on(t.renewAt), index('certificates_status').on(t.status), index('certificates_ari_check_at').on(t.ariCheckAt)],
 );
 
 /**
@@ -143,6 +148,7 @@ export const orders = sqliteTable(
     /** JSON array of authorization URLs. */
     authorizations: text('authorizations'),
     certificateUrl: text('certificate_url'),
+    /** ARI certificate identifier of the certificate this order renews (RFC 9773 §5). */
     replaces: text('replaces'),
     serial: text('serial'),
     notBefore: integer('not_before'),

@@ -22,7 +22,7 @@ import { createCsr, parseChain } from '../crypto/index.ts';
 import { acmeClientFor, findAccountById } from './accounts.ts';
 import { findKeyById, keyPair } from './keys.ts';
 import { findCertificateById, type CertificateRow, type CsrSubject } from './certificates.ts';
-import { backoffMs, renewalTime } from './renewal.ts';
+import { backoffMs, renewalTime, replacesIdentifier } from './renewal.ts';
 import { getSettings } from './settings.ts';
 import { newId } from './secrets.ts';
 
@@ -120,7 +120,7 @@ async function recordPlacing(deps: Deps, cert: CertificateRow, reason: OrderReas
     finalizeUrl: null,
     authorizations: null,
     certificateUrl: null,
-    replaces: null,
+    replaces: cert.pem ? replacesIdentifier(cert.pem) : null,
     serial: null,
     notBefore: null,
     notAfter: null,
@@ -151,7 +151,11 @@ async function placeOrder(deps: Deps, client: AcmeClient, order: OrderRow, resum
   if (found) await event(deps, order.id, 'info', 'adopted the order placed before the interruption');
   else {
     const cert = await findCertificateById(deps, order.certificateId);
-    found = await client.newOrder({ identifiers: domains.map((value) => ({ type: 'dns' as const, value })), profile: cert?.profile ?? undefined });
+    found = await newOrderReplacing(client, {
+      identifiers: domains.map((value) => ({ type: 'dns' as const, value })),
+      profile: cert?.profile ?? undefined,
+      replaces: order.replaces ?? undefined,
+    });
   }
   const { url, order: acmeOrder } = found;
   const placed = { state: 'placed', orderUrl: url, finalizeUrl: acmeOrder.finalize, authorizations: JSON.stringify(acmeOrder.authorizations), updatedAt: deps.now() };
@@ -160,6 +164,20 @@ async function placeOrder(deps: Deps, client: AcmeClient, order: OrderRow, resum
     event(deps, order.id, 'info', `order placed at the CA for ${domains.join(', ')}`),
   ]);
   return { order: { ...order, ...placed }, acmeOrder };
+}
+
+/**
+ * newOrder, naming the certificate it renews (RFC 9773 §5) when there is one. A CA that refuses
+ * the `replaces` (it was replaced already, or it is not this account's) gets the order without it:
+ * renewing matters more than the hint.
+ */
+async function newOrderReplacing(client: AcmeClient, req: Parameters<AcmeClient['newOrder']>[0]) {
+  try {
+    return await client.newOrder(req);
+  } catch (err) {
+    if (!req.replaces || !(err instanceof AcmeProblemError) || !(err.is('alreadyReplaced') || err.is('malformed') || err.problem.status === 409)) throw err;
+    return client.newOrder({ ...req, replaces: undefined });
+  }
 }
 
 /** An order at the CA for exactly these names that no row of ours records, newest first. */
@@ -301,6 +319,10 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
         notBefore,
         notAfter,
         renewAt: renewalTime(notBefore, notAfter, settings.renewDays),
+        // A new certificate: ask the CA's renewalInfo on the next tick (domain/renewal.ts).
+        ariWindowStart: null,
+        ariWindowEnd: null,
+        ariCheckAt: now,
         lastError: null,
         failureCount: 0,
         nextAttemptAt: null,

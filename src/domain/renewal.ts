@@ -1,6 +1,23 @@
-// When a certificate is due again (SPEC §7). Without ARI: when a third of its lifetime is left,
-// or `renewDays` before expiry when that setting is given.
-const DAY = 86_400_000;
+// When a certificate is due again (SPEC §7). With ARI (RFC 9773): a random point inside the
+// CA's suggested window, the window asked for again at least twice a day. Without it: when a
+// third of the lifetime is left, or `renewDays` before expiry when that setting is given.
+import { eq } from 'drizzle-orm';
+import type { Deps } from '../deps.ts';
+import { certificates } from '../db/schema.ts';
+import { certificateIdentifier, type RenewalInfo } from '../acme/index.ts';
+import { acmeClientFor, findAccountById } from './accounts.ts';
+import type { CertificateRow } from './certificates.ts';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** ARI is asked again after the CA's Retry-After, but never later than this (twice a day). */
+export const ARI_MAX_RECHECK_MS = 12 * HOUR;
+/** …and never sooner than this, whatever the CA says. */
+export const ARI_MIN_RECHECK_MS = MINUTE;
+/** After a failed renewalInfo request. */
+export const ARI_RETRY_AFTER_ERROR_MS = HOUR;
 
 export function renewalTime(notBefore: number, notAfter: number, renewDays?: number | null): number {
   if (renewDays && renewDays > 0) {
@@ -13,6 +30,70 @@ export function renewalTime(notBefore: number, notAfter: number, renewDays?: num
 
 /** Back-off after consecutive failures: about 1 min, 10 min, 100 min, then daily. */
 export function backoffMs(failures: number): number {
-  const steps = [60_000, 600_000, 6_000_000, DAY];
+  const steps = [MINUTE, 10 * MINUTE, 100 * MINUTE, DAY];
   return steps[Math.min(Math.max(failures, 1), steps.length) - 1];
+}
+
+/**
+ * The renewal time inside an ARI window: kept when the window is the one it was drawn from,
+ * else a uniformly random point in it (RFC 9773 §4.2), or now when the window has passed.
+ */
+export function renewalTimeInWindow(
+  window: { start: number; end: number },
+  previous: { start: number | null; end: number | null; renewAt: number | null },
+  now: number,
+  random: () => number = Math.random,
+): number {
+  if (window.end <= now) return now;
+  const same = previous.start === window.start && previous.end === window.end;
+  if (same && previous.renewAt !== null && previous.renewAt >= window.start && previous.renewAt <= window.end) return previous.renewAt;
+  const from = Math.max(window.start, now);
+  return Math.floor(from + random() * (window.end - from));
+}
+
+export function nextAriCheck(now: number, retryAfterMs: number | undefined): number {
+  return now + Math.min(ARI_MAX_RECHECK_MS, Math.max(ARI_MIN_RECHECK_MS, retryAfterMs ?? ARI_MAX_RECHECK_MS / 2));
+}
+
+/**
+ * Asks the CA's renewalInfo for one served certificate and moves its renewal time into the
+ * window. A CA without ARI leaves the lifetime rule in charge (and is asked again after the next
+ * issuance); a failing request is retried after an hour and changes nothing.
+ */
+export async function refreshRenewalInfo(deps: Deps, cert: CertificateRow): Promise<void> {
+  if (!cert.pem) return;
+  const now = deps.now();
+  let info: RenewalInfo | null;
+  try {
+    const account = await findAccountById(deps, cert.accountId);
+    if (!account) return;
+    info = await (await acmeClientFor(deps, account)).renewalInfo(cert.pem);
+  } catch (err) {
+    deps.log.warn('renewalInfo request failed', { certificate: cert.name, err });
+    await deps.db.db.update(certificates).set({ ariCheckAt: now + ARI_RETRY_AFTER_ERROR_MS }).where(eq(certificates.id, cert.id));
+    return;
+  }
+  if (!info) {
+    await deps.db.db.update(certificates).set({ ariCheckAt: null, ariWindowStart: null, ariWindowEnd: null }).where(eq(certificates.id, cert.id));
+    return;
+  }
+  const window = { start: info.suggestedWindow.start.getTime(), end: info.suggestedWindow.end.getTime() };
+  const renewAt = renewalTimeInWindow(window, { start: cert.ariWindowStart, end: cert.ariWindowEnd, renewAt: cert.renewAt }, now);
+  await deps.db.db
+    .update(certificates)
+    .set({ renewAt, ariWindowStart: window.start, ariWindowEnd: window.end, ariCheckAt: nextAriCheck(now, info.retryAfterMs) })
+    .where(eq(certificates.id, cert.id));
+  if (renewAt !== cert.renewAt) {
+    deps.log.info('renewal time from ARI', { certificate: cert.name, renewAt: new Date(renewAt).toISOString(), explanationURL: info.explanationURL ?? null });
+  }
+}
+
+/** The ARI identifier of the served certificate, for newOrder's `replaces`; null when unreadable. */
+export function replacesIdentifier(pem: string | null): string | null {
+  if (!pem) return null;
+  try {
+    return certificateIdentifier(pem);
+  } catch {
+    return null;
+  }
 }

@@ -8,13 +8,19 @@ import type { Deps } from '../deps.ts';
 import { CertkeepError } from '../errors.ts';
 import { certificates, orders } from '../db/schema.ts';
 import { issue, type OrderReason } from '../domain/orders.ts';
+import { refreshRenewalInfo } from '../domain/renewal.ts';
 
 export interface TickResult {
   started: number;
   succeeded: number;
   failed: number;
   skipped: number;
+  /** Certificates whose renewalInfo (ARI) was asked. */
+  renewalInfoChecked: number;
 }
+
+/** renewalInfo requests per tick: cheap GETs, but a tick must stay bounded. */
+const ARI_CHECKS_PER_TICK = 50;
 
 export class Scheduler {
   private readonly inFlight = new Map<string, Promise<void>>();
@@ -27,7 +33,9 @@ export class Scheduler {
    * invocation awaits its own bounded batch.
    */
   async tick(opts: { limit?: number } = {}): Promise<TickResult> {
-    const result: TickResult = { started: 0, succeeded: 0, failed: 0, skipped: 0 };
+    const result: TickResult = { started: 0, succeeded: 0, failed: 0, skipped: 0, renewalInfoChecked: 0 };
+    // ARI first: a window that moved into the past makes its certificate due in this same tick.
+    await this.checkRenewalInfo(result);
     const free = Math.max(0, this.deps.concurrency - this.inFlight.size);
     const budget = Math.min(free, opts.limit ?? Infinity);
     if (budget === 0) return result;
@@ -43,6 +51,22 @@ export class Scheduler {
     }
     await Promise.all(runs);
     return result;
+  }
+
+  /** RFC 9773: asks renewalInfo for the served certificates whose check is due. */
+  private async checkRenewalInfo(result: TickResult): Promise<void> {
+    const now = this.deps.now();
+    const due = await this.deps.db.db
+      .select()
+      .from(certificates)
+      .where(and(isNotNull(certificates.pem), ne(certificates.status, 'revoked'), isNotNull(certificates.ariCheckAt), lte(certificates.ariCheckAt, now)))
+      .orderBy(certificates.ariCheckAt)
+      .limit(ARI_CHECKS_PER_TICK);
+    for (const cert of due) {
+      if (this.inFlight.has(cert.id)) continue;
+      await refreshRenewalInfo(this.deps, cert);
+      result.renewalInfoChecked++;
+    }
   }
 
   /** Resolves when every order this scheduler started has ended (graceful shutdown). */
