@@ -27,3 +27,4 @@ export {
   createSelfSignedCertificate,
 } from './certificate.ts';
 export { generateMasterKey, importMasterKey, sealSecret, openSecret } from './atrest.ts';
+export { type Pkcs12Options, createPkcs12 } from './pkcs12.ts';

@@ -7,8 +7,8 @@ import { acmeAccounts } from '../db/schema.ts';
 import { CertkeepError } from '../errors.ts';
 import { findApiKeyOwner } from '../domain/apikeys.ts';
 import { findCertificateByName } from '../domain/certificates.ts';
-import { findKeyByName, keyPkcs8 } from '../domain/keys.ts';
-import { pemDecode, pemEncode, splitCertificates } from '../crypto/index.ts';
+import { findKeyById, findKeyByName, keyPkcs8 } from '../domain/keys.ts';
+import { createPkcs12, pemDecode, pemEncode, splitCertificates } from '../crypto/index.ts';
 import { sha256, toBase64, toBase64Url, utf8 } from '../util/encoding.ts';
 import type { HandlerContext, RoutedRequest } from './context.ts';
 import { problemResponse } from './problem.ts';
@@ -51,10 +51,8 @@ export async function downloadCertificate(request: RoutedRequest, ctx: HandlerCo
   const chain = choice(params, 'chain', BOOL, 'true') === 'true';
   const stagingParam = params.get('staging');
   const staging = stagingParam === null || stagingParam === '' ? undefined : choice(params, 'staging', BOOL, 'false') === 'true';
-  if (format === 'pfx') {
-    if (!params.get('pfxPassword')) throw new CertkeepError('BAD_REQUEST', 'pfxPassword: required for format=pfx', { field: 'pfxPassword' });
-    throw new CertkeepError('BAD_REQUEST', 'format: pfx is not available in this version; use pem or der', { field: 'format' });
-  }
+  const pfxPassword = params.get('pfxPassword');
+  if (format === 'pfx' && !pfxPassword) throw new CertkeepError('BAD_REQUEST', 'pfxPassword: required for format=pfx', { field: 'pfxPassword' });
 
   const cert = await findCertificateByName(ctx.deps, request.params.name);
   if (!cert) throw new CertkeepError('NOT_FOUND', 'certificate does not exist');
@@ -67,8 +65,11 @@ export async function downloadCertificate(request: RoutedRequest, ctx: HandlerCo
 
   let body: string;
   if (format === 'der') body = toBase64(pemDecode(cert.pem)[0].der);
+  else if (format === 'pfx') body = toBase64(await pfxOf(ctx, cert.pem, cert.servedKeyId, pfxPassword!, cert.name));
   else body = chain ? cert.pem : splitCertificates(cert.pem)[0];
-  return respond(request, body);
+  // A PFX is encrypted with fresh salts each time, so its bytes never repeat: its ETag is weak,
+  // naming the certificate and key it holds (RFC 9110 §8.8.1).
+  return format === 'pfx' ? respond(request, body, { weak: `pfx\n${cert.servedKeyId}\n${cert.pem}` }) : respond(request, body);
 }
 
 export async function downloadKey(request: RoutedRequest, ctx: HandlerContext): Promise<Response> {
@@ -82,13 +83,27 @@ export async function downloadKey(request: RoutedRequest, ctx: HandlerContext): 
   return respond(request, format === 'der' ? toBase64(pkcs8) : pemEncode('PRIVATE KEY', pkcs8));
 }
 
+/** PKCS#12 with the served certificate's key, the leaf and the chain as the CA sent it. */
+async function pfxOf(ctx: HandlerContext, pem: string, keyId: string | null, password: string, name: string): Promise<Uint8Array> {
+  const key = keyId ? await findKeyById(ctx.deps, keyId) : undefined;
+  if (!key) throw new CertkeepError('NOT_FOUND', 'the key of this certificate is gone');
+  return createPkcs12({
+    pkcs8: await keyPkcs8(ctx.deps, key),
+    certificates: pemDecode(pem).filter((b) => b.label === 'CERTIFICATE').map((b) => b.der),
+    password,
+    friendlyName: name,
+  });
+}
+
 /** 200 with a strong ETag of the body, or 304 when the client already has it. */
-async function respond(request: Request, body: string): Promise<Response> {
+async function respond(request: Request, body: string, opts: { weak?: string } = {}): Promise<Response> {
   const bytes = utf8(body);
-  const etag = `"${toBase64Url((await sha256(bytes)).subarray(0, 18))}"`;
+  const tag = `"${toBase64Url((await sha256(opts.weak ?? bytes)).subarray(0, 18))}"`;
+  const etag = opts.weak === undefined ? tag : `W/${tag}`;
   const headers = { etag, 'cache-control': 'no-store', 'content-type': 'text/plain; charset=utf-8' };
   const inm = request.headers.get('if-none-match');
-  if (inm && inm.split(',').some((t) => t.trim() === etag || t.trim() === `W/${etag}`)) {
+  // If-None-Match compares weakly (RFC 9110 §13.1.2).
+  if (inm && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === tag)) {
     return new Response(null, { status: 304, headers: { etag, 'cache-control': 'no-store' } });
   }
   return new Response(bytes, { headers });

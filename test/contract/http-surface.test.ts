@@ -1,6 +1,7 @@
 // The HTTP contract (SPEC §2, §4, §5) on both hosts: the download API's 401/403/404/400 rules,
 // ETag/304, formats, API-key rotation, the always-open endpoints, setup rules and problem
 // documents for bad input with nothing half-created.
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describePebble } from '../harness/pebble.ts';
@@ -67,6 +68,32 @@ for (const kind of HOST_KINDS) {
         });
         expect(res.status).toBe(200);
         expect((await res.text()).match(PEM_CERT)).toHaveLength(1);
+      });
+
+      it('serves a PKCS#12 that openssl opens with the password and refuses without it', async () => {
+        const res = await download(`/api/certificate/${cert.name}?format=pfx&pfxPassword=s3cret%20p%C3%A4ss`, { headers: { apikey: cert.apiKeys[0] } });
+        expect(res.status).toBe(200);
+        expect(res.headers.get('etag')).toMatch(/^W\/"/);
+        const pfx = writeBinary(Buffer.from(await res.text(), 'base64'));
+        const read = spawnSync('openssl', ['pkcs12', '-in', pfx, '-passin', 'pass:s3cret päss', '-info', '-nodes'], { encoding: 'utf8' });
+        expect(read.status).toBe(0);
+        const info = read.stdout;
+        expect(read.stderr).toMatch(/PBES2, PBKDF2, AES-256-CBC/); // openssl prints the algorithms on stderr
+        expect(read.stderr).toMatch(/MAC: sha256/);
+        // Key, leaf and chain: the key matches the leaf; every certificate of the PEM is there.
+        const pem = await (await download(`/api/certificate/${cert.name}`, { headers: { apikey: cert.apiKeys[0] } })).text();
+        const certs = info.match(PEM_CERT)!;
+        expect(certs.map((c) => c.trim())).toEqual(pem.match(PEM_CERT)!.map((c) => c.trim()));
+        const key = info.match(/-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/)![0];
+        expect(openssl(['pkey', '-pubout'], key)).toBe(openssl(['x509', '-noout', '-pubkey'], certs[0]));
+        expect(() => openssl(['pkcs12', '-in', pfx, '-passin', 'pass:wrong', '-nodes'])).toThrow();
+        // The same certificate and key: a 304 for the weak ETag.
+        const again = await download(`/api/certificate/${cert.name}`, {
+          method: 'POST',
+          headers: { apikey: cert.apiKeys[0], 'if-none-match': res.headers.get('etag')!, 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'format=pfx&pfxPassword=another',
+        });
+        expect(again.status).toBe(304);
       });
 
       it('answers 304 to If-None-Match with the ETag', async () => {
