@@ -36,6 +36,8 @@ export async function serve(settings: Settings): Promise<RunningServer> {
     secure = createRequestListener(app, { secure: true, trustProxy: settings.trustProxy, onError });
     httpsServer = https.createServer({ SNICallback: (_name, cb) => cb(null, siteTls.secureContext), keepAliveTimeout: 65_000 }, secure.listener);
     httpsPort = await listen(httpsServer, settings.httpsPort, settings.bind, 'CERTKEEP_HTTPS_PORT');
+    const port = httpsPort;
+    deps.httpsPort = () => (siteTls.servingSiteCertificate ? port : null);
   }
 
   const scheduler = new Scheduler(deps);

@@ -15,6 +15,11 @@ export class SiteTls {
 
   constructor(private readonly deps: Deps) {}
 
+  /** True once the site certificate (not the self-signed stand-in) is being served. */
+  get servingSiteCertificate(): boolean {
+    return this.servedSerial !== null;
+  }
+
   get secureContext(): SecureContext {
     if (!this.context) throw new Error('SiteTls.refresh() has not run');
     return this.context;

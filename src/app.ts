@@ -8,6 +8,7 @@ import { errorResponse, problemResponse } from './http/problem.ts';
 import { acmeChallenge, healthz } from './http/well-known.ts';
 import { downloadCertificate, downloadKey } from './http/download-api.ts';
 import * as admin from './http/admin-api.ts';
+import { isLoopback } from './http/ip.ts';
 
 export type { App, RequestContext } from './http/context.ts';
 
@@ -32,8 +33,25 @@ export function createApp(deps: Deps): App {
     return undefined;
   };
 
+  /**
+   * SPEC §7: once HTTPS serves the site certificate, plain HTTP is only for the challenge path,
+   * /healthz and loopback clients; other pages are redirected, and /api/* is refused so that keys
+   * and tokens never cross a network in clear.
+   */
+  const requireHttps = (request: Request, ctx: HandlerContext): Response | undefined => {
+    if (ctx.secure) return undefined;
+    const httpsPort = deps.httpsPort?.() ?? null;
+    if (httpsPort === null || isLoopback(ctx.clientIp)) return undefined;
+    const url = new URL(request.url);
+    if (zoneOf(url.pathname) === 'open') return undefined;
+    if (url.pathname.startsWith('/api/')) return problemResponse(403, 'use HTTPS: the API is not served over plain HTTP');
+    url.protocol = 'https:';
+    url.port = httpsPort === 443 ? '' : String(httpsPort);
+    return new Response(null, { status: 308, headers: { location: url.href } });
+  };
+
   const router = Router<Request & { params: Record<string, string>; query: Record<string, string> }, [HandlerContext]>({
-    before: [guard],
+    before: [requireHttps, guard],
     catch: (err: unknown) => errorResponse(err, deps.log),
   });
 

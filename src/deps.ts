@@ -25,6 +25,12 @@ export interface Deps {
   setupToken?: string;
   /** ACME orders in flight at once on this host. */
   concurrency: number;
+  /**
+   * Node host: the HTTPS port once the site certificate is served there, else null. While it
+   * returns a port, plain HTTP is redirected to HTTPS (SPEC §7). Absent on the Worker, where
+   * Cloudflare terminates TLS.
+   */
+  httpsPort?: () => number | null;
   /** Per-host caches (ACME clients keep their directory and nonces warm between orders). */
   caches: {
     acmeClients: Map<string, AcmeClient>;

@@ -196,6 +196,32 @@ export const settings = sqliteTable('settings', {
   updatedAt: updatedAt(),
 });
 
+/** dns-01 providers. The whole configuration is sealed: most types carry a secret. */
+export const dnsProviders = sqliteTable('dns_providers', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull().unique(),
+  type: text('type').notNull(),
+  /** JSON of the type's configuration, sealed with the master key (aad `dns-provider:<id>`). */
+  configSealed: text('config_sealed').notNull(),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+/** acme-dns accounts, one per validated name and provider (the name's CNAME points at `fulldomain`). */
+export const acmeDnsRegistrations = sqliteTable(
+  'acme_dns_registrations',
+  {
+    id: text('id').primaryKey(),
+    providerId: text('provider_id').notNull(),
+    name: text('name').notNull(),
+    fulldomain: text('fulldomain').notNull(),
+    /** JSON {username,password,subdomain}, sealed (aad `acme-dns:<id>`). */
+    credentialsSealed: text('credentials_sealed').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('acme_dns_provider_name').on(t.providerId, t.name)],
+);
+
 /** Leases so that two hosts on one database never run the same work. */
 export const leases = sqliteTable('leases', {
   name: text('name').primaryKey(),
