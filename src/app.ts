@@ -84,6 +84,7 @@ export function createApp(deps: Deps): App {
     .get('/api/v1/certificates/:name/orders', admin.certificateOrders)
     .post('/api/v1/certificates/:name/revoke', admin.revokeCertificate)
     .post('/api/v1/certificates/:name/api-keys/:slot', admin.rotateCertificateApiKey)
+    .post('/api/v1/certificates/:name/key', admin.rotateCertificateKey)
     .all('*', () => problemResponse(404, 'no such resource'));
 
   return {

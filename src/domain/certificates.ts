@@ -220,3 +220,41 @@ export async function revokeCertificate(deps: Deps, name: string, reason: number
   deps.log.info('certificate revoked', { certificate: name, serial: row.serial, reason });
   return (await findCertificateById(deps, row.id))!;
 }
+
+/**
+ * Points a certificate at another key — an existing one, or a new one of `keyType` — so that
+ * its next issuance uses it. The certificate being served, and its key, stay as they are until
+ * that issuance succeeds.
+ */
+export async function rotateCertificateKey(deps: Deps, name: string, to: { key: string } | { keyType: KeyType; keyName?: string }) {
+  const cert = await requireCertificate(deps, name);
+  let keyId: string;
+  let created: { name: string; type: string; apiKeys: string[] } | undefined;
+  const statements: Statement[] = [];
+  if ('key' in to) {
+    const key = await findKeyByName(deps, to.key);
+    if (!key) throw new CertkeepError('BAD_REQUEST', `key: no key named "${to.key}"`, { field: 'key' });
+    if (key.id === cert.keyId) throw new CertkeepError('CONFLICT', `key: certificate "${name}" already uses key "${to.key}"`, { field: 'key' });
+    keyId = key.id;
+  } else {
+    const keyName = to.keyName ?? (await freeKeyName(deps, cert.name));
+    await assertKeyNameFree(deps, keyName);
+    const prepared = await prepareKey(deps, keyName, { type: to.keyType });
+    statements.push(...prepared.statements);
+    keyId = prepared.row.id;
+    created = { name: keyName, type: prepared.row.type, apiKeys: prepared.apiKeys };
+  }
+  statements.push(deps.db.db.update(certificates).set({ keyId, updatedAt: deps.now() }).where(eq(certificates.id, cert.id)));
+  await deps.db.batch(statements);
+  deps.log.info('certificate key rotated', { certificate: name });
+  return created ?? { name: (to as { key: string }).key };
+}
+
+/** `<base>-2`, `<base>-3`, … : the first key name not taken. */
+async function freeKeyName(deps: Deps, base: string): Promise<string> {
+  for (let n = 2; n < 1000; n++) {
+    const candidate = `${base.slice(0, 60)}-${n}`;
+    if (!(await findKeyByName(deps, candidate))) return candidate;
+  }
+  throw new CertkeepError('CONFLICT', 'keyName: no free key name; give one');
+}

@@ -27,6 +27,8 @@ import {
   readJsonObject,
   requiredName,
   requiredString,
+  NAME_HINT,
+  NAME_PATTERN,
 } from './validate.ts';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -280,6 +282,18 @@ export async function revokeCertificate(request: RoutedRequest, ctx: HandlerCont
 export async function rotateCertificateApiKey(request: RoutedRequest, ctx: HandlerContext) {
   const cert = await certs.requireCertificate(ctx.deps, request.params.name);
   return Response.json({ apiKey: await rotateApiKey(ctx.deps, 'certificate', cert.id, slotOf(request)) });
+}
+
+/** Rotates the certificate onto another key: `{"key"}` (existing) or `{"keyType","keyName"?}` (new). */
+export async function rotateCertificateKey(request: RoutedRequest, ctx: HandlerContext) {
+  const body = await readJsonObject(request, ['key', 'keyType', 'keyName']);
+  const key = optionalString(body, 'key', { max: 64 });
+  const keyType = optionalEnum(body, 'keyType', KEY_TYPES);
+  const keyName = optionalString(body, 'keyName', { max: 64, pattern: NAME_PATTERN, hint: NAME_HINT });
+  if (key && (keyType || keyName)) throw fieldError('key', 'give either key (an existing key) or keyType (a new key)');
+  if (!key && !keyType) throw fieldError('keyType', 'required (or key)');
+  const result = await certs.rotateCertificateKey(ctx.deps, request.params.name, key ? { key } : { keyType: keyType as KeyType, keyName });
+  return Response.json({ name: request.params.name, key: result });
 }
 
 export async function deleteCertificate(request: RoutedRequest, ctx: HandlerContext) {

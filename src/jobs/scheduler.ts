@@ -6,7 +6,7 @@
 import { and, isNotNull, isNull, lte, ne, or, sql } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { CertkeepError } from '../errors.ts';
-import { certificates, orders } from '../db/schema.ts';
+import { acmeAccounts, certificates, orders } from '../db/schema.ts';
 import { issue, type OrderReason } from '../domain/orders.ts';
 import { refreshRenewalInfo } from '../domain/renewal.ts';
 
@@ -94,12 +94,15 @@ export class Scheduler {
 export async function dueCertificates(deps: Deps, limit: number) {
   const now = deps.now();
   const hasOpenOrder = sql`exists (select 1 from ${orders} where ${orders.certificateId} = ${certificates.id} and ${orders.finishedAt} is null)`;
+  // A deactivated account can order nothing; its certificates wait for an admin's decision.
+  const accountUsable = sql`exists (select 1 from ${acmeAccounts} where ${acmeAccounts.id} = ${certificates.accountId} and ${acmeAccounts.status} = 'valid')`;
   return deps.db.db
     .select({ id: certificates.id, pem: certificates.pem })
     .from(certificates)
     .where(
       and(
         ne(certificates.status, 'revoked'),
+        accountUsable,
         or(isNull(certificates.nextAttemptAt), lte(certificates.nextAttemptAt, now)),
         or(isNull(certificates.pem), and(isNotNull(certificates.renewAt), lte(certificates.renewAt, now)), hasOpenOrder),
       ),
