@@ -22,6 +22,16 @@ export type ErrorCode =
   | 'ACME_TIMEOUT'
   | 'ACME_ORDER_INVALID'
   | 'ACME_UNSUPPORTED'
+  // DNS (dns-01: lookups, propagation checks, RFC 2136 updates)
+  | 'DNS_NETWORK'
+  | 'DNS_TIMEOUT'
+  | 'DNS_BAD_RESPONSE'
+  | 'DNS_LOOKUP_FAILED'
+  | 'DNS_UPDATE_FAILED'
+  | 'DNS_TSIG_FAILED'
+  | 'DNS_NOT_PROPAGATED'
+  // dns-01 providers (script, webhook, acme-dns, Cloudflare): the provider failed or refused
+  | 'DNS_PROVIDER_FAILED'
   // domain
   | 'ORDER_FAILED'
   | 'LEASE_BUSY'

@@ -34,6 +34,12 @@ export interface PebbleOptions {
   strict?: boolean;
   /** Pebble's own HTTPS certificate; default the run's test CA (testCa()). */
   ca?: TestCa;
+  /**
+   * `host:port` of the DNS server Pebble resolves through (`-dnsserver`), e.g. a real
+   * authoritative server (test/harness/knot.ts). Default: challtestsrv's, which still runs either
+   * way, but whose TXT and A records Pebble then no longer sees.
+   */
+  dnsServer?: string;
 }
 
 export interface Pebble {
@@ -143,7 +149,7 @@ async function startOnce(opts: PebbleOptions): Promise<Pebble> {
     const directoryUrl = `https://127.0.0.1:${listenPort}/dir`;
     pebble = await startProcess(
       PEBBLE_BIN,
-      ['-config', configPath, '-dnsserver', dnsAddress, `-strict=${opts.strict ?? true}`],
+      ['-config', configPath, '-dnsserver', opts.dnsServer ?? dnsAddress, `-strict=${opts.strict ?? true}`],
       {
         env: { ...DEFAULT_ENV, ...opts.env },
         logFile: join(dir, 'pebble.log'),
