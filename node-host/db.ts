@@ -9,6 +9,9 @@ import { wrapDatabase, type Database, type Db } from '../src/db/client.ts';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
 
+/** How long a write waits for another process's write to finish (two hosts on one file). */
+const BUSY_TIMEOUT_MS = 10_000;
+
 export interface OpenedDatabase {
   database: Database;
   client: Client;
@@ -16,16 +19,33 @@ export interface OpenedDatabase {
 }
 
 export async function openDatabase(url: string, authToken?: string, opts: { migrate?: boolean } = {}): Promise<OpenedDatabase> {
-  const client = createClient({ url, authToken });
-  if (url.startsWith('file:')) {
-    // WAL lets readers (downloads) proceed while the scheduler writes; FULL makes every commit
-    // durable before it is acknowledged; the busy timeout lets two hosts share one file.
+  const file = url.startsWith('file:');
+  // One connection for a file: SQLite calls are synchronous in this process anyway, and the
+  // connection's pragmas (synchronous, busy timeout) then hold for every statement.
+  const client = createClient({ url, authToken, ...(file ? { concurrency: 1, timeout: BUSY_TIMEOUT_MS } : {}) });
+  if (file) {
+    // WAL lets readers proceed while another host writes; FULL makes every commit durable before
+    // it is acknowledged.
     await client.execute('PRAGMA journal_mode = WAL');
     await client.execute('PRAGMA synchronous = FULL');
-    await client.execute('PRAGMA busy_timeout = 10000');
   }
   await client.execute('PRAGMA foreign_keys = ON');
-  const db = drizzle(client, { schema });
+  const db = drizzle(withImmediateBatches(client), { schema });
   if (opts.migrate !== false) await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
   return { database: wrapDatabase(db as unknown as Db & { batch(s: unknown[]): Promise<unknown[]> }), client, close: () => client.close() };
+}
+
+/**
+ * Batches are write transactions: begin them IMMEDIATE so that, with another host writing, they
+ * wait for the lock (busy timeout) instead of failing when a deferred transaction has to upgrade
+ * from reading to writing.
+ */
+function withImmediateBatches(client: Client): Client {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === 'batch') return (stmts: Parameters<Client['batch']>[0], mode?: Parameters<Client['batch']>[1]) => target.batch(stmts, mode ?? 'write');
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }

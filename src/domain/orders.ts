@@ -30,7 +30,8 @@ export type OrderRow = typeof orders.$inferSelect;
 export type OrderReason = 'new' | 'renewal' | 'manual';
 export type OrderState = 'placing' | 'placed' | 'authorizing' | 'finalizing' | 'downloading' | 'done' | 'failed' | 'abandoned';
 
-const LEASE_TTL_MS = 120_000;
+// A crashed host holds its certificates for at most this long; a live one renews every third of it.
+const LEASE_TTL_MS = 30_000;
 
 export type IssueOutcome = { ok: true } | { ok: false; problem: AcmeProblem; retryable: boolean };
 
