@@ -1,7 +1,12 @@
 // Builds the core's Deps from the node host's settings.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { Deps } from '../src/deps.ts';
+import type { Deps, DnsPropagation } from '../src/deps.ts';
+import { tsigAlgorithm } from '../src/dns/index.ts';
+import { DNS_PROPAGATION } from '../src/domain/dns/visibility.ts';
+import type { Rfc2136Client, Rfc2136Target } from '../src/domain/dns/types.ts';
+import { NodeDnsResolver, rfc2136Update } from './dns.ts';
+import { runScript } from './scripts.ts';
 import { newCaches } from '../src/deps.ts';
 import { createLogger, type Logger } from '../src/log.ts';
 import { importMasterKey } from '../src/crypto/index.ts';
@@ -12,6 +17,31 @@ export interface NodeCore {
   deps: Deps;
   db: OpenedDatabase;
   log: Logger;
+}
+
+/**
+ * dns-01 propagation checks: with CERTKEEP_DNS_SERVERS each listed server must show the value;
+ * without, the zone's authoritative servers are found through the system resolver and asked.
+ */
+export function nodeDnsPropagation(servers: readonly string[]): DnsPropagation {
+  const resolver = new NodeDnsResolver({ servers });
+  return {
+    resolver,
+    servers: servers.length > 0 ? servers.map((server) => ({ canTargetServers: false, query: (name, type) => resolver.query(name, type, server) })) : undefined,
+    ...DNS_PROPAGATION,
+  };
+}
+
+export function nodeRfc2136Client(): Rfc2136Client {
+  const tsigOf = (t: Rfc2136Target) => ({ name: t.tsig.name, algorithm: tsigAlgorithm(t.tsig.algorithm), secret: t.tsig.secret });
+  return {
+    async add(target, record) {
+      await rfc2136Update({ server: target.server, zone: target.zone, tsig: tsigOf(target), add: { name: record.fqdn, value: record.value, ttl: record.ttl } });
+    },
+    async delete(target, record) {
+      await rfc2136Update({ server: target.server, zone: target.zone, tsig: tsigOf(target), delete: { name: record.fqdn, value: record.value } });
+    },
+  };
 }
 
 export function stdoutLogger(level: Settings['logLevel']): Logger {
@@ -33,6 +63,9 @@ export async function createNodeCore(settings: Settings, log = stdoutLogger(sett
     allowApi: settings.allowApi,
     concurrency: settings.concurrency,
     caches: newCaches(),
+    dns: nodeDnsPropagation(settings.dnsServers),
+    runScript,
+    rfc2136: nodeRfc2136Client(),
   };
   return { deps, db, log };
 }

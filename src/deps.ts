@@ -4,6 +4,21 @@ import type { Database } from './db/client.ts';
 import type { Logger } from './log.ts';
 import type { IpList } from './http/ip.ts';
 import type { AcmeClient } from './acme/index.ts';
+import type { DnsResolver } from './dns/index.ts';
+import type { Rfc2136Client, RunScript } from './domain/dns/types.ts';
+
+/**
+ * Where the dns-01 propagation check looks: `servers` given (CERTKEEP_DNS_SERVERS) means "these
+ * servers must all show the value"; otherwise the zone's authoritative servers are found through
+ * `resolver` and asked directly (or, for a DoH resolver, the resolver itself is asked).
+ */
+export interface DnsPropagation {
+  resolver: DnsResolver;
+  /** One resolver per configured server, each asked directly. */
+  servers?: DnsResolver[];
+  timeoutMs: number;
+  intervalMs: number;
+}
 
 export type Runtime = 'node' | 'worker';
 
@@ -31,6 +46,12 @@ export interface Deps {
    * Cloudflare terminates TLS.
    */
   httpsPort?: () => number | null;
+  /** DNS look-ups for dns-01 propagation checks (node: UDP/TCP; Worker: DNS over HTTPS). */
+  dns: DnsPropagation;
+  /** Node host only: runs dns-01 scripts (argv, never a shell). */
+  runScript?: RunScript;
+  /** Node host only: RFC 2136 dynamic updates. */
+  rfc2136?: Rfc2136Client;
   /** Per-host caches (ACME clients keep their directory and nonces warm between orders). */
   caches: {
     acmeClients: Map<string, AcmeClient>;

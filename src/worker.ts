@@ -11,6 +11,8 @@ import { importMasterKey } from './crypto/index.ts';
 import { Scheduler } from './jobs/scheduler.ts';
 import { newId } from './domain/secrets.ts';
 import { problemResponse } from './http/problem.ts';
+import { DohResolver } from './dns/index.ts';
+import { DNS_PROPAGATION } from './domain/dns/visibility.ts';
 
 export interface Env {
   DB: D1Database;
@@ -21,6 +23,8 @@ export interface Env {
   ALLOW_ADMIN?: string;
   ALLOW_API?: string;
   LOG_LEVEL?: string;
+  /** DNS-over-HTTPS endpoint for dns-01 propagation checks (default Cloudflare's). */
+  DOH_URL?: string;
   CONCURRENCY?: string;
 }
 
@@ -47,6 +51,7 @@ async function runtimeFor(env: Env) {
     allowApi: parseIpList(env.ALLOW_API),
     setupToken: env.SETUP_TOKEN,
     concurrency: Math.max(1, Number(env.CONCURRENCY) || ORDERS_PER_TICK),
+    dns: { resolver: new DohResolver({ url: env.DOH_URL || undefined, fetch: (i, init) => fetch(i, init) }), ...DNS_PROPAGATION },
     caches: newCaches(),
   };
   cached = { env, deps, app: createApp(deps) };

@@ -9,6 +9,7 @@ import { newApiKeyPair, deleteApiKeysOf } from './apikeys.ts';
 import { assertKeyNameFree, findKeyByName, prepareKey } from './keys.ts';
 import { acmeClientFor, findAccountById, findAccountByName, DEFAULT_ACCOUNT } from './accounts.ts';
 import { newId } from './secrets.ts';
+import { ensureAcmeDnsRegistrations, findDnsProvider, type DnsProviderRow } from './dns/providers.ts';
 
 export type { CsrSubject };
 
@@ -35,10 +36,13 @@ export async function createCertificate(deps: Deps, input: NewCertificateInput) 
   const account = await findAccountByName(deps, input.account ?? DEFAULT_ACCOUNT);
   if (!account) throw new CertkeepError('BAD_REQUEST', `account: no ACME account named "${input.account ?? DEFAULT_ACCOUNT}"`, { field: 'account' });
   if (account.status !== 'valid') throw new CertkeepError('BAD_REQUEST', `account: "${account.name}" is ${account.status}`, { field: 'account' });
+  let dnsProvider: DnsProviderRow | undefined;
   if (input.challenge === 'dns-01') {
-    throw new CertkeepError('BAD_REQUEST', `dnsProvider: ${input.dnsProvider ? `no DNS provider named "${input.dnsProvider}"` : 'required for dns-01'}`, {
-      field: 'dnsProvider',
-    });
+    if (!input.dnsProvider) throw new CertkeepError('BAD_REQUEST', 'dnsProvider: required for dns-01', { field: 'dnsProvider' });
+    dnsProvider = await findDnsProvider(deps, input.dnsProvider);
+    if (!dnsProvider) throw new CertkeepError('BAD_REQUEST', `dnsProvider: no DNS provider named "${input.dnsProvider}"`, { field: 'dnsProvider' });
+  } else if (input.dnsProvider) {
+    throw new CertkeepError('BAD_REQUEST', 'dnsProvider: only used with "challenge": "dns-01"', { field: 'dnsProvider' });
   }
 
   const statements: Statement[] = [];
@@ -58,12 +62,16 @@ export async function createCertificate(deps: Deps, input: NewCertificateInput) 
 
   const id = newId();
   const apiKeyPair = await newApiKeyPair(deps, 'certificate', id);
+  // acme-dns: each name needs an account there and a CNAME to it; registering first lets the
+  // answer tell the admin which CNAMEs to create.
+  const cnames = dnsProvider?.type === 'acme-dns' ? await ensureAcmeDnsRegistrations(deps, dnsProvider, input.domains) : undefined;
   const row = newCertificateRow(deps, id, {
     name: input.name,
     domains: input.domains,
     challenge: input.challenge,
     accountId: account.id,
     keyId,
+    dnsProviderId: dnsProvider?.id,
     preferredChain: input.preferredChain,
     profile: input.profile,
     subject: input.subject,
@@ -71,14 +79,24 @@ export async function createCertificate(deps: Deps, input: NewCertificateInput) 
   // One batch: the key (when made here), the certificate and both API key pairs, or nothing.
   await deps.db.batch([...statements, deps.db.db.insert(certificates).values(row), apiKeyPair.insert]);
   deps.log.info('certificate created', { certificate: input.name, domains: input.domains.length });
-  return { row, apiKeys: apiKeyPair.plain, key: newKey ?? { name: input.key! } };
+  return { row, apiKeys: apiKeyPair.plain, key: newKey ?? { name: input.key! }, ...(cnames ? { dns: { cnames } } : {}) };
 }
 
 /** A certificate row that has never been issued: due at once for the scheduler. */
 export function newCertificateRow(
   deps: Deps,
   id: string,
-  f: { name: string; domains: string[]; challenge: 'http-01' | 'dns-01'; accountId: string; keyId: string; preferredChain?: string; profile?: string; subject?: CsrSubject },
+  f: {
+    name: string;
+    domains: string[];
+    challenge: 'http-01' | 'dns-01';
+    accountId: string;
+    keyId: string;
+    dnsProviderId?: string;
+    preferredChain?: string;
+    profile?: string;
+    subject?: CsrSubject;
+  },
 ): CertificateRow {
   const now = deps.now();
   return {
@@ -88,7 +106,7 @@ export function newCertificateRow(
     challenge: f.challenge,
     accountId: f.accountId,
     keyId: f.keyId,
-    dnsProviderId: null,
+    dnsProviderId: f.dnsProviderId ?? null,
     preferredChain: f.preferredChain ?? null,
     profile: f.profile ?? null,
     subject: f.subject ? JSON.stringify(f.subject) : null,

@@ -25,6 +25,11 @@ import { findCertificateById, type CertificateRow, type CsrSubject } from './cer
 import { backoffMs, renewalTime, replacesIdentifier } from './renewal.ts';
 import { getSettings } from './settings.ts';
 import { newId } from './secrets.ts';
+import { dns01TxtValue } from '../acme/index.ts';
+import { challengeRecordName } from './dns/names.ts';
+import { dnsDriverFor, findDnsProviderById } from './dns/providers.ts';
+import { waitUntilVisible } from './dns/visibility.ts';
+import type { DnsChallengeRecord, DnsProviderLog } from './dns/types.ts';
 
 export type OrderRow = typeof orders.$inferSelect;
 export type OrderReason = 'new' | 'renewal' | 'manual';
@@ -99,6 +104,7 @@ async function fetchOrderOrAbandon(deps: Deps, client: AcmeClient, order: OrderR
     return await client.getOrder(order.orderUrl!);
   } catch (err) {
     if (err instanceof AcmeProblemError && (err.problem.status === 404 || err.problem.type.endsWith(':malformed'))) {
+      await clearDnsRecords(deps, order);
       await deps.db.batch([...finishOrder(deps, order, 'abandoned', err.problem)]);
       return undefined;
     }
@@ -244,7 +250,12 @@ async function authorize(deps: Deps, client: AcmeClient, cert: CertificateRow, o
         problem: { type: 'urn:certkeep:problem:no-challenge', detail: `no ${cert.challenge} challenge offered for ${authz.identifier.value}` },
       });
     }
-    pending.push({ url, authz, challenge, token: challenge.token, keyAuthorization: await client.keyAuthorization(challenge.token) });
+    const keyAuthorization = await client.keyAuthorization(challenge.token);
+    const record: DnsChallengeRecord | undefined =
+      cert.challenge === 'dns-01'
+        ? { fqdn: challengeRecordName(authz.identifier.value), value: await dns01TxtValue(keyAuthorization), name: authz.identifier.value }
+        : undefined;
+    pending.push({ url, authz, challenge, token: challenge.token, keyAuthorization, record });
   }
   if (pending.length === 0) return;
   const now = deps.now();
@@ -256,6 +267,8 @@ async function authorize(deps: Deps, client: AcmeClient, cert: CertificateRow, o
     deps.db.db.update(orders).set({ state: 'authorizing', updatedAt: now }).where(eq(orders.id, order.id)),
     event(deps, order.id, 'info', `answering ${pending.length} ${cert.challenge} challenge(s)`),
   ]);
+  const records = pending.flatMap((p) => (p.record ? [p.record] : []));
+  if (records.length > 0) await publishDnsRecords(deps, cert, order, records);
   // No request of this order may still be running once we return, hence settleAll.
   await settleAll(
     pending.map(async (p) => {
@@ -271,6 +284,59 @@ async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/**
+ * dns-01: publishes the TXT records through the certificate's provider (one at a time, as a
+ * script or an API expects), then waits until they are visible where the CA will look.
+ */
+async function publishDnsRecords(deps: Deps, cert: CertificateRow, order: OrderRow, records: DnsChallengeRecord[]): Promise<void> {
+  const driver = await dnsDriverOf(deps, cert);
+  for (const record of records) {
+    const lines: DnsProviderLog[] = [];
+    try {
+      await driver.set(record, (line) => lines.push(line));
+    } finally {
+      await logProviderLines(deps, order, lines);
+    }
+  }
+  await waitUntilVisible(deps, records);
+  await event(deps, order.id, 'info', `TXT records visible: ${records.map((r) => r.fqdn).join(', ')}`);
+}
+
+async function dnsDriverOf(deps: Deps, cert: CertificateRow) {
+  const provider = cert.dnsProviderId ? await findDnsProviderById(deps, cert.dnsProviderId) : undefined;
+  if (!provider) throw new CertkeepError('DNS_PROVIDER_FAILED', `certificate "${cert.name}" has no DNS provider for dns-01`);
+  return dnsDriverFor(deps, provider);
+}
+
+async function logProviderLines(deps: Deps, order: OrderRow, lines: DnsProviderLog[]) {
+  if (lines.length === 0) return;
+  const at = deps.now();
+  await deps.db.db.insert(orderEvents).values(lines.map((l) => ({ orderId: order.id, at, level: l.level, message: l.message })));
+}
+
+/**
+ * Removes the order's dns-01 TXT records by value (a wildcard and its apex share a name), before
+ * the order's challenge rows go. A failure is logged, not fatal: the order's outcome stands.
+ */
+async function clearDnsRecords(deps: Deps, order: OrderRow): Promise<void> {
+  const rows = await deps.db.db.select().from(challenges).where(and(eq(challenges.orderId, order.id), eq(challenges.type, 'dns-01')));
+  if (rows.length === 0) return;
+  const cert = await findCertificateById(deps, order.certificateId);
+  const lines: DnsProviderLog[] = [];
+  try {
+    const driver = await dnsDriverOf(deps, cert!);
+    for (const row of rows) {
+      const record = { fqdn: challengeRecordName(row.domain), value: await dns01TxtValue(row.keyAuthorization), name: row.domain };
+      await driver.clear(record, (line) => lines.push(line)).catch((err) => {
+        lines.push({ level: 'warn', message: `could not remove TXT at ${record.fqdn}: ${(err as Error).message}` });
+      });
+    }
+  } catch (err) {
+    lines.push({ level: 'warn', message: `could not remove the TXT records: ${(err as Error).message}` });
+  }
+  await logProviderLines(deps, order, lines);
 }
 
 /**
@@ -308,6 +374,7 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
   const notBefore = leaf.notBefore.getTime();
   const notAfter = leaf.notAfter.getTime();
   const settings = await getSettings(deps);
+  await clearDnsRecords(deps, order);
   const now = deps.now();
   await deps.db.batch([
     deps.db.db
@@ -381,6 +448,7 @@ async function recordFailure(deps: Deps, cert: CertificateRow, order: OrderRow |
       .where(eq(certificates.id, cert.id)),
   ];
   if (order && !failure.retryable) {
+    await clearDnsRecords(deps, order);
     await deps.db.batch([...statements, ...finishOrder(deps, order, 'failed', failure.problem)]);
   } else {
     await deps.db.batch([

@@ -6,6 +6,8 @@ import { KEY_TYPES } from '../crypto/index.ts';
 import * as accounts from '../domain/accounts.ts';
 import * as keys from '../domain/keys.ts';
 import * as certs from '../domain/certificates.ts';
+import * as dns from '../domain/dns/providers.ts';
+import { DNS_PROVIDER_TYPES } from '../domain/dns/types.ts';
 import { issue } from '../domain/orders.ts';
 import { rotateApiKey } from '../domain/apikeys.ts';
 import { normalizeDomain, normalizeDomains } from '../domain/names.ts';
@@ -184,6 +186,33 @@ function slotOf(request: RoutedRequest): 1 | 2 {
   return Number(slot) as 1 | 2;
 }
 
+// ---- DNS providers -----------------------------------------------------------------------------
+
+export async function listDnsProviders(_r: Request, ctx: HandlerContext) {
+  const rows = await dns.listDnsProviders(ctx.deps);
+  return Response.json(await Promise.all(rows.map((row) => dns.dnsProviderView(ctx.deps, row))));
+}
+
+export async function getDnsProvider(request: RoutedRequest, ctx: HandlerContext) {
+  return Response.json(await dns.dnsProviderView(ctx.deps, await dns.requireDnsProvider(ctx.deps, request.params.name)));
+}
+
+/** `{"name","type",…the type's own fields}` (SPEC §4); the type's validator refuses unknown fields. */
+export async function createDnsProvider(request: Request, ctx: HandlerContext) {
+  const body = await readJsonObject(request, ['name', 'type', 'set', 'set.command', 'set.args', 'clear', 'clear.command', 'clear.args', 'env', 'timeoutSeconds', 'url', 'secret', 'allowFrom', 'apiToken', 'zoneId', 'apiBase', 'server', 'zone', 'tsig', 'tsig.name', 'tsig.algorithm', 'tsig.secret', 'ttl']);
+  const name = requiredName(body);
+  const type = optionalEnum(body, 'type', DNS_PROVIDER_TYPES);
+  if (!type) throw fieldError('type', `required: one of ${DNS_PROVIDER_TYPES.join(', ')}`);
+  const { name: _n, type: _t, ...config } = body;
+  const row = await dns.createDnsProvider(ctx.deps, name, type, config);
+  return created(await dns.dnsProviderView(ctx.deps, row));
+}
+
+export async function deleteDnsProvider(request: RoutedRequest, ctx: HandlerContext) {
+  await dns.deleteDnsProvider(ctx.deps, request.params.name);
+  return new Response(null, { status: 204 });
+}
+
 // ---- certificates ------------------------------------------------------------------------------
 
 export async function listCertificates(_r: Request, ctx: HandlerContext) {
@@ -219,7 +248,7 @@ export async function createCertificate(request: Request, ctx: HandlerContext) {
     profile: optionalString(body, 'profile', { max: 64, pattern: /^[A-Za-z0-9._-]+$/, hint: 'a profile name offered by the CA' }),
     subject,
   });
-  return created({ name: result.row.name, apiKeys: result.apiKeys, key: result.key });
+  return created({ name: result.row.name, apiKeys: result.apiKeys, key: result.key, ...(result.dns ? { dns: result.dns } : {}) });
 }
 
 function subjectOf(body: Json): certs.CsrSubject | undefined {

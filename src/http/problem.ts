@@ -22,6 +22,14 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   ACME_ORDER_INVALID: 502,
   ACME_UNSUPPORTED: 502,
   ORDER_FAILED: 502,
+  DNS_PROVIDER_FAILED: 502,
+  DNS_NETWORK: 502,
+  DNS_TIMEOUT: 504,
+  DNS_BAD_RESPONSE: 502,
+  DNS_LOOKUP_FAILED: 502,
+  DNS_UPDATE_FAILED: 502,
+  DNS_TSIG_FAILED: 502,
+  DNS_NOT_PROPAGATED: 504,
 };
 
 const TITLES: Record<number, string> = {
@@ -60,7 +68,7 @@ export function acmeProblemResponse(problem: AcmeProblem, status = 502, extra: R
 export function errorResponse(err: unknown, log: Logger): Response {
   if (err instanceof CertkeepError) {
     const status = STATUS[err.code] ?? 500;
-    if (status >= 500 && !err.code.startsWith('ACME_')) {
+    if (status >= 500 && !err.code.startsWith('ACME_') && !err.code.startsWith('DNS_')) {
       log.error('request failed', { err });
       return problemResponse(status, 'internal error', { code: err.code });
     }

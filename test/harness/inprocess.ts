@@ -13,6 +13,8 @@ import { silentLogger, type Logger } from '../../src/log.ts';
 import { parseIpList } from '../../src/http/ip.ts';
 import { generateMasterKey, importMasterKey } from '../../src/crypto/index.ts';
 import { runSetup } from '../../src/domain/setup.ts';
+import { nodeDnsPropagation, nodeRfc2136Client } from '../../node-host/core.ts';
+import { runScript } from '../../node-host/scripts.ts';
 
 export interface InProcess {
   deps: Deps;
@@ -51,6 +53,10 @@ export async function startInProcess(opts: InProcessOptions = {}): Promise<InPro
     allowApi: parseIpList(undefined),
     concurrency: 8,
     caches: newCaches(),
+    // dns-01 records are looked for where Pebble looks: challtestsrv's DNS server.
+    dns: nodeDnsPropagation([pebble.dnsAddress]),
+    runScript,
+    rfc2136: nodeRfc2136Client(),
   };
   const { listener } = createRequestListener(createApp(deps), { secure: false, trustProxy: parseIpList('', { defaultLoopback: false }) });
   const server = http.createServer(listener);

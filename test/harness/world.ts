@@ -9,6 +9,7 @@ import { startPebble, type Pebble, type PebbleOptions } from './pebble.ts';
 import { freePort } from './ports.ts';
 import { startHost, type HostKind, type HostUnderTest, type HostOptions } from './hosts.ts';
 import { makeTempDir } from './tmp.ts';
+import { startDohForwarder } from './dns-helpers.ts';
 
 export interface ApiResponse<T = any> {
   status: number;
@@ -66,11 +67,15 @@ export interface WorldOptions {
 export async function startWorld(kind: HostKind, opts: WorldOptions = {}): Promise<World> {
   const httpPort = await freePort();
   const pebble = await startPebble({ httpPort, ...opts.pebble });
+  // dns-01 records are looked for where Pebble looks: challtestsrv's DNS server (the Worker
+  // reaches it through a DoH relay, as it has only DNS over HTTPS).
+  const doh = kind === 'worker' ? await startDohForwarder(pebble.dnsAddress) : undefined;
+  const dnsEnv: Record<string, string> = kind === 'node' ? { CERTKEEP_DNS_SERVERS: pebble.dnsAddress } : { DOH_URL: doh!.url };
   let host: HostUnderTest;
   try {
-    host = await startHost(kind, { httpPort, ...opts.host });
+    host = await startHost(kind, { httpPort, ...opts.host, env: { ...dnsEnv, ...opts.host?.env } });
   } catch (err) {
-    await pebble.stop();
+    await Promise.allSettled([pebble.stop(), doh?.stop()]);
     throw err;
   }
   const api = new AdminClient(host.baseUrl);
@@ -82,7 +87,7 @@ export async function startWorld(kind: HostKind, opts: WorldOptions = {}): Promi
     domain: (label = 'test') => `${label}-${randomBytes(5).toString('hex')}.example.com`,
     name: (prefix = 'c') => `${prefix}-${randomBytes(5).toString('hex')}`,
     async stop() {
-      await Promise.allSettled([host.stop(), pebble.stop()]);
+      await Promise.allSettled([host.stop(), pebble.stop(), doh?.stop()]);
     },
   };
   if (opts.setup !== false) {
