@@ -1,5 +1,5 @@
 // Certificates: what to obtain (names, challenge, account, key) and what is being served.
-import { desc, eq, sql } from 'drizzle-orm';
+import { desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { CertkeepError } from '../errors.ts';
 import { certificates, orders, orderEvents, challenges, acmeAccounts } from '../db/schema.ts';
@@ -183,6 +183,9 @@ export async function certificateView(deps: Deps, row: CertificateRow) {
 
 export async function orderHistory(deps: Deps, row: CertificateRow) {
   const rows = await deps.db.db.select().from(orders).where(eq(orders.certificateId, row.id)).orderBy(desc(orders.createdAt), desc(orders.id));
+  const events = rows.length
+    ? await deps.db.db.select().from(orderEvents).where(inArray(orderEvents.orderId, rows.map((o) => o.id))).orderBy(orderEvents.id)
+    : [];
   return rows.map((o) => ({
     id: o.id,
     state: o.state,
@@ -196,6 +199,8 @@ export async function orderHistory(deps: Deps, row: CertificateRow) {
     error: o.error ? JSON.parse(o.error) : null,
     createdAt: iso(o.createdAt),
     finishedAt: iso(o.finishedAt),
+    /** What happened, in order: steps, provider and script output, failures. */
+    log: events.filter((e) => e.orderId === o.id).map((e) => ({ at: iso(e.at), level: e.level, message: e.message })),
   }));
 }
 
