@@ -94,7 +94,12 @@ export function createApp(deps: Deps): App {
   return {
     async fetch(request: Request, ctx: RequestContext): Promise<Response> {
       const handlerCtx: HandlerContext = { ...ctx, deps };
-      return router.fetch(request as never, handlerCtx);
+      if (!deps.log.debugEnabled) return router.fetch(request as never, handlerCtx);
+      const started = deps.now();
+      const response: Response = await router.fetch(request as never, handlerCtx);
+      // The path only: query strings carry secrets (pfxPassword), and headers are never logged.
+      deps.log.debug('request', { method: request.method, path: new URL(request.url).pathname, status: response.status, clientIp: ctx.clientIp, ms: deps.now() - started });
+      return response;
     },
   };
 }

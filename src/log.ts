@@ -13,6 +13,8 @@ export interface Logger {
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
   child(fields: LogFields): Logger;
+  /** Whether debug lines are written: lets hot paths skip building their fields. */
+  readonly debugEnabled: boolean;
 }
 
 const SECRET_FIELD = /pass(word)?|secret|token|apikey|api_key|privatekey|private_key|hmac|jwk|pem|authorization/i;
@@ -45,6 +47,7 @@ export function createLogger(level: LogLevel, write: (line: string) => void, bas
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
     child: (fields) => createLogger(level, write, { ...base, ...fields }),
+    debugEnabled: min === 0,
   };
 }
 
