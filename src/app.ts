@@ -87,6 +87,7 @@ export function createApp(deps: Deps): App {
     .post('/api/v1/certificates/:name/issue', admin.issueCertificate)
     .get('/api/v1/certificates/:name/orders', admin.certificateOrders)
     .post('/api/v1/certificates/:name/revoke', admin.revokeCertificate)
+    .get('/api/v1/certificates/:name/revocation-status', admin.certificateRevocationStatus)
     .post('/api/v1/certificates/:name/api-keys/:slot', admin.rotateCertificateApiKey)
     .post('/api/v1/certificates/:name/key', admin.rotateCertificateKey)
     .all('*', () => problemResponse(404, 'no such resource'));

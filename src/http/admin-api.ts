@@ -2,7 +2,7 @@
 // the answer; the business rules live in src/domain.
 import { CertkeepError } from '../errors.ts';
 import type { KeyType } from '../crypto/index.ts';
-import { KEY_TYPES } from '../crypto/index.ts';
+import { KEY_TYPES, checkRevocation } from '../crypto/index.ts';
 import * as accounts from '../domain/accounts.ts';
 import * as keys from '../domain/keys.ts';
 import * as certs from '../domain/certificates.ts';
@@ -306,6 +306,14 @@ export async function revokeCertificate(request: RoutedRequest, ctx: HandlerCont
   if (reason === 7) throw fieldError('reason', 'reason 7 is not used (RFC 5280 §5.3.1)');
   const row = await certs.revokeCertificate(ctx.deps, request.params.name, reason);
   return Response.json(await certs.certificateView(ctx.deps, row));
+}
+
+/** The served certificate's revocation status, from its CRL distribution point (or OCSP responder). */
+export async function certificateRevocationStatus(request: RoutedRequest, ctx: HandlerContext) {
+  const cert = await certs.requireCertificate(ctx.deps, request.params.name);
+  if (!cert.pem) throw new CertkeepError('NOT_FOUND', `certificate "${cert.name}" has not been issued`);
+  const status = await checkRevocation({ certificatePem: cert.pem, fetch: ctx.deps.fetch, now: ctx.deps.now });
+  return Response.json({ name: cert.name, serial: cert.serial, ...status });
 }
 
 export async function rotateCertificateApiKey(request: RoutedRequest, ctx: HandlerContext) {

@@ -99,6 +99,12 @@ for (const kind of HOST_KINDS) {
       expect(revoked.status).toBe(200);
       expect(revoked.body.status).toBe('revoked');
       expect(await world.pebble.certStatus(certificate.serial)).toBe('Revoked');
+      // Pebble 2.4.0 publishes no CRL and names no OCSP responder, so the status cannot be read
+      // from the certificate here (checkRevocation itself is tested against real CRLs and
+      // openssl's OCSP responder in src/crypto/revocation.test.ts).
+      const status = await world.api.get(`/api/v1/certificates/${name}/revocation-status`);
+      expect(status.status).toBe(200);
+      expect(status.body).toMatchObject({ name, status: 'unknown', reason: expect.stringMatching(/no CRL distribution point/) });
       const again = await world.api.post(`/api/v1/certificates/${name}/revoke`, { reason: 4 });
       expect(again.status).toBe(409);
     });
