@@ -199,7 +199,7 @@ export async function getDnsProvider(request: RoutedRequest, ctx: HandlerContext
 
 /** `{"name","type",…the type's own fields}` (SPEC §4); the type's validator refuses unknown fields. */
 export async function createDnsProvider(request: Request, ctx: HandlerContext) {
-  const body = await readJsonObject(request, ['name', 'type', 'set', 'set.command', 'set.args', 'clear', 'clear.command', 'clear.args', 'env', 'timeoutSeconds', 'url', 'secret', 'allowFrom', 'apiToken', 'zoneId', 'apiBase', 'server', 'zone', 'tsig', 'tsig.name', 'tsig.algorithm', 'tsig.secret', 'ttl']);
+  const body = await readJsonObject(request, 'checked-later');
   const name = requiredName(body);
   const type = optionalEnum(body, 'type', DNS_PROVIDER_TYPES);
   if (!type) throw fieldError('type', `required: one of ${DNS_PROVIDER_TYPES.join(', ')}`);

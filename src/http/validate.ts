@@ -11,8 +11,11 @@ export function fieldError(field: string, detail: string): CertkeepError {
   return new CertkeepError('BAD_REQUEST', `${field}: ${detail}`, { field });
 }
 
-/** Parses a JSON object body and refuses fields not in `allowed` (dotted paths for nested objects). */
-export async function readJsonObject(request: Request, allowed: readonly string[]): Promise<Json> {
+/**
+ * Parses a JSON object body and refuses fields not in `allowed` (dotted paths for nested
+ * objects). `'checked-later'` leaves that to a validator the caller runs next.
+ */
+export async function readJsonObject(request: Request, allowed: readonly string[] | 'checked-later'): Promise<Json> {
   const type = request.headers.get('content-type') ?? '';
   if (type && !/^application\/(.+\+)?json\b/i.test(type)) {
     throw new CertkeepError('UNSUPPORTED_MEDIA_TYPE', `expected application/json, got ${type}`);
@@ -28,7 +31,7 @@ export async function readJsonObject(request: Request, allowed: readonly string[
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw fieldError('body', 'expected a JSON object');
   }
-  rejectUnknown(body as Json, allowed, '');
+  if (allowed !== 'checked-later') rejectUnknown(body as Json, allowed, '');
   return body as Json;
 }
 
