@@ -76,6 +76,8 @@ for (const kind of HOST_KINDS) {
       expect(bad.status).toBe(400);
       expect(bad.body.field).toBe('url');
       expect((await world.api.post('/api/v1/dns-providers', { name: 'bad', type: 'carrier-pigeon' })).body.field).toBe('type');
+      expect((await world.api.post('/api/v1/dns-providers', { name: 'bad', type: 'webhook', url: hook.url, secret: hook.secret, colour: 'red' })).body.field).toBe('colour');
+      expect((await world.api.get('/api/v1/dns-providers/bad')).status).toBe(404);
       expect((await world.api.post('/api/v1/dns-providers', { name: provider, type: 'webhook', url: hook.url, secret: hook.secret })).status).toBe(409);
       expect((await world.api.post('/api/v1/certificates', { name: world.name(), domains: [world.domain()], challenge: 'dns-01', dnsProvider: 'nope' })).body.field).toBe('dnsProvider');
       expect((await world.api.delete(`/api/v1/dns-providers/${provider}`)).status).toBe(409);
