@@ -2,7 +2,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'node-host/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'templates/**/*.test.ts', 'node-host/**/*.test.ts', 'test/**/*.test.ts'],
     // test/.tmp holds scratch files, including fixture suites that tests run in a nested vitest.
     exclude: [...configDefaults.exclude, 'test/.tmp/**'],
     // Child processes, not threads: tests start daemons and need a real process per file so

@@ -9,6 +9,8 @@ import { acmeChallenge, healthz } from './http/well-known.ts';
 import { downloadCertificate, downloadKey } from './http/download-api.ts';
 import * as admin from './http/admin-api.ts';
 import { isLoopback } from './http/ip.ts';
+import { serveStatic } from './http/static.ts';
+import { withSecurityHeaders } from './http/security-headers.ts';
 
 export type { App, RequestContext } from './http/context.ts';
 
@@ -53,6 +55,7 @@ export function createApp(deps: Deps): App {
   const router = Router<Request & { params: Record<string, string>; query: Record<string, string> }, [HandlerContext]>({
     before: [requireHttps, guard],
     catch: (err: unknown) => errorResponse(err, deps.log),
+    finally: [(response: Response, _request: unknown, ctx: HandlerContext) => withSecurityHeaders(response, { secure: ctx.secure })],
   });
 
   router
@@ -90,6 +93,7 @@ export function createApp(deps: Deps): App {
     .get('/api/v1/certificates/:name/revocation-status', admin.certificateRevocationStatus)
     .post('/api/v1/certificates/:name/api-keys/:slot', admin.rotateCertificateApiKey)
     .post('/api/v1/certificates/:name/key', admin.rotateCertificateKey)
+    .all('/static/*', serveStatic)
     .all('*', () => problemResponse(404, 'no such resource'));
 
   return {

@@ -5,6 +5,8 @@
 // on every call), and two patterns that escaping cannot make safe are refused with an error:
 //   - an unquoted attribute value:     <input value=${v}>       → write value="${v}"
 //   - a string in attribute position:  <input ${userText}>      → only Html may go there (attrs())
+// A template is read on its own: a fragment such as html` title="${t}"` starts in text, so it is
+// escaped (safely) but not checked for quoting; build attribute runs with attrs() instead.
 // Escaping does not judge URLs: `href="${url}"` with a `javascript:` URL stays a script URL. The
 // CSP (security-headers.ts) blocks those from running; templates should still link to our paths.
 

@@ -4,8 +4,9 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { Miniflare } from 'miniflare';
 import { describe, expect, it } from 'vitest';
-import { GENERATED_PATH, renderAssetsModule } from '../../scripts/embed-assets.ts';
+import { GENERATED_PATH, renderAssetsModule } from '../../node-host/embed-assets.ts';
 import { makeTempDir } from '../../test/harness/tmp.ts';
 import { assetUrl, serveStatic } from './static.ts';
 
@@ -93,8 +94,8 @@ describe('serveStatic', () => {
 });
 
 describe('the embedded assets module', () => {
-  it('is up to date with templates/static/ and the installed htmx.org (else run `npx tsx scripts/embed-assets.ts`)', () => {
-    expect(readFileSync(GENERATED_PATH, 'utf8') === renderAssetsModule(), 'templates/static/assets.generated.ts is stale: run `npx tsx scripts/embed-assets.ts`').toBe(true);
+  it('is up to date with templates/static/ and the installed htmx.org (else run `npx tsx node-host/embed-assets.ts`)', () => {
+    expect(readFileSync(GENERATED_PATH, 'utf8') === renderAssetsModule(), 'templates/static/assets.generated.ts is stale: run `npx tsx node-host/embed-assets.ts`').toBe(true);
   });
 
   it('notices an edit to a source (the staleness check can fail)', () => {
@@ -113,5 +114,43 @@ describe('the embedded assets module', () => {
     const res = bundled.serveStatic(new Request(`http://127.0.0.1${url}`));
     expect(await res.text()).toBe(await get(url).text());
     expect(res.headers.get('etag')).toBe(get(url).headers.get('etag'));
+  });
+
+  it('serves the same bytes under workerd (Miniflare), with the layout that links to them', async () => {
+    // A tiny Worker built from the real modules: the layout page at /, assets at /static/*.
+    const dir = makeTempDir('static-workerd-');
+    const mod = (rel: string) => JSON.stringify(new URL(rel, import.meta.url).pathname);
+    writeFileSync(
+      join(dir, 'entry.ts'),
+      `import { serveStatic } from ${mod('./static.ts')};
+       import { html, page } from ${mod('./html.ts')};
+       import { layout } from ${mod('../../templates/layout.ts')};
+       export default {
+         fetch(request) {
+           const { pathname } = new URL(request.url);
+           return pathname.startsWith('/static/') ? serveStatic(request) : page(layout({ title: 'On workerd' }, html\`<h1>\${'<ok>'}</h1>\`));
+         },
+       };`,
+    );
+    const scriptPath = join(dir, 'worker.mjs');
+    await build({ entryPoints: [join(dir, 'entry.ts')], outfile: scriptPath, bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', conditions: ['workerd', 'worker', 'browser'], logLevel: 'error' });
+    const mf = new Miniflare({ modules: true, scriptPath, compatibilityDate: '2025-09-01' });
+    try {
+      const pageRes = await mf.dispatchFetch('http://127.0.0.1/');
+      const markup = await pageRes.text();
+      expect(markup).toContain('<h1>&lt;ok&gt;</h1>');
+      expect(markup).toContain(`<script src="${assetUrl('htmx.min.js')}" defer></script>`);
+      for (const name of ['app.css', 'htmx.min.js', 'favicon.svg'] as const) {
+        const res = await mf.dispatchFetch(`http://127.0.0.1${assetUrl(name)}`);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('etag')).toBe(get(assetUrl(name)).headers.get('etag'));
+        expect(res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+        expect(await res.text()).toBe(await get(assetUrl(name)).text());
+      }
+      const notModified = await mf.dispatchFetch(`http://127.0.0.1${assetUrl('app.css')}`, { headers: { 'if-none-match': get(assetUrl('app.css')).headers.get('etag')! } });
+      expect(notModified.status).toBe(304);
+    } finally {
+      await mf.dispose();
+    }
   });
 });

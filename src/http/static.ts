@@ -1,5 +1,5 @@
 // /static/*: the stylesheet, the favicon and htmx, served from our own origin on both hosts. The
-// bytes are embedded in templates/static/assets.generated.ts (scripts/embed-assets.ts), because
+// bytes are embedded in templates/static/assets.generated.ts (node-host/embed-assets.ts), because
 // workerd has no filesystem.
 //
 // URLs carry the content hash (/static/app.3e063871200626aa.css), so a response may be cached for
