@@ -10,6 +10,9 @@ import { downloadCertificate, downloadKey } from './http/download-api.ts';
 import * as admin from './http/admin-api.ts';
 import { isLoopback } from './http/ip.ts';
 import { serveStatic } from './http/static.ts';
+import * as setup from './http/pages/setup.ts';
+import * as auth from './http/pages/auth.ts';
+import { dashboard } from './http/pages/dashboard.ts';
 import { withSecurityHeaders } from './http/security-headers.ts';
 
 export type { App, RequestContext } from './http/context.ts';
@@ -94,6 +97,14 @@ export function createApp(deps: Deps): App {
     .post('/api/v1/certificates/:name/api-keys/:slot', admin.rotateCertificateApiKey)
     .post('/api/v1/certificates/:name/key', admin.rotateCertificateKey)
     .all('/static/*', serveStatic)
+    .get('/setup', setup.showSetup)
+    .post('/setup', setup.submitSetup)
+    .post('/setup/ca', setup.setupCaPart)
+    .get('/setup/progress', setup.setupProgress)
+    .get('/login', auth.showLogin)
+    .post('/login', auth.submitLogin)
+    .post('/logout', auth.logout)
+    .get('/', dashboard)
     .all('*', () => problemResponse(404, 'no such resource'));
 
   return {

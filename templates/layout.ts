@@ -20,7 +20,7 @@ export const NAVIGATION: readonly { section: Section; label: string; href: strin
   { section: 'account', label: 'Account', href: '/account' },
 ];
 
-export const SIGN_OUT_PATH = '/sign-out';
+export const SIGN_OUT_PATH = '/logout';
 
 export interface Flash {
   kind: 'success' | 'error' | 'info';
@@ -37,6 +37,8 @@ export interface LayoutOptions {
     section?: Section;
   };
   flash?: readonly Flash[];
+  /** Extra elements for <head>, e.g. a <noscript> refresh on a progress page. */
+  head?: Html;
 }
 
 /** One flash message; also what an htmx response puts into #flash. */
@@ -74,6 +76,7 @@ export function layout(o: LayoutOptions, content: Html): Html {
   <link rel="stylesheet" href="${assetUrl('app.css')}">
   <link rel="icon" href="${assetUrl('favicon.svg')}" type="image/svg+xml">
   <script src="${assetUrl('htmx.min.js')}" defer></script>
+  ${o.head ?? null}
 </head>
 <body${attrs({ 'hx-headers:inherited': csrfHeaders })}>
   <a class="skip-link" href="#main">Skip to content</a>

@@ -13,9 +13,33 @@ export const users = sqliteTable('users', {
   passwordHash: text('password_hash').notNull(),
   failedLogins: integer('failed_logins').notNull().default(0),
   lockedUntil: integer('locked_until'),
+  /** TOTP secret (base32), sealed (aad `totp:<user id>`); null while 2FA is off. */
+  totpSecretSealed: text('totp_secret_sealed'),
+  /** The last TOTP time step accepted: a code is accepted once. */
+  totpLastStep: integer('totp_last_step'),
+  /** JSON array of SHA-256 hashes of the unused recovery codes. */
+  recoveryCodes: text('recovery_codes'),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
+
+/**
+ * Sign-in sessions, stored server-side so that sign-out and a password change end them. The id
+ * is the SHA-256 of the cookie's value; the cookie itself is never stored.
+ */
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull(),
+    csrfToken: text('csrf_token').notNull(),
+    createdAt: createdAt(),
+    lastSeenAt: integer('last_seen_at').notNull(),
+    /** When the password (and second factor) were last checked: sensitive changes need it recent. */
+    authenticatedAt: integer('authenticated_at').notNull(),
+  },
+  (t) => [index('sessions_user').on(t.userId)],
+);
 
 /** Bearer tokens for the admin API; only the SHA-256 of the token is stored. */
 export const adminTokens = sqliteTable('admin_tokens', {

@@ -1,0 +1,71 @@
+// /login and /logout (SPEC §6).
+import type { HandlerContext } from '../context.ts';
+import { html, page } from '../html.ts';
+import { layout } from '../../../templates/layout.ts';
+import { button, field } from '../../../templates/components.ts';
+import { isSetupDone } from '../../domain/setup.ts';
+import { createSession, endSession, signIn } from '../../domain/sessions.ts';
+import { clearedSessionCookie, csrfOk, formOf, sessionCookie, sessionOf } from '../session.ts';
+import { redirect, safeNext } from './guard.ts';
+
+function loginPage(o: { email?: string; next: string; error?: string; askCode?: boolean }, status = 200): Response {
+  return page(
+    layout(
+      { title: 'Sign in', flash: o.error ? [{ kind: 'error', message: o.error }] : [] },
+      html`<h1>Sign in</h1>
+<form method="post" action="/login">
+  <input type="hidden" name="next" value="${o.next}">
+  ${field({ name: 'email', label: 'Email', type: 'email', value: o.email ?? '', required: true, autocomplete: 'username' })}
+  ${field({ name: 'password', label: 'Password', type: 'password', required: true, autocomplete: 'current-password' })}
+  ${o.askCode
+    ? field({
+        name: 'code',
+        label: 'Authentication code',
+        hint: 'The 6-digit code from your authenticator app, or one of your recovery codes.',
+        required: true,
+        autocomplete: 'one-time-code',
+        attributes: { inputmode: 'numeric', autofocus: true },
+      })
+    : null}
+  <div class="actions">${button('Sign in', { variant: 'primary' })}</div>
+</form>`,
+    ),
+    { status },
+  );
+}
+
+export async function showLogin(request: Request, ctx: HandlerContext): Promise<Response> {
+  if (!(await isSetupDone(ctx.deps))) return redirect('/setup');
+  const next = safeNext(new URL(request.url).searchParams.get('next'));
+  if (await sessionOf(ctx.deps, request, ctx.secure)) return redirect(next);
+  return loginPage({ next });
+}
+
+export async function submitLogin(request: Request, ctx: HandlerContext): Promise<Response> {
+  if (!(await isSetupDone(ctx.deps))) return redirect('/setup');
+  const form = await formOf(request);
+  const email = (form.get('email') ?? '').slice(0, 254);
+  const next = safeNext(form.get('next'));
+  const code = form.get('code')?.trim() || undefined;
+  const result = await signIn(ctx.deps, { email, password: form.get('password') ?? '', code, clientIp: ctx.clientIp });
+  if (!result.ok) {
+    if (result.reason === 'second-factor') return loginPage({ email, next, askCode: true });
+    const message =
+      result.reason === 'locked'
+        ? 'Too many failed attempts: this account is locked for a few minutes. An administrator can unlock it with "certkeep user unlock".'
+        : 'The email, password or code is not right.';
+    return loginPage({ email, next, error: message, askCode: !!code }, result.reason === 'locked' ? 429 : 401);
+  }
+  const { token } = await createSession(ctx.deps, result.user.id);
+  return redirect(next, { 'set-cookie': sessionCookie(token, ctx.secure) });
+}
+
+export async function logout(request: Request, ctx: HandlerContext): Promise<Response> {
+  const session = await sessionOf(ctx.deps, request, ctx.secure);
+  if (session) {
+    const form = await formOf(request);
+    if (!csrfOk(request, form, session)) return redirect('/');
+    await endSession(ctx.deps, session.id);
+  }
+  return redirect('/login', { 'set-cookie': clearedSessionCookie(ctx.secure) });
+}
