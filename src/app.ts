@@ -13,6 +13,12 @@ import { serveStatic } from './http/static.ts';
 import * as setup from './http/pages/setup.ts';
 import * as auth from './http/pages/auth.ts';
 import { dashboard } from './http/pages/dashboard.ts';
+import { certificatesPages } from './http/pages/certificates.ts';
+import { keysPages } from './http/pages/keys.ts';
+import { accountsPages } from './http/pages/accounts.ts';
+import { dnsProvidersPages } from './http/pages/dns-providers.ts';
+import { settingsPages } from './http/pages/settings.ts';
+import { accountPages } from './http/pages/account.ts';
 import { withSecurityHeaders } from './http/security-headers.ts';
 
 export type { App, RequestContext } from './http/context.ts';
@@ -104,7 +110,11 @@ export function createApp(deps: Deps): App {
     .get('/login', auth.showLogin)
     .post('/login', auth.submitLogin)
     .post('/logout', auth.logout)
-    .get('/', dashboard)
+    .get('/', dashboard);
+  for (const [method, path, handler] of [...certificatesPages, ...keysPages, ...accountsPages, ...dnsProvidersPages, ...settingsPages, ...accountPages]) {
+    router[method](path, handler as never);
+  }
+  router
     .all('*', () => problemResponse(404, 'no such resource'));
 
   return {

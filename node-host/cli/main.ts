@@ -7,6 +7,7 @@ import { createNodeCore, stdoutLogger } from '../core.ts';
 import { serve } from '../serve.ts';
 import { runSetup } from '../../src/domain/setup.ts';
 import { createAdminToken } from '../../src/domain/tokens.ts';
+import { changePassword, findUserByEmail, unlockUser } from '../../src/domain/sessions.ts';
 import { createLogger } from '../../src/log.ts';
 import { CertkeepError } from '../../src/errors.ts';
 
@@ -92,6 +93,35 @@ const COMMANDS: Record<string, Command> = {
       }
     },
   },
+  user: {
+    usage: 'certkeep user unlock EMAIL | certkeep user password EMAIL --password-file F',
+    summary: 'unlock an account after failed sign-ins, or set a new password (ends its sessions)',
+    options: { 'password-file': { type: 'string' } },
+    async run(v, positionals) {
+      const [action, email, ...rest] = positionals;
+      if (!email || rest.length > 0 || !['unlock', 'password'].includes(action)) {
+        throw new UsageError('expected: certkeep user unlock EMAIL, or certkeep user password EMAIL --password-file F');
+      }
+      if (action === 'password' && !v['password-file']) throw new UsageError('--password-file is required');
+      const settings = await loadSettings();
+      const core = await createNodeCore(settings, quietLogger(settings.logLevel));
+      try {
+        if (action === 'unlock') {
+          await unlockUser(core.deps, email);
+          process.stdout.write(`${email} can sign in again\n`);
+        } else {
+          const user = await findUserByEmail(core.deps, email);
+          if (!user) throw new Error(`no user with email ${email}`);
+          const password = (await readFile(String(v['password-file']), 'utf8')).replace(/\r?\n$/, '');
+          await changePassword(core.deps, user.id, password);
+          await unlockUser(core.deps, email);
+          process.stdout.write(`password of ${email} changed; its sessions ended\n`);
+        }
+      } finally {
+        core.db.close();
+      }
+    },
+  },
   token: {
     usage: 'certkeep token create [--name N]',
     summary: 'print a new admin API token',
@@ -146,7 +176,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`Usage: ${command.usage}\n\n${command.summary}\n${name === 'serve' ? settingsHelp() + '\n' : ''}`);
     return 0;
   }
-  if (name !== 'token' && parsed.positionals.length > 0) {
+  if (name !== 'token' && name !== 'user' && parsed.positionals.length > 0) {
     process.stderr.write(`certkeep ${name}: unexpected argument "${parsed.positionals[0]}"\nUsage: ${command.usage}\n`);
     return 2;
   }

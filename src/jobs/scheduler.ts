@@ -9,6 +9,7 @@ import { CertkeepError } from '../errors.ts';
 import { acmeAccounts, certificates, orders } from '../db/schema.ts';
 import { issue, type OrderReason } from '../domain/orders.ts';
 import { refreshRenewalInfo } from '../domain/renewal.ts';
+import { purgeSessions } from '../domain/sessions.ts';
 
 export interface TickResult {
   started: number;
@@ -36,6 +37,7 @@ export class Scheduler {
     const result: TickResult = { started: 0, succeeded: 0, failed: 0, skipped: 0, renewalInfoChecked: 0 };
     // ARI first: a window that moved into the past makes its certificate due in this same tick.
     await this.checkRenewalInfo(result);
+    await purgeSessions(this.deps);
     const free = Math.max(0, this.deps.concurrency - this.inFlight.size);
     const budget = Math.min(free, opts.limit ?? Infinity);
     if (budget === 0) return result;

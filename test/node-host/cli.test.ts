@@ -115,6 +115,26 @@ describePebble('certkeep setup, token create and serve', () => {
       });
       expect(peer.subject.CN).toBe(peer.issuer.CN);
       expect(peer.subjectaltname).toMatch(/DNS:localhost/);
+
+      // Five failed sign-ins lock the account; `certkeep user unlock` opens it again, and
+      // `certkeep user password` replaces the password.
+      const login = (password: string) =>
+        fetch(`${host.baseUrl}/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ email: 'admin@example.com', password }),
+          redirect: 'manual',
+        }).then((r) => r.status);
+      for (let i = 0; i < 5; i++) expect(await login('wrong password')).toBe(i < 4 ? 401 : 429);
+      expect(await login('correct horse battery staple')).toBe(429);
+      expect((await runCli(['user', 'unlock', 'admin@example.com'], baseEnv(dataDir))).code).toBe(0);
+      expect(await login('correct horse battery staple')).toBe(303);
+      writeFileSync(passwordFile, 'a brand new password\n');
+      expect((await runCli(['user', 'password', 'admin@example.com', '--password-file', passwordFile], baseEnv(dataDir))).code).toBe(0);
+      expect(await login('correct horse battery staple')).toBe(401);
+      expect(await login('a brand new password')).toBe(303);
+      expect((await runCli(['user', 'unlock', 'nobody@example.com'], baseEnv(dataDir))).code).toBe(1);
+      expect((await runCli(['user', 'frobnicate', 'x@example.com'], baseEnv(dataDir))).code).toBe(2);
     } finally {
       const exited = host.process.exited;
       process.kill(host.process.pid, 'SIGTERM');

@@ -1,0 +1,4 @@
+// Pages: account. (Routes added as the pages are built.)
+import type { PageRoute } from './routes.ts';
+
+export const accountPages: readonly PageRoute[] = [];

@@ -1,0 +1,4 @@
+// Pages: certificates. (Routes added as the pages are built.)
+import type { PageRoute } from './routes.ts';
+
+export const certificatesPages: readonly PageRoute[] = [];

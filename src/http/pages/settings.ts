@@ -1,0 +1,4 @@
+// Pages: settings. (Routes added as the pages are built.)
+import type { PageRoute } from './routes.ts';
+
+export const settingsPages: readonly PageRoute[] = [];
