@@ -1,4 +1,419 @@
-// Pages: accounts. (Routes added as the pages are built.)
+// /accounts: the ACME accounts certificates are ordered with. A list; a form to register a new
+// account at a CA (the CA chosen as in the setup wizard, its terms linked, external account
+// binding when it asks for it, a new key or one brought as PEM); a page per account with key
+// rollover (RFC 8555 §7.3.5), deactivation (§7.3.6) and removal. What the CA answers is shown in
+// its own words. The same domain functions serve the JSON API (admin-api.ts).
+import type { HandlerContext, RoutedRequest } from '../context.ts';
+import { html, page, type Html } from '../html.ts';
+import { layout, type Flash } from '../../../templates/layout.ts';
+import { button, checkboxField, csrfField, field, linkButton, selectField, table, textareaField } from '../../../templates/components.ts';
+import { detailsTable, wrappable } from '../../../templates/details.ts';
+import { confirmForm, confirmed } from '../../../templates/confirm-form.ts';
+import { acmeProblemOf, errorField, errorText, fieldMessage } from '../../../templates/error-text.ts';
+import { CertkeepError } from '../../errors.ts';
+import { KEY_TYPES, type KeyType } from '../../crypto/index.ts';
+import * as accounts from '../../domain/accounts.ts';
+import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING, type AccountRow } from '../../domain/accounts.ts';
+import { listCertificates } from '../../domain/certificates.ts';
+import { NAME_HINT, NAME_PATTERN } from '../validate.ts';
+import { redirect, signedIn, type PageContext } from './guard.ts';
 import type { PageRoute } from './routes.ts';
 
-export const accountsPages: readonly PageRoute[] = [];
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const LETS_ENCRYPT_TERMS = 'https://letsencrypt.org/repository/';
+/** A pasted or uploaded account key is a few kilobytes at most. */
+const MAX_PEM = 16_384;
+
+export const KEY_TYPE_LABELS: Record<KeyType, string> = {
+  'ec-p256': 'EC P-256 (recommended)',
+  'ec-p384': 'EC P-384',
+  'rsa-2048': 'RSA 2048',
+  'rsa-3072': 'RSA 3072',
+  'rsa-4096': 'RSA 4096',
+};
+
+const CAS = [
+  { value: 'letsencrypt', label: "Let's Encrypt", url: LETS_ENCRYPT },
+  { value: 'letsencrypt-staging', label: "Let's Encrypt staging (test certificates)", url: LETS_ENCRYPT_STAGING },
+  { value: 'other', label: 'Another ACME CA (directory URL below)', url: '' },
+];
+
+const DONE: Record<string, string> = {
+  created: 'The account was registered at the CA.',
+  'rolled-over': 'The account has a new key; the CA no longer accepts the old one.',
+  deactivated: 'The account was deactivated at the CA.',
+  deleted: 'The account was removed from Certkeep.',
+};
+
+type Errors = Record<string, string>;
+
+function doneFlash(request: Request): Flash[] {
+  const message = DONE[new URL(request.url).searchParams.get('done') ?? ''];
+  return message ? [{ kind: 'success', message }] : [];
+}
+
+/** Let's Encrypt by name; another CA by its directory's host (the whole URL is on the account's page). */
+function caName(url: string): string {
+  if (url === LETS_ENCRYPT) return "Let's Encrypt";
+  if (url === LETS_ENCRYPT_STAGING) return "Let's Encrypt staging";
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+function statusBadge(status: AccountRow['status']): Html {
+  const look = { valid: 'valid', pending: 'pending', deactivated: 'revoked' }[status];
+  const word = { valid: 'Valid', pending: 'Pending', deactivated: 'Deactivated' }[status];
+  return html`<span class="badge ${look}">${word}</span>`;
+}
+
+const stagingBadge = html`<span class="badge new">Staging</span>`;
+
+// ---- the list ------------------------------------------------------------------------------------
+
+async function listPage(request: Request, ctx: HandlerContext): Promise<Response> {
+  const pc = await signedIn(request, ctx);
+  if (pc instanceof Response) return pc;
+  const rows = await accounts.listAccounts(ctx.deps);
+  return page(
+    layout(
+      { title: 'ACME accounts', session: { csrfToken: pc.session.csrfToken, section: 'accounts' }, flash: doneFlash(request) },
+      html`<h1>ACME accounts</h1>
+<p>Certificates are ordered with one of these accounts at its certificate authority.</p>
+<div class="actions">${linkButton('/accounts/new', 'New ACME account', 'primary')}</div>
+${table({
+  caption: 'ACME accounts',
+  captionHidden: true,
+  columns: [
+    { label: 'Name', cell: (a: AccountRow) => html`<a href="/accounts/${encodeURIComponent(a.name)}">${a.name}</a>` },
+    { label: 'Email', cell: (a) => a.email ?? '—' },
+    { label: 'Certificate authority', cell: (a) => html`${caName(a.directoryUrl)}${a.staging ? html` ${stagingBadge}` : null}` },
+    { label: 'Status', cell: (a) => statusBadge(a.status) },
+    { label: 'Terms accepted', cell: (a) => (a.termsOfServiceAgreed ? 'Yes' : 'No') },
+    { label: 'Key', cell: (a) => KEY_TYPE_LABELS[a.keyType as KeyType]?.replace(' (recommended)', '') ?? a.keyType },
+  ],
+  rows,
+  empty: 'No ACME account yet.',
+})}`,
+    ),
+  );
+}
+
+// ---- creating one ------------------------------------------------------------------------------
+
+interface CaInfo {
+  termsOfService?: string;
+  externalAccountRequired: boolean;
+  error?: string;
+}
+
+/** Reads the CA's directory for its terms of service and whether it needs external account binding. */
+async function lookUpCa(ctx: HandlerContext, url: string): Promise<CaInfo> {
+  if (!url) return { externalAccountRequired: false };
+  if (url === LETS_ENCRYPT || url === LETS_ENCRYPT_STAGING) return { termsOfService: LETS_ENCRYPT_TERMS, externalAccountRequired: false };
+  try {
+    accounts.resolveDirectoryUrl(url);
+    const res = await ctx.deps.fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(10_000) });
+    const dir = (await res.json()) as { meta?: { termsOfService?: unknown; externalAccountRequired?: unknown } };
+    const tos = dir.meta?.termsOfService;
+    return { termsOfService: typeof tos === 'string' ? tos : undefined, externalAccountRequired: dir.meta?.externalAccountRequired === true };
+  } catch (err) {
+    const why = err instanceof CertkeepError ? fieldMessage(err) : 'it did not answer with an ACME directory';
+    return { externalAccountRequired: false, error: `The directory at ${url} could not be read: ${why}` };
+  }
+}
+
+function directoryOf(form: URLSearchParams): string {
+  const ca = CAS.find((c) => c.value === form.get('ca')) ?? CAS[0];
+  return ca.value === 'other' ? (form.get('directoryUrl') ?? '').trim() : ca.url;
+}
+
+/** The CA's terms (a link only for http(s) URLs: a CA could name anything there) and its EAB rule. */
+function caPart(info: CaInfo): Html {
+  const tos = info.termsOfService;
+  const linkable = tos !== undefined && /^https?:\/\//i.test(tos);
+  return html`<div id="ca-terms" aria-live="polite">
+  ${info.error ? html`<p class="error">${info.error}</p>` : null}
+  ${linkable ? html`<p>Read the CA's <a href="${tos}" rel="noreferrer" target="_blank">terms of service</a> before you accept them.</p>` : null}
+  ${tos !== undefined && !linkable ? html`<p>The CA's terms of service: <code>${tos}</code></p>` : null}
+  ${info.externalAccountRequired ? html`<p><strong>This CA requires external account binding:</strong> enter the key ID and HMAC key it gave you below.</p>` : null}
+</div>`;
+}
+
+function newAccountPage(pc: PageContext, s: { values: URLSearchParams; errors: Errors; info: CaInfo; flash?: Flash[] }, status = 200): Response {
+  const v = (k: string) => s.values.get(k) ?? '';
+  const e = s.errors;
+  // Both controls ask through one queue: a later question replaces an earlier one still in flight.
+  const lookUp = { 'hx-post': '/accounts/new/ca', 'hx-target': '#ca-terms', 'hx-swap': 'outerHTML', 'hx-sync': 'closest fieldset:replace' };
+  return page(
+    layout(
+      { title: 'New ACME account', session: { csrfToken: pc.session.csrfToken, section: 'accounts' }, flash: s.flash },
+      html`<h1>New ACME account</h1>
+<p>Certkeep registers the account at the CA now; certificates can then be ordered with it.</p>
+<form method="post" action="/accounts" enctype="multipart/form-data" novalidate>
+  ${csrfField(pc.session.csrfToken)}
+  ${field({ name: 'name', label: 'Name', value: v('name'), required: true, error: e.name, hint: `How certificates refer to it: ${NAME_HINT}.`, attributes: { pattern: NAME_PATTERN.source, maxlength: 64, autocomplete: 'off' } })}
+  <fieldset><legend>Certificate authority</legend>
+    ${selectField({
+      name: 'ca',
+      label: 'Certificate authority',
+      options: CAS.map((c) => ({ value: c.value, label: c.label })),
+      value: v('ca') || 'letsencrypt',
+      attributes: { ...lookUp, 'hx-trigger': 'change', 'hx-include': '[name=directoryUrl]' },
+    })}
+    ${field({ name: 'directoryUrl', label: 'Directory URL (another CA)', type: 'url', value: v('directoryUrl'), error: e.directoryUrl, hint: 'Only for "Another ACME CA", e.g. https://acme.example.com/directory', attributes: { ...lookUp, 'hx-trigger': 'change', 'hx-include': '[name=ca]' } })}
+    ${checkboxField({ name: 'staging', label: 'This CA issues test certificates (staging)', checked: v('staging') === 'on', hint: "Set by itself for Let's Encrypt staging. The download API's staging=true|false parameter matches it." })}
+    ${caPart(s.info)}
+    <div class="actions">${button('Look up this CA', { name: 'action', value: 'check' })}</div>
+  </fieldset>
+  <fieldset><legend>Contact and terms</legend>
+    ${field({ name: 'email', label: 'Contact email', type: 'email', value: v('email'), error: e.email, hint: 'Optional. The CA may write here about problems with your certificates.', autocomplete: 'email' })}
+    ${checkboxField({ name: 'acceptTos', label: "I accept the CA's terms of service", checked: v('acceptTos') === 'on', required: true, error: e.acceptTos })}
+  </fieldset>
+  <fieldset><legend>External account binding</legend>
+    <p class="hint">Only when the CA requires it (for example ZeroSSL, Google Trust Services, a company CA). Leave empty otherwise.</p>
+    ${field({ name: 'eabKid', label: 'EAB key ID', value: v('eabKid'), error: e.eabKid, attributes: { autocomplete: 'off' } })}
+    ${field({ name: 'eabHmacKey', label: 'EAB HMAC key', type: 'password', error: e.eabHmacKey, hint: 'base64url, as the CA shows it.', attributes: { autocomplete: 'off' } })}
+  </fieldset>
+  <fieldset><legend>Account key</legend>
+    ${selectField({ name: 'keyType', label: 'New key type', options: KEY_TYPES.map((t) => ({ value: t, label: KEY_TYPE_LABELS[t] })), value: v('keyType') || 'ec-p256', error: e.keyType, hint: 'A new key is made unless you bring one below.' })}
+    ${textareaField({ name: 'keyPem', label: 'Or paste an existing account key (PEM)', rows: 4, error: e.keyPem, hint: 'PKCS#8, PKCS#1 or SEC1 private key, e.g. from another ACME client. Stored encrypted.' })}
+    ${field({ name: 'keyFile', label: 'Or upload it as a PEM file', type: 'file', error: e.keyFile, attributes: { accept: '.pem,.key,.txt,application/x-pem-file' } })}
+  </fieldset>
+  <div class="actions">${button('Create account', { variant: 'primary', name: 'action', value: 'create' })} ${linkButton('/accounts', 'Cancel')}</div>
+</form>`,
+    ),
+    { status },
+  );
+}
+
+async function showNewAccount(request: Request, ctx: HandlerContext): Promise<Response> {
+  const pc = await signedIn(request, ctx);
+  if (pc instanceof Response) return pc;
+  const values = new URLSearchParams({ ca: 'letsencrypt' });
+  return newAccountPage(pc, { values, errors: {}, info: await lookUpCa(ctx, LETS_ENCRYPT) });
+}
+
+/** htmx: the terms/EAB part for the CA just chosen. */
+async function caLookUpPart(request: Request, ctx: HandlerContext): Promise<Response> {
+  const pc = await signedIn(request, ctx);
+  if (pc instanceof Response) return pc;
+  return page(caPart(await lookUpCa(ctx, directoryOf(pc.form))));
+}
+
+/** The uploaded key file's text; the multipart body is read from a copy made before the guard read it. */
+async function uploadedKey(copy: Request): Promise<string | { error: string } | undefined> {
+  if (!/^multipart\/form-data\b/i.test(copy.headers.get('content-type') ?? '')) return undefined;
+  const file = (await copy.formData()).get('keyFile');
+  if (!file || typeof file === 'string' || file.size === 0) return undefined;
+  if (file.size > MAX_PEM) return { error: 'This file is too large for an account key.' };
+  return file.text();
+}
+
+/** Maps an error to the field it is about; ACME problems about the contact or EAB too. */
+function fieldOfError(err: CertkeepError): string | undefined {
+  const field = errorField(err);
+  if (field) return field.replace(/^eab\.kid$/, 'eabKid').replace(/^eab\.hmacKey$/, 'eabHmacKey');
+  if (['PEM_INVALID', 'KEY_INVALID', 'KEY_UNSUPPORTED'].includes(err.code)) return 'keyPem';
+  const type = acmeProblemOf(err)?.type ?? '';
+  if (/:(invalidContact|unsupportedContact)$/.test(type)) return 'email';
+  if (/:externalAccountRequired$/.test(type)) return 'eabKid';
+  return undefined;
+}
+
+async function submitNewAccount(request: Request, ctx: HandlerContext): Promise<Response> {
+  const copy = request.clone();
+  const pc = await signedIn(request, ctx);
+  if (pc instanceof Response) return pc;
+  const form = pc.form;
+  const directoryUrl = directoryOf(form);
+  const info = await lookUpCa(ctx, directoryUrl);
+  // Secrets are never sent back into the page.
+  const values = new URLSearchParams(form);
+  for (const secret of ['eabHmacKey', 'keyPem', '_csrf']) values.delete(secret);
+  if (form.get('action') === 'check') return newAccountPage(pc, { values, errors: {}, info });
+
+  const errors: Errors = {};
+  const name = (form.get('name') ?? '').trim();
+  if (!NAME_PATTERN.test(name)) errors.name = name ? `Use ${NAME_HINT}.` : 'Give the account a name.';
+  if (!directoryUrl) errors.directoryUrl = 'Enter the directory URL of the CA.';
+  const email = (form.get('email') ?? '').trim();
+  if (email && (!EMAIL.test(email) || email.length > 254)) errors.email = 'Enter an email address, or leave it empty.';
+  if (form.get('acceptTos') !== 'on') errors.acceptTos = "The CA's terms of service must be accepted.";
+  const kid = (form.get('eabKid') ?? '').trim();
+  const hmacKey = (form.get('eabHmacKey') ?? '').trim();
+  if (kid && !hmacKey) errors.eabHmacKey = 'Enter the HMAC key that belongs to this key ID.';
+  if (hmacKey && !kid) errors.eabKid = 'Enter the key ID that belongs to this HMAC key.';
+  if (hmacKey && !/^[A-Za-z0-9_-]+={0,2}$/.test(hmacKey)) errors.eabHmacKey = 'The HMAC key is base64url: letters, digits, "-" and "_".';
+  const keyType = (KEY_TYPES as readonly string[]).includes(form.get('keyType') ?? '') ? (form.get('keyType') as KeyType) : 'ec-p256';
+  const pasted = (form.get('keyPem') ?? '').trim();
+  const uploaded = await uploadedKey(copy);
+  if (typeof uploaded === 'object') errors.keyFile = uploaded.error;
+  else if (uploaded && pasted) errors.keyFile = 'Paste the key or upload it, not both.';
+  const keyPem = pasted || (typeof uploaded === 'string' ? uploaded.trim() : '');
+  if (keyPem.length > MAX_PEM) errors.keyPem = 'This is too long for an account key.';
+  if (Object.keys(errors).length > 0) {
+    return newAccountPage(pc, { values, errors, info, flash: [{ kind: 'error', message: 'Some fields need a second look.' }] }, 400);
+  }
+
+  try {
+    await accounts.createAccount(ctx.deps, {
+      name,
+      directoryUrl,
+      email: email || undefined,
+      termsOfServiceAgreed: true,
+      staging: form.get('staging') === 'on' || directoryUrl === LETS_ENCRYPT_STAGING ? true : undefined,
+      eab: kid ? { kid, hmacKey } : undefined,
+      ...(keyPem ? { keyPem } : { keyType }),
+    });
+  } catch (err) {
+    if (!(err instanceof CertkeepError)) throw err;
+    const where = fieldOfError(err);
+    const message = errorText(err);
+    const status = err.code === 'CONFLICT' ? 409 : err.code.startsWith('ACME_') ? 502 : 400;
+    const fieldErrors = where ? { [where]: acmeProblemOf(err) ? message : fieldMessage(err) } : {};
+    return newAccountPage(pc, { values, errors: fieldErrors, info, flash: [{ kind: 'error', message }] }, status);
+  }
+  return redirect(`/accounts/${encodeURIComponent(name)}?done=created`);
+}
+
+// ---- one account ---------------------------------------------------------------------------------
+
+function notFound(pc: PageContext, name: string): Response {
+  return page(
+    layout(
+      { title: 'No such account', session: { csrfToken: pc.session.csrfToken, section: 'accounts' } },
+      html`<h1>No such ACME account</h1><p>There is no ACME account named <strong>${name}</strong>.</p><div class="actions">${linkButton('/accounts', 'All ACME accounts')}</div>`,
+    ),
+    { status: 404 },
+  );
+}
+
+async function accountPage(ctx: HandlerContext, pc: PageContext, row: AccountRow, o: { flash?: Flash[]; errors?: Errors } = {}, status = 200): Promise<Response> {
+  const errors = o.errors ?? {};
+  const users = (await listCertificates(ctx.deps)).filter((c) => c.accountId === row.id);
+  const base = `/accounts/${encodeURIComponent(row.name)}`;
+  const active = row.status === 'valid';
+  const when = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+  return page(
+    layout(
+      { title: `ACME account ${row.name}`, session: { csrfToken: pc.session.csrfToken, section: 'accounts' }, flash: o.flash },
+      html`<p><a href="/accounts">ACME accounts</a></p>
+<h1>ACME account ${row.name}</h1>
+${detailsTable('Account', [
+  { label: 'Status', value: statusBadge(row.status) },
+  {
+    label: 'Certificate authority',
+    value: html`${caName(row.directoryUrl)}${row.staging ? html` ${stagingBadge}` : null}<br><code>${wrappable(row.directoryUrl)}</code>`,
+  },
+  { label: 'Contact email', value: row.email ?? '—' },
+  { label: 'Terms of service accepted', value: row.termsOfServiceAgreed ? 'Yes' : 'No' },
+  { label: 'Account URL at the CA', value: row.accountUrl ? html`<code>${wrappable(row.accountUrl)}</code>` : '—' },
+  { label: 'Key', value: KEY_TYPE_LABELS[row.keyType as KeyType]?.replace(' (recommended)', '') ?? row.keyType },
+  { label: 'External account binding', value: row.eabKid ? html`key ID <code>${row.eabKid}</code>` : 'None' },
+  { label: 'Created', value: when(row.createdAt) },
+])}
+<section aria-labelledby="used-by"><h2 id="used-by">Certificates ordered with it</h2>
+${users.length
+  ? html`<ul>${users.map((c) => html`<li><a href="/certificates/${encodeURIComponent(c.name)}">${c.name}</a></li>`)}</ul>`
+  : html`<p>None.</p>`}
+</section>
+<section aria-labelledby="actions"><h2 id="actions">Actions</h2>
+${active
+  ? html`${confirmForm({
+      action: `${base}/key-rollover`,
+      csrfToken: pc.session.csrfToken,
+      id: 'rollover',
+      legend: 'Change the account key',
+      explanation: 'The CA is told to accept a new key for this account from now on (key rollover). Certificates and their keys are not affected.',
+      fields: selectField({ name: 'keyType', id: 'rollover-key-type', label: 'New key type', options: KEY_TYPES.map((t) => ({ value: t, label: KEY_TYPE_LABELS[t] })), value: row.keyType }),
+      confirmLabel: 'Yes, replace the account key',
+      buttonLabel: 'Change the account key',
+      variant: 'secondary',
+      error: errors.rollover,
+    })}
+${confirmForm({
+  action: `${base}/deactivate`,
+  csrfToken: pc.session.csrfToken,
+  id: 'deactivate',
+  legend: 'Deactivate at the CA',
+  explanation: html`The CA will refuse every further request from this account: no more certificates can be ordered or revoked with it. <strong>This cannot be undone.</strong> Certificates already issued stay valid.`,
+  confirmLabel: 'Yes, deactivate it for good',
+  buttonLabel: 'Deactivate the account',
+  error: errors.deactivate,
+})}`
+  : html`<p>This account is ${row.status} at the CA: it can no longer order certificates.</p>`}
+${confirmForm({
+  action: `${base}/delete`,
+  csrfToken: pc.session.csrfToken,
+  id: 'delete',
+  legend: 'Remove from Certkeep',
+  explanation: active
+    ? 'Certkeep forgets the account and its key. It stays registered at the CA; deactivate it first if it should not be used again.'
+    : 'Certkeep forgets the account and its key.',
+  confirmLabel: 'Yes, remove it from Certkeep',
+  buttonLabel: 'Remove the account',
+  error: errors.delete,
+})}
+</section>`,
+    ),
+    { status },
+  );
+}
+
+async function showAccount(request: RoutedRequest, ctx: HandlerContext): Promise<Response> {
+  const pc = await signedIn(request, ctx);
+  if (pc instanceof Response) return pc;
+  const row = await accounts.findAccountByName(ctx.deps, request.params.name);
+  if (!row) return notFound(pc, request.params.name);
+  return accountPage(ctx, pc, row, { flash: doneFlash(request) });
+}
+
+/** The three actions share their shape: confirmation, the domain call, the CA's answer in words. */
+function action(id: 'rollover' | 'deactivate' | 'delete', run: (ctx: HandlerContext, pc: PageContext, row: AccountRow) => Promise<string>) {
+  return async (request: RoutedRequest, ctx: HandlerContext): Promise<Response> => {
+    const pc = await signedIn(request, ctx);
+    if (pc instanceof Response) return pc;
+    const row = await accounts.findAccountByName(ctx.deps, request.params.name);
+    if (!row) return notFound(pc, request.params.name);
+    if (!confirmed(pc.form)) return accountPage(ctx, pc, row, { errors: { [id]: 'Tick this box to confirm.' } }, 400);
+    try {
+      return redirect(await run(ctx, pc, row));
+    } catch (err) {
+      if (!(err instanceof CertkeepError)) throw err;
+      const status = err.code === 'CONFLICT' ? 409 : err.code === 'NOT_FOUND' ? 404 : err.code.startsWith('ACME_') ? 502 : 400;
+      const fresh = (await accounts.findAccountById(ctx.deps, row.id)) ?? row;
+      return accountPage(ctx, pc, fresh, { flash: [{ kind: 'error', message: errorText(err) }] }, status);
+    }
+  };
+}
+
+const rollover = action('rollover', async (ctx, pc, row) => {
+  const requested = pc.form.get('keyType') ?? '';
+  const keyType = (KEY_TYPES as readonly string[]).includes(requested) ? (requested as KeyType) : undefined;
+  await accounts.rolloverAccountKey(ctx.deps, row.name, keyType);
+  return `/accounts/${encodeURIComponent(row.name)}?done=rolled-over`;
+});
+
+const deactivate = action('deactivate', async (ctx, _pc, row) => {
+  await accounts.deactivateAccount(ctx.deps, row.name);
+  return `/accounts/${encodeURIComponent(row.name)}?done=deactivated`;
+});
+
+const remove = action('delete', async (ctx, _pc, row) => {
+  await accounts.deleteAccount(ctx.deps, row.name);
+  return '/accounts?done=deleted';
+});
+
+export const accountsPages: readonly PageRoute[] = [
+  ['get', '/accounts', listPage],
+  ['post', '/accounts', submitNewAccount],
+  ['get', '/accounts/new', showNewAccount],
+  ['post', '/accounts/new/ca', caLookUpPart],
+  ['get', '/accounts/:name', showAccount],
+  ['post', '/accounts/:name/key-rollover', rollover],
+  ['post', '/accounts/:name/deactivate', deactivate],
+  ['post', '/accounts/:name/delete', remove],
+];
