@@ -25,6 +25,11 @@ export interface HostUnderTest {
   /** Runs one scheduler tick and waits for it (the Worker's cron; the node host's timer). */
   tick(): Promise<void>;
   logs(): string;
+  /**
+   * Runs SQL on the host's own database, behind its back (a clock moved, a row aged): the libSQL
+   * file of the node host, Miniflare's D1 for the Worker. Returns the rows.
+   */
+  sql(query: string, ...args: Array<string | number | null>): Promise<Record<string, unknown>[]>;
   stop(): Promise<void>;
 }
 
@@ -84,6 +89,15 @@ export async function startNodeHost(opts: HostOptions & { dataDir?: string } = {
     // see due work picked up.
     tick: () => new Promise((resolve) => setTimeout(resolve, Number(env.CERTKEEP_TICK_SECONDS) * 1000 + 100)),
     logs: () => proc.output(),
+    async sql(query, ...args) {
+      const { createClient } = await import('@libsql/client');
+      const client = createClient({ url: `file:${join(dataDir, 'certkeep.db')}` });
+      try {
+        return (await client.execute({ sql: query, args })).rows.map((r) => ({ ...r }));
+      } finally {
+        client.close();
+      }
+    },
     stop: () => proc.stop(),
     cli: (args, extra = {}) => runCli(args, { ...env, ...extra } as Record<string, string>),
   };
@@ -174,6 +188,9 @@ export async function startWorkerHost(opts: HostOptions = {}): Promise<HostUnder
       await worker.scheduled({ cron: '* * * * *' });
     },
     logs: () => logs,
+    async sql(query, ...args) {
+      return ((await db.prepare(query).bind(...args).all()).results ?? []) as Record<string, unknown>[];
+    },
     stop: () => mf.dispose(),
   };
 }
