@@ -88,6 +88,8 @@ export function createApp(deps: Deps): App {
     .get('/api/v1/keys/:name', admin.getKey)
     .delete('/api/v1/keys/:name', admin.deleteKey)
     .post('/api/v1/keys/:name/api-keys/:slot', admin.rotateKeyApiKey)
+    .get('/api/v1/settings', admin.getAppSettings)
+    .put('/api/v1/settings', admin.updateAppSettings)
     .get('/api/v1/dns-providers', admin.listDnsProviders)
     .post('/api/v1/dns-providers', admin.createDnsProvider)
     .get('/api/v1/dns-providers/:name', admin.getDnsProvider)

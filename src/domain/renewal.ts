@@ -1,7 +1,9 @@
 // When a certificate is due again (SPEC §7). With ARI (RFC 9773): a random point inside the
 // CA's suggested window, the window asked for again at least twice a day. Without it: when a
 // third of the lifetime is left, or `renewDays` before expiry when that setting is given.
-import { eq } from 'drizzle-orm';
+import { and, eq, isNotNull, isNull } from 'drizzle-orm';
+import { CertkeepError } from '../errors.ts';
+import { setSetting } from './settings.ts';
 import type { Deps } from '../deps.ts';
 import { certificates } from '../db/schema.ts';
 import { certificateIdentifier, type RenewalInfo } from '../acme/index.ts';
@@ -86,6 +88,31 @@ export async function refreshRenewalInfo(deps: Deps, cert: CertificateRow): Prom
   if (renewAt !== cert.renewAt) {
     deps.log.info('renewal time from ARI', { certificate: cert.name, renewAt: new Date(renewAt).toISOString(), explanationURL: info.explanationURL ?? null });
   }
+}
+
+/** Renewal days outside this range are refused (as Certera: 10–45). */
+export const RENEW_DAYS_MIN = 10;
+export const RENEW_DAYS_MAX = 45;
+
+/**
+ * Sets the renewal-days rule (null: a third of the lifetime) and moves the renewal time of every
+ * served certificate whose CA gave no ARI window, so the change applies now rather than at each
+ * certificate's next issuance.
+ */
+export async function setRenewDays(deps: Deps, renewDays: number | null): Promise<void> {
+  if (renewDays !== null && (!Number.isInteger(renewDays) || renewDays < RENEW_DAYS_MIN || renewDays > RENEW_DAYS_MAX)) {
+    throw new CertkeepError('BAD_REQUEST', `renewDays: expected an integer from ${RENEW_DAYS_MIN} to ${RENEW_DAYS_MAX}, or null`, { field: 'renewDays' });
+  }
+  await setSetting(deps, 'renewDays', renewDays);
+  const served = await deps.db.db
+    .select({ id: certificates.id, notBefore: certificates.notBefore, notAfter: certificates.notAfter })
+    .from(certificates)
+    .where(and(isNotNull(certificates.notAfter), isNotNull(certificates.notBefore), isNull(certificates.ariWindowStart)));
+  const updates = served.map((c) =>
+    deps.db.db.update(certificates).set({ renewAt: renewalTime(c.notBefore!, c.notAfter!, renewDays) }).where(eq(certificates.id, c.id)),
+  );
+  for (let i = 0; i < updates.length; i += 100) await deps.db.batch(updates.slice(i, i + 100));
+  deps.log.info('setting changed', { renewDays, certificatesRescheduled: served.length });
 }
 
 /** The ARI identifier of the served certificate, for newOrder's `replaces`; null when unreadable. */

@@ -12,6 +12,8 @@ import { issue } from '../domain/orders.ts';
 import { rotateApiKey } from '../domain/apikeys.ts';
 import { normalizeDomain, normalizeDomains } from '../domain/names.ts';
 import { runSetup, isSetupDone } from '../domain/setup.ts';
+import { getSettings } from '../domain/settings.ts';
+import { RENEW_DAYS_MAX, RENEW_DAYS_MIN, setRenewDays } from '../domain/renewal.ts';
 import { authenticateAdminToken, createAdminToken } from '../domain/tokens.ts';
 import { isLeaseHeld } from '../db/lease.ts';
 import { certificateLeaseName } from '../domain/orders.ts';
@@ -184,6 +186,23 @@ function slotOf(request: RoutedRequest): 1 | 2 {
   const slot = request.params.slot;
   if (slot !== '1' && slot !== '2') throw fieldError('slot', 'expected 1 or 2');
   return Number(slot) as 1 | 2;
+}
+
+// ---- settings ----------------------------------------------------------------------------------
+
+export async function getAppSettings(_r: Request, ctx: HandlerContext) {
+  const { renewDays, siteCertificate } = await getSettings(ctx.deps);
+  return Response.json({ renewDays, siteCertificate });
+}
+
+/** `{"renewDays": 10..45 | null}`: the settings page's twin. */
+export async function updateAppSettings(request: Request, ctx: HandlerContext) {
+  const body = await readJsonObject(request, ['renewDays']);
+  if ('renewDays' in body) {
+    const value = body.renewDays === null ? null : optionalInteger(body, 'renewDays', RENEW_DAYS_MIN, RENEW_DAYS_MAX);
+    await setRenewDays(ctx.deps, value ?? null);
+  }
+  return getAppSettings(request, ctx);
 }
 
 // ---- DNS providers -----------------------------------------------------------------------------

@@ -102,6 +102,11 @@ export function pick(body: Json, field: string): unknown {
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const NAME_HINT = 'letters, digits, ".", "_" and "-", starting with a letter or digit, at most 64 characters';
 
+/** Names that page paths use (`/certificates/new`…): an object so named could not be shown. */
+const RESERVED_NAMES = ['new'];
+
 export function requiredName(body: Json, field = 'name'): string {
-  return requiredString(body, field, { max: 64, pattern: NAME_PATTERN, hint: NAME_HINT });
+  const name = requiredString(body, field, { max: 64, pattern: NAME_PATTERN, hint: NAME_HINT });
+  if (RESERVED_NAMES.includes(name.toLowerCase())) throw fieldError(field, `"${name}" is reserved`);
+  return name;
 }

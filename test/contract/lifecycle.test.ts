@@ -49,6 +49,28 @@ for (const kind of HOST_KINDS) {
       expect((await world.api.delete(`/api/v1/keys/${newKey.name}`)).status).toBe(409);
     });
 
+    it('applies a renewal-days setting to served certificates at once, and back', async () => {
+      const name = world.name();
+      const { certificate } = await issueCertificate(world, { name, domains: [world.domain()] });
+      const third = (c: { notBefore: string; notAfter: string }) => Date.parse(c.notAfter) - (Date.parse(c.notAfter) - Date.parse(c.notBefore)) / 3;
+      expect(Math.abs(Date.parse(certificate.renewAt) - third(certificate))).toBeLessThan(1000);
+
+      expect((await world.api.request('PUT', '/api/v1/settings', { renewDays: 5 })).body.field).toBe('renewDays');
+      const set = await world.api.request('PUT', '/api/v1/settings', { renewDays: 30 });
+      expect(set.status).toBe(200);
+      expect(set.body.renewDays).toBe(30);
+      const after = (await world.api.get(`/api/v1/certificates/${name}`)).body;
+      const lifetime = Date.parse(after.notAfter) - Date.parse(after.notBefore);
+      // 30 days before expiry, but never before half-way through the life of the certificate.
+      const expected = Math.max(Date.parse(after.notAfter) - 30 * 86_400_000, Date.parse(after.notBefore) + lifetime / 2);
+      expect(Math.abs(Date.parse(after.renewAt) - expected)).toBeLessThan(1000);
+      expect(Date.parse(after.renewAt)).not.toBe(Date.parse(certificate.renewAt));
+
+      expect((await world.api.request('PUT', '/api/v1/settings', { renewDays: null })).body.renewDays).toBeNull();
+      const back = (await world.api.get(`/api/v1/certificates/${name}`)).body;
+      expect(Math.abs(Date.parse(back.renewAt) - third(back))).toBeLessThan(1000);
+    });
+
     it('rotates onto an existing key and refuses bad rotations', async () => {
       const name = world.name();
       expect((await world.api.post('/api/v1/certificates', { name, domains: [world.domain()] })).status).toBe(201);

@@ -10,12 +10,11 @@ import { html, page } from '../html.ts';
 import { layout, type Flash } from '../../../templates/layout.ts';
 import { button, csrfField, field } from '../../../templates/components.ts';
 import { detailsTable } from '../../../templates/details.ts';
-import { getSettings, setSetting } from '../../domain/settings.ts';
+import { getSettings } from '../../domain/settings.ts';
+import { RENEW_DAYS_MAX, RENEW_DAYS_MIN, setRenewDays } from '../../domain/renewal.ts';
 import { redirect, signedIn, type PageContext } from './guard.ts';
 import type { PageRoute } from './routes.ts';
 
-export const RENEW_DAYS_MIN = 10;
-export const RENEW_DAYS_MAX = 45;
 
 /** The form's text as the setting: null for empty, a whole number in range, or an error in words. */
 export function parseRenewDays(text: string | null): { value: number | null } | { error: string } {
@@ -42,7 +41,7 @@ function settingsPage(ctx: HandlerContext, pc: PageContext, o: { value: string; 
     type: 'number',
     value: o.value,
     error: o.error,
-    hint: `${RENEW_DAYS_MIN} to ${RENEW_DAYS_MAX} days, but never before half the certificate's lifetime. Empty: when a third of the lifetime is left (30 days of a 90-day certificate). A CA that publishes renewal windows (ARI) decides instead of either. A change applies from each certificate's next issuance.`,
+    hint: `${RENEW_DAYS_MIN} to ${RENEW_DAYS_MAX} days, but never before half the certificate's lifetime. Empty: when a third of the lifetime is left (30 days of a 90-day certificate). A CA that publishes renewal windows (ARI) decides instead of either. A change moves the renewal time of the certificates already served.`,
     attributes: { min: RENEW_DAYS_MIN, max: RENEW_DAYS_MAX, step: 1, inputmode: 'numeric', placeholder: 'default' },
   })}
   <div class="actions">${button('Save', { variant: 'primary' })}</div>
@@ -82,8 +81,7 @@ async function submitSettings(request: Request, ctx: HandlerContext): Promise<Re
   const text = pc.form.get('renewDays') ?? '';
   const parsed = parseRenewDays(text);
   if ('error' in parsed) return settingsPage(ctx, pc, { value: text, error: parsed.error, flash: [{ kind: 'error', message: 'The setting was not saved.' }] }, 400);
-  await setSetting(ctx.deps, 'renewDays', parsed.value);
-  ctx.deps.log.info('setting changed', { renewDays: parsed.value });
+  await setRenewDays(ctx.deps, parsed.value);
   return redirect('/settings?done=saved');
 }
 
