@@ -1,0 +1,61 @@
+// Download API keys on the pages: shown once, right after they were made (Certkeep keeps only
+// their hashes), each in a read-only labelled input that is easy to select and copy; and the
+// curl commands that fetch a certificate or key with them (SPEC §5), for this server's origin.
+import { html, type Html } from '../src/http/html.ts';
+import { field } from './components.ts';
+
+export interface ShownKey {
+  /** The input's accessible name, e.g. "Certificate API key 1". */
+  label: string;
+  /** A unique id suffix for the input. */
+  id: string;
+  value: string;
+}
+
+/**
+ * The "copy these now" section. Rendered only in the answer to the POST that made the keys,
+ * never on a later GET, and sent with `cache-control: no-store` (page()).
+ */
+export function shownOnce(o: { heading: string; keys: readonly ShownKey[]; commands?: Html; extra?: Html }): Html {
+  return html`<section class="shown-once" aria-labelledby="shown-once-heading">
+<h2 id="shown-once-heading">${o.heading}</h2>
+<p><strong>Copy ${o.keys.length === 1 ? 'this API key' : 'these API keys'} now: ${o.keys.length === 1 ? 'it is' : 'they are'} shown only this once.</strong> Certkeep keeps only a hash; a lost key can be replaced, not shown again.</p>
+${o.keys.map((k) =>
+  field({
+    name: `shown-${k.id}`,
+    id: `shown-${k.id}`,
+    label: k.label,
+    value: k.value,
+    autocomplete: 'off',
+    attributes: { readonly: true, spellcheck: 'false', class: 'secret' },
+  }),
+)}
+${o.extra ?? null}
+${o.commands ?? null}
+</section>`;
+}
+
+/** What a download command needs: the object's name and, when known, one of its API keys. */
+export interface DownloadTarget {
+  name: string;
+  apiKey?: string;
+}
+
+/**
+ * Ready-to-run curl commands for a certificate (leaf + chain, PEM) and its key (PKCS#8 PEM,
+ * written with umask 077 so only its owner can read it). Without a known API key the command
+ * carries a placeholder to replace.
+ */
+export function downloadCommands(o: { origin: string; certificate?: DownloadTarget; key?: DownloadTarget; heading?: string }): Html {
+  const lines: string[] = [];
+  if (o.certificate) {
+    lines.push('# the certificate and its chain (PEM)');
+    lines.push(`curl -s -H "apikey: ${o.certificate.apiKey ?? '<certificate API key>'}" ${o.origin}/api/certificate/${encodeURIComponent(o.certificate.name)} > ${o.certificate.name}.pem`);
+  }
+  if (o.key) {
+    lines.push('# the private key (PEM), readable by you only');
+    lines.push(`(umask 077; curl -s -H "apikey: ${o.key.apiKey ?? '<key API key>'}" ${o.origin}/api/key/${encodeURIComponent(o.key.name)} > ${o.key.name}.key)`);
+  }
+  return html`<h3>${o.heading ?? 'Download with curl'}</h3>
+<pre class="commands"><code>${lines.join('\n')}</code></pre>`;
+}
