@@ -97,6 +97,7 @@ export function createApp(deps: Deps): App {
     .get('/api/v1/certificates', admin.listCertificates)
     .post('/api/v1/certificates', admin.createCertificate)
     .get('/api/v1/certificates/:name', admin.getCertificate)
+    .patch('/api/v1/certificates/:name', admin.editCertificate)
     .delete('/api/v1/certificates/:name', admin.deleteCertificate)
     .post('/api/v1/certificates/:name/issue', admin.issueCertificate)
     .get('/api/v1/certificates/:name/orders', admin.certificateOrders)

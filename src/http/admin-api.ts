@@ -6,6 +6,7 @@ import { KEY_TYPES, checkRevocation } from '../crypto/index.ts';
 import * as accounts from '../domain/accounts.ts';
 import * as keys from '../domain/keys.ts';
 import * as certs from '../domain/certificates.ts';
+import { updateCertificate } from '../domain/certificate-edit.ts';
 import * as dns from '../domain/dns/providers.ts';
 import { DNS_PROVIDER_TYPES } from '../domain/dns/types.ts';
 import { issue } from '../domain/orders.ts';
@@ -350,6 +351,22 @@ export async function rotateCertificateKey(request: RoutedRequest, ctx: HandlerC
   if (!key && !keyType) throw fieldError('keyType', 'required (or key)');
   const result = await certs.rotateCertificateKey(ctx.deps, request.params.name, key ? { key } : { keyType: keyType as KeyType, keyName });
   return Response.json({ name: request.params.name, key: result });
+}
+
+/** `{"domains"?,"challenge"?,"dnsProvider"?,"preferredChain"?}`: the edit page's twin. */
+export async function editCertificate(request: RoutedRequest, ctx: HandlerContext) {
+  const body = await readJsonObject(request, ['domains', 'challenge', 'dnsProvider', 'preferredChain']);
+  const result = await updateCertificate(ctx.deps, request.params.name, {
+    domains: body.domains,
+    challenge: optionalEnum(body, 'challenge', ['http-01', 'dns-01'] as const),
+    dnsProvider: 'dnsProvider' in body ? (optionalString(body, 'dnsProvider', { max: 64 }) ?? null) : undefined,
+    preferredChain: 'preferredChain' in body ? (optionalString(body, 'preferredChain', { max: 256 }) ?? null) : undefined,
+  });
+  return Response.json({
+    ...(await certs.certificateView(ctx.deps, result.row)),
+    changed: result.changed,
+    ...(result.dns ? { dns: result.dns } : {}),
+  });
 }
 
 export async function deleteCertificate(request: RoutedRequest, ctx: HandlerContext) {

@@ -71,6 +71,22 @@ for (const kind of HOST_KINDS) {
       expect(Math.abs(Date.parse(back.renewAt) - third(back))).toBeLessThan(1000);
     });
 
+    it('edits a certificate through PATCH: new names make it due at once, bad input names the field', async () => {
+      const name = world.name();
+      const { certificate } = await issueCertificate(world, { name, domains: [world.domain()] });
+      const extra = world.domain('extra');
+      const edited = await world.api.request('PATCH', `/api/v1/certificates/${name}`, { domains: [...certificate.domains, extra] });
+      expect(edited.status).toBe(200);
+      expect(edited.body.changed).toEqual(['domains']);
+      expect(edited.body.domains).toContain(extra);
+      const reissued = await world.api.post(`/api/v1/certificates/${name}/issue?wait=true`);
+      expect(reissued.status).toBe(200);
+      const pem = await (await fetch(`${world.host.baseUrl}/api/certificate/${name}?chain=false`, { headers: { apikey: (await world.api.post(`/api/v1/certificates/${name}/api-keys/1`)).body.apiKey } })).text();
+      expect(openssl(['x509', '-noout', '-ext', 'subjectAltName'], pem)).toContain(`DNS:${extra}`);
+      expect((await world.api.request('PATCH', `/api/v1/certificates/${name}`, { domains: ['*.wild.example.com'] })).body.field).toBe('domains');
+      expect((await world.api.request('PATCH', `/api/v1/certificates/${name}`, { colour: 'red' })).body.field).toBe('colour');
+    });
+
     it('rotates onto an existing key and refuses bad rotations', async () => {
       const name = world.name();
       expect((await world.api.post('/api/v1/certificates', { name, domains: [world.domain()] })).status).toBe(201);
