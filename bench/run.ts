@@ -1,106 +1,74 @@
-// `npm run bench`: time to obtain a 2-name certificate through the running node host, beside
-// certbot and lego against the same Pebble in the same run. Prints medians and ratios.
+// `npm run bench [issuance|scale|downloads|memory|all]…` (default all): each benchmark beside its
+// anchor, in one run against one local Pebble, then a summary of the targets and the raw numbers
+// in bench/.results/.
 //
-// One Pebble (PEBBLE_VA_NOSLEEP=1) validates http-01 on one port. The phases take turns on it:
-// first the node host listens there and obtains certificates through its admin API
-// (create + issue?wait=true, the way an operator would), then it stops and certbot's and lego's
-// standalone servers bind the same port. Set BENCH_ROUNDS / BENCH_CERTBOT / BENCH_LEGO to change
-// how many certificates each phase obtains.
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { mkdtempSync } from 'node:fs';
-import { createTestCa } from '../test/harness/ca.ts';
-import { startPebble } from '../test/harness/pebble.ts';
-import { freePort } from '../test/harness/ports.ts';
-import { startNodeHost } from '../test/harness/hosts.ts';
-import { AdminClient, setupBody } from '../test/harness/world.ts';
-import { runCertbot, runLego } from './anchors.ts';
+//   issuance   one 2-name certificate through the node host's admin API, beside certbot and lego
+//   scale      100 certificates obtained by the scheduler, beside the bare ACME client
+//   memory     the node host's RSS idle and during the scale batch (runs the scale batch)
+//   downloads  authenticated certificate downloads per second, beside nginx serving the file
+//
+// Knobs (environment): BENCH_ROUNDS (30), BENCH_CERTBOT (5), BENCH_LEGO (3), BENCH_SCALE_COUNT
+// (100), BENCH_SCALE_IN_FLIGHT (8), BENCH_WRK_SECONDS (5), BENCH_WRK_ROUNDS (3),
+// BENCH_NODE_OPTIONS (passed to the node host, e.g. for profiling).
+import { runDownloads } from './downloads.ts';
+import { runIssuance } from './issuance.ts';
+import { startLab } from './lab.ts';
+import { currentLoad, printDetails, printSummary, summarize, writeResults, type Results } from './report.ts';
+import { runScale } from './scale.ts';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
-const WARMUP = 3;
-const CERTBOT_ROUNDS = Number(process.env.BENCH_CERTBOT ?? 5);
-const LEGO_ROUNDS = Number(process.env.BENCH_LEGO ?? 3);
+const BENCHMARKS = ['issuance', 'scale', 'downloads', 'memory'] as const;
+type Benchmark = (typeof BENCHMARKS)[number];
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
-const names = () => {
-  const id = randomBytes(5).toString('hex');
-  return [`www-${id}.example.com`, `api-${id}.example.com`];
+const num = (name: string, fallback: number) => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name}: expected a number`);
+  return value;
 };
 
-async function main() {
-  const work = mkdtempSync(join(tmpdir(), 'certkeep-bench-'));
-  process.env.CERTKEEP_TEST_RUN_DIR = work;
-  const ca = await createTestCa(join(work, 'ca'));
-  // The node host (a child process) trusts Pebble through this; so does this process's fetch.
-  process.env.NODE_EXTRA_CA_CERTS = ca.caCertPath;
-  const httpPort = await freePort();
-  const pebble = await startPebble({ httpPort, ca });
-  const results: Record<string, number[]> = {};
+function selected(args: string[]): Set<Benchmark> {
+  if (args.length === 0 || args.includes('all')) return new Set(BENCHMARKS);
+  const unknown = args.filter((a) => !(BENCHMARKS as readonly string[]).includes(a));
+  if (unknown.length) {
+    console.error(`unknown benchmark ${unknown.join(', ')}; usage: npm run bench [${[...BENCHMARKS, 'all'].join('|')}]…`);
+    process.exit(2);
+  }
+  return new Set(args as Benchmark[]);
+}
+
+async function main(): Promise<void> {
+  const which = selected(process.argv.slice(2));
+  const startedAt = new Date();
+  const load = { start: currentLoad(), end: [] as number[] };
+  const results: Results = { selected: [...which] };
+  const lab = await startLab();
   try {
-    // ---- Certkeep: the running node host ----
-    const host = await startNodeHost({
-      httpPort,
-      dataDir: join(work, 'certkeep'),
-      env: { CERTKEEP_LOG_LEVEL: 'warn', CERTKEEP_TICK_SECONDS: '3600', NODE_EXTRA_CA_CERTS: ca.caCertPath },
-    });
-    try {
-      const api = new AdminClient(host.baseUrl);
-      const setup = await api.post('/api/v1/setup', setupBody(pebble));
-      if (setup.status !== 201) throw new Error(`setup failed: ${setup.text}`);
-      api.token = setup.body.token;
-      const times: number[] = [];
-      for (let i = 0; i < WARMUP + ROUNDS; i++) {
-        const name = `bench-${i}`;
-        const started = performance.now();
-        const created = await api.post('/api/v1/certificates', { name, domains: names() });
-        const issued = await api.post(`/api/v1/certificates/${name}/issue?wait=true`);
-        const elapsed = performance.now() - started;
-        if (created.status !== 201 || issued.status !== 200) throw new Error(`certkeep round ${i} failed: ${issued.text}`);
-        if (i >= WARMUP) times.push(elapsed);
-      }
-      results.certkeep = times;
-    } finally {
-      await host.stop();
+    if (which.has('issuance')) {
+      console.log('issuance…');
+      results.issuance = await runIssuance(lab, {
+        rounds: num('BENCH_ROUNDS', 30),
+        warmup: 3,
+        certbotRounds: num('BENCH_CERTBOT', 5),
+        legoRounds: num('BENCH_LEGO', 3),
+      });
     }
-
-    // ---- Anchors: certbot and lego on the same Pebble and port ----
-    for (const [label, run, rounds] of [
-      ['certbot', runCertbot, CERTBOT_ROUNDS],
-      ['lego', runLego, LEGO_ROUNDS],
-    ] as const) {
-      const times: number[] = [];
-      for (let i = 0; i < rounds; i++) {
-        const dir = join(work, `${label}-${i}`);
-        mkdirSync(dir, { recursive: true });
-        try {
-          times.push(await run({ directoryUrl: pebble.directoryUrl, httpPort, domains: names(), workDir: dir, caBundle: ca.caCertPath }));
-        } catch (err) {
-          console.error(`${label} round ${i} failed: ${(err as Error).message.split('\n')[0]}`);
-        }
-      }
-      if (times.length) results[label] = times;
+    if (which.has('scale') || which.has('memory')) {
+      console.log('scale…');
+      // The memory rows come from this run; the bare client is the anchor of both.
+      results.scale = await runScale(lab, { count: num('BENCH_SCALE_COUNT', 100), inFlight: num('BENCH_SCALE_IN_FLIGHT', 8) });
+    }
+    if (which.has('downloads')) {
+      console.log('downloads…');
+      results.downloads = await runDownloads(lab, { rounds: num('BENCH_WRK_ROUNDS', 3), seconds: num('BENCH_WRK_SECONDS', 5), warmupSeconds: 2, threads: 2, connections: 32 });
     }
   } finally {
-    await pebble.stop();
-    rmSync(work, { recursive: true, force: true });
+    await lab.stop();
   }
+  load.end = currentLoad();
 
-  const ours = median(results.certkeep);
-  console.log(`\nTime to obtain a 2-name certificate (http-01, local Pebble 2.4.0, PEBBLE_VA_NOSLEEP=1)\n`);
-  console.log(`${'client'.padEnd(10)} ${'runs'.padStart(5)} ${'median'.padStart(10)} ${'min'.padStart(10)} ${'max'.padStart(10)}   ratio`);
-  for (const [label, times] of Object.entries(results)) {
-    const m = median(times);
-    const ratio = label === 'certkeep' ? '1.0×' : `${(m / ours).toFixed(1)}× slower than Certkeep`;
-    console.log(`${label.padEnd(10)} ${String(times.length).padStart(5)} ${fmt(m).padStart(10)} ${fmt(Math.min(...times)).padStart(10)} ${fmt(Math.max(...times)).padStart(10)}   ${ratio}`);
-  }
-  const certbot = results.certbot ? median(results.certbot) / ours : NaN;
-  console.log(`\ntarget: Certkeep median under 150 ms (${ours < 150 ? 'met' : 'MISSED'}: ${fmt(ours)}) and at least 20× faster than certbot (${certbot >= 20 ? 'met' : 'MISSED'}: ${Number.isNaN(certbot) ? 'certbot not run' : certbot.toFixed(1) + '×'})`);
+  printDetails(results);
+  const rows = summarize(results);
+  printSummary(rows, load);
+  console.log(`raw results: ${writeResults(results, rows, { startedAt, load })}`);
 }
 
 main().catch((err) => {

@@ -8,7 +8,10 @@
 //    Content-Length, instead of being pumped through a ReadableStream;
 //  - response headers go to writeHead() as one flat array (which also keeps every Set-Cookie);
 //  - useFastResponses() (opt-in, process-wide) lets the app's `new Response(text)` skip the
-//    ReadableStream that undici would build and the adapter would never read (see FastResponse).
+//    ReadableStream that undici would build and the adapter would never read (fast-response.ts);
+//  - with `replay`, an answer the app marked replayable (a certificate download) is written
+//    again for the same request without running the app while the database is unchanged
+//    (replay-cache.ts).
 // The request body is read whole (up to maxBodyBytes) before the app runs, so an oversized
 // body is always a clean 413 and never a half-read stream inside a handler.
 
@@ -16,6 +19,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App, RequestContext } from '../src/http/context.ts';
 import type { IpList } from '../src/http/ip.ts';
 import { normalizeIp } from '../src/http/ip.ts';
+import { replayableVersion } from '../src/http/download-cache.ts';
+import { NativeResponse, plainBodyOf } from './fast-response.ts';
+import { ReplayCache, type Replay, type ReplayOptions } from './replay-cache.ts';
+
+export { FastResponse, useFastResponses } from './fast-response.ts';
 
 export interface RequestListenerOptions {
   /** Whether this listener terminates TLS itself. */
@@ -26,6 +34,8 @@ export interface RequestListenerOptions {
   onError?(err: unknown): void;
   /** Largest request body accepted; larger ones get 413. Default 1 MiB. */
   maxBodyBytes?: number;
+  /** Replay answers the app marked replayable (certificate downloads) while the database is unchanged. */
+  replay?: ReplayOptions;
 }
 
 export interface NodeRequestHandler {
@@ -36,9 +46,6 @@ export interface NodeRequestHandler {
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-
-/** undici's Response, whatever useFastResponses() later puts in globalThis. */
-const NativeResponse = globalThis.Response;
 
 export function createRequestListener(app: App, opts: RequestListenerOptions): NodeRequestHandler {
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -51,30 +58,35 @@ export function createRequestListener(app: App, opts: RequestListenerOptions): N
   };
   const work = new PendingWork(reportError);
   const waitUntil = (promise: Promise<unknown>) => work.add(promise);
+  const replays = opts.replay ? new ReplayCache(opts.replay) : undefined;
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, head: HeadFields, client: Client, replayKey: string | undefined): Promise<void> {
     try {
-      await respond(req, res);
+      await respond(req, res, head, client, replayKey);
     } finally {
       work.requestEnded();
     }
   }
 
-  async function respond(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** The client address and scheme, believing X-Forwarded-* only from trusted proxies. */
+  function clientOf(req: IncomingMessage, head: HeadFields): Client {
+    const peer = req.socket.remoteAddress ?? '';
+    let clientIp = peer.startsWith('::ffff:') && peer.indexOf('.') > 0 ? peer.slice(7) : peer;
+    let secure = opts.secure;
+    if (!opts.trustProxy.isEmpty && opts.trustProxy.allows(peer)) {
+      clientIp = forwardedClient(head.forwardedFor, opts.trustProxy) ?? clientIp;
+      if (!secure && head.forwardedProto !== undefined) secure = lastListItem(head.forwardedProto).toLowerCase() === 'https';
+    }
+    return { clientIp, secure };
+  }
+
+  async function respond(req: IncomingMessage, res: ServerResponse, head: HeadFields, { clientIp, secure }: Client, replayKey: string | undefined): Promise<void> {
     let response: Response;
     try {
-      const head = scanHeaders(req.rawHeaders);
-      const peer = req.socket.remoteAddress ?? '';
-      let clientIp = peer.startsWith('::ffff:') && peer.indexOf('.') > 0 ? peer.slice(7) : peer;
-      let secure = opts.secure;
-      if (!opts.trustProxy.isEmpty && opts.trustProxy.allows(peer)) {
-        clientIp = forwardedClient(head.forwardedFor, opts.trustProxy) ?? clientIp;
-        if (!secure && head.forwardedProto !== undefined) secure = lastListItem(head.forwardedProto).toLowerCase() === 'https';
-      }
+      const method = req.method ?? 'GET';
       const url = requestUrl(req, head.host, secure);
       if (url === undefined) return writeProblem(res, 400, 'Bad request', 'the request target or Host header is not valid');
 
-      const method = req.method ?? 'GET';
       let body: Uint8Array | null = null;
       if (method !== 'GET' && method !== 'HEAD' && (head.contentLength !== undefined || head.chunked)) {
         if (head.contentLength !== undefined && head.contentLength > maxBodyBytes) return refuseBody(res, maxBodyBytes);
@@ -93,7 +105,9 @@ export function createRequestListener(app: App, opts: RequestListenerOptions): N
       return writeProblem(res, 500, 'Internal server error');
     }
     try {
-      await writeResponse(response, req.method === 'HEAD', res);
+      const version = replayKey === undefined ? undefined : replayableVersion(response);
+      const written = await writeResponse(response, req.method === 'HEAD', res);
+      if (version !== undefined && written) replays!.store(replayKey!, { version, ...written });
     } catch (err) {
       reportError(err);
       if (!res.headersSent) writeProblem(res, 500, 'Internal server error');
@@ -104,7 +118,31 @@ export function createRequestListener(app: App, opts: RequestListenerOptions): N
   return {
     listener(req, res) {
       work.requestStarted();
-      handle(req, res).catch(reportError);
+      let head: HeadFields;
+      let client: Client;
+      let replayKey: string | undefined;
+      try {
+        head = scanHeaders(req.rawHeaders);
+        client = clientOf(req, head);
+        // A GET without a body whose answer the app marked replayable, with the database
+        // unchanged since: written again as it was, synchronously, before anything is built.
+        if (replays && req.method === 'GET' && head.contentLength === undefined && !head.chunked) {
+          replayKey = replays.keyOf(client.secure, client.clientIp, head.host, req.url ?? '/', head.apiKey, head.ifNoneMatch);
+          const hit = replayKey === undefined ? undefined : replays.find(replayKey);
+          if (hit) {
+            writeReplay(res, hit);
+            work.requestEnded();
+            replays.options.onReplay?.(pathOf(req.url ?? '/'), hit.status, client.clientIp);
+            return;
+          }
+        }
+      } catch (err) {
+        reportError(err);
+        writeProblem(res, 500, 'Internal server error');
+        work.requestEnded();
+        return;
+      }
+      handle(req, res, head, client, replayKey).catch(reportError);
     },
     drain: () => work.settled(),
   };
@@ -112,8 +150,15 @@ export function createRequestListener(app: App, opts: RequestListenerOptions): N
 
 // ---- the request -----------------------------------------------------------------------------
 
+interface Client {
+  clientIp: string;
+  secure: boolean;
+}
+
 interface HeadFields {
   host: string | undefined;
+  apiKey: string | undefined;
+  ifNoneMatch: string | undefined;
   contentLength: number | undefined;
   chunked: boolean;
   forwardedFor: string | undefined;
@@ -122,13 +167,20 @@ interface HeadFields {
 
 /** One pass over the raw headers for the few the adapter itself needs. */
 function scanHeaders(raw: string[]): HeadFields {
-  const fields: HeadFields = { host: undefined, contentLength: undefined, chunked: false, forwardedFor: undefined, forwardedProto: undefined };
+  const fields: HeadFields = { host: undefined, apiKey: undefined, ifNoneMatch: undefined, contentLength: undefined, chunked: false, forwardedFor: undefined, forwardedProto: undefined };
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     // Cheap length switch first: most headers are none of these.
     switch (name.length) {
       case 4:
         if (fields.host === undefined && name.toLowerCase() === 'host') fields.host = raw[i + 1];
+        break;
+      // Repeated apikey and If-None-Match headers are joined as Headers.get() joins them.
+      case 6:
+        if (name.toLowerCase() === 'apikey') fields.apiKey = fields.apiKey === undefined ? raw[i + 1] : `${fields.apiKey}, ${raw[i + 1]}`;
+        break;
+      case 13:
+        if (name.toLowerCase() === 'if-none-match') fields.ifNoneMatch = fields.ifNoneMatch === undefined ? raw[i + 1] : `${fields.ifNoneMatch}, ${raw[i + 1]}`;
         break;
       case 14:
         // Node already refuses conflicting or malformed Content-Length values.
@@ -368,7 +420,7 @@ const undiciState = Object.getOwnPropertySymbols(new NativeResponse('')).find((s
 /** The body as one string or byte array when the app made it from one; undefined otherwise. */
 function knownBody(response: Response): string | Uint8Array | undefined {
   if (response.bodyUsed) return undefined;
-  const plain = (response as Partial<FastResponse>)[plainBody];
+  const plain = plainBodyOf(response);
   if (plain !== undefined) return plain;
   if (undiciState === undefined) return undefined;
   const source = (response as unknown as Record<symbol, { body?: { source?: unknown } } | undefined>)[undiciState]?.body?.source;
@@ -379,7 +431,8 @@ function knownBody(response: Response): string | Uint8Array | undefined {
   return undefined;
 }
 
-async function writeResponse(response: Response, isHead: boolean, res: ServerResponse): Promise<void> {
+/** Writes the response; returns what was written when the body was whole (not streamed), for a replay. */
+async function writeResponse(response: Response, isHead: boolean, res: ServerResponse): Promise<Omit<Replay, 'version'> | undefined> {
   // Known bodies first: asking a FastResponse for .body would make the stream it avoids.
   const known = knownBody(response);
   const stream = known === undefined ? response.body : null;
@@ -393,15 +446,28 @@ async function writeResponse(response: Response, isHead: boolean, res: ServerRes
     head.push(name, value);
   });
   if (knownLength >= 0) head.push('content-length', String(knownLength));
-  res.writeHead(response.status, response.statusText || undefined, head);
+  const statusText = response.statusText || undefined;
+  res.writeHead(response.status, statusText, head);
 
   if (stream === null || isHead) {
     // Node itself drops bodies of HEAD, 204 and 304 responses.
     res.end(known);
     stream?.cancel().catch(() => {});
-    return;
+    return stream === null ? { status: response.status, statusText, head, body: known ?? '' } : undefined;
   }
   await pipeStream(stream, res);
+  return undefined;
+}
+
+function writeReplay(res: ServerResponse, replay: Replay): void {
+  res.writeHead(replay.status, replay.statusText, replay.head);
+  res.end(replay.body);
+}
+
+/** The path of a request target, without its query (which may hold secrets such as pfxPassword). */
+function pathOf(target: string): string {
+  const query = target.indexOf('?');
+  return query < 0 ? target : target.slice(0, query);
 }
 
 /** Streams a body with backpressure; stops reading when the client goes away. */
@@ -455,108 +521,6 @@ function writeProblem(res: ServerResponse, status: number, title: string, detail
 /** 413, and the connection is closed rather than drained of a body we will not read. */
 function refuseBody(res: ServerResponse, limit: number): void {
   writeProblem(res, 413, 'Payload too large', `the request body is larger than ${limit} bytes`, ['connection', 'close']);
-}
-
-// ---- fast responses (opt-in) -----------------------------------------------------------------
-
-const plainBody = Symbol('plainBody');
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
-
-/**
- * A Response that keeps a string or byte body as it was given, instead of turning it into a
- * ReadableStream at once. undici's constructor spends most of its time (about 8 µs, half the
- * throughput of a download) on that stream, which the adapter never reads for such bodies. It
- * is a real Response (super(null, init) validates status, statusText and headers); reading the
- * body in any way (.body, .text(), …) hands the work to a native Response made on first use.
- * Other kinds of body (streams, Blob, FormData, …) are passed to undici untouched.
- */
-export class FastResponse extends NativeResponse {
-  declare [plainBody]: string | Uint8Array<ArrayBuffer> | undefined;
-  private declare reader: Response | undefined;
-
-  /** instanceof keeps answering for every Response, including fetch()'s native ones. */
-  static [Symbol.hasInstance](value: unknown): boolean {
-    return value instanceof NativeResponse;
-  }
-
-  static override json(data: unknown, init: ResponseInit = {}): Response {
-    const text = JSON.stringify(data);
-    if (text === undefined) throw new TypeError('Value is not JSON serializable');
-    const headers = new Headers(init.headers);
-    if (!headers.has('content-type')) headers.set('content-type', 'application/json');
-    return new FastResponse(text, { status: init.status, statusText: init.statusText, headers });
-  }
-
-  constructor(body?: BodyInit | null, init?: ResponseInit) {
-    const plain = asPlainBody(body);
-    if (plain === undefined) {
-      super(body, init);
-      return;
-    }
-    super(null, init);
-    if (NULL_BODY_STATUSES.has(this.status)) throw new TypeError(`Response constructor: Invalid response status code ${this.status}`);
-    // What the Fetch standard's body extraction would add (only strings have a type here).
-    if (typeof plain === 'string' && !this.headers.has('content-type')) this.headers.set('content-type', 'text/plain;charset=UTF-8');
-    this[plainBody] = plain;
-  }
-
-  override get body(): Response['body'] {
-    return this[plainBody] === undefined ? super.body : this.nativeBody().body;
-  }
-
-  override get bodyUsed(): boolean {
-    return this[plainBody] === undefined ? super.bodyUsed : (this.reader?.bodyUsed ?? false);
-  }
-
-  override clone(): Response {
-    const plain = this[plainBody];
-    if (plain === undefined) return super.clone();
-    if (this.reader && (this.reader.bodyUsed || this.reader.body?.locked)) throw new TypeError('Response.clone: Body has already been consumed.');
-    const copy = new FastResponse(plain, { status: this.status, statusText: this.statusText, headers: this.headers });
-    if (!this.headers.has('content-type')) copy.headers.delete('content-type');
-    return copy;
-  }
-
-  /** The same body in a native Response, with the headers as they are now (for blob().type, formData()). */
-  private nativeBody(): Response {
-    this.reader ??= new NativeResponse(this[plainBody], { headers: this.headers });
-    return this.reader;
-  }
-}
-
-// text(), json(), arrayBuffer(), blob(), bytes(), formData(): native code on the native body.
-for (const name of ['arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text']) {
-  const native = (NativeResponse.prototype as unknown as Record<string, unknown>)[name];
-  if (typeof native !== 'function') continue;
-  Object.defineProperty(FastResponse.prototype, name, {
-    configurable: true,
-    writable: true,
-    value(this: FastResponse, ...args: unknown[]) {
-      const target = this[plainBody] === undefined ? this : (this as unknown as { nativeBody(): Response }).nativeBody();
-      return (native as (...a: unknown[]) => unknown).apply(target, args);
-    },
-  });
-}
-
-/** Strings and bytes (copied, as body extraction does); undefined for every other body. */
-function asPlainBody(body: unknown): string | Uint8Array<ArrayBuffer> | undefined {
-  if (typeof body === 'string') return body;
-  if (body instanceof Uint8Array) return body.slice();
-  if (body instanceof ArrayBuffer) return new Uint8Array(body.slice(0));
-  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength).slice();
-  return undefined;
-}
-
-/**
- * Makes `new Response(...)` and `Response.json(...)` build FastResponses, process-wide. For the
- * node host's start-up, before the app handles requests; returns a function that undoes it.
- */
-export function useFastResponses(): () => void {
-  const previous = globalThis.Response;
-  globalThis.Response = FastResponse as typeof Response;
-  return () => {
-    globalThis.Response = previous;
-  };
 }
 
 // ---- work to wait for at shutdown ------------------------------------------------------------

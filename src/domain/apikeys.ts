@@ -31,11 +31,25 @@ export function deleteApiKeysOf(deps: Deps, ownerKind: ApiKeyOwnerKind, ownerId:
   return deps.db.db.delete(apiKeys).where(and(eq(apiKeys.ownerKind, ownerKind), eq(apiKeys.ownerId, ownerId)));
 }
 
+export interface ApiKeyOwner {
+  ownerKind: ApiKeyOwnerKind;
+  ownerId: string;
+}
+
+/** Download API keys as newSecret('cka') makes them; anything else never reaches hashing or the database. */
+export function isApiKey(presented: string | null | undefined): presented is string {
+  return looksLikeSecret(presented) && presented.startsWith('cka_');
+}
+
 /** Who a presented API key belongs to, or null. Malformed keys never reach the database. */
-export async function findApiKeyOwner(deps: Deps, presented: string | null): Promise<{ ownerKind: ApiKeyOwnerKind; ownerId: string } | null> {
-  if (!looksLikeSecret(presented) || !presented.startsWith('cka_')) return null;
-  const hash = await hashSecret(presented);
-  const [row] = await deps.db.db.select().from(apiKeys).where(eq(apiKeys.keyHash, hash)).limit(1);
+export async function findApiKeyOwner(deps: Deps, presented: string | null): Promise<ApiKeyOwner | null> {
+  if (!isApiKey(presented)) return null;
+  return findApiKeyOwnerByHash(deps, await hashSecret(presented));
+}
+
+/** Who the API key with this hash (hashSecret of the presented key) belongs to, or null. */
+export async function findApiKeyOwnerByHash(deps: Deps, hash: string): Promise<ApiKeyOwner | null> {
+  const [row] = await deps.db.db.select({ keyHash: apiKeys.keyHash, ownerKind: apiKeys.ownerKind, ownerId: apiKeys.ownerId }).from(apiKeys).where(eq(apiKeys.keyHash, hash)).limit(1);
   if (!row || !hashesEqual(row.keyHash, hash)) return null;
   return { ownerKind: row.ownerKind, ownerId: row.ownerId };
 }

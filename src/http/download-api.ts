@@ -2,16 +2,21 @@
 // or a key. Bodies are plain text so `curl … > file` works. Check order: a missing or unknown
 // key is 401 whatever the name; then an unknown name is 404; a key of another object is 403;
 // a certificate not issued yet is 404.
+//
+// Downloads are the hot path of a deployment (every server polls): where the host offers it,
+// what they read from the database is kept in memory for as long as the database is unchanged
+// (download-cache.ts), so a repeated download costs no query and no hashing of the body.
 import { eq } from 'drizzle-orm';
 import { acmeAccounts } from '../db/schema.ts';
 import { CertkeepError } from '../errors.ts';
-import { findApiKeyOwner } from '../domain/apikeys.ts';
+import { findApiKeyOwnerByHash, isApiKey, type ApiKeyOwner } from '../domain/apikeys.ts';
+import { hashSecret } from '../domain/secrets.ts';
 import { findCertificateByName } from '../domain/certificates.ts';
 import { findKeyById, findKeyByName, keyPkcs8 } from '../domain/keys.ts';
 import { createPkcs12, pemDecode, pemEncode, splitCertificates } from '../crypto/index.ts';
 import { sha256, toBase64, toBase64Url, utf8 } from '../util/encoding.ts';
 import type { HandlerContext, RoutedRequest } from './context.ts';
-import { problemResponse } from './problem.ts';
+import { downloadCacheRound, markReplayable, type CachedBody, type CachedCertificate, type DownloadCacheRound } from './download-cache.ts';
 
 /** Query parameters, merged with a form body when there is one (Certera's docs use `curl -d`). */
 async function readParams(request: Request): Promise<URLSearchParams> {
@@ -34,10 +39,40 @@ function choice<T extends string>(params: URLSearchParams, name: string, values:
 
 const BOOL = ['true', 'false'] as const;
 
-async function authenticate(request: Request, ctx: HandlerContext) {
-  const owner = await findApiKeyOwner(ctx.deps, request.headers.get('apikey'));
+async function authenticate(request: Request, ctx: HandlerContext, memory: DownloadCacheRound | undefined): Promise<ApiKeyOwner> {
+  const presented = request.headers.get('apikey');
+  const owner = isApiKey(presented) ? await apiKeyOwner(ctx, presented, memory) : null;
   if (!owner) throw new CertkeepError('UNAUTHORIZED', 'a valid apiKey header is required');
   return owner;
+}
+
+/** Only keys that exist are remembered: unknown ones are asked again, so guessing fills no memory. */
+async function apiKeyOwner(ctx: HandlerContext, presented: string, memory: DownloadCacheRound | undefined): Promise<ApiKeyOwner | null> {
+  if (!memory) return findApiKeyOwnerByHash(ctx.deps, await hashSecret(presented));
+  const hash = memory.hash(presented);
+  const known = memory.cache.owners.get(hash);
+  if (known) return known;
+  const owner = await findApiKeyOwnerByHash(ctx.deps, hash);
+  if (owner) memory.set(memory.cache.owners, hash, owner);
+  return owner;
+}
+
+async function certificateNamed(ctx: HandlerContext, name: string, memory: DownloadCacheRound | undefined): Promise<CachedCertificate | undefined> {
+  const known = memory?.cache.certificates.get(name);
+  if (known) return known;
+  const row = await findCertificateByName(ctx.deps, name);
+  if (!row) return undefined;
+  const cert: CachedCertificate = { id: row.id, name: row.name, accountId: row.accountId, pem: row.pem, servedKeyId: row.servedKeyId };
+  memory?.set(memory.cache.certificates, name, cert);
+  return cert;
+}
+
+async function isStagingAccount(ctx: HandlerContext, accountId: string, memory: DownloadCacheRound | undefined): Promise<boolean | undefined> {
+  const known = memory?.cache.staging.get(accountId);
+  if (known !== undefined) return known;
+  const [account] = await ctx.deps.db.db.select({ staging: acmeAccounts.staging }).from(acmeAccounts).where(eq(acmeAccounts.id, accountId));
+  if (account) memory?.set(memory.cache.staging, accountId, account.staging);
+  return account?.staging;
 }
 
 function forbidden(): never {
@@ -45,8 +80,9 @@ function forbidden(): never {
 }
 
 export async function downloadCertificate(request: RoutedRequest, ctx: HandlerContext): Promise<Response> {
+  const memory = downloadCacheRound(ctx.deps);
   const params = await readParams(request);
-  const owner = await authenticate(request, ctx);
+  const owner = await authenticate(request, ctx, memory);
   const format = choice(params, 'format', ['pem', 'pfx', 'der'] as const, 'pem');
   const chain = choice(params, 'chain', BOOL, 'true') === 'true';
   const stagingParam = params.get('staging');
@@ -54,33 +90,42 @@ export async function downloadCertificate(request: RoutedRequest, ctx: HandlerCo
   const pfxPassword = params.get('pfxPassword');
   if (format === 'pfx' && !pfxPassword) throw new CertkeepError('BAD_REQUEST', 'pfxPassword: required for format=pfx', { field: 'pfxPassword' });
 
-  const cert = await findCertificateByName(ctx.deps, request.params.name);
+  const cert = await certificateNamed(ctx, request.params.name, memory);
   if (!cert) throw new CertkeepError('NOT_FOUND', 'certificate does not exist');
   if (owner.ownerKind !== 'certificate' || owner.ownerId !== cert.id) forbidden();
-  if (staging !== undefined) {
-    const [account] = await ctx.deps.db.db.select({ staging: acmeAccounts.staging }).from(acmeAccounts).where(eq(acmeAccounts.id, cert.accountId));
-    if (!account || account.staging !== staging) throw new CertkeepError('NOT_FOUND', `no ${staging ? 'staging' : 'production'} certificate with this name`);
+  if (staging !== undefined && (await isStagingAccount(ctx, cert.accountId, memory)) !== staging) {
+    throw new CertkeepError('NOT_FOUND', `no ${staging ? 'staging' : 'production'} certificate with this name`);
   }
-  if (!cert.pem) throw new CertkeepError('NOT_FOUND', 'certificate not yet issued');
+  const pem = cert.pem;
+  if (!pem) throw new CertkeepError('NOT_FOUND', 'certificate not yet issued');
 
-  let body: string;
-  if (format === 'der') body = toBase64(pemDecode(cert.pem)[0].der);
-  else if (format === 'pfx') body = toBase64(await pfxOf(ctx, cert.pem, cert.servedKeyId, pfxPassword!, cert.name));
-  else body = chain ? cert.pem : splitCertificates(cert.pem)[0];
-  // A PFX is encrypted with fresh salts each time, so its bytes never repeat: its ETag is weak,
-  // naming the certificate and key it holds (RFC 9110 §8.8.1).
-  return format === 'pfx' ? respond(request, body, { weak: `pfx\n${cert.servedKeyId}\n${cert.pem}` }) : respond(request, body);
+  if (format === 'pfx') {
+    // A PFX is encrypted with fresh salts each time, so its bytes never repeat (and are never
+    // kept): its ETag is weak, naming the certificate and key it holds (RFC 9110 §8.8.1).
+    const pfx = toBase64(await pfxOf(ctx, pem, cert.servedKeyId, pfxPassword!, cert.name));
+    return respond(request, await bodyWithTag(pfx, { weak: `pfx\n${cert.servedKeyId}\n${pem}` }));
+  }
+  const bodyKey = `${cert.id}\n${format}\n${chain}`;
+  let body = memory?.cache.bodies.get(bodyKey);
+  if (!body) {
+    body = await bodyWithTag(format === 'der' ? toBase64(pemDecode(pem)[0].der) : chain ? pem : splitCertificates(pem)[0]);
+    memory?.set(memory.cache.bodies, bodyKey, body);
+  }
+  const response = respond(request, body);
+  return memory ? markReplayable(response, memory) : response;
 }
 
 export async function downloadKey(request: RoutedRequest, ctx: HandlerContext): Promise<Response> {
+  const memory = downloadCacheRound(ctx.deps);
   const params = await readParams(request);
-  const owner = await authenticate(request, ctx);
+  const owner = await authenticate(request, ctx, memory);
   const format = choice(params, 'format', ['pem', 'der'] as const, 'pem');
   const key = await findKeyByName(ctx.deps, request.params.name);
   if (!key) throw new CertkeepError('NOT_FOUND', 'key does not exist');
   if (owner.ownerKind !== 'key' || owner.ownerId !== key.id) forbidden();
+  // Private keys are unsealed for each download and never kept in memory.
   const pkcs8 = await keyPkcs8(ctx.deps, key);
-  return respond(request, format === 'der' ? toBase64(pkcs8) : pemEncode('PRIVATE KEY', pkcs8));
+  return respond(request, await bodyWithTag(format === 'der' ? toBase64(pkcs8) : pemEncode('PRIVATE KEY', pkcs8)));
 }
 
 /** PKCS#12 with the served certificate's key, the leaf and the chain as the CA sent it. */
@@ -95,17 +140,23 @@ async function pfxOf(ctx: HandlerContext, pem: string, keyId: string | null, pas
   });
 }
 
-/** 200 with a strong ETag of the body, or 304 when the client already has it. */
-async function respond(request: Request, body: string, opts: { weak?: string } = {}): Promise<Response> {
+/** The body's bytes and its ETag: strong, from the bytes; or weak, from what `weak` names. */
+async function bodyWithTag(body: string, opts: { weak?: string } = {}): Promise<CachedBody> {
   const bytes = utf8(body);
   const tag = `"${toBase64Url((await sha256(opts.weak ?? bytes)).subarray(0, 18))}"`;
-  const etag = opts.weak === undefined ? tag : `W/${tag}`;
-  const headers = { etag, 'cache-control': 'no-store', 'content-type': 'text/plain; charset=utf-8' };
-  const inm = request.headers.get('if-none-match');
-  // If-None-Match compares weakly (RFC 9110 §13.1.2).
-  if (inm && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === tag)) {
-    return new Response(null, { status: 304, headers: { etag, 'cache-control': 'no-store' } });
-  }
-  return new Response(bytes, { headers });
+  return { bytes, etag: opts.weak === undefined ? tag : `W/${tag}` };
 }
 
+const BODY_HEADERS = { 'cache-control': 'no-store', 'content-type': 'text/plain; charset=utf-8' };
+
+/** 200 with the body and its ETag, or 304 when the client already has it. */
+function respond(request: Request, { bytes, etag }: CachedBody): Response {
+  const inm = request.headers.get('if-none-match');
+  // If-None-Match compares weakly (RFC 9110 §13.1.2).
+  if (inm && inm.split(',').some((t) => weakTag(t.trim()) === weakTag(etag))) {
+    return new Response(null, { status: 304, headers: { etag, 'cache-control': 'no-store' } });
+  }
+  return new Response(bytes, { headers: { etag, ...BODY_HEADERS } });
+}
+
+const weakTag = (tag: string) => (tag.startsWith('W/') ? tag.slice(2) : tag);

@@ -1,0 +1,171 @@
+// What `npm run bench` prints and keeps: each benchmark's own table, then one summary row per
+// target (Certkeep's number, the anchor's, the ratio, met or MISSED), and the raw numbers as JSON
+// in bench/.results/ (git-ignored).
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { DownloadsResult } from './downloads.ts';
+import type { IssuanceResult } from './issuance.ts';
+import type { ScaleResult } from './scale.ts';
+import { fmtMs, median } from './lab.ts';
+
+export interface Results {
+  /** The benchmarks asked for; memory reuses the scale run, so `scale` may be there for it alone. */
+  selected: string[];
+  issuance?: IssuanceResult;
+  scale?: ScaleResult;
+  downloads?: DownloadsResult;
+}
+
+export interface SummaryRow {
+  benchmark: string;
+  certkeep: string;
+  anchor: string;
+  ratio: string;
+  target: string;
+  /** undefined: the anchor did not run, so the target cannot be judged. */
+  met: boolean | undefined;
+}
+
+const RESULTS_DIR = fileURLToPath(new URL('./.results/', import.meta.url));
+const mib = (x: number) => `${x.toFixed(1)} MiB`;
+const rate = (x: number) => `${Math.round(x).toLocaleString('en-US')}/s`;
+
+export function printDetails(results: Results): void {
+  const { issuance, scale, downloads } = results;
+  const memory = results.selected.includes('memory');
+  if (issuance) {
+    console.log('\nIssuance: time to obtain a 2-name certificate (http-01, local Pebble 2.4.0, PEBBLE_VA_NOSLEEP=1)\n');
+    console.log(`${'client'.padEnd(10)} ${'runs'.padStart(5)} ${'median'.padStart(10)} ${'min'.padStart(10)} ${'max'.padStart(10)}`);
+    for (const label of ['certkeep', 'certbot', 'lego'] as const) {
+      const times = issuance[label];
+      if (times.length === 0) continue;
+      console.log(`${label.padEnd(10)} ${String(times.length).padStart(5)} ${fmtMs(median(times)).padStart(10)} ${fmtMs(Math.min(...times)).padStart(10)} ${fmtMs(Math.max(...times)).padStart(10)}`);
+    }
+    for (const failure of issuance.failures) console.log(`  failed: ${failure}`);
+  }
+  if (scale && results.selected.includes('scale')) {
+    console.log(`\nScale: ${scale.count} 2-name certificates, ${scale.inFlight} in flight (PEBBLE_AUTHZREUSE=0)\n`);
+    console.log(`certkeep (scheduler, tick 0.2 s): ${fmtMs(scale.certkeep.ms)} from the first create to all valid, ${fmtMs(scale.certkeep.cpuMs)} of CPU (the ${scale.count} creates took ${fmtMs(scale.certkeep.createsMs)})`);
+    console.log(`bare ACME client (no database):   ${fmtMs(scale.bare.ms)}, ${fmtMs(scale.bare.cpuMs)} of CPU`);
+  }
+  if (scale && memory) {
+    console.log('\nMemory: VmRSS sampled every 100 ms (largest sample)\n');
+    console.log(`certkeep node host: idle ${mib(scale.certkeep.idleRssMiB)}, peak during the batch ${mib(scale.certkeep.peakRssMiB)}`);
+    console.log(`bare client process: idle ${mib(scale.bare.idleRssMiB)}, peak during the batch ${mib(scale.bare.peakRssMiB)}`);
+  }
+  if (downloads) {
+    console.log(`\nDownloads: GET /api/certificate/{name} with an apikey (${downloads.bodyBytes} bytes of PEM), wrk -t${downloads.threads} -c${downloads.connections} -d${downloads.seconds}s, alternating\n`);
+    for (const side of ['certkeep', 'nginx'] as const) {
+      const runs = downloads[side];
+      console.log(`${side.padEnd(9)} ${runs.map((r) => rate(r.requestsPerSecond).padStart(10)).join(' ')}   median ${rate(median(runs.map((r) => r.requestsPerSecond)))}, latency ${runs.map((r) => r.latencyAvg).join(' ')}`);
+    }
+  }
+}
+
+export function summarize(results: Results): SummaryRow[] {
+  const rows: SummaryRow[] = [];
+  const { issuance, scale, downloads } = results;
+  if (issuance && issuance.certkeep.length > 0) {
+    const ours = median(issuance.certkeep);
+    const certbot = issuance.certbot.length ? median(issuance.certbot) : undefined;
+    const faster = certbot === undefined ? undefined : certbot / ours;
+    rows.push({
+      benchmark: 'issuance: one 2-name certificate (median)',
+      certkeep: fmtMs(ours),
+      anchor: certbot === undefined ? 'certbot did not run' : `certbot ${fmtMs(certbot)}`,
+      ratio: faster === undefined ? '-' : `${faster.toFixed(1)}× faster`,
+      target: '< 150 ms and ≥ 20× faster than certbot',
+      met: faster === undefined ? undefined : ours < 150 && faster >= 20,
+    });
+    if (issuance.lego.length) {
+      const lego = median(issuance.lego);
+      rows.push({ benchmark: 'issuance: beside lego (median)', certkeep: fmtMs(ours), anchor: `lego ${fmtMs(lego)}`, ratio: `${(lego / ours).toFixed(1)}× faster`, target: '(no target)', met: undefined });
+    }
+  }
+  if (scale && results.selected.includes('scale')) {
+    const ratio = scale.certkeep.ms / scale.bare.ms;
+    rows.push({
+      benchmark: `scale: ${scale.count} certificates by the scheduler`,
+      certkeep: fmtMs(scale.certkeep.ms),
+      anchor: `bare client ${fmtMs(scale.bare.ms)}`,
+      ratio: `${ratio.toFixed(2)}× the time`,
+      target: '≤ 2.5× the bare client',
+      met: ratio <= 2.5,
+    });
+  }
+  if (scale && results.selected.includes('memory')) {
+    rows.push({
+      benchmark: 'memory: node host idle (VmRSS)',
+      certkeep: mib(scale.certkeep.idleRssMiB),
+      anchor: `bare client ${mib(scale.bare.idleRssMiB)}`,
+      ratio: `${(scale.certkeep.idleRssMiB / scale.bare.idleRssMiB).toFixed(2)}×`,
+      target: '< 80 MiB',
+      met: scale.certkeep.idleRssMiB < 80,
+    });
+    rows.push({
+      benchmark: `memory: node host peak, ${scale.count}-certificate batch`,
+      certkeep: mib(scale.certkeep.peakRssMiB),
+      anchor: `bare client ${mib(scale.bare.peakRssMiB)}`,
+      ratio: `${(scale.certkeep.peakRssMiB / scale.bare.peakRssMiB).toFixed(2)}×`,
+      target: '< 160 MiB',
+      met: scale.certkeep.peakRssMiB < 160,
+    });
+  }
+  if (downloads) {
+    const ours = median(downloads.certkeep.map((r) => r.requestsPerSecond));
+    const nginx = median(downloads.nginx.map((r) => r.requestsPerSecond));
+    rows.push({
+      benchmark: 'downloads: authenticated certificate GETs',
+      certkeep: rate(ours),
+      anchor: `nginx static ${rate(nginx)}`,
+      ratio: `${(ours / nginx).toFixed(2)}× nginx`,
+      target: '≥ 0.5× nginx',
+      met: ours / nginx >= 0.5,
+    });
+  }
+  return rows;
+}
+
+export function printSummary(rows: SummaryRow[], load: { start: number[]; end: number[] }): void {
+  const header: SummaryRow = { benchmark: 'benchmark', certkeep: 'Certkeep', anchor: 'anchor', ratio: 'ratio', target: 'target', met: undefined };
+  const cells = (r: SummaryRow, isHeader = false) => [r.benchmark, r.certkeep, r.anchor, r.ratio, r.target, isHeader ? 'result' : r.met === undefined ? '-' : r.met ? 'met' : 'MISSED'];
+  const table = [cells(header, true), ...rows.map((r) => cells(r))];
+  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+  console.log('\nSummary\n');
+  for (const [i, row] of table.entries()) {
+    console.log(row.map((c, j) => c.padEnd(widths[j])).join('  ').trimEnd());
+    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  }
+  console.log(`\nload average (1 min) at start ${load.start[0].toFixed(2)}, at end ${load.end[0].toFixed(2)} on ${cpus().length} CPUs: other work on the machine moves these numbers.`);
+}
+
+/** Writes the raw results and the summary; returns the file's path. */
+export function writeResults(results: Results, rows: SummaryRow[], meta: { startedAt: Date; load: { start: number[]; end: number[] } }): string {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, `bench-${meta.startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  const doc = {
+    startedAt: meta.startedAt.toISOString(),
+    commit: gitHead(),
+    node: process.version,
+    cpus: cpus().length,
+    loadavg: meta.load,
+    results,
+    summary: rows,
+  };
+  writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
+  writeFileSync(join(RESULTS_DIR, 'latest.json'), JSON.stringify(doc, null, 2) + '\n');
+  return file;
+}
+
+export const currentLoad = (): number[] => loadavg();
+
+function gitHead(): string | null {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,127 @@
+// Scale and memory: 100 two-name certificates obtained by Certkeep's scheduler, beside the bare
+// ACME client (bench/bare-client.ts) doing the same against the same Pebble.
+//
+// Certkeep: a node host with a short tick (CERTKEEP_TICK_SECONDS=0.2, CERTKEEP_CONCURRENCY=8).
+// After setup it is left idle for a moment (its idle RSS is sampled), then the 100 certificates
+// are created through the admin API, one request after another as an operator's script would,
+// and the list is polled until all are valid: the time runs from the first create to the poll
+// that sees the last one valid (so the time is known to within POLL_MS), and the RSS peak is
+// taken over the same span. Nobody calls `issue`: the scheduler finds the new certificates by
+// itself.
+//
+// The bare client runs the same 100 orders with 8 in flight in its own process, sampled the
+// same way. The two phases take turns on Pebble's httpPort.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startProcess } from '../test/harness/processes.ts';
+import { cpuMs, sampleRss } from './rss.ts';
+import { sleep, startSetUpHost, twoNames, type Lab } from './lab.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const IDLE_SETTLE_MS = 1000;
+const IDLE_SAMPLE_MS = 2000;
+const POLL_MS = 200;
+const TIMEOUT_MS = 120_000;
+
+export interface BatchRun {
+  /** Wall-clock ms from the first order (or create) until all certificates were obtained. */
+  ms: number;
+  count: number;
+  /** VmRSS (MiB) while idle: the largest sample. */
+  idleRssMiB: number;
+  /** VmRSS (MiB) during the batch: the largest sample. */
+  peakRssMiB: number;
+  /** CPU time the process used during the batch (ms), its own threads included. */
+  cpuMs: number;
+}
+
+export interface ScaleResult {
+  count: number;
+  inFlight: number;
+  certkeep: BatchRun & { createsMs: number };
+  bare: BatchRun;
+}
+
+export async function runScale(lab: Lab, opts: { count: number; inFlight: number }): Promise<ScaleResult> {
+  const certkeep = await certkeepBatch(lab, opts.count, opts.inFlight);
+  const bare = await bareBatch(lab, opts.count, opts.inFlight);
+  return { count: opts.count, inFlight: opts.inFlight, certkeep, bare };
+}
+
+async function certkeepBatch(lab: Lab, count: number, inFlight: number): Promise<BatchRun & { createsMs: number }> {
+  const { host, api } = await startSetUpHost(lab, 'scale', { CERTKEEP_TICK_SECONDS: '0.2', CERTKEEP_CONCURRENCY: String(inFlight) });
+  try {
+    await sleep(IDLE_SETTLE_MS);
+    const idle = sampleRss(host.process.pid);
+    await sleep(IDLE_SAMPLE_MS);
+    const idleRssMiB = Math.max(...idle.stop());
+
+    const busy = sampleRss(host.process.pid);
+    const cpuBefore = cpuMs(host.process.pid) ?? NaN;
+    const started = performance.now();
+    let createsMs = 0;
+    const creating = (async () => {
+      for (let i = 0; i < count; i++) {
+        const res = await api.post('/api/v1/certificates', { name: `scale-${i}`, domains: twoNames() });
+        if (res.status !== 201) throw new Error(`create scale-${i}: ${res.status} ${res.text}`);
+      }
+      createsMs = performance.now() - started;
+    })();
+    let done = false;
+    const deadline = started + TIMEOUT_MS;
+    let failure: unknown;
+    creating.catch((err) => (failure = err));
+    while (!done && failure === undefined) {
+      await sleep(POLL_MS);
+      const list = await api.get<Array<{ name: string; status: string; lastError: unknown }>>('/api/v1/certificates');
+      const failed = list.body.filter((c) => c.status === 'invalid');
+      if (failed.length) throw new Error(`certificate ${failed[0].name} failed: ${JSON.stringify(failed[0].lastError)}`);
+      done = list.body.length === count && list.body.every((c) => c.status === 'valid');
+      if (performance.now() > deadline) throw new Error(`not all ${count} certificates valid after ${TIMEOUT_MS} ms`);
+    }
+    if (failure !== undefined) throw failure;
+    const ms = performance.now() - started;
+    const cpu = (cpuMs(host.process.pid) ?? NaN) - cpuBefore;
+    await creating;
+    return { ms, count, createsMs, idleRssMiB, peakRssMiB: Math.max(...busy.stop()), cpuMs: cpu };
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n--- node host log (tail) ---\n${host.logs().slice(-3000)}`);
+  } finally {
+    await host.stop();
+  }
+}
+
+async function bareBatch(lab: Lab, count: number, inFlight: number): Promise<BatchRun> {
+  const logFile = join(lab.work, 'bare-client.log');
+  const proc = await startProcess(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'bench/bare-client.ts'), lab.pebble.directoryUrl, String(lab.httpPort), String(count), String(inFlight), 'bare'],
+    {
+      cwd: ROOT,
+      env: { NODE_EXTRA_CA_CERTS: lab.ca.caCertPath },
+      logFile,
+      readyWhen: async () => readFileSync(logFile, 'utf8').includes('"ready":true'),
+    },
+  );
+  try {
+    await sleep(IDLE_SETTLE_MS);
+    const idle = sampleRss(proc.pid);
+    await sleep(IDLE_SAMPLE_MS);
+    const idleRssMiB = Math.max(...idle.stop());
+    const busy = sampleRss(proc.pid);
+    process.kill(proc.pid, 'SIGUSR2');
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), TIMEOUT_MS)));
+    const code = await Promise.race([proc.exited, timedOut]);
+    clearTimeout(timer);
+    const peakRssMiB = Math.max(...busy.stop());
+    if (code !== 0) throw new Error(`bare client ended with ${code}:\n${proc.output().slice(-3000)}`);
+    const line = proc.output().split('\n').find((l) => l.startsWith('{"ms"'));
+    if (!line) throw new Error(`bare client printed no result:\n${proc.output().slice(-3000)}`);
+    const { ms, cpuMs } = JSON.parse(line) as { ms: number; cpuMs: number };
+    return { ms, count, idleRssMiB, peakRssMiB, cpuMs };
+  } finally {
+    await proc.stop();
+  }
+}

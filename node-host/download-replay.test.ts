@@ -1,0 +1,106 @@
+// Downloads answered from memory stay exact when the database changes under them — through the
+// host's own admin API or through another host on the same libSQL file. Real processes, a real
+// Pebble: host A listens where Pebble validates and obtains the certificate; host B shares the
+// data directory (database and master key) and serves downloads from memory.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { describePebble, startPebble, type Pebble } from '../test/harness/pebble.ts';
+import { freePort } from '../test/harness/ports.ts';
+import { makeTempDir } from '../test/harness/tmp.ts';
+import { startNodeHost, type NodeHostUnderTest } from '../test/harness/hosts.ts';
+import { AdminClient, setupBody } from '../test/harness/world.ts';
+
+describePebble('downloads from memory on two hosts sharing one database', () => {
+  let pebble: Pebble;
+  let a: NodeHostUnderTest;
+  let b: NodeHostUnderTest;
+  let apiA: AdminClient;
+  let apiB: AdminClient;
+  beforeAll(async () => {
+    const httpPort = await freePort();
+    pebble = await startPebble({ httpPort });
+    const dataDir = makeTempDir('replay-');
+    const env = { CERTKEEP_TICK_SECONDS: '3600' };
+    a = await startNodeHost({ httpPort, dataDir, env });
+    apiA = new AdminClient(a.baseUrl);
+    const setup = await apiA.post('/api/v1/setup', setupBody(pebble));
+    if (setup.status !== 201) throw new Error(`setup failed: ${setup.text}`);
+    apiA.token = setup.body.token;
+    b = await startNodeHost({ dataDir, env });
+    apiB = new AdminClient(b.baseUrl, apiA.token);
+  });
+  afterAll(async () => {
+    await Promise.allSettled([a?.stop(), b?.stop()]);
+    await pebble?.stop();
+  });
+
+  const download = async (host: NodeHostUnderTest, name: string, apikey: string, path = 'certificate') => {
+    const res = await fetch(`${host.baseUrl}/api/${path}/${name}`, { headers: { apikey } });
+    return { status: res.status, body: await res.text(), etag: res.headers.get('etag') };
+  };
+  /** Asks until B has answered from memory twice (once stored, then replayed). */
+  const warm = async (name: string, apikey: string) => {
+    const before = replays(b);
+    for (let i = 0; i < 100 && replays(b) < before + 2; i++) {
+      expect((await download(b, name, apikey)).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 10)); // past the quiet time after the last write
+    }
+    expect(replays(b)).toBeGreaterThanOrEqual(before + 2);
+  };
+  const replays = (host: NodeHostUnderTest) => (host.logs().match(/"replayed":true/g) ?? []).length;
+
+  async function issued(name: string) {
+    const created = await apiA.post('/api/v1/certificates', { name, domains: [`${name}.example.com`] });
+    expect(created.status).toBe(201);
+    expect((await apiA.post(`/api/v1/certificates/${name}/issue?wait=true`)).status).toBe(200);
+    return created.body as { apiKeys: string[]; key: { name: string; apiKeys: string[] } };
+  }
+
+  it('refuses a rotated API key at once, on the other host and on its own', async () => {
+    const name = `rot-${randomBytes(4).toString('hex')}`;
+    const cert = await issued(name);
+    await warm(name, cert.apiKeys[0]);
+    const pem = (await download(b, name, cert.apiKeys[0])).body;
+
+    const rotated = await apiA.post(`/api/v1/certificates/${name}/api-keys/1`);
+    expect(rotated.status).toBe(200);
+    expect((await download(b, name, cert.apiKeys[0])).status).toBe(401);
+    expect((await download(b, name, rotated.body.apiKey)).body).toBe(pem);
+    expect((await download(b, name, cert.apiKeys[1])).body).toBe(pem);
+
+    // The same through B's own admin API, with B's memory warm again.
+    await warm(name, cert.apiKeys[1]);
+    const again = await apiB.post(`/api/v1/certificates/${name}/api-keys/2`);
+    expect(again.status).toBe(200);
+    expect((await download(b, name, cert.apiKeys[1])).status).toBe(401);
+    expect((await download(b, name, again.body.apiKey)).body).toBe(pem);
+  }, 60_000);
+
+  it('serves a renewed certificate at once, with a new ETag', async () => {
+    const name = `renew-${randomBytes(4).toString('hex')}`;
+    const cert = await issued(name);
+    await warm(name, cert.apiKeys[0]);
+    const before = await download(b, name, cert.apiKeys[0]);
+    expect((await apiA.post(`/api/v1/certificates/${name}/issue?wait=true`)).status).toBe(200);
+    const after = await download(b, name, cert.apiKeys[0]);
+    expect(after.status).toBe(200);
+    expect(after.body).not.toBe(before.body);
+    expect(after.etag).not.toBe(before.etag);
+  }, 60_000);
+
+  it('stops serving a deleted certificate at once', async () => {
+    const name = `del-${randomBytes(4).toString('hex')}`;
+    const cert = await issued(name);
+    await warm(name, cert.apiKeys[0]);
+    expect((await apiA.delete(`/api/v1/certificates/${name}`)).status).toBe(204);
+    expect((await download(b, name, cert.apiKeys[0])).status).toBe(401);
+  }, 60_000);
+
+  it('never answers private keys from memory', async () => {
+    const name = `key-${randomBytes(4).toString('hex')}`;
+    const cert = await issued(name);
+    const before = replays(b);
+    for (let i = 0; i < 3; i++) expect((await download(b, cert.key.name, cert.key.apiKeys[0], 'key')).status).toBe(200);
+    expect(replays(b)).toBe(before);
+  }, 60_000);
+});
