@@ -4,10 +4,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { openDatabase, type OpenedDatabase } from '../../node-host/db.ts';
 import { makeTempDir } from '../../test/harness/tmp.ts';
-import { newCaches, type Deps } from '../deps.ts';
-import { silentLogger } from '../log.ts';
-import { parseIpList } from '../http/ip.ts';
-import { generateMasterKey, importMasterKey } from '../crypto/index.ts';
+import type { Deps } from '../deps.ts';
+import { offlineDeps } from '../../test/harness/deps.ts';
 import { acmeAccounts, certificates, orders } from '../db/schema.ts';
 import { CertkeepError } from '../errors.ts';
 import { createCertificate, findCertificateByName } from './certificates.ts';
@@ -25,9 +23,7 @@ beforeEach(async () => {
   opened = await openDatabase(`file:${makeTempDir('cert-edit-')}/certkeep.db`);
   clock = Date.UTC(2030, 0, 1);
   acmeDnsRegistrations = 0;
-  deps = {
-    db: opened.database,
-    masterKey: await importMasterKey(generateMasterKey()),
+  deps = await offlineDeps(opened.database, {
     // Only the acme-dns provider talks to the network here: a fake /register.
     fetch: async (input) => {
       const url = input instanceof Request ? input.url : String(input);
@@ -36,16 +32,8 @@ beforeEach(async () => {
       return Response.json({ username: `u${n}`, password: `p${n}`, fulldomain: `sub${n}.auth.example.org`, subdomain: `sub${n}`, allowfrom: [] }, { status: 201 });
     },
     now: () => clock,
-    sleep: async () => {},
-    log: silentLogger,
-    runtime: 'node',
-    hostId: 'test',
-    allowAdmin: parseIpList(undefined),
-    allowApi: parseIpList(undefined),
-    concurrency: 1,
-    caches: newCaches(),
-    dns: { resolver: undefined as never, timeoutMs: 0, intervalMs: 0 },
-  };
+  });
+
   // An ACME account row as registration leaves it; nothing here talks to a CA.
   await deps.db.db.insert(acmeAccounts).values({
     id: 'acct',

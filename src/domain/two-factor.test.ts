@@ -5,16 +5,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { openDatabase, type OpenedDatabase } from '../../node-host/db.ts';
 import { makeTempDir } from '../../test/harness/tmp.ts';
-import { newCaches, type Deps } from '../deps.ts';
-import { silentLogger } from '../log.ts';
-import { parseIpList } from '../http/ip.ts';
-import { generateMasterKey, importMasterKey, openSecret } from '../crypto/index.ts';
+import type { Deps } from '../deps.ts';
+import { openSecret } from '../crypto/index.ts';
 import { users } from '../db/schema.ts';
 import { fromUtf8 } from '../util/encoding.ts';
 import { totpCode } from '../auth/totp.ts';
 import { hashPassword } from './passwords.ts';
 import { newId } from './secrets.ts';
 import { createSession, loadSession, signIn, totpAad, type UserRow } from './sessions.ts';
+import { offlineDeps } from '../../test/harness/deps.ts';
 import {
   RECOVERY_CODE_COUNT,
   beginEnrolment,
@@ -38,21 +37,7 @@ let user: UserRow;
 beforeEach(async () => {
   opened = await openDatabase(`file:${makeTempDir('two-factor-')}/certkeep.db`);
   now = T0;
-  deps = {
-    db: opened.database,
-    masterKey: await importMasterKey(generateMasterKey()),
-    fetch: () => Promise.reject(new Error('no network in this test')),
-    now: () => now,
-    sleep: async () => {},
-    log: silentLogger,
-    runtime: 'node',
-    hostId: 'test',
-    allowAdmin: parseIpList(undefined),
-    allowApi: parseIpList(undefined),
-    concurrency: 1,
-    caches: newCaches(),
-    dns: undefined as never,
-  };
+  deps = await offlineDeps(opened.database, { now: () => now });
   const id = newId();
   // Fewer PBKDF2 iterations than production: the format records them, verification reads them.
   await deps.db.db.insert(users).values({ id, email: 'admin@example.com', passwordHash: await hashPassword(PASSWORD, 1000), failedLogins: 0, createdAt: now, updatedAt: now });

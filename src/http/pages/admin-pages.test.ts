@@ -3,14 +3,11 @@
 // the CSRF token, validation errors land next to their field, secrets never come back in a page,
 // and the form → configuration mapping of DNS providers. The flows against a CA, in Chromium on
 // both hosts, are in test/browser/admin-pages.test.ts and test/browser/account.test.ts.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type OpenedDatabase } from '../../../node-host/db.ts';
 import { makeTempDir } from '../../../test/harness/tmp.ts';
 import { createApp } from '../../app.ts';
-import { newCaches, type Deps, type Runtime } from '../../deps.ts';
-import { silentLogger } from '../../log.ts';
-import { parseIpList } from '../ip.ts';
-import { generateMasterKey, importMasterKey } from '../../crypto/index.ts';
+import { type Deps, type Runtime } from '../../deps.ts';
 import { settings, users } from '../../db/schema.ts';
 import { hashPassword } from '../../domain/passwords.ts';
 import { newId } from '../../domain/secrets.ts';
@@ -20,6 +17,7 @@ import { CertkeepError } from '../../errors.ts';
 import { fieldError } from '../validate.ts';
 import { lines, offeredTypes, parseEnv, placeError, providerConfig } from './dns-providers.ts';
 import { parseRenewDays } from './settings.ts';
+import { offlineDeps } from '../../../test/harness/deps.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -35,21 +33,7 @@ interface Fixture {
 async function fixture(runtime: Runtime = 'node'): Promise<Fixture> {
   const db = await openDatabase(`file:${makeTempDir('admin-pages-')}/certkeep.db`);
   const now = Date.now();
-  const deps: Deps = {
-    db: db.database,
-    masterKey: await importMasterKey(generateMasterKey()),
-    fetch: () => Promise.reject(new Error('no network in this test')),
-    now: () => Date.now(),
-    sleep: async () => {},
-    log: silentLogger,
-    runtime,
-    hostId: 'test',
-    allowAdmin: parseIpList(undefined),
-    allowApi: parseIpList(undefined),
-    concurrency: 3,
-    caches: newCaches(),
-    dns: undefined as never,
-  };
+  const deps: Deps = await offlineDeps(db.database, { runtime, concurrency: 3 });
   await deps.db.db.insert(settings).values({ key: 'setupCompletedAt', value: JSON.stringify(now), updatedAt: now });
   await deps.db.db.insert(users).values({ id: newId(), email: 'admin@example.com', passwordHash: await hashPassword(PASSWORD, 1000), failedLogins: 0, createdAt: now, updatedAt: now });
   const app = createApp(deps);

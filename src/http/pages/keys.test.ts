@@ -7,15 +7,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type OpenedDatabase } from '../../../node-host/db.ts';
 import { makeTempDir } from '../../../test/harness/tmp.ts';
 import { createApp, type App } from '../../app.ts';
-import { newCaches, type Deps } from '../../deps.ts';
-import { silentLogger } from '../../log.ts';
-import { parseIpList } from '../ip.ts';
-import { generateMasterKey, importMasterKey } from '../../crypto/index.ts';
+import type { Deps } from '../../deps.ts';
 import { acmeAccounts, settings, users } from '../../db/schema.ts';
 import { createSession } from '../../domain/sessions.ts';
 import { createCertificate } from '../../domain/certificates.ts';
 import { createKey, findKeyByName } from '../../domain/keys.ts';
 import { keyUses } from './keys.ts';
+import { offlineDeps } from '../../../test/harness/deps.ts';
 
 const ORIGIN = 'http://127.0.0.1:8080';
 
@@ -32,23 +30,7 @@ interface Fixture {
 async function fixture(): Promise<Fixture> {
   const opened: OpenedDatabase = await openDatabase(`file:${makeTempDir('key-pages-')}/certkeep.db`);
   const now = Date.now();
-  const deps: Deps = {
-    db: opened.database,
-    masterKey: await importMasterKey(generateMasterKey()),
-    fetch: async (input) => {
-      throw new Error(`no network in this test: ${String(input)}`);
-    },
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    log: silentLogger,
-    runtime: 'node',
-    hostId: 'test',
-    allowAdmin: parseIpList(undefined),
-    allowApi: parseIpList(undefined),
-    concurrency: 1,
-    caches: newCaches(),
-    dns: { resolver: undefined as never, timeoutMs: 0, intervalMs: 0 },
-  };
+  const deps: Deps = await offlineDeps(opened.database, { sleep: (ms) => new Promise((r) => setTimeout(r, ms)) });
   await deps.db.db.insert(settings).values({ key: 'setupCompletedAt', value: String(now), updatedAt: now });
   await deps.db.db.insert(users).values({ id: 'u1', email: 'admin@example.com', passwordHash: 'unused', createdAt: now, updatedAt: now });
   await deps.db.db.insert(acmeAccounts).values({
