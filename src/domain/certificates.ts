@@ -3,7 +3,7 @@ import { desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { CertkeepError } from '../errors.ts';
 import { certificates, orders, orderEvents, challenges, acmeAccounts } from '../db/schema.ts';
-import { parseChain, type CsrSubject, type KeyType } from '../crypto/index.ts';
+import { pemDecode, type CsrSubject, type KeyType } from '../crypto/index.ts';
 import type { Statement } from '../db/client.ts';
 import { newApiKeyPair, deleteApiKeysOf } from './apikeys.ts';
 import { assertKeyNameFree, findKeyByName, prepareKey } from './keys.ts';
@@ -233,8 +233,7 @@ export async function revokeCertificate(deps: Deps, name: string, reason: number
   if (row.status === 'revoked') throw new CertkeepError('CONFLICT', `certificate "${name}" is already revoked`);
   const account = await findAccountById(deps, row.accountId);
   if (!account) throw new CertkeepError('INTERNAL', "the certificate's ACME account is missing");
-  const [leaf] = await parseChain(row.pem);
-  await (await acmeClientFor(deps, account)).revokeCertificate(leaf.der, { reason });
+  await (await acmeClientFor(deps, account)).revokeCertificate(pemDecode(row.pem)[0].der, { reason });
   const now = deps.now();
   await deps.db.db
     .update(certificates)

@@ -18,7 +18,7 @@ import { certificates, challenges, orders, orderEvents } from '../db/schema.ts';
 import { tryAcquireLease, type Lease } from '../db/lease.ts';
 import type { AcmeClient, AcmeOrder, AcmeAuthorization, AcmeProblem } from '../acme/index.ts';
 import { AcmeProblemError } from '../acme/index.ts';
-import { createCsr, parseChain } from '../crypto/index.ts';
+import { createCsr, parseCertificate, splitCertificates } from '../crypto/index.ts';
 import { acmeClientFor, findAccountById } from './accounts.ts';
 import { findKeyById, keyPair } from './keys.ts';
 import { findCertificateById, type CertificateRow, type CsrSubject } from './certificates.ts';
@@ -369,8 +369,10 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
   if (!acmeOrder.certificate) throw new CertkeepError('ACME_BAD_RESPONSE', 'valid order without a certificate URL');
   await setState(deps, order, 'downloading', 'downloading the certificate', { certificateUrl: acmeOrder.certificate });
   const { pem } = await client.downloadCertificate(acmeOrder.certificate, { preferredChain: cert.preferredChain ?? undefined });
-  const [leaf] = await parseChain(pem);
-  if (!leaf) throw new CertkeepError('ACME_BAD_RESPONSE', 'the CA sent no certificate');
+  // Only the leaf matters here; the chain is stored as the CA sent it.
+  const [leafPem] = splitCertificates(pem);
+  if (!leafPem) throw new CertkeepError('ACME_BAD_RESPONSE', 'the CA sent no certificate');
+  const leaf = await parseCertificate(leafPem);
   const notBefore = leaf.notBefore.getTime();
   const notAfter = leaf.notAfter.getTime();
   const settings = await getSettings(deps);
