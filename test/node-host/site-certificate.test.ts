@@ -4,6 +4,7 @@
 // path and /healthz, and /api/* over plain HTTP from a non-loopback client is refused.
 import tls from 'node:tls';
 import http from 'node:http';
+import https from 'node:https';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describePebble, startPebble, type Pebble } from '../harness/pebble.ts';
 import { freePort } from '../harness/ports.ts';
@@ -26,6 +27,18 @@ function viaProxy(port: number, path: string, clientIp: string, extra: Record<st
     const req = http.request({ host: '127.0.0.1', port, path, headers: { 'x-forwarded-for': clientIp, host: `site.example:${port}`, ...extra } }, (res) => {
       res.resume();
       resolve({ status: res.statusCode!, location: res.headers.location });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Headers of a GET over the HTTPS listener, reached by SNI as `servername`. */
+function headersOverHttps(port: number, servername: string, path: string): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port, path, servername, headers: { host: `${servername}:${port}` }, rejectUnauthorized: false }, (res) => {
+      res.resume();
+      resolve({ status: res.statusCode!, headers: res.headers });
     });
     req.on('error', reject);
     req.end();
@@ -95,5 +108,15 @@ describePebble('the site certificate on the node host', () => {
     expect((await viaProxy(host.httpPort, '/api/v1/certificates', '198.51.100.7', { 'x-forwarded-proto': 'https' })).status).toBe(401);
     // Loopback clients keep plain HTTP (the CLI, local scripts).
     expect((await api.get('/api/v1/certificates')).status).toBe(200);
+  });
+
+  it('sends HSTS and the strict page headers over HTTPS, and no HSTS over plain HTTP', async () => {
+    const secure = await headersOverHttps(httpsPort, hostname, '/login');
+    expect(secure.status).toBe(200);
+    expect(secure.headers['strict-transport-security']).toBe('max-age=31536000');
+    expect(secure.headers['content-security-policy']).toContain("default-src 'self'");
+    const plain = await fetch(`${host.baseUrl}/login`);
+    expect(plain.status).toBe(200); // loopback: plain HTTP is allowed
+    expect(plain.headers.get('strict-transport-security')).toBeNull();
   });
 });
