@@ -4,71 +4,19 @@
 // password; a password change ending another browser's session; an idle session leading back to
 // sign-in. Screenshots at 375 and 1280 px; no request leaves the origin, nothing is refused by the CSP.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { gatedDescribe, isCi, requireProgram } from '../harness/skip.ts';
+import { isCi } from '../harness/skip.ts';
 import { describePebble } from '../harness/pebble.ts';
-import { HOST_KINDS, ROOT, type HostKind } from '../harness/hosts.ts';
-import { startWorld, type World } from '../harness/world.ts';
+import { HOST_KINDS } from '../harness/hosts.ts';
+import { startWorld } from '../harness/world.ts';
 import { makeTempDir } from '../harness/tmp.ts';
 import { totpCode } from '../../src/auth/totp.ts';
+import { describeBrowser, launchChromium, newBrowsing, PASSWORD, shoot, signIn, signOut } from './browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOTS = join(ROOT, 'test/.screenshots');
-const describeBrowser = gatedDescribe(requireProgram(CHROMIUM, 'apt-get install chromium'));
-const PASSWORD = 'correct horse battery staple';
 const ZBARIMG = '/usr/bin/zbarimg';
-const REFUSED = 'The email, password or code is not right.';
-
-interface Browsing {
-  context: BrowserContext;
-  page: Page;
-  problems: string[];
-}
-
-async function newBrowsing(browser: Browser, world: World): Promise<Browsing> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  const origin = new URL(world.host.baseUrl).origin;
-  page.on('request', (r) => void (new URL(r.url()).origin !== origin && problems.push(`request to another origin: ${r.url()}`)));
-  // The CSP refusing something is logged as a console error; a script error is a page error.
-  page.on('console', (m) => void (m.type() === 'error' && /Content Security Policy/i.test(m.text()) && problems.push(`CSP: ${m.text()}`)));
-  page.on('pageerror', (e) => void problems.push(`script error: ${e.message}`));
-  return { context, page, problems };
-}
-
-/** Signs in through /login; with `code`, answers the second-factor question too. Returns whether it worked. */
-async function signIn(page: Page, world: World, o: { password?: string; code?: string } = {}): Promise<boolean> {
-  await page.goto(`${world.host.baseUrl}/login`);
-  await page.getByLabel('Email').fill('admin@example.com');
-  await page.getByLabel('Password').fill(o.password ?? PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  if (o.code !== undefined) {
-    await page.getByLabel('Authentication code').waitFor();
-    await page.getByLabel('Password').fill(o.password ?? PASSWORD); // never echoed back: typed again
-    await page.getByLabel('Authentication code').fill(o.code);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-  }
-  await page.waitForLoadState();
-  await expect.poll(async () => (await page.getByRole('heading', { name: 'Dashboard' }).count()) + (await page.getByText(REFUSED).count())).toBe(1);
-  return (await page.getByRole('heading', { name: 'Dashboard' }).count()) === 1;
-}
-
-async function signOut(page: Page): Promise<void> {
-  await page.getByRole('button', { name: 'Sign out' }).click();
-  await expect.poll(() => new URL(page.url()).pathname).toBe('/login');
-}
-
-async function shoot(page: Page, name: string, kind: HostKind): Promise<void> {
-  for (const width of [375, 1280]) {
-    await page.setViewportSize({ width, height: 900 });
-    await page.screenshot({ path: join(SCREENSHOTS, `${name}-${kind}-${width}.png`), fullPage: true });
-  }
-  await page.setViewportSize({ width: 1280, height: 900 });
-}
 
 /** A 6-digit code that is none of the codes valid around now for `secret`. */
 async function wrongCode(secret: string): Promise<string> {
@@ -84,16 +32,15 @@ for (const kind of HOST_KINDS) {
     describeBrowser('', () => {
       let browser: Browser;
       beforeAll(async () => {
-        mkdirSync(SCREENSHOTS, { recursive: true });
-        browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+        browser = await launchChromium();
       });
       afterAll(async () => browser?.close());
 
       it('enrols 2FA, signs in with a code once, uses a recovery code once, and switches 2FA off with the password', async () => {
         const world = await startWorld(kind);
-        const { context, page, problems } = await newBrowsing(browser, world);
+        const { context, page, problems } = await newBrowsing(browser, world.host.baseUrl);
         try {
-          expect(await signIn(page, world)).toBe(true);
+          expect(await signIn(page, world.host.baseUrl)).toBe(true);
           await page.getByRole('link', { name: 'Account', exact: true }).click();
           await page.getByRole('heading', { name: 'Your account' }).waitFor();
           await shoot(page, 'account', kind);
@@ -137,15 +84,15 @@ for (const kind of HOST_KINDS) {
           // Sign in with the next step's code (the enrolment used this step's): once.
           await signOut(page);
           const code = await totpCode(secret, Date.now() + 30_000);
-          expect(await signIn(page, world, { code })).toBe(true);
+          expect(await signIn(page, world.host.baseUrl, { code })).toBe(true);
           await signOut(page);
-          expect(await signIn(page, world, { code })).toBe(false);
+          expect(await signIn(page, world.host.baseUrl, { code })).toBe(false);
 
           // A recovery code, once.
-          expect(await signIn(page, world, { code: codes[0] })).toBe(true);
+          expect(await signIn(page, world.host.baseUrl, { code: codes[0] })).toBe(true);
           await signOut(page);
-          expect(await signIn(page, world, { code: codes[0] })).toBe(false);
-          expect(await signIn(page, world, { code: codes[1].toUpperCase() })).toBe(true);
+          expect(await signIn(page, world.host.baseUrl, { code: codes[0] })).toBe(false);
+          expect(await signIn(page, world.host.baseUrl, { code: codes[1].toUpperCase() })).toBe(true);
 
           // Switching off needs the password and a code; a wrong password is refused next to it.
           await page.goto(`${world.host.baseUrl}/account`);
@@ -161,7 +108,7 @@ for (const kind of HOST_KINDS) {
           await off.getByRole('button', { name: 'Turn off two-factor authentication' }).click();
           await page.getByText('Two-factor authentication is off.').waitFor();
           await signOut(page);
-          expect(await signIn(page, world)).toBe(true);
+          expect(await signIn(page, world.host.baseUrl)).toBe(true);
           expect(problems).toEqual([]);
         } finally {
           await context.close();
@@ -171,11 +118,11 @@ for (const kind of HOST_KINDS) {
 
       it('a password change ends the session of another browser, keeps this one, and the new password signs in', async () => {
         const world = await startWorld(kind);
-        const a = await newBrowsing(browser, world);
-        const b = await newBrowsing(browser, world);
+        const a = await newBrowsing(browser, world.host.baseUrl);
+        const b = await newBrowsing(browser, world.host.baseUrl);
         try {
-          expect(await signIn(a.page, world)).toBe(true);
-          expect(await signIn(b.page, world)).toBe(true);
+          expect(await signIn(a.page, world.host.baseUrl)).toBe(true);
+          expect(await signIn(b.page, world.host.baseUrl)).toBe(true);
           const newPassword = 'a different long password';
           await a.page.goto(`${world.host.baseUrl}/account`);
           const form = a.page.getByRole('region', { name: 'Password' });
@@ -195,8 +142,8 @@ for (const kind of HOST_KINDS) {
           await a.page.goto(`${world.host.baseUrl}/settings`);
           expect(new URL(a.page.url()).pathname).toBe('/settings');
 
-          expect(await signIn(b.page, world)).toBe(false);
-          expect(await signIn(b.page, world, { password: newPassword })).toBe(true);
+          expect(await signIn(b.page, world.host.baseUrl)).toBe(false);
+          expect(await signIn(b.page, world.host.baseUrl, { password: newPassword })).toBe(true);
           expect([...a.problems, ...b.problems]).toEqual([]);
         } finally {
           await Promise.all([a.context.close(), b.context.close()]);
@@ -206,10 +153,10 @@ for (const kind of HOST_KINDS) {
 
       it('an idle session ends after 20 minutes and sign-in leads back to the page', async () => {
         const world = await startWorld(kind);
-        const { context, page, problems } = await newBrowsing(browser, world);
+        const { context, page, problems } = await newBrowsing(browser, world.host.baseUrl);
         const idle = (minutes: number) => world.host.sql('UPDATE sessions SET last_seen_at = last_seen_at - ?', minutes * 60_000);
         try {
-          expect(await signIn(page, world)).toBe(true);
+          expect(await signIn(page, world.host.baseUrl)).toBe(true);
           await idle(19);
           await page.goto(`${world.host.baseUrl}/account`);
           await page.getByRole('heading', { name: 'Your account' }).waitFor(); // 19 minutes: still signed in (and seen now)

@@ -3,46 +3,17 @@
 // its own words, an uploaded account key, key rollover and deactivation at the CA, removal
 // refused (409, in words) while a certificate depends on it, secrets never shown, screenshots
 // at 375 and 1280 px, no request leaving the origin and nothing refused by the CSP.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { gatedDescribe, requireProgram } from '../harness/skip.ts';
 import { describePebble } from '../harness/pebble.ts';
-import { HOST_KINDS, ROOT, type HostKind } from '../harness/hosts.ts';
+import { HOST_KINDS } from '../harness/hosts.ts';
 import { openssl, startWorld, tempFile, type World } from '../harness/world.ts';
 import { freePort } from '../harness/ports.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOTS = join(ROOT, 'test/.screenshots');
-const describeBrowser = gatedDescribe(requireProgram(CHROMIUM, 'apt-get install chromium'));
-const PASSWORD = 'correct horse battery staple';
+import { describeBrowser, launchChromium, shoot, signedIn, type Browsing } from './browser.ts';
 
 /** A signed-in page that records requests to another origin, CSP refusals and script errors. */
-async function signedInPage(browser: Browser, world: World, javaScriptEnabled = true): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, javaScriptEnabled });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  const origin = new URL(world.host.baseUrl).origin;
-  page.on('request', (r) => void (new URL(r.url()).origin !== origin && problems.push(`request to another origin: ${r.url()}`)));
-  // The CSP refusing something is logged as a console error; a script error is a page error.
-  page.on('console', (m) => void (m.type() === 'error' && /Content Security Policy/i.test(m.text()) && problems.push(`CSP: ${m.text()}`)));
-  page.on('pageerror', (e) => void problems.push(`script error: ${e.message}`));
-  await page.goto(`${world.host.baseUrl}/login`);
-  await page.getByLabel('Email').fill('admin@example.com');
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
-  return { context, page, problems };
-}
-
-/** The page at 375 and 1280 px wide, whole length, into test/.screenshots/. */
-async function shoot(page: Page, name: string, kind: HostKind): Promise<void> {
-  for (const width of [375, 1280]) {
-    await page.setViewportSize({ width, height: 900 });
-    await page.screenshot({ path: join(SCREENSHOTS, `${name}-${kind}-${width}.png`), fullPage: true });
-  }
-  await page.setViewportSize({ width: 1280, height: 900 });
+function signedInPage(browser: Browser, world: World, javaScriptEnabled = true): Promise<Browsing> {
+  return signedIn(browser, world.host.baseUrl, { javaScriptEnabled });
 }
 
 /** The validation message shown under a field (tied to it by aria-describedby). */
@@ -65,8 +36,7 @@ for (const kind of HOST_KINDS) {
     describeBrowser('', () => {
       let browser: Browser;
       beforeAll(async () => {
-        mkdirSync(SCREENSHOTS, { recursive: true });
-        browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+        browser = await launchChromium();
       });
       afterAll(async () => browser?.close());
 

@@ -4,29 +4,15 @@
 // errors, edit, API key replacement, another key, delete; keys generated, imported (pasted and
 // uploaded) and deleted; a forged CSRF token refused; no request leaving the origin; screenshots
 // of every page at 375 and 1280 px in test/.screenshots/.
-import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { gatedDescribe, requireProgram } from '../harness/skip.ts';
 import { describePebble, normalizeSerial } from '../harness/pebble.ts';
-import { HOST_KINDS, ROOT } from '../harness/hosts.ts';
+import { HOST_KINDS } from '../harness/hosts.ts';
 import { openssl, startWorld, tempFile, type World } from '../harness/world.ts';
 import { startDnsWebhook } from '../harness/dns-helpers.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOTS = join(ROOT, 'test/.screenshots');
-const describeBrowser = gatedDescribe(requireProgram(CHROMIUM, 'apt-get install chromium'));
-const PASSWORD = 'correct horse battery staple';
-
-interface Session {
-  context: BrowserContext;
-  page: Page;
-  /** Requests to any other origin than the host's. */
-  foreign: string[];
-}
+import { describeBrowser, launchChromium, shoot as shootAt, signedIn, type Browsing } from './browser.ts';
 
 /**
  * A dns-01 webhook that takes its time: each "set" waits `delayMs`, then every call goes on to the
@@ -63,15 +49,9 @@ for (const kind of HOST_KINDS) {
     describeBrowser('', () => {
       let browser: Browser;
       let world: World;
-      let origin: string;
 
       beforeAll(async () => {
-        mkdirSync(SCREENSHOTS, { recursive: true });
-        [browser, world] = await Promise.all([
-          chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
-          startWorld(kind),
-        ]);
-        origin = new URL(world.host.baseUrl).origin;
+        [browser, world] = await Promise.all([launchChromium(), startWorld(kind)]);
       });
       afterAll(async () => {
         await browser?.close();
@@ -79,28 +59,12 @@ for (const kind of HOST_KINDS) {
       });
 
       /** A fresh browser context, signed in through /login. */
-      async function signIn(javaScriptEnabled = true): Promise<Session> {
-        const context = await browser.newContext({ javaScriptEnabled, viewport: { width: 1280, height: 900 } });
-        const page = await context.newPage();
-        const foreign: string[] = [];
-        page.on('request', (r) => void (new URL(r.url()).origin !== origin && foreign.push(r.url())));
-        await page.goto(`${world.host.baseUrl}/login`);
-        await page.getByLabel('Email').fill('admin@example.com');
-        await page.getByLabel('Password').fill(PASSWORD);
-        await page.getByRole('button', { name: 'Sign in' }).click();
-        await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
-        return { context, page, foreign };
+      function signIn(javaScriptEnabled = true): Promise<Browsing> {
+        return signedIn(browser, world.host.baseUrl, { javaScriptEnabled });
       }
 
-      /** Full-page screenshots at 375 and 1280 px; at 375 the page itself must not scroll sideways. */
-      async function shoot(page: Page, name: string, opts: { checkWidth?: boolean } = {}) {
-        for (const width of [375, 1280]) {
-          await page.setViewportSize({ width, height: 900 });
-          if (width === 375 && opts.checkWidth !== false) {
-            expect(await page.evaluate(() => document.documentElement.scrollWidth), `${name} is wider than 375 px`).toBeLessThanOrEqual(375);
-          }
-          await page.screenshot({ path: join(SCREENSHOTS, `${name}-${kind}-${width}.png`), fullPage: true });
-        }
+      function shoot(page: Page, name: string, opts: { checkWidth?: boolean } = {}) {
+        return shootAt(page, name, kind, opts);
       }
 
       /** Fills and sends the new-certificate form; returns the shown API keys and the commands. */
@@ -137,7 +101,7 @@ for (const kind of HOST_KINDS) {
       async function checkDownloads(commands: Array<{ apiKey: string; url: string }>, domains: string[], serial: string) {
         const certCommand = commands.find((c) => c.url.includes('/api/certificate/'))!;
         const keyCommand = commands.find((c) => c.url.includes('/api/key/'))!;
-        expect(new URL(certCommand.url).origin).toBe(origin);
+        expect(new URL(certCommand.url).origin).toBe(new URL(world.host.baseUrl).origin);
         const pem = await fetch(certCommand.url, { headers: { apikey: certCommand.apiKey } });
         expect(pem.status).toBe(200);
         const chain = await pem.text();
@@ -206,7 +170,7 @@ for (const kind of HOST_KINDS) {
 
             await revokeInPage(page, serial, screenshots);
             if (screenshots) await shoot(page, 'certificate-revoked');
-            expect(s.foreign).toEqual([]);
+            expect(s.problems).toEqual([]);
           } finally {
             await s.context.close();
           }
@@ -243,7 +207,7 @@ for (const kind of HOST_KINDS) {
             if (javaScriptEnabled) expect(await page.evaluate(() => (window as unknown as { mark?: number }).mark)).toBe(42);
             expect(await page.locator('#certificate-live').getAttribute('hx-trigger')).toBeNull();
             expect((await world.api.get(`/api/v1/certificates/${name}`)).body.status).toBe('valid');
-            expect(s.foreign).toEqual([]);
+            expect(s.problems).toEqual([]);
           } finally {
             await s.context.close();
             await slow.stop();
@@ -317,7 +281,7 @@ for (const kind of HOST_KINDS) {
           await page.goto(`${world.host.baseUrl}/certificates/${name}`);
           await page.getByText(`There is no certificate named “${name}”.`).waitFor();
           await shoot(page, 'certificate-not-found');
-          expect(s.foreign).toEqual([]);
+          expect(s.problems).toEqual([]);
         } finally {
           await s.context.close();
         }
@@ -398,7 +362,7 @@ for (const kind of HOST_KINDS) {
           await page.getByText(`The key cannot be deleted: the certificate ${cert} uses it.`).waitFor();
           await shoot(page, 'key-delete-refused');
           expect((await world.api.get(`/api/v1/keys/${pasted}`)).status).toBe(200);
-          expect(s.foreign).toEqual([]);
+          expect(s.problems).toEqual([]);
         } finally {
           await s.context.close();
         }

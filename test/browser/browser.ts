@@ -1,0 +1,89 @@
+// What every browser suite shares: Debian's Chromium driven by playwright-core, a page that records
+// what must never happen (a request to another origin, a CSP refusal, a script error), signing in
+// through /login, and screenshots at the two widths the pages are made for.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { expect } from 'vitest';
+import { gatedDescribe, requireProgram } from '../harness/skip.ts';
+import { ROOT, type HostKind } from '../harness/hosts.ts';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const SCREENSHOTS = join(ROOT, 'test/.screenshots');
+export const describeBrowser = gatedDescribe(requireProgram(CHROMIUM, 'apt-get install chromium'));
+
+/** The administrator every world is set up with (test/harness/world.ts). */
+export const ADMIN_EMAIL = 'admin@example.com';
+export const PASSWORD = 'correct horse battery staple';
+/** What /login answers for any wrong email, password or code. */
+export const REFUSED = 'The email, password or code is not right.';
+
+export function launchChromium(): Promise<Browser> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  return chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+}
+
+export interface Browsing {
+  context: BrowserContext;
+  page: Page;
+  /** Requests to another origin, CSP refusals and script errors, in words; should stay empty. */
+  problems: string[];
+}
+
+/** A fresh context and page at 1280 px that records every problem against `baseUrl`'s origin. */
+export async function newBrowsing(browser: Browser, baseUrl: string, opts: { javaScriptEnabled?: boolean } = {}): Promise<Browsing> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, javaScriptEnabled: opts.javaScriptEnabled ?? true });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  const origin = new URL(baseUrl).origin;
+  page.on('request', (r) => void (new URL(r.url()).origin !== origin && problems.push(`request to another origin: ${r.url()}`)));
+  // The CSP refusing something is logged as a console error; a script error is a page error.
+  page.on('console', (m) => void (m.type() === 'error' && /Content Security Policy/i.test(m.text()) && problems.push(`CSP: ${m.text()}`)));
+  page.on('pageerror', (e) => void problems.push(`script error: ${e.message}`));
+  return { context, page, problems };
+}
+
+/** Signs in through /login; with `code`, answers the second-factor question too. Returns whether it worked. */
+export async function signIn(page: Page, baseUrl: string, o: { password?: string; code?: string } = {}): Promise<boolean> {
+  await page.goto(`${baseUrl}/login`);
+  await page.getByLabel('Email').fill(ADMIN_EMAIL);
+  await page.getByLabel('Password').fill(o.password ?? PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  if (o.code !== undefined) {
+    await page.getByLabel('Authentication code').waitFor();
+    await page.getByLabel('Password').fill(o.password ?? PASSWORD); // never echoed back: typed again
+    await page.getByLabel('Authentication code').fill(o.code);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+  await page.waitForLoadState();
+  await expect.poll(async () => (await page.getByRole('heading', { name: 'Dashboard' }).count()) + (await page.getByText(REFUSED).count())).toBe(1);
+  return (await page.getByRole('heading', { name: 'Dashboard' }).count()) === 1;
+}
+
+/** A new browsing context signed in as the administrator. */
+export async function signedIn(browser: Browser, baseUrl: string, opts: { javaScriptEnabled?: boolean } = {}): Promise<Browsing> {
+  const browsing = await newBrowsing(browser, baseUrl, opts);
+  expect(await signIn(browsing.page, baseUrl)).toBe(true);
+  return browsing;
+}
+
+/**
+ * Full-page screenshots at 375 and 1280 px into test/.screenshots/<name>-<kind>-<width>.png. At
+ * 375 px the page itself must not scroll sideways (wide tables and code scroll inside their box).
+ */
+export async function shoot(page: Page, name: string, kind: HostKind, opts: { checkWidth?: boolean } = {}): Promise<void> {
+  for (const width of [375, 1280]) {
+    await page.setViewportSize({ width, height: 900 });
+    if (width === 375 && opts.checkWidth !== false) {
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), `${name} is wider than 375 px`).toBeLessThanOrEqual(375);
+    }
+    await page.screenshot({ path: join(SCREENSHOTS, `${name}-${kind}-${width}.png`), fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+/** Signs out with the header's button and waits for /login. */
+export async function signOut(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect.poll(() => new URL(page.url()).pathname).toBe('/login');
+}
