@@ -20,6 +20,7 @@ import { dnsProvidersPages } from './http/pages/dns-providers.ts';
 import { settingsPages } from './http/pages/settings.ts';
 import { accountPages } from './http/pages/account.ts';
 import { withSecurityHeaders } from './http/security-headers.ts';
+import { problemAsPage } from './http/pages/problem-page.ts';
 
 export type { App, RequestContext } from './http/context.ts';
 
@@ -64,7 +65,10 @@ export function createApp(deps: Deps): App {
   const router = Router<Request & { params: Record<string, string>; query: Record<string, string> }, [HandlerContext]>({
     before: [requireHttps, guard],
     catch: (err: unknown) => errorResponse(err, deps.log),
-    finally: [(response: Response, _request: unknown, ctx: HandlerContext) => withSecurityHeaders(response, { secure: ctx.secure })],
+    finally: [
+      (response: Response, request: Request, ctx: HandlerContext) => problemAsPage(response, request, ctx),
+      (response: Response, _request: unknown, ctx: HandlerContext) => withSecurityHeaders(response, { secure: ctx.secure }),
+    ],
   });
 
   router

@@ -1,0 +1,226 @@
+// The quality list of the admin UI, checked on every page in headless Chromium, on both hosts:
+// every form control has a label, every button and link a name, every image a text alternative;
+// one <h1> and a <title>; the keyboard alone reaches everything that can be used (the skip link
+// first), with a visible focus ring on each stop; nothing scrolls sideways at 375 px; no request
+// leaves our origin and the CSP refuses nothing. A form is also filled and sent with the keyboard.
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describePebble } from '../harness/pebble.ts';
+import { HOST_KINDS } from '../harness/hosts.ts';
+import { issueCertificate, startWorld, type World } from '../harness/world.ts';
+import { describeBrowser, launchChromium, newBrowsing, shoot, signedIn } from './browser.ts';
+
+interface PageFindings {
+  /** Controls, buttons, links and images without an accessible name, as short descriptions. */
+  unnamed: string[];
+  h1: number;
+  title: string;
+  lang: string;
+}
+
+/** What the page's DOM says about names, headings and language (run in the page). */
+function inspect(page: Page): Promise<PageFindings> {
+  return page.evaluate(() => {
+    const describe = (el: Element) => `<${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.getAttribute('name') ? ` name=${el.getAttribute('name')}` : ''}>`;
+    const text = (s: string | null | undefined) => (s ?? '').replace(/\s+/g, ' ').trim();
+    const labelledBy = (el: Element) =>
+      text((el.getAttribute('aria-labelledby') ?? '').split(/\s+/).map((id) => (id ? document.getElementById(id)?.textContent : '')).join(' '));
+    const nameOf = (el: Element): string => {
+      const own = text(el.getAttribute('aria-label')) || labelledBy(el);
+      if (own) return own;
+      if (el instanceof HTMLInputElement || el instanceof HTMLSelectElement || el instanceof HTMLTextAreaElement) {
+        return text([...(el.labels ?? [])].map((l) => l.textContent).join(' '));
+      }
+      if (el instanceof HTMLImageElement) return text(el.alt);
+      // Buttons and links: their text, or the alt of an image inside.
+      return text(el.textContent) || text([...el.querySelectorAll('img[alt], svg[aria-label]')].map((i) => i.getAttribute('alt') ?? i.getAttribute('aria-label')).join(' '));
+    };
+    const candidates = document.querySelectorAll('input:not([type=hidden]), select, textarea, button, a[href], img, svg[role=img]');
+    const unnamed = [...candidates].filter((el) => !nameOf(el)).map(describe);
+    return { unnamed, h1: document.querySelectorAll('h1').length, title: document.title, lang: document.documentElement.lang };
+  });
+}
+
+/**
+ * Tabs through the page from the top. Returns what can be used but was never reached, what was
+ * reached without a visible focus ring, and the first element reached.
+ */
+async function tabThrough(page: Page): Promise<{ missed: string[]; unringed: string[]; first: string }> {
+  const count = await page.evaluate(() => {
+    const usable = [...document.querySelectorAll<HTMLElement>('a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]')].filter(
+      (el) => el.tabIndex >= 0 && !(el as HTMLButtonElement).disabled && el.checkVisibility({ visibilityProperty: true }),
+    );
+    // Radio groups are one tab stop: keep the first of each group.
+    const seenGroups = new Set<string>();
+    const stops = usable.filter((el) => {
+      if (!(el instanceof HTMLInputElement) || el.type !== 'radio') return true;
+      if (seenGroups.has(el.name)) return false;
+      seenGroups.add(el.name);
+      return true;
+    });
+    stops.forEach((el, i) => el.setAttribute('data-tab-stop', String(i)));
+    (document.activeElement as HTMLElement | null)?.blur();
+    return stops.length;
+  });
+  const reached = new Set<string>();
+  const unringed: string[] = [];
+  let first = '';
+  // The skip link's target (<main tabindex=-1>) is not a stop; a few extra presses cover it.
+  for (let i = 0; i < count + 3; i++) {
+    await page.keyboard.press('Tab');
+    const stop = await page.evaluate(() => {
+      const el = document.activeElement as HTMLElement | null;
+      if (!el || el === document.body) return undefined;
+      const style = getComputedStyle(el);
+      const ring = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
+      const name = `${el.tagName.toLowerCase()} "${(el.textContent || el.getAttribute('name') || el.getAttribute('aria-label') || '').trim().slice(0, 30)}"`;
+      return { index: el.getAttribute('data-tab-stop'), ring, name };
+    });
+    if (!stop) continue;
+    if (!first) first = stop.name;
+    if (stop.index !== null) reached.add(stop.index);
+    if (!stop.ring) unringed.push(stop.name);
+  }
+  const missed = await page.evaluate((got) => {
+    return [...document.querySelectorAll<HTMLElement>('[data-tab-stop]')]
+      .filter((el) => !got.includes(el.getAttribute('data-tab-stop')!))
+      .map((el) => `${el.tagName.toLowerCase()} "${(el.textContent || el.getAttribute('name') || '').trim().slice(0, 30)}"`);
+  }, [...reached]);
+  return { missed, unringed: [...new Set(unringed)], first };
+}
+
+for (const kind of HOST_KINDS) {
+  describePebble(`page quality in Chromium on the ${kind} host`, () => {
+    describeBrowser('', () => {
+      let browser: Browser;
+      let world: World;
+      const certificate = 'quality';
+
+      beforeAll(async () => {
+        [browser, world] = await Promise.all([launchChromium(), startWorld(kind)]);
+        await issueCertificate(world, { name: certificate, domains: [world.domain('quality')] });
+        expect((await world.api.post('/api/v1/keys', { name: 'quality-key' })).status).toBe(201);
+        const hook = await world.api.post('/api/v1/dns-providers', { name: 'quality-dns', type: 'webhook', url: 'https://127.0.0.1:9/dns', secret: 'a'.repeat(32) });
+        expect(hook.status).toBe(201);
+      });
+      afterAll(async () => {
+        await browser?.close();
+        await world?.stop();
+      });
+
+      it('every page: labelled controls, one h1, a title, keyboard reach with a focus ring, 375 px wide, nothing foreign', async () => {
+        const pages = [
+          '/',
+          '/certificates',
+          '/certificates/-/new',
+          `/certificates/${certificate}`,
+          `/certificates/${certificate}/edit`,
+          `/certificates/${certificate}/key`,
+          `/certificates/${certificate}/revoke`,
+          `/certificates/${certificate}/delete`,
+          '/keys',
+          '/keys/-/new',
+          '/keys/quality-key',
+          '/keys/quality-key/delete',
+          '/accounts',
+          '/accounts/new',
+          '/accounts/default',
+          '/dns-providers',
+          '/dns-providers/new',
+          '/dns-providers/new?type=webhook',
+          '/dns-providers/quality-dns',
+          '/settings',
+          '/account',
+          '/account/two-factor',
+          '/no-such-page',
+        ];
+        const { context, page, problems } = await signedIn(browser, world.host.baseUrl);
+        const report: string[] = [];
+        try {
+          for (const path of pages) {
+            await page.goto(`${world.host.baseUrl}${path}`);
+            const found = await inspect(page);
+            if (found.unnamed.length) report.push(`${path}: no accessible name: ${found.unnamed.join(', ')}`);
+            if (found.h1 !== 1) report.push(`${path}: ${found.h1} h1 elements`);
+            if (!found.title.includes('Certkeep')) report.push(`${path}: title "${found.title}"`);
+            if (found.lang !== 'en') report.push(`${path}: lang "${found.lang}"`);
+            const keys = await tabThrough(page);
+            if (keys.missed.length) report.push(`${path}: not reached by Tab: ${keys.missed.join(', ')}`);
+            if (keys.unringed.length) report.push(`${path}: no focus ring on ${keys.unringed.join(', ')}`);
+            if (!keys.first.includes('Skip to content')) report.push(`${path}: the first Tab reaches ${keys.first}, not the skip link`);
+            await page.setViewportSize({ width: 375, height: 900 });
+            const width = await page.evaluate(() => document.documentElement.scrollWidth);
+            if (width > 375) report.push(`${path}: ${width} px wide at 375`);
+            await page.setViewportSize({ width: 1280, height: 900 });
+          }
+          expect(report).toEqual([]);
+          expect(problems).toEqual([]);
+        } finally {
+          await context.close();
+        }
+      });
+
+      it('the sign-in page and a form sent with the keyboard alone', async () => {
+        const signedOut = await newBrowsing(browser, world.host.baseUrl);
+        try {
+          await signedOut.page.goto(`${world.host.baseUrl}/login`);
+          const found = await inspect(signedOut.page);
+          expect(found.unnamed).toEqual([]);
+          expect(found.h1).toBe(1);
+          const keys = await tabThrough(signedOut.page);
+          expect(keys.missed).toEqual([]);
+          expect(keys.unringed).toEqual([]);
+          expect(signedOut.problems).toEqual([]);
+        } finally {
+          await signedOut.context.close();
+        }
+
+        const { context, page, problems } = await signedIn(browser, world.host.baseUrl);
+        try {
+          await page.goto(`${world.host.baseUrl}/keys/-/new`);
+          // The skip link, then into the page's main part; Tab on until the name field has focus.
+          await page.keyboard.press('Tab');
+          await page.keyboard.press('Enter');
+          for (let i = 0; i < 20 && !(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name === 'name')); i++) {
+            await page.keyboard.press('Tab');
+          }
+          expect(await page.evaluate(() => (document.activeElement as HTMLInputElement).name)).toBe('name');
+          await page.keyboard.type('typed-key');
+          await page.keyboard.press('Enter');
+          await page.getByRole('heading', { name: /typed-key/ }).waitFor();
+          expect((await world.api.get('/api/v1/keys/typed-key')).status).toBe(200);
+          await shoot(page, 'key-created-by-keyboard', kind);
+          expect(problems).toEqual([]);
+        } finally {
+          await context.close();
+        }
+      });
+
+      it('a stale form and an unknown page answer with pages in words, not JSON', async () => {
+        const { context, page, problems } = await signedIn(browser, world.host.baseUrl);
+        try {
+          await page.goto(`${world.host.baseUrl}/keys/-/new`);
+          // As if the session had been replaced since the form was loaded.
+          const form = page.locator('form[action="/keys"]').first();
+          await form.locator('input[name="_csrf"]').evaluate((el) => ((el as HTMLInputElement).value = 'stale'));
+          await form.getByLabel('Name of the new key').fill('never-made');
+          const [answer] = await Promise.all([page.waitForResponse((r) => r.request().isNavigationRequest()), form.getByRole('button', { name: 'Generate key' }).click()]);
+          expect(answer.status()).toBe(403);
+          await page.getByRole('heading', { name: 'Not allowed' }).waitFor();
+          expect(await page.locator('#flash').textContent()).toContain('The form is out of date');
+          expect((await world.api.get('/api/v1/keys/never-made')).status).toBe(404);
+          await shoot(page, 'problem-csrf', kind);
+
+          const missing = await page.goto(`${world.host.baseUrl}/certificates/${certificate}/no-such-page`);
+          expect(missing!.status()).toBe(404);
+          await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+          await page.getByRole('link', { name: 'Go to the dashboard' }).click();
+          await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+          expect(problems).toEqual([]);
+        } finally {
+          await context.close();
+        }
+      });
+    });
+  });
+}
