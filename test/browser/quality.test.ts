@@ -134,6 +134,8 @@ for (const kind of HOST_KINDS) {
           '/account/two-factor',
           '/no-such-page',
         ];
+        // Pages no other suite takes a picture of.
+        const screenshots: Record<string, string> = { '/': 'dashboard', '/no-such-page': 'problem-not-found' };
         const { context, page, problems } = await signedIn(browser, world.host.baseUrl);
         const report: string[] = [];
         try {
@@ -152,6 +154,7 @@ for (const kind of HOST_KINDS) {
             const width = await page.evaluate(() => document.documentElement.scrollWidth);
             if (width > 375) report.push(`${path}: ${width} px wide at 375`);
             await page.setViewportSize({ width: 1280, height: 900 });
+            if (screenshots[path]) await shoot(page, screenshots[path], kind, { checkWidth: false });
           }
           expect(report).toEqual([]);
           expect(problems).toEqual([]);
@@ -164,6 +167,7 @@ for (const kind of HOST_KINDS) {
         const signedOut = await newBrowsing(browser, world.host.baseUrl);
         try {
           await signedOut.page.goto(`${world.host.baseUrl}/login`);
+          await shoot(signedOut.page, 'login', kind);
           const found = await inspect(signedOut.page);
           expect(found.unnamed).toEqual([]);
           expect(found.h1).toBe(1);
