@@ -12,7 +12,7 @@ import { openSecret } from '../crypto/index.ts';
 import { fromUtf8, randomBytes, toBase64Url } from '../util/encoding.ts';
 import { verifyTotp } from '../auth/totp.ts';
 import { hashRecoveryCode } from '../auth/recovery.ts';
-import { hashPassword, verifyPassword } from './passwords.ts';
+import { decoyPasswordHash, hashPassword, verifyPassword } from './passwords.ts';
 import { hashSecret, hashesEqual } from './secrets.ts';
 
 export const SESSION_IDLE_MS = 20 * 60_000;
@@ -34,9 +34,6 @@ export interface ActiveSession {
 
 export const totpAad = (userId: string) => `totp:${userId}`;
 
-/** A password hash nobody's password matches, verified for unknown emails so they take as long. */
-let decoyHash: Promise<string> | undefined;
-
 export type SignInResult =
   | { ok: true; user: UserRow }
   | { ok: false; reason: 'invalid' | 'locked' | 'second-factor'; lockedUntil?: number };
@@ -52,7 +49,9 @@ export async function signIn(deps: Deps, input: { email: string; password: strin
   const log = (outcome: string) => deps.log.info('sign-in attempt', { email, clientIp: input.clientIp, outcome });
 
   if (!user) {
-    await verifyPassword(input.password, await (decoyHash ??= hashPassword(toBase64Url(randomBytes(16)))));
+    // Exactly one derivation at the production count, like a known email's check (the decoy
+    // itself costs nothing to make, so the first unknown email is no slower than the next).
+    await verifyPassword(input.password, decoyPasswordHash());
     log('unknown email');
     return { ok: false, reason: 'invalid' };
   }
