@@ -1,4 +1,5 @@
-// Embeds the static assets (templates/static/*, htmx's browser build) into a TypeScript module.
+// Embeds the static assets (templates/static/*: app.css, app.js, favicon; htmx's browser build) into
+// a TypeScript module.
 //
 // Why a generated module: workerd has no filesystem, and no text-import syntax works in every
 // place the core runs. `import css from './app.css' with { type: 'text' }` bundles with esbuild
@@ -29,6 +30,8 @@ export interface AssetSource {
 export const ASSET_SOURCES: AssetSource[] = [
   { name: 'app.css', path: join(ROOT, 'templates/static/app.css'), contentType: 'text/css; charset=utf-8' },
   { name: 'favicon.svg', path: join(ROOT, 'templates/static/favicon.svg'), contentType: 'image/svg+xml' },
+  // Our own script (copy buttons); RFC 9239: text/javascript.
+  { name: 'app.js', path: join(ROOT, 'templates/static/app.js'), contentType: 'text/javascript; charset=utf-8' },
   // The minified IIFE build (sets window.htmx); the .esm builds are for bundlers. RFC 9239: text/javascript.
   { name: 'htmx.min.js', path: join(dirname(HTMX_PACKAGE), 'dist/htmx.min.js'), contentType: 'text/javascript; charset=utf-8' },
 ];

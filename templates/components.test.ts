@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { html } from '../src/http/html.ts';
 import type { CertificateStatus } from '../src/domain/certificates.ts';
-import { badge, button, checkboxField, CSRF_FIELD, csrfField, field, linkButton, pagination, postButton, selectField, table, textareaField } from './components.ts';
+import { badge, button, checkboxField, copyButton, CSRF_FIELD, csrfField, field, linkButton, pagination, postButton, selectField, table, textareaField } from './components.ts';
 
 const XSS = '"><script>alert(1)</script>';
 const ESCAPED = '&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;';
@@ -163,5 +163,19 @@ describe('pagination', () => {
 
   it('uses the parameter it is told', () => {
     expect(hrefs(pagination({ url: new URL('http://x/orders'), page: 1, pageCount: 2, param: 'p' }).toString())).toEqual(['/orders', '/orders?p=2', '/orders?p=2']);
+  });
+});
+
+describe('copyButton', () => {
+  it('is hidden until the script reveals it, names what it copies, and has a status region beside it', () => {
+    const out = copyButton({ target: 'shown-key-1', what: 'Key API key <1>' }).toString();
+    expect(out).toMatch(/^<span class="copy"><button type="button" class="button copy-button" data-copy="shown-key-1" hidden>/);
+    expect(out).toContain('<span class="copy-label" aria-hidden="true">Copy</span><span class="visually-hidden">Copy Key API key &lt;1&gt;</span></button>');
+    expect(out).toContain('<span class="copy-status visually-hidden" role="status"></span></span>');
+  });
+
+  it('sits on the line of the input it copies (field addon)', () => {
+    const out = field({ name: 'k', label: 'Key', value: 'cka_x', addon: copyButton({ target: 'field-k', what: 'the key' }) }).toString();
+    expect(out).toMatch(/<div class="with-copy"><input [^>]*id="field-k"[^>]*><span class="copy"><button [^>]*data-copy="field-k"/);
   });
 });

@@ -34,6 +34,8 @@ export interface InputFieldOptions extends FieldBase {
   type?: 'text' | 'email' | 'password' | 'number' | 'url' | 'search' | 'tel' | 'date' | 'datetime-local' | 'file';
   value?: string | number | null;
   autocomplete?: string;
+  /** Shown on the input's line, after it: a copy button. */
+  addon?: Html;
 }
 
 /** The ids and attributes label, hint and error share. */
@@ -51,9 +53,10 @@ function fieldParts(o: FieldBase) {
 export function field(o: InputFieldOptions): Html {
   const { id, below, shared } = fieldParts(o);
   const value = o.type === 'password' || o.type === 'file' ? null : o.value; // never echo a password back
+  const input = html`<input${attrs({ type: o.type ?? 'text', ...shared, value: value ?? null, autocomplete: o.autocomplete ?? null, ...o.attributes })}>`;
   return html`<div class="field${o.error ? ' has-error' : ''}">
   <label for="${id}">${o.label}</label>
-  <input${attrs({ type: o.type ?? 'text', ...shared, value: value ?? null, autocomplete: o.autocomplete ?? null, ...o.attributes })}>
+  ${o.addon ? html`<div class="with-copy">${input}${o.addon}</div>` : input}
   ${below}
 </div>`;
 }
@@ -125,6 +128,18 @@ export interface ButtonOptions {
 
 export function button(label: HtmlValue, o: ButtonOptions = {}): Html {
   return html`<button${attrs({ type: o.type ?? 'submit', class: `button ${o.variant ?? 'secondary'}`, name: o.name ?? null, value: o.value ?? null, ...o.attributes })}>${label}</button>`;
+}
+
+/**
+ * "Copy" for the text of the element with id `target` (an input's value, otherwise its text),
+ * its accessible name completed by `what` ("Copy certificate API key 1"). Rendered hidden:
+ * static/app.js reveals it where the browser lets a page write the clipboard; after a click the
+ * button reads "Copied" for a moment (its accessible name stays) and the status region beside it
+ * says so to screen readers.
+ * Without JavaScript there is no button: select and copy by hand.
+ */
+export function copyButton(o: { target: string; what: string }): Html {
+  return html`<span class="copy"><button type="button" class="button copy-button" data-copy="${o.target}" hidden><span class="copy-label" aria-hidden="true">Copy</span><span class="visually-hidden">Copy ${o.what}</span></button><span class="copy-status visually-hidden" role="status"></span></span>`;
 }
 
 /** A link that looks like a button: for navigation (GET), never for actions that change state. */

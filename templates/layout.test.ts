@@ -17,16 +17,17 @@ describe('layout', () => {
     expect(out).toContain('<title>&lt;Certs &amp; &quot;keys&quot;&gt; · Certkeep</title>');
   });
 
-  it('loads the stylesheet, the icon and htmx (deferred) from our origin by their hashed URLs', () => {
+  it('loads the stylesheet, the icon, htmx and our script (deferred) from our origin by their hashed URLs', () => {
     const out = layout({ title: 't' }, html``).toString();
     expect(out).toContain(`<link rel="stylesheet" href="${assetUrl('app.css')}">`);
     expect(out).toContain(`<link rel="icon" href="${assetUrl('favicon.svg')}" type="image/svg+xml">`);
     expect(out).toContain(`<script src="${assetUrl('htmx.min.js')}" defer></script>`);
+    expect(out).toContain(`<script src="${assetUrl('app.js')}" defer></script>`);
   });
 
   it('needs nothing the CSP forbids: no inline script or style, no other origin, htmx\'s injected CSS off', () => {
     const out = signedIn('keys');
-    expect(out.match(/<script\b[^>]*>/g)).toEqual([`<script src="${assetUrl('htmx.min.js')}" defer>`]);
+    expect(out.match(/<script\b[^>]*>/g)).toEqual([`<script src="${assetUrl('htmx.min.js')}" defer>`, `<script src="${assetUrl('app.js')}" defer>`]);
     expect(out).not.toMatch(/<style\b|\sstyle=|\son[a-z]+=|javascript:/i);
     expect(out).not.toMatch(/(?:src|href|action)="(?![/#])/); // every URL is a path or a fragment on this origin
     expect(out).not.toMatch(/https?:\/\/|\/\/[a-z]/i);

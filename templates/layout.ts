@@ -76,6 +76,7 @@ export function layout(o: LayoutOptions, content: Html): Html {
   <link rel="stylesheet" href="${assetUrl('app.css')}">
   <link rel="icon" href="${assetUrl('favicon.svg')}" type="image/svg+xml">
   <script src="${assetUrl('htmx.min.js')}" defer></script>
+  <script src="${assetUrl('app.js')}" defer></script>
   ${o.head ?? null}
 </head>
 <body${attrs({ 'hx-headers:inherited': csrfHeaders })}>

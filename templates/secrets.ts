@@ -1,8 +1,9 @@
 // Download API keys on the pages: shown once, right after they were made (Certkeep keeps only
 // their hashes), each in a read-only labelled input that is easy to select and copy; and the
 // curl commands that fetch a certificate or key with them (SPEC §5), for this server's origin.
+// With JavaScript, each has a Copy button beside it.
 import { html, type Html } from '../src/http/html.ts';
-import { field } from './components.ts';
+import { copyButton, field } from './components.ts';
 
 export interface ShownKey {
   /** The input's accessible name, e.g. "Certificate API key 1". */
@@ -28,6 +29,7 @@ ${o.keys.map((k) =>
     value: k.value,
     autocomplete: 'off',
     attributes: { readonly: true, spellcheck: 'false', class: 'secret' },
+    addon: copyButton({ target: `shown-${k.id}`, what: k.label }),
   }),
 )}
 ${o.extra ?? null}
@@ -47,6 +49,8 @@ export interface DownloadTarget {
  * carries a placeholder to replace.
  */
 export function downloadCommands(o: { origin: string; certificate?: DownloadTarget; key?: DownloadTarget; heading?: string }): Html {
+  // Unique on a page: the shown-once commands (with keys) and the page's own (placeholders).
+  const id = o.certificate?.apiKey || o.key?.apiKey ? 'commands-shown' : 'commands';
   const lines: string[] = [];
   if (o.certificate) {
     lines.push('# the certificate and its chain (PEM)');
@@ -56,6 +60,6 @@ export function downloadCommands(o: { origin: string; certificate?: DownloadTarg
     lines.push('# the private key (PEM), readable by you only');
     lines.push(`(umask 077; curl -s -H "apikey: ${o.key.apiKey ?? '<key API key>'}" ${o.origin}/api/key/${encodeURIComponent(o.key.name)} > ${o.key.name}.key)`);
   }
-  return html`<h3>${o.heading ?? 'Download with curl'}</h3>
-<pre class="commands"><code>${lines.join('\n')}</code></pre>`;
+  return html`<div class="copy-row"><h3>${o.heading ?? 'Download with curl'}</h3>${copyButton({ target: id, what: lines.length > 2 ? 'the commands' : 'the command' })}</div>
+<pre class="commands" id="${id}"><code>${lines.join('\n')}</code></pre>`;
 }

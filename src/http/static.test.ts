@@ -19,6 +19,7 @@ describe('assetUrl', () => {
     expect(assetUrl('app.css')).toMatch(/^\/static\/app\.[0-9a-f]{16}\.css$/);
     expect(assetUrl('htmx.min.js')).toMatch(/^\/static\/htmx\.min\.[0-9a-f]{16}\.js$/);
     expect(assetUrl('favicon.svg')).toMatch(/^\/static\/favicon\.[0-9a-f]{16}\.svg$/);
+    expect(assetUrl('app.js')).toMatch(/^\/static\/app\.[0-9a-f]{16}\.js$/);
   });
 
   it('refuses a name that is not embedded', () => {
@@ -30,6 +31,7 @@ describe('serveStatic', () => {
   it.each([
     ['app.css', 'text/css; charset=utf-8'],
     ['htmx.min.js', 'text/javascript; charset=utf-8'],
+    ['app.js', 'text/javascript; charset=utf-8'],
     ['favicon.svg', 'image/svg+xml'],
   ] as const)('serves %s with its content type, a strong ETag and a year of immutable caching', async (name, type) => {
     const res = get(assetUrl(name));

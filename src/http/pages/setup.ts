@@ -1,221 +1,370 @@
-// /setup: the first-run wizard. One form in three parts — the admin account, the ACME account
-// (the CA's terms linked; EAB fields when the CA requires them), the server's hostname — then the
-// site certificate obtained with live progress (htmx polling; a refreshing page without JS).
-// On the Worker the setup token comes first.
+// /setup: the first-run wizard, one step per page — the administrator, the ACME account, the
+// server's hostname — then the site certificate obtained with live progress (/setup/progress).
+// Every step posts to /setup with a hidden `step`; GET /setup shows the step that is next by what
+// is stored (domain/setup.ts), so a reload, a closed browser or another browser resume there.
+//
+// Step 1 creates the administrator and signs them in (on the Worker only with the setup token);
+// the later steps need that session and its CSRF token. A browser without it is asked to sign in
+// to continue (/login itself leads here until setup is done).
 import type { HandlerContext } from '../context.ts';
-import { html, page, type Html } from '../html.ts';
-import { layout } from '../../../templates/layout.ts';
-import { button, checkboxField, field, selectField } from '../../../templates/components.ts';
-import { isSetupDone, runSetup, SITE_CERTIFICATE } from '../../domain/setup.ts';
-import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING } from '../../domain/accounts.ts';
-import { normalizeDomain } from '../../domain/names.ts';
-import { findUserByEmail, createSession } from '../../domain/sessions.ts';
-import { certificateStatus, findCertificateByName } from '../../domain/certificates.ts';
-import { CertkeepError } from '../../errors.ts';
+import { page } from '../html.ts';
+import { problemResponse } from '../problem.ts';
+import * as wizard from '../../../templates/setup.ts';
+import type { CaInfo, FormState } from '../../../templates/setup.ts';
+import { acmeProblemOf, errorField, errorText, fieldMessage } from '../../../templates/error-text.ts';
+import {
+  changeSetupAdmin,
+  finishSetup,
+  MIN_PASSWORD,
+  registerSetupAccount,
+  retrySiteCertificate,
+  setupState,
+  siteCertificateProgress,
+  SITE_CERTIFICATE,
+  startSetup,
+  type SetupState,
+} from '../../domain/setup.ts';
+import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING, resolveDirectoryUrl, type AccountRow } from '../../domain/accounts.ts';
+import { createSession, signIn, type ActiveSession } from '../../domain/sessions.ts';
+import { findCertificateByName } from '../../domain/certificates.ts';
 import { issue } from '../../domain/orders.ts';
+import { KEY_TYPES, type KeyType } from '../../crypto/index.ts';
+import { CertkeepError } from '../../errors.ts';
 import { timingSafeEqual, utf8 } from '../../util/encoding.ts';
-import { formOf, sessionCookie, sessionOf } from '../session.ts';
-import { redirect } from './guard.ts';
+import { csrfOk, formOf, sessionCookie, sessionOf } from '../session.ts';
+import { statusOf, type FieldErrors } from './form-errors.ts';
+import { redirect, signedIn } from './guard.ts';
 
 const LETS_ENCRYPT_TERMS = 'https://letsencrypt.org/repository/';
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** A pasted or uploaded account key is a few kilobytes at most. */
+const MAX_PEM = 16_384;
+/** Form fields never sent back into a page. */
+const SECRETS = ['adminPassword', 'adminPassword2', 'setupToken', 'password', 'eabHmacKey', 'keyPem', '_csrf'];
 
-const CAS = [
-  { value: 'letsencrypt', label: "Let's Encrypt", url: LETS_ENCRYPT },
-  { value: 'letsencrypt-staging', label: "Let's Encrypt staging (test certificates)", url: LETS_ENCRYPT_STAGING },
-  { value: 'other', label: 'Another ACME CA (directory URL below)', url: '' },
-];
+const NEEDS_A_LOOK = [{ kind: 'error' as const, message: 'Some fields need a second look.' }];
 
-interface CaInfo {
-  url: string;
-  termsOfService?: string;
-  externalAccountRequired: boolean;
-  error?: string;
+function keptValues(form: URLSearchParams): URLSearchParams {
+  const values = new URLSearchParams(form);
+  for (const secret of SECRETS) values.delete(secret);
+  return values;
 }
 
-/** Reads the CA's directory for its terms of service and whether it needs EAB. */
+const hasErrors = (errors: FieldErrors) => Object.keys(errors).length > 0;
+
+// ---- reading a CA's directory -------------------------------------------------------------------
+
+/** Reads the CA's directory for its terms of service and whether it needs external account binding. */
 async function caInfo(ctx: HandlerContext, url: string): Promise<CaInfo> {
   if (!url) return { url, externalAccountRequired: false };
   // Let's Encrypt's terms live in its repository; no need to ask its directory to show the link.
   if (url === LETS_ENCRYPT || url === LETS_ENCRYPT_STAGING) return { url, termsOfService: LETS_ENCRYPT_TERMS, externalAccountRequired: false };
   try {
+    resolveDirectoryUrl(url);
     const res = await ctx.deps.fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(10_000) });
-    const dir = (await res.json()) as { meta?: { termsOfService?: string; externalAccountRequired?: boolean } };
+    const dir = (await res.json()) as { meta?: { termsOfService?: unknown; externalAccountRequired?: unknown } };
     const tos = dir.meta?.termsOfService;
     return { url, termsOfService: typeof tos === 'string' ? tos : undefined, externalAccountRequired: dir.meta?.externalAccountRequired === true };
-  } catch {
-    return { url, externalAccountRequired: false, error: `The directory at ${url} could not be read.` };
+  } catch (err) {
+    const why = err instanceof CertkeepError ? fieldMessage(err) : 'it did not answer with an ACME directory';
+    return { url, externalAccountRequired: false, error: `The directory at ${url} could not be read: ${why}` };
   }
 }
 
 function directoryOf(form: URLSearchParams): string {
-  const ca = CAS.find((c) => c.value === form.get('ca')) ?? CAS[0];
+  const ca = wizard.CAS.find((c) => c.value === form.get('ca')) ?? wizard.CAS[0];
   return ca.value === 'other' ? (form.get('directoryUrl') ?? '').trim() : ca.url;
 }
 
-function termsPart(info: CaInfo): Html {
-  return html`<div id="ca-terms">
-  ${info.error ? html`<p class="error">${info.error}</p>` : null}
-  ${info.termsOfService
-    ? html`<p>Read the CA's <a href="${info.termsOfService}" rel="noreferrer" target="_blank">terms of service</a> before you accept them.</p>`
-    : null}
-  ${info.externalAccountRequired
-    ? html`<p>This CA requires external account binding: enter the key ID and HMAC key it gave you.</p>
-  ${field({ name: 'eabKid', label: 'EAB key ID', required: true })}
-  ${field({ name: 'eabHmacKey', label: 'EAB HMAC key', hint: 'base64url, as the CA shows it', required: true, attributes: { autocomplete: 'off' } })}`
-    : null}
-</div>`;
+/** The step-2 form as it was filled for a registered account (when going back to it). */
+function accountValues(account: AccountRow): URLSearchParams {
+  const named = wizard.CAS.find((c) => c.url === account.directoryUrl);
+  return new URLSearchParams({
+    ca: named?.value ?? 'other',
+    directoryUrl: named ? '' : account.directoryUrl,
+    acmeEmail: account.email ?? '',
+    keyType: account.keyType,
+  });
 }
 
-interface FormState {
-  values: URLSearchParams;
-  errors: Record<string, string>;
-  info: CaInfo;
-  message?: string;
+// ---- who may take the next step --------------------------------------------------------------
+
+/** The wizard administrator's session, or null (not signed in, or signed in as nobody we know). */
+async function wizardSession(request: Request, ctx: HandlerContext, state: SetupState): Promise<ActiveSession | null> {
+  const session = await sessionOf(ctx.deps, request, ctx.secure);
+  return session && state.admin && session.user.id === state.admin.id ? session : null;
 }
 
-function setupPage(ctx: HandlerContext, s: FormState, status = 200): Response {
-  const v = (k: string) => s.values.get(k) ?? '';
-  const worker = ctx.deps.runtime === 'worker';
-  return page(
-    layout(
-      { title: 'Set up Certkeep', flash: s.message ? [{ kind: 'error', message: s.message }] : [] },
-      html`<h1>Set up Certkeep</h1>
-<p>Three things and Certkeep is ready: who administers it, which CA issues its certificates, and ${worker ? 'optionally ' : ''}the name it is reached by.</p>
-<form method="post" action="/setup">
-  ${worker
-    ? html`<fieldset><legend>Setup token</legend>
-    ${field({ name: 'setupToken', label: 'Setup token', type: 'password', required: true, error: s.errors.setupToken, hint: 'The SETUP_TOKEN secret you set with wrangler.' })}
-  </fieldset>`
-    : null}
-  <fieldset><legend>1. Administrator</legend>
-    ${field({ name: 'adminEmail', label: 'Email', type: 'email', value: v('adminEmail'), required: true, autocomplete: 'username', error: s.errors.adminEmail })}
-    ${field({ name: 'adminPassword', label: 'Password', type: 'password', required: true, autocomplete: 'new-password', hint: 'At least 10 characters.', error: s.errors.adminPassword })}
-    ${field({ name: 'adminPassword2', label: 'Password again', type: 'password', required: true, autocomplete: 'new-password', error: s.errors.adminPassword2 })}
-  </fieldset>
-  <fieldset><legend>2. ACME account</legend>
-    ${selectField({
-      name: 'ca',
-      label: 'Certificate authority',
-      options: CAS.map((c) => ({ value: c.value, label: c.label })),
-      value: v('ca') || 'letsencrypt',
-      attributes: { 'hx-post': '/setup/ca', 'hx-trigger': 'change', 'hx-target': '#ca-terms', 'hx-swap': 'outerHTML', 'hx-include': '[name=directoryUrl]' },
-    })}
-    ${field({ name: 'directoryUrl', label: 'Directory URL (another CA)', type: 'url', value: v('directoryUrl'), error: s.errors.directoryUrl, hint: 'Only for "Another ACME CA", e.g. https://acme.example.com/directory' })}
-    ${field({ name: 'acmeEmail', label: 'Contact email for the CA', type: 'email', value: v('acmeEmail'), hint: 'Defaults to the administrator\u2019s email.', error: s.errors.acmeEmail })}
-    ${termsPart(s.info)}
-    ${checkboxField({ name: 'acceptTos', label: "I accept the CA's terms of service", checked: v('acceptTos') === 'on', required: true, error: s.errors.acceptTos })}
-    <div class="actions">${button('Look up this CA', { name: 'action', value: 'check' })}</div>
-  </fieldset>
-  <fieldset><legend>3. Server</legend>
-    ${field({
-      name: 'hostname',
-      label: 'Hostname of this server',
-      value: v('hostname'),
-      error: s.errors.hostname,
-      hint: worker ? 'Optional on Workers: Cloudflare serves HTTPS.' : 'Certkeep obtains its own certificate for it. Port 80 must reach this server. Leave empty to skip.',
-    })}
-  </fieldset>
-  <div class="actions">${button('Set up', { variant: 'primary', name: 'action', value: 'finish' })}</div>
-</form>`,
-    ),
-    { status },
-  );
+/** A cross-site form must not create the administrator from a visitor's browser on an allowed address. */
+function crossSite(request: Request): boolean {
+  return request.headers.get('sec-fetch-site') === 'cross-site';
 }
+
+/** A new session for the administrator, and on to the step that is next. */
+async function signInAndContinue(ctx: HandlerContext, userId: string): Promise<Response> {
+  const { token } = await createSession(ctx.deps, userId);
+  return redirect(wizard.SETUP_PATH, { 'set-cookie': sessionCookie(token, ctx.secure) });
+}
+
+// ---- GET /setup -----------------------------------------------------------------------------------
 
 export async function showSetup(request: Request, ctx: HandlerContext): Promise<Response> {
-  if (await isSetupDone(ctx.deps)) return redirect('/');
-  const values = new URLSearchParams({ ca: 'letsencrypt' });
-  return setupPage(ctx, { values, errors: {}, info: await caInfo(ctx, LETS_ENCRYPT) });
+  const state = await setupState(ctx.deps);
+  if (state.step === 'done') return redirect('/');
+  const worker = ctx.deps.runtime === 'worker';
+  if (state.step === 'admin') return page(wizard.adminStep({ askSetupToken: worker }));
+  const session = await wizardSession(request, ctx, state);
+  if (!session) return page(wizard.resumeSignIn({ worker }));
+  const asked = new URL(request.url).searchParams.get('step');
+  if (asked === 'admin') {
+    return page(wizard.adminStep({ askSetupToken: worker, editing: { csrfToken: session.csrfToken }, form: { values: new URLSearchParams({ adminEmail: session.user.email }), errors: {} } }));
+  }
+  if (state.step === 'acme' || asked === 'acme') {
+    const values = state.account ? accountValues(state.account) : new URLSearchParams({ ca: 'letsencrypt', acmeEmail: session.user.email });
+    return page(
+      wizard.acmeStep({ csrfToken: session.csrfToken, info: await caInfo(ctx, directoryOf(values)), form: { values, errors: {} }, registered: state.account?.directoryUrl }),
+    );
+  }
+  return page(wizard.serverStep({ csrfToken: session.csrfToken, worker, directoryUrl: state.account!.directoryUrl }));
 }
 
-/** htmx: the terms/EAB part for the CA just chosen. */
-export async function setupCaPart(request: Request, ctx: HandlerContext): Promise<Response> {
-  if (await isSetupDone(ctx.deps)) return new Response(null, { status: 409 });
-  return page(termsPart(await caInfo(ctx, directoryOf(await formOf(request)))));
-}
+// ---- POST /setup ------------------------------------------------------------------------------
 
 export async function submitSetup(request: Request, ctx: HandlerContext): Promise<Response> {
-  if (await isSetupDone(ctx.deps)) return redirect('/');
-  const form = await formOf(request);
-  const directoryUrl = directoryOf(form);
-  const info = await caInfo(ctx, directoryUrl);
-  const values = new URLSearchParams(form);
-  for (const secret of ['adminPassword', 'adminPassword2', 'setupToken', 'eabHmacKey']) values.delete(secret);
-  if (form.get('action') === 'check') return setupPage(ctx, { values, errors: {}, info });
+  if (crossSite(request)) return problemResponse(403, 'setup forms are only accepted from this site');
+  // Read copies: the site step hands the request to the page guard, the account step reads its file.
+  const form = await formOf(request.clone());
+  const step = form.get('step');
+  if (step === 'site') return submitSite(request, ctx);
 
-  const errors: Record<string, string> = {};
-  if (ctx.deps.runtime === 'worker') {
+  const state = await setupState(ctx.deps);
+  if (state.step === 'done') return redirect('/');
+  if (state.step === 'admin') return step === 'admin' ? createAdmin(ctx, form) : redirect(wizard.SETUP_PATH);
+  if (step === 'signin') return resume(ctx, form);
+  const session = await wizardSession(request, ctx, state);
+  if (!session) return redirect(wizard.SETUP_PATH);
+  if (!csrfOk(request, form, session)) {
+    return problemResponse(403, 'the form is out of date or was not sent by this site; reload the page and try again');
+  }
+  if (step === 'admin') return editAdmin(ctx, session, form);
+  if (step === 'acme') return submitAccount(request, ctx, session, form, state);
+  if (step === 'server' && state.step === 'server') return submitServer(ctx, session, form, state);
+  return redirect(wizard.SETUP_PATH);
+}
+
+/** Step 1: the passwords match and are long enough; the domain checks the rest. */
+function passwordErrors(form: URLSearchParams, errors: FieldErrors, required: boolean): string | undefined {
+  const password = form.get('adminPassword') ?? '';
+  if (!password && !required && !form.get('adminPassword2')) return undefined;
+  if (password.length < MIN_PASSWORD) errors.adminPassword = `At least ${MIN_PASSWORD} characters.`;
+  else if (password !== form.get('adminPassword2')) errors.adminPassword2 = 'The two passwords differ.';
+  return password;
+}
+
+/** A refusal that names its field goes next to that field; any other error propagates. */
+function fieldErrorOf(err: unknown, errors: FieldErrors): void {
+  if (!(err instanceof CertkeepError)) throw err;
+  const field = errorField(err);
+  if (!field) throw err;
+  errors[field] = field === 'adminEmail' ? 'Enter an email address.' : fieldMessage(err);
+}
+
+async function createAdmin(ctx: HandlerContext, form: URLSearchParams): Promise<Response> {
+  const worker = ctx.deps.runtime === 'worker';
+  const errors: FieldErrors = {};
+  if (worker) {
     const given = form.get('setupToken') ?? '';
     const expected = ctx.deps.setupToken ?? '';
-    if (!expected || !timingSafeEqual(utf8(given), utf8(expected))) errors.setupToken = 'This is not the setup token.';
+    if (!expected) errors.setupToken = 'The SETUP_TOKEN secret is not set on this Worker: wrangler secret put SETUP_TOKEN.';
+    else if (!timingSafeEqual(utf8(given), utf8(expected))) errors.setupToken = 'This is not the setup token.';
   }
-  const adminEmail = (form.get('adminEmail') ?? '').trim();
-  const password = form.get('adminPassword') ?? '';
-  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(adminEmail)) errors.adminEmail = 'Enter an email address.';
-  if (password.length < 10) errors.adminPassword = 'At least 10 characters.';
-  else if (password !== form.get('adminPassword2')) errors.adminPassword2 = 'The two passwords differ.';
-  if (!directoryUrl) errors.directoryUrl = 'Enter the directory URL of the CA.';
-  if (form.get('acceptTos') !== 'on') errors.acceptTos = "The CA's terms of service must be accepted.";
-  let hostname: string | undefined;
-  const hostInput = (form.get('hostname') ?? '').trim();
-  if (hostInput) {
-    try {
-      hostname = normalizeDomain(hostInput, 'hostname');
-      if (hostname.startsWith('*.')) errors.hostname = 'The hostname cannot be a wildcard.';
-    } catch (err) {
-      errors.hostname = (err as Error).message.replace(/^hostname: /, '');
+  const email = (form.get('adminEmail') ?? '').trim();
+  if (!EMAIL.test(email)) errors.adminEmail = 'Enter an email address.';
+  const password = passwordErrors(form, errors, true)!;
+  const again = (status: number, flash = NEEDS_A_LOOK) => page(wizard.adminStep({ askSetupToken: worker, form: { values: keptValues(form), errors, flash } }), { status });
+  if (hasErrors(errors)) return again(400);
+  try {
+    const user = await startSetup(ctx.deps, { email, password });
+    return signInAndContinue(ctx, user.id);
+  } catch (err) {
+    if (err instanceof CertkeepError && err.code === 'CONFLICT') {
+      // Another browser was faster: this one signs in to continue.
+      return page(wizard.resumeSignIn({ worker, email, flash: [{ kind: 'error', message: `${fieldMessage(err)}.` }] }), { status: 409 });
     }
+    fieldErrorOf(err, errors);
+    return again(400);
   }
-  if (Object.keys(errors).length > 0) return setupPage(ctx, { values, errors, info, message: 'Some fields need a second look.' }, 400);
+}
+
+async function editAdmin(ctx: HandlerContext, session: ActiveSession, form: URLSearchParams): Promise<Response> {
+  const errors: FieldErrors = {};
+  const email = (form.get('adminEmail') ?? '').trim();
+  if (!EMAIL.test(email)) errors.adminEmail = 'Enter an email address.';
+  const password = passwordErrors(form, errors, false);
+  const again = (status: number) =>
+    page(wizard.adminStep({ askSetupToken: false, editing: { csrfToken: session.csrfToken }, form: { values: keptValues(form), errors, flash: NEEDS_A_LOOK } }), { status });
+  if (hasErrors(errors)) return again(400);
+  try {
+    await changeSetupAdmin(ctx.deps, session.user.id, { email, password });
+  } catch (err) {
+    fieldErrorOf(err, errors);
+    return again(400);
+  }
+  return redirect(wizard.SETUP_PATH);
+}
+
+/** Resuming in a browser without the session: the administrator's email and password. */
+async function resume(ctx: HandlerContext, form: URLSearchParams): Promise<Response> {
+  const email = (form.get('email') ?? '').slice(0, 254);
+  const result = await signIn(ctx.deps, { email, password: form.get('password') ?? '', clientIp: ctx.clientIp });
+  if (result.ok) return signInAndContinue(ctx, result.user.id);
+  const locked = result.reason === 'locked';
+  const error = locked ? 'Too many failed attempts: this account is locked for a few minutes.' : 'The email or password is not right.';
+  return page(wizard.resumeSignIn({ worker: ctx.deps.runtime === 'worker', email, error }), { status: locked ? 429 : 401 });
+}
+
+// ---- step 2 ------------------------------------------------------------------------------------
+
+/** The uploaded key file's text; the multipart body is read from a copy (the form was read already). */
+async function uploadedKey(copy: Request): Promise<string | { error: string } | undefined> {
+  if (!/^multipart\/form-data\b/i.test(copy.headers.get('content-type') ?? '')) return undefined;
+  const file = (await copy.formData()).get('keyFile');
+  if (!file || typeof file === 'string' || file.size === 0) return undefined;
+  if (file.size > MAX_PEM) return { error: 'This file is too large for an account key.' };
+  return file.text();
+}
+
+/** Maps an error of the registration to the field it is about; ACME problems about the contact or EAB too. */
+function accountFieldOf(err: CertkeepError): string | undefined {
+  const field = errorField(err);
+  if (field) return { email: 'acmeEmail', 'eab.kid': 'eabKid', 'eab.hmacKey': 'eabHmacKey', 'acme.termsOfServiceAgreed': 'acceptTos' }[field] ?? field;
+  if (['PEM_INVALID', 'KEY_INVALID', 'KEY_UNSUPPORTED'].includes(err.code)) return 'keyPem';
+  const type = acmeProblemOf(err)?.type ?? '';
+  if (/:(invalidContact|unsupportedContact)$/.test(type)) return 'acmeEmail';
+  if (/:externalAccountRequired$/.test(type)) return 'eabKid';
+  if (/:(connection|malformed)$/.test(type) || err.code === 'ACME_NETWORK' || err.code === 'ACME_BAD_RESPONSE') return 'directoryUrl';
+  return undefined;
+}
+
+async function submitAccount(request: Request, ctx: HandlerContext, session: ActiveSession, form: URLSearchParams, state: SetupState): Promise<Response> {
+  const directoryUrl = directoryOf(form);
+  const info = await caInfo(ctx, directoryUrl);
+  const values = keptValues(form);
+  const again = (s: FormState, status: number) =>
+    page(wizard.acmeStep({ csrfToken: session.csrfToken, info: s.errors.directoryUrl ? { ...info, error: undefined } : info, form: s, registered: state.account?.directoryUrl }), { status });
+  if (form.get('action') === 'check') return again({ values, errors: {} }, 200);
+
+  const errors: FieldErrors = {};
+  if (!directoryUrl) errors.directoryUrl = 'Enter the directory URL of the CA.';
+  else if (info.error) errors.directoryUrl = info.error;
+  const email = (form.get('acmeEmail') ?? '').trim();
+  if (email && (!EMAIL.test(email) || email.length > 254)) errors.acmeEmail = 'Enter an email address, or leave it empty.';
+  if (form.get('acceptTos') !== 'on') errors.acceptTos = "The CA's terms of service must be accepted.";
+  else if (info.termsOfService !== undefined && form.get('termsFor') !== directoryUrl) {
+    // Ticked before this CA's terms were on the page (without JavaScript, or a changed URL).
+    values.delete('acceptTos');
+    errors.acceptTos = "Read this CA's terms of service, shown above, and accept them.";
+  }
+  const kid = (form.get('eabKid') ?? '').trim();
+  const hmacKey = (form.get('eabHmacKey') ?? '').trim();
+  if (info.externalAccountRequired && !kid) errors.eabKid = 'This CA requires external account binding: enter the key ID it gave you.';
+  else if (hmacKey && !kid) errors.eabKid = 'Enter the key ID that belongs to this HMAC key.';
+  if (kid && !hmacKey) errors.eabHmacKey = 'Enter the HMAC key that belongs to this key ID.';
+  else if (hmacKey && !/^[A-Za-z0-9_-]+={0,2}$/.test(hmacKey)) errors.eabHmacKey = 'The HMAC key is base64url: letters, digits, "-" and "_".';
+  const keyType = (KEY_TYPES as readonly string[]).includes(form.get('keyType') ?? '') ? (form.get('keyType') as KeyType) : 'ec-p256';
+  const pasted = (form.get('keyPem') ?? '').trim();
+  const uploaded = await uploadedKey(request.clone());
+  if (typeof uploaded === 'object') errors.keyFile = uploaded.error;
+  else if (uploaded && pasted) errors.keyFile = 'Paste the key or upload it, not both.';
+  const keyPem = pasted || (typeof uploaded === 'string' ? uploaded.trim() : '');
+  if (keyPem.length > MAX_PEM) errors.keyPem = 'This is too long for an account key.';
+  if (hasErrors(errors)) return again({ values, errors, flash: NEEDS_A_LOOK }, 400);
 
   try {
-    await runSetup(ctx.deps, {
-      adminEmail,
-      adminPassword: password,
-      acme: {
-        directoryUrl,
-        email: (form.get('acmeEmail') ?? '').trim() || undefined,
-        termsOfServiceAgreed: true,
-        eab: form.get('eabKid') ? { kid: form.get('eabKid')!.trim(), hmacKey: (form.get('eabHmacKey') ?? '').trim() } : undefined,
-      },
-      hostname,
+    await registerSetupAccount(ctx.deps, {
+      directoryUrl,
+      email: email || undefined,
+      termsOfServiceAgreed: true,
+      eab: kid ? { kid, hmacKey } : undefined,
+      ...(keyPem ? { keyPem } : { keyType }),
     });
   } catch (err) {
     if (!(err instanceof CertkeepError)) throw err;
-    const problem = err.details?.problem as { detail?: string } | undefined;
-    const field = err.details?.field as string | undefined;
-    const message = problem?.detail ? `The CA refused: ${problem.detail}` : err.message;
-    return setupPage(ctx, { values, errors: field ? { [field.replace(/^acme\./, '')]: message } : {}, info, message }, err.code === 'CONFLICT' ? 409 : 400);
+    const where = accountFieldOf(err);
+    const message = errorText(err);
+    return again({ values, errors: where ? { [where]: message } : {}, flash: [{ kind: 'error', message }] }, statusOf(err));
   }
-  if (hostname) {
-    // Start on the site certificate now rather than at the next tick (on Workers, the next cron).
-    const site = await findCertificateByName(ctx.deps, SITE_CERTIFICATE);
-    if (site) ctx.waitUntil(issue(ctx.deps, site.id, 'new').catch((err) => ctx.deps.log.info('site certificate left to the scheduler', { err })));
-  }
-  const user = await findUserByEmail(ctx.deps, adminEmail);
-  const { token } = await createSession(ctx.deps, user!.id);
-  return redirect(hostname ? '/setup/progress' : '/', { 'set-cookie': sessionCookie(token, ctx.secure) });
+  return redirect(wizard.SETUP_PATH);
 }
 
-/** The site certificate's progress: htmx polls the #progress part; without JS the page refreshes. */
+/** htmx: the terms/EAB part for the CA just chosen (the wizard's administrator only: it fetches a URL). */
+export async function setupCaPart(request: Request, ctx: HandlerContext): Promise<Response> {
+  const state = await setupState(ctx.deps);
+  if (state.step === 'done') return new Response(null, { status: 409 });
+  const form = await formOf(request);
+  const session = await wizardSession(request, ctx, state);
+  if (!session || !csrfOk(request, form, session)) return problemResponse(403, 'sign in to continue setting up');
+  return page(wizard.caPart(await caInfo(ctx, directoryOf(form))));
+}
+
+// ---- step 3 ------------------------------------------------------------------------------------
+
+/** Starts on the site certificate now rather than at the next tick (on Workers, the next cron). */
+async function obtainSiteCertificate(ctx: HandlerContext): Promise<void> {
+  const site = await findCertificateByName(ctx.deps, SITE_CERTIFICATE);
+  if (site) ctx.waitUntil(issue(ctx.deps, site.id, 'new').catch((err) => ctx.deps.log.info('site certificate left to the scheduler', { err })));
+}
+
+async function submitServer(ctx: HandlerContext, session: ActiveSession, form: URLSearchParams, state: SetupState): Promise<Response> {
+  const skip = form.get('action') === 'skip';
+  const errors: FieldErrors = {};
+  const hostname = skip ? undefined : (form.get('hostname') ?? '').trim();
+  if (hostname === '') errors.hostname = 'Enter the hostname, or skip this step.';
+  const again = (status: number, flash = NEEDS_A_LOOK) =>
+    page(
+      wizard.serverStep({ csrfToken: session.csrfToken, worker: ctx.deps.runtime === 'worker', directoryUrl: state.account!.directoryUrl, form: { values: keptValues(form), errors, flash } }),
+      { status },
+    );
+  if (hasErrors(errors)) return again(400);
+  try {
+    await finishSetup(ctx.deps, { hostname });
+  } catch (err) {
+    if (!(err instanceof CertkeepError)) throw err;
+    if (err.code === 'CONFLICT') return redirect(wizard.SETUP_PATH);
+    fieldErrorOf(err, errors);
+    return again(400);
+  }
+  if (!hostname) return redirect('/');
+  await obtainSiteCertificate(ctx);
+  return redirect(wizard.SETUP_PROGRESS_PATH);
+}
+
+// ---- the site certificate -----------------------------------------------------------------------
+
+/** The site certificate's progress; the signed-in dashboard's, as setup is done by then. */
 export async function setupProgress(request: Request, ctx: HandlerContext): Promise<Response> {
-  if (!(await sessionOf(ctx.deps, request, ctx.secure))) return redirect('/login?next=/setup/progress');
-  const cert = await findCertificateByName(ctx.deps, SITE_CERTIFICATE);
-  if (!cert) return redirect('/');
-  const status = certificateStatus(cert, ctx.deps.now());
-  const done = status === 'valid';
-  const failed = !done && !!cert.lastError;
-  const problem = failed ? (JSON.parse(cert.lastError!) as { type?: string; detail?: string }) : undefined;
-  const domain = (JSON.parse(cert.domains) as string[])[0];
-  const part = html`<div id="progress"${done || failed ? null : html` hx-get="/setup/progress" hx-trigger="every 1s" hx-select="#progress" hx-swap="outerHTML"`} role="status">
-  ${done
-    ? html`<p>The certificate for <strong>${domain}</strong> is ready (serial ${cert.serial}); HTTPS now serves it.</p><p><a class="button primary" href="/">Go to the dashboard</a></p>`
-    : failed
-      ? html`<p class="error">The CA could not issue the certificate for <strong>${domain}</strong>: ${problem?.detail ?? problem?.type}</p>
-<p>Check that ${domain} resolves to this server and that port 80 reaches it, then try again from the certificate's page. Certkeep also retries by itself.</p>
-<p><a class="button primary" href="/">Go to the dashboard</a></p>`
-      : html`<p>Obtaining a certificate for <strong>${domain}</strong>… (${status})</p>`}
-</div>`;
-  const head = done || failed ? undefined : html`<noscript><meta http-equiv="refresh" content="2"></noscript>`;
-  return page(layout({ title: 'Site certificate', head }, html`<h1>Site certificate</h1>${part}`));
+  const pc = await signedIn(request, ctx);
+  if (pc instanceof Response) return pc;
+  const progress = await siteCertificateProgress(ctx.deps);
+  if (!progress) return redirect('/');
+  return page(wizard.progressPage({ progress, csrfToken: pc.session.csrfToken, worker: ctx.deps.runtime === 'worker' }));
+}
+
+/** "Try again" on a failed site certificate, with the hostname corrected or not. */
+async function submitSite(request: Request, ctx: HandlerContext): Promise<Response> {
+  const pc = await signedIn(request, ctx);
+  if (pc instanceof Response) return pc;
+  try {
+    await retrySiteCertificate(ctx.deps, (pc.form.get('hostname') ?? '').trim());
+  } catch (err) {
+    if (!(err instanceof CertkeepError) || err.code === 'INTERNAL') throw err;
+    const current = await siteCertificateProgress(ctx.deps);
+    if (!current) return redirect('/');
+    // Every refusal here is about the hostname: its form, or an order still running for it.
+    const message = fieldMessage(err);
+    const form = { values: keptValues(pc.form), errors: { hostname: message }, flash: [{ kind: 'error' as const, message }] };
+    return page(wizard.progressPage({ progress: current, csrfToken: pc.session.csrfToken, worker: ctx.deps.runtime === 'worker', form }), { status: statusOf(err) });
+  }
+  await obtainSiteCertificate(ctx);
+  return redirect(wizard.SETUP_PROGRESS_PATH);
 }
