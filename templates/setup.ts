@@ -4,11 +4,11 @@
 // wizard works without JavaScript; with it, htmx reads the chosen CA's directory as soon as it is
 // chosen and polls the progress.
 import { html, type Html } from '../src/http/html.ts';
-import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING } from '../src/domain/accounts.ts';
 import { KEY_TYPES } from '../src/crypto/index.ts';
 import { MIN_PASSWORD, type SiteCertificateProgress } from '../src/domain/setup.ts';
 import type { AcmeProblem } from '../src/acme/types.ts';
 import { layout, type Flash } from './layout.ts';
+import { CA_CHOICES, type CaInfo } from './ca.ts';
 import { button, checkboxField, csrfField, field, linkButton, selectField, textareaField } from './components.ts';
 import { keyTypeLabel, problemInWords } from './format.ts';
 
@@ -22,21 +22,6 @@ export type StepNumber = 1 | 2 | 3;
 /** How often the progress part asks for news, in seconds. */
 const POLL_SECONDS = 1;
 
-/** The CAs offered by name; "other" takes a directory URL. */
-export const CAS = [
-  { value: 'letsencrypt', label: "Let's Encrypt", url: LETS_ENCRYPT },
-  { value: 'letsencrypt-staging', label: "Let's Encrypt staging (test certificates)", url: LETS_ENCRYPT_STAGING },
-  { value: 'other', label: 'Another ACME CA', url: '' },
-] as const;
-
-/** What a CA's directory said about itself (RFC 8555 §7.1.1 `meta`), or why it could not be read. */
-export interface CaInfo {
-  /** The directory URL read ('' when none was chosen yet). */
-  url: string;
-  termsOfService?: string;
-  externalAccountRequired: boolean;
-  error?: string;
-}
 
 /** A form as submitted (secrets removed) and the messages for its fields. */
 export interface FormState {
@@ -192,7 +177,7 @@ ${o.registered
 <form method="post" action="${SETUP_PATH}" enctype="multipart/form-data" novalidate>
   ${stepFields('acme', o.csrfToken)}
   <fieldset><legend>The CA and its terms</legend>
-    ${selectField({ name: 'ca', label: 'Certificate authority', options: CAS.map((c) => ({ value: c.value, label: c.label })), value: v('ca') || 'letsencrypt', attributes: lookUp })}
+    ${selectField({ name: 'ca', label: 'Certificate authority', options: CA_CHOICES.map((c) => ({ value: c.value, label: c.label })), value: v('ca') || 'letsencrypt', attributes: lookUp })}
     ${field({ name: 'directoryUrl', label: 'Directory URL (another CA)', type: 'url', value: v('directoryUrl'), error: e.directoryUrl, hint: 'Only for "Another ACME CA", e.g. https://acme.example.com/directory', attributes: { ...lookUp, spellcheck: 'false' } })}
     <div class="actions">${button('Look up this CA', { name: 'action', value: 'check' })}</div>
     ${caPart(o.info, o.form)}

@@ -18,11 +18,9 @@ import { listCertificates } from '../../domain/certificates.ts';
 import { NAME_HINT, NAME_PATTERN } from '../validate.ts';
 import { redirect, signedIn, type PageContext } from './guard.ts';
 import type { PageRoute } from './routes.ts';
+import { CA_CHOICES, type CaInfo } from '../../../templates/ca.ts';
+import { directoryOf, EMAIL_PATTERN, lookUpCa, MAX_ACCOUNT_KEY_PEM, uploadedAccountKey } from './ca-directory.ts';
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const LETS_ENCRYPT_TERMS = 'https://letsencrypt.org/repository/';
-/** A pasted or uploaded account key is a few kilobytes at most. */
-const MAX_PEM = 16_384;
 
 export const KEY_TYPE_LABELS: Record<KeyType, string> = {
   'ec-p256': 'EC P-256 (recommended)',
@@ -31,12 +29,6 @@ export const KEY_TYPE_LABELS: Record<KeyType, string> = {
   'rsa-3072': 'RSA 3072',
   'rsa-4096': 'RSA 4096',
 };
-
-const CAS = [
-  { value: 'letsencrypt', label: "Let's Encrypt", url: LETS_ENCRYPT },
-  { value: 'letsencrypt-staging', label: "Let's Encrypt staging (test certificates)", url: LETS_ENCRYPT_STAGING },
-  { value: 'other', label: 'Another ACME CA (directory URL below)', url: '' },
-];
 
 const DONE: Record<string, string> = {
   created: 'The account was registered at the CA.',
@@ -103,33 +95,6 @@ ${table({
 
 // ---- creating one ------------------------------------------------------------------------------
 
-interface CaInfo {
-  termsOfService?: string;
-  externalAccountRequired: boolean;
-  error?: string;
-}
-
-/** Reads the CA's directory for its terms of service and whether it needs external account binding. */
-async function lookUpCa(ctx: HandlerContext, url: string): Promise<CaInfo> {
-  if (!url) return { externalAccountRequired: false };
-  if (url === LETS_ENCRYPT || url === LETS_ENCRYPT_STAGING) return { termsOfService: LETS_ENCRYPT_TERMS, externalAccountRequired: false };
-  try {
-    accounts.resolveDirectoryUrl(url);
-    const res = await ctx.deps.fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(10_000) });
-    const dir = (await res.json()) as { meta?: { termsOfService?: unknown; externalAccountRequired?: unknown } };
-    const tos = dir.meta?.termsOfService;
-    return { termsOfService: typeof tos === 'string' ? tos : undefined, externalAccountRequired: dir.meta?.externalAccountRequired === true };
-  } catch (err) {
-    const why = err instanceof CertkeepError ? fieldMessage(err) : 'it did not answer with an ACME directory';
-    return { externalAccountRequired: false, error: `The directory at ${url} could not be read: ${why}` };
-  }
-}
-
-function directoryOf(form: URLSearchParams): string {
-  const ca = CAS.find((c) => c.value === form.get('ca')) ?? CAS[0];
-  return ca.value === 'other' ? (form.get('directoryUrl') ?? '').trim() : ca.url;
-}
-
 /** The CA's terms (a link only for http(s) URLs: a CA could name anything there) and its EAB rule. */
 function caPart(info: CaInfo): Html {
   const tos = info.termsOfService;
@@ -159,7 +124,7 @@ function newAccountPage(pc: PageContext, s: { values: URLSearchParams; errors: E
     ${selectField({
       name: 'ca',
       label: 'Certificate authority',
-      options: CAS.map((c) => ({ value: c.value, label: c.label })),
+      options: CA_CHOICES.map((c) => ({ value: c.value, label: c.label })),
       value: v('ca') || 'letsencrypt',
       attributes: { ...lookUp, 'hx-trigger': 'change', 'hx-include': '[name=directoryUrl]' },
     })}
@@ -203,15 +168,6 @@ async function caLookUpPart(request: Request, ctx: HandlerContext): Promise<Resp
   return page(caPart(await lookUpCa(ctx, directoryOf(pc.form))));
 }
 
-/** The uploaded key file's text; the multipart body is read from a copy made before the guard read it. */
-async function uploadedKey(copy: Request): Promise<string | { error: string } | undefined> {
-  if (!/^multipart\/form-data\b/i.test(copy.headers.get('content-type') ?? '')) return undefined;
-  const file = (await copy.formData()).get('keyFile');
-  if (!file || typeof file === 'string' || file.size === 0) return undefined;
-  if (file.size > MAX_PEM) return { error: 'This file is too large for an account key.' };
-  return file.text();
-}
-
 /** Maps an error to the field it is about; ACME problems about the contact or EAB too. */
 function fieldOfError(err: CertkeepError): string | undefined {
   const field = errorField(err);
@@ -240,7 +196,7 @@ async function submitNewAccount(request: Request, ctx: HandlerContext): Promise<
   if (!NAME_PATTERN.test(name)) errors.name = name ? `Use ${NAME_HINT}.` : 'Give the account a name.';
   if (!directoryUrl) errors.directoryUrl = 'Enter the directory URL of the CA.';
   const email = (form.get('email') ?? '').trim();
-  if (email && (!EMAIL.test(email) || email.length > 254)) errors.email = 'Enter an email address, or leave it empty.';
+  if (email && (!EMAIL_PATTERN.test(email) || email.length > 254)) errors.email = 'Enter an email address, or leave it empty.';
   if (form.get('acceptTos') !== 'on') errors.acceptTos = "The CA's terms of service must be accepted.";
   const kid = (form.get('eabKid') ?? '').trim();
   const hmacKey = (form.get('eabHmacKey') ?? '').trim();
@@ -249,11 +205,11 @@ async function submitNewAccount(request: Request, ctx: HandlerContext): Promise<
   if (hmacKey && !/^[A-Za-z0-9_-]+={0,2}$/.test(hmacKey)) errors.eabHmacKey = 'The HMAC key is base64url: letters, digits, "-" and "_".';
   const keyType = (KEY_TYPES as readonly string[]).includes(form.get('keyType') ?? '') ? (form.get('keyType') as KeyType) : 'ec-p256';
   const pasted = (form.get('keyPem') ?? '').trim();
-  const uploaded = await uploadedKey(copy);
+  const uploaded = await uploadedAccountKey(copy);
   if (typeof uploaded === 'object') errors.keyFile = uploaded.error;
   else if (uploaded && pasted) errors.keyFile = 'Paste the key or upload it, not both.';
   const keyPem = pasted || (typeof uploaded === 'string' ? uploaded.trim() : '');
-  if (keyPem.length > MAX_PEM) errors.keyPem = 'This is too long for an account key.';
+  if (keyPem.length > MAX_ACCOUNT_KEY_PEM) errors.keyPem = 'This is too long for an account key.';
   if (Object.keys(errors).length > 0) {
     return newAccountPage(pc, { values, errors, info, flash: [{ kind: 'error', message: 'Some fields need a second look.' }] }, 400);
   }

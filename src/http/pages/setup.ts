@@ -10,7 +10,9 @@ import type { HandlerContext } from '../context.ts';
 import { page } from '../html.ts';
 import { problemResponse } from '../problem.ts';
 import * as wizard from '../../../templates/setup.ts';
-import type { CaInfo, FormState } from '../../../templates/setup.ts';
+import type { FormState } from '../../../templates/setup.ts';
+import { CA_CHOICES } from '../../../templates/ca.ts';
+import { directoryOf, EMAIL_PATTERN, lookUpCa, MAX_ACCOUNT_KEY_PEM, uploadedAccountKey } from './ca-directory.ts';
 import { acmeProblemOf, errorField, errorText, fieldMessage } from '../../../templates/error-text.ts';
 import {
   changeSetupAdmin,
@@ -24,7 +26,7 @@ import {
   startSetup,
   type SetupState,
 } from '../../domain/setup.ts';
-import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING, resolveDirectoryUrl, type AccountRow } from '../../domain/accounts.ts';
+import type { AccountRow } from '../../domain/accounts.ts';
 import { createSession, signIn, type ActiveSession } from '../../domain/sessions.ts';
 import { findCertificateByName } from '../../domain/certificates.ts';
 import { issue } from '../../domain/orders.ts';
@@ -35,10 +37,6 @@ import { csrfOk, formOf, sessionCookie, sessionOf } from '../session.ts';
 import { statusOf, type FieldErrors } from './form-errors.ts';
 import { redirect, signedIn } from './guard.ts';
 
-const LETS_ENCRYPT_TERMS = 'https://letsencrypt.org/repository/';
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-/** A pasted or uploaded account key is a few kilobytes at most. */
-const MAX_PEM = 16_384;
 /** Form fields never sent back into a page. */
 const SECRETS = ['adminPassword', 'adminPassword2', 'setupToken', 'password', 'eabHmacKey', 'keyPem', '_csrf'];
 
@@ -54,31 +52,9 @@ const hasErrors = (errors: FieldErrors) => Object.keys(errors).length > 0;
 
 // ---- reading a CA's directory -------------------------------------------------------------------
 
-/** Reads the CA's directory for its terms of service and whether it needs external account binding. */
-async function caInfo(ctx: HandlerContext, url: string): Promise<CaInfo> {
-  if (!url) return { url, externalAccountRequired: false };
-  // Let's Encrypt's terms live in its repository; no need to ask its directory to show the link.
-  if (url === LETS_ENCRYPT || url === LETS_ENCRYPT_STAGING) return { url, termsOfService: LETS_ENCRYPT_TERMS, externalAccountRequired: false };
-  try {
-    resolveDirectoryUrl(url);
-    const res = await ctx.deps.fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(10_000) });
-    const dir = (await res.json()) as { meta?: { termsOfService?: unknown; externalAccountRequired?: unknown } };
-    const tos = dir.meta?.termsOfService;
-    return { url, termsOfService: typeof tos === 'string' ? tos : undefined, externalAccountRequired: dir.meta?.externalAccountRequired === true };
-  } catch (err) {
-    const why = err instanceof CertkeepError ? fieldMessage(err) : 'it did not answer with an ACME directory';
-    return { url, externalAccountRequired: false, error: `The directory at ${url} could not be read: ${why}` };
-  }
-}
-
-function directoryOf(form: URLSearchParams): string {
-  const ca = wizard.CAS.find((c) => c.value === form.get('ca')) ?? wizard.CAS[0];
-  return ca.value === 'other' ? (form.get('directoryUrl') ?? '').trim() : ca.url;
-}
-
 /** The step-2 form as it was filled for a registered account (when going back to it). */
 function accountValues(account: AccountRow): URLSearchParams {
-  const named = wizard.CAS.find((c) => c.url === account.directoryUrl);
+  const named = CA_CHOICES.find((c) => c.url === account.directoryUrl);
   return new URLSearchParams({
     ca: named?.value ?? 'other',
     directoryUrl: named ? '' : account.directoryUrl,
@@ -122,7 +98,7 @@ export async function showSetup(request: Request, ctx: HandlerContext): Promise<
   if (state.step === 'acme' || asked === 'acme') {
     const values = state.account ? accountValues(state.account) : new URLSearchParams({ ca: 'letsencrypt', acmeEmail: session.user.email });
     return page(
-      wizard.acmeStep({ csrfToken: session.csrfToken, info: await caInfo(ctx, directoryOf(values)), form: { values, errors: {} }, registered: state.account?.directoryUrl }),
+      wizard.acmeStep({ csrfToken: session.csrfToken, info: await lookUpCa(ctx, directoryOf(values)), form: { values, errors: {} }, registered: state.account?.directoryUrl }),
     );
   }
   return page(wizard.serverStep({ csrfToken: session.csrfToken, worker, directoryUrl: state.account!.directoryUrl }));
@@ -179,7 +155,7 @@ async function createAdmin(ctx: HandlerContext, form: URLSearchParams): Promise<
     else if (!timingSafeEqual(utf8(given), utf8(expected))) errors.setupToken = 'This is not the setup token.';
   }
   const email = (form.get('adminEmail') ?? '').trim();
-  if (!EMAIL.test(email)) errors.adminEmail = 'Enter an email address.';
+  if (!EMAIL_PATTERN.test(email)) errors.adminEmail = 'Enter an email address.';
   const password = passwordErrors(form, errors, true)!;
   const again = (status: number, flash = NEEDS_A_LOOK) => page(wizard.adminStep({ askSetupToken: worker, form: { values: keptValues(form), errors, flash } }), { status });
   if (hasErrors(errors)) return again(400);
@@ -199,7 +175,7 @@ async function createAdmin(ctx: HandlerContext, form: URLSearchParams): Promise<
 async function editAdmin(ctx: HandlerContext, session: ActiveSession, form: URLSearchParams): Promise<Response> {
   const errors: FieldErrors = {};
   const email = (form.get('adminEmail') ?? '').trim();
-  if (!EMAIL.test(email)) errors.adminEmail = 'Enter an email address.';
+  if (!EMAIL_PATTERN.test(email)) errors.adminEmail = 'Enter an email address.';
   const password = passwordErrors(form, errors, false);
   const again = (status: number) =>
     page(wizard.adminStep({ askSetupToken: false, editing: { csrfToken: session.csrfToken }, form: { values: keptValues(form), errors, flash: NEEDS_A_LOOK } }), { status });
@@ -225,15 +201,6 @@ async function resume(ctx: HandlerContext, form: URLSearchParams): Promise<Respo
 
 // ---- step 2 ------------------------------------------------------------------------------------
 
-/** The uploaded key file's text; the multipart body is read from a copy (the form was read already). */
-async function uploadedKey(copy: Request): Promise<string | { error: string } | undefined> {
-  if (!/^multipart\/form-data\b/i.test(copy.headers.get('content-type') ?? '')) return undefined;
-  const file = (await copy.formData()).get('keyFile');
-  if (!file || typeof file === 'string' || file.size === 0) return undefined;
-  if (file.size > MAX_PEM) return { error: 'This file is too large for an account key.' };
-  return file.text();
-}
-
 /** Maps an error of the registration to the field it is about; ACME problems about the contact or EAB too. */
 function accountFieldOf(err: CertkeepError): string | undefined {
   const field = errorField(err);
@@ -248,7 +215,7 @@ function accountFieldOf(err: CertkeepError): string | undefined {
 
 async function submitAccount(request: Request, ctx: HandlerContext, session: ActiveSession, form: URLSearchParams, state: SetupState): Promise<Response> {
   const directoryUrl = directoryOf(form);
-  const info = await caInfo(ctx, directoryUrl);
+  const info = await lookUpCa(ctx, directoryUrl);
   const values = keptValues(form);
   const again = (s: FormState, status: number) =>
     page(wizard.acmeStep({ csrfToken: session.csrfToken, info: s.errors.directoryUrl ? { ...info, error: undefined } : info, form: s, registered: state.account?.directoryUrl }), { status });
@@ -258,7 +225,7 @@ async function submitAccount(request: Request, ctx: HandlerContext, session: Act
   if (!directoryUrl) errors.directoryUrl = 'Enter the directory URL of the CA.';
   else if (info.error) errors.directoryUrl = info.error;
   const email = (form.get('acmeEmail') ?? '').trim();
-  if (email && (!EMAIL.test(email) || email.length > 254)) errors.acmeEmail = 'Enter an email address, or leave it empty.';
+  if (email && (!EMAIL_PATTERN.test(email) || email.length > 254)) errors.acmeEmail = 'Enter an email address, or leave it empty.';
   if (form.get('acceptTos') !== 'on') errors.acceptTos = "The CA's terms of service must be accepted.";
   else if (info.termsOfService !== undefined && form.get('termsFor') !== directoryUrl) {
     // Ticked before this CA's terms were on the page (without JavaScript, or a changed URL).
@@ -273,11 +240,11 @@ async function submitAccount(request: Request, ctx: HandlerContext, session: Act
   else if (hmacKey && !/^[A-Za-z0-9_-]+={0,2}$/.test(hmacKey)) errors.eabHmacKey = 'The HMAC key is base64url: letters, digits, "-" and "_".';
   const keyType = (KEY_TYPES as readonly string[]).includes(form.get('keyType') ?? '') ? (form.get('keyType') as KeyType) : 'ec-p256';
   const pasted = (form.get('keyPem') ?? '').trim();
-  const uploaded = await uploadedKey(request.clone());
+  const uploaded = await uploadedAccountKey(request.clone());
   if (typeof uploaded === 'object') errors.keyFile = uploaded.error;
   else if (uploaded && pasted) errors.keyFile = 'Paste the key or upload it, not both.';
   const keyPem = pasted || (typeof uploaded === 'string' ? uploaded.trim() : '');
-  if (keyPem.length > MAX_PEM) errors.keyPem = 'This is too long for an account key.';
+  if (keyPem.length > MAX_ACCOUNT_KEY_PEM) errors.keyPem = 'This is too long for an account key.';
   if (hasErrors(errors)) return again({ values, errors, flash: NEEDS_A_LOOK }, 400);
 
   try {
@@ -304,7 +271,7 @@ export async function setupCaPart(request: Request, ctx: HandlerContext): Promis
   const form = await formOf(request);
   const session = await wizardSession(request, ctx, state);
   if (!session || !csrfOk(request, form, session)) return problemResponse(403, 'sign in to continue setting up');
-  return page(wizard.caPart(await caInfo(ctx, directoryOf(form))));
+  return page(wizard.caPart(await lookUpCa(ctx, directoryOf(form))));
 }
 
 // ---- step 3 ------------------------------------------------------------------------------------
