@@ -75,6 +75,10 @@ for (const kind of HOST_KINDS) {
           const codes = await page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem').allTextContents();
           expect(codes).toHaveLength(10);
           for (const c of codes) expect(c).toMatch(/^[0-9a-z]{5}-[0-9a-z]{5}$/);
+          // One click puts them on the clipboard, one code a line.
+          await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(world.host.baseUrl).origin });
+          await page.getByRole('button', { name: 'Copy the recovery codes' }).click();
+          await expect.poll(() => page.evaluate(() => navigator.clipboard.readText())).toBe(codes.join('\n'));
           await shoot(page, 'two-factor-recovery-codes', kind);
           await page.getByRole('link', { name: 'I have saved them' }).click();
           await page.getByText('10 of 10 recovery codes are left').waitFor();

@@ -9,7 +9,7 @@
 import type { HandlerContext } from '../context.ts';
 import { html, page, raw, type Html } from '../html.ts';
 import { layout, type Flash } from '../../../templates/layout.ts';
-import { button, csrfField, field, linkButton } from '../../../templates/components.ts';
+import { button, copyButton, csrfField, field, linkButton } from '../../../templates/components.ts';
 import { errorField, fieldMessage } from '../../../templates/error-text.ts';
 import { CertkeepError } from '../../errors.ts';
 import { qrSvg } from '../../auth/qr.ts';
@@ -241,8 +241,8 @@ function recoveryCodesPage(pc: PageContext, codes: string[], intro: string): Res
       { title: 'Recovery codes', session: { csrfToken: pc.session.csrfToken, section: 'account' }, flash: [{ kind: 'success', message: intro }] },
       html`<h1>Your recovery codes</h1>
 <p>If you lose your phone, each of these codes signs you in once instead of a code from the app. <strong>Keep them somewhere safe now — they are not shown again.</strong></p>
-<ol class="recovery-codes" aria-label="Recovery codes">${codes.map((c) => html`<li><code>${c}</code></li>`)}</ol>
-<div class="actions">${linkButton('/account', 'I have saved them', 'primary')}</div>`,
+<ol class="recovery-codes" id="recovery-codes" aria-label="Recovery codes">${codes.map((c) => html`<li><code>${c}</code></li>`)}</ol>
+<div class="actions">${copyButton({ target: 'recovery-codes', what: 'the recovery codes' })}${linkButton('/account', 'I have saved them', 'primary')}</div>`,
     ),
   );
 }
