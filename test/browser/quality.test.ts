@@ -156,6 +156,11 @@ for (const kind of HOST_KINDS) {
             await page.setViewportSize({ width: 1280, height: 900 });
             if (screenshots[path]) await shoot(page, screenshots[path], kind, { checkWidth: false });
           }
+          // Every link of the navigation leads to a page.
+          for (const href of await page.locator('nav.site-nav a').evaluateAll((links) => links.map((a) => a.getAttribute('href')!))) {
+            const res = await page.goto(`${world.host.baseUrl}${href}`);
+            if (res!.status() !== 200) report.push(`navigation: ${href} answers ${res!.status()}`);
+          }
           expect(report).toEqual([]);
           expect(problems).toEqual([]);
         } finally {
