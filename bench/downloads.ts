@@ -2,8 +2,12 @@
 // an `apikey` header) from the node host, beside nginx serving the same PEM as a static file.
 // wrk drives both with the same threads and connections; the runs alternate (Certkeep, nginx,
 // then nginx, Certkeep, …) so that a slow phase of the machine does not favour one side.
+// A third side, a bare node:http server writing the same status, headers and bytes, shows how
+// much of the gap is Node's HTTP stack itself rather than Certkeep (not a target, a yardstick).
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { startProcess } from '../test/harness/processes.ts';
+import { freePort } from '../test/harness/ports.ts';
 import { startNginx } from './nginx.ts';
 import { wrk, type WrkResult } from './wrk.ts';
 import { startSetUpHost, twoNames, type Lab } from './lab.ts';
@@ -20,6 +24,8 @@ export interface DownloadsResult extends DownloadsOptions {
   bodyBytes: number;
   certkeep: WrkResult[];
   nginx: WrkResult[];
+  /** The bare node:http server; absent from results written before it was measured. */
+  bareNode?: WrkResult[];
 }
 
 const NAME = 'download-bench';
@@ -34,6 +40,7 @@ export async function runDownloads(lab: Lab, opts: DownloadsOptions): Promise<Do
     const apiKey: string = created.body.apiKeys[0];
     const certkeepUrl = `${host.baseUrl}/api/certificate/${NAME}`;
     const pem = await fetchBody(certkeepUrl, { apikey: apiKey });
+    const certkeepHeaders = await fetchHeaders(certkeepUrl, { apikey: apiKey });
 
     // nginx serves the very same bytes from <root>/api/certificate/<name>.
     const root = join(lab.work, 'nginx-root');
@@ -42,25 +49,31 @@ export async function runDownloads(lab: Lab, opts: DownloadsOptions): Promise<Do
     // nginx's worker runs as the same user, but the scratch directory is private (0700).
     chmodSync(lab.work, 0o755);
     const nginx = await startNginx(join(lab.work, 'nginx'), root);
+    const bare = await startBareNode(join(lab.work, 'bare-node'), pem, certkeepHeaders);
     try {
       const nginxUrl = `${nginx.baseUrl}/api/certificate/${NAME}`;
       if ((await fetchBody(nginxUrl, {})) !== pem) throw new Error('nginx serves other bytes than Certkeep');
+      if ((await fetchBody(bare.url, {})) !== pem) throw new Error('the bare node:http server serves other bytes than Certkeep');
 
+      const load = (label: string, url: string, headers?: Record<string, string>) => (seconds: number) =>
+        checked(label, wrk({ url, headers, seconds, threads: opts.threads, connections: opts.connections }));
       const sides = {
-        certkeep: (seconds: number) => checked('certkeep', wrk({ url: certkeepUrl, headers: { apikey: apiKey }, seconds, threads: opts.threads, connections: opts.connections })),
-        nginx: (seconds: number) => checked('nginx', wrk({ url: nginxUrl, seconds, threads: opts.threads, connections: opts.connections })),
+        certkeep: load('certkeep', certkeepUrl, { apikey: apiKey }),
+        nginx: load('nginx', nginxUrl),
+        bareNode: load('bare node:http', bare.url),
       };
       // Warm-up: the JIT, connection set-up, page cache.
-      await sides.certkeep(opts.warmupSeconds);
-      await sides.nginx(opts.warmupSeconds);
-      const result: DownloadsResult = { ...opts, bodyBytes: Buffer.byteLength(pem), certkeep: [], nginx: [] };
+      for (const run of Object.values(sides)) await run(opts.warmupSeconds);
+      const result: DownloadsResult = { ...opts, bodyBytes: Buffer.byteLength(pem), certkeep: [], nginx: [], bareNode: [] };
       for (let round = 0; round < opts.rounds; round++) {
-        const order = round % 2 === 0 ? (['certkeep', 'nginx'] as const) : (['nginx', 'certkeep'] as const);
-        for (const side of order) result[side].push(await sides[side](opts.seconds));
+        const order = round % 2 === 0 ? (['certkeep', 'nginx', 'bareNode'] as const) : (['bareNode', 'nginx', 'certkeep'] as const);
+        for (const side of order) result[side]!.push(await sides[side](opts.seconds));
       }
+      const rates = result.bareNode!.map((r) => Math.round(r.requestsPerSecond).toLocaleString('en-US'));
+      console.log(`bare node:http (same status, headers and bytes): ${rates.join(', ')} requests/s`);
       return result;
     } finally {
-      await nginx.stop();
+      await Promise.all([nginx.stop(), bare.stop()]);
     }
   } finally {
     await host.stop();
@@ -72,6 +85,41 @@ async function fetchBody(url: string, headers: Record<string, string>): Promise<
   const body = await res.text();
   if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${body}`);
   return body;
+}
+
+/** The response headers Certkeep sends, minus the ones node:http writes itself. */
+async function fetchHeaders(url: string, headers: Record<string, string>): Promise<Record<string, string>> {
+  const res = await fetch(url, { headers });
+  await res.arrayBuffer();
+  const own = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding']);
+  return Object.fromEntries([...res.headers].filter(([name]) => !own.has(name)));
+}
+
+/**
+ * The smallest node:http server that answers like Certkeep: one request listener writing a
+ * constant status, header list and body, with the node host's keep-alive timeout. A child
+ * process of the same Node, so that it pays what the node host pays and nothing more.
+ */
+async function startBareNode(dir: string, body: string, headers: Record<string, string>): Promise<{ url: string; stop(): Promise<void> }> {
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const script = `
+    const http = require('node:http');
+    const body = Buffer.from(process.env.BARE_BODY);
+    const head = JSON.parse(process.env.BARE_HEADERS);
+    http.createServer({ keepAliveTimeout: 65000 }, (req, res) => {
+      res.writeHead(200, head);
+      res.end(body);
+    }).listen(${port}, '127.0.0.1');
+  `;
+  const url = `http://127.0.0.1:${port}/api/certificate/${NAME}`;
+  const proc = await startProcess(process.execPath, ['-e', script], {
+    env: { BARE_BODY: body, BARE_HEADERS: JSON.stringify(Object.entries(headers).flat()), NODE_OPTIONS: undefined },
+    logFile: join(dir, 'out.log'),
+    readyWhen: async () => (await fetch(url)).ok,
+    readyTimeoutMs: 10_000,
+  });
+  return { url, stop: () => proc.stop() };
 }
 
 async function checked(label: string, run: Promise<WrkResult>): Promise<WrkResult> {

@@ -1,9 +1,11 @@
 // Downloads answered from memory stay exact when the database changes under them — through the
-// host's own admin API or through another host on the same libSQL file. Real processes, a real
+// host's own admin API or through another host on the same libSQL file — and keep the checks
+// of the download API (replayed by the replay lane, replay-lane.ts, on a fresh connection too). Real processes, a real
 // Pebble: host A listens where Pebble validates and obtains the certificate; host B shares the
 // data directory (database and master key) and serves downloads from memory.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { describePebble, startPebble, type Pebble } from '../test/harness/pebble.ts';
 import { freePort } from '../test/harness/ports.ts';
 import { makeTempDir } from '../test/harness/tmp.ts';
@@ -26,7 +28,8 @@ describePebble('downloads from memory on two hosts sharing one database', () => 
     const setup = await apiA.post('/api/v1/setup', setupBody(pebble));
     if (setup.status !== 201) throw new Error(`setup failed: ${setup.text}`);
     apiA.token = setup.body.token;
-    b = await startNodeHost({ dataDir, env });
+    // B lets only 127.0.0.1 download: answers it replays for that address are not for others.
+    b = await startNodeHost({ dataDir, env: { ...env, CERTKEEP_ALLOW_API: '127.0.0.1/32' } });
     apiB = new AdminClient(b.baseUrl, apiA.token);
   });
   afterAll(async () => {
@@ -47,7 +50,35 @@ describePebble('downloads from memory on two hosts sharing one database', () => 
     }
     expect(replays(b)).toBeGreaterThanOrEqual(before + 2);
   };
+  /**
+   * One GET on its own connection from `localAddress`, written by hand as curl writes it (Node's
+   * and undici's clients add headers the replay lane leaves to node:http).
+   */
+  const rawGet = (host: NodeHostUnderTest, path: string, apikey: string, localAddress: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port: host.httpPort, localAddress });
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => {
+        text += chunk;
+        const head = text.indexOf('\r\n\r\n');
+        const length = /\r\ncontent-length: (\d+)\r\n/i.exec(text.slice(0, head));
+        if (head < 0 || !length || Buffer.byteLength(text.slice(head + 4)) < Number(length[1])) return;
+        socket.destroy();
+        resolve({ status: Number(text.slice(9, 12)), body: text.slice(head + 4) });
+      });
+      socket.on('error', reject);
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${host.httpPort}\r\nUser-Agent: curl/8.14.1\r\nAccept: */*\r\napikey: ${apikey}\r\n\r\n`);
+    });
   const replays = (host: NodeHostUnderTest) => (host.logs().match(/"replayed":true/g) ?? []).length;
+  /** replays() once the host's log has caught up (it arrives through a pipe). */
+  const settledReplays = async (host: NodeHostUnderTest) => {
+    for (let count = replays(host); ; ) {
+      await new Promise((r) => setTimeout(r, 150));
+      if (replays(host) === count) return count;
+      count = replays(host);
+    }
+  };
 
   async function issued(name: string) {
     const created = await apiA.post('/api/v1/certificates', { name, domains: [`${name}.example.com`] });
@@ -94,6 +125,23 @@ describePebble('downloads from memory on two hosts sharing one database', () => 
     await warm(name, cert.apiKeys[0]);
     expect((await apiA.delete(`/api/v1/certificates/${name}`)).status).toBe(204);
     expect((await download(b, name, cert.apiKeys[0])).status).toBe(401);
+  }, 60_000);
+
+  it('keeps the allow-list, the API key check and the staging guard on answers it replays', async () => {
+    const name = `guard-${randomBytes(4).toString('hex')}`;
+    const cert = await issued(name);
+    await warm(name, cert.apiKeys[0]);
+    const pem = (await download(b, name, cert.apiKeys[0])).body;
+    const before = await settledReplays(b);
+    // The same request from another loopback address, on a fresh connection each time.
+    for (let i = 0; i < 2; i++) expect(await rawGet(b, `/api/certificate/${name}`, cert.apiKeys[0], '127.0.0.2')).toMatchObject({ status: 403 });
+    expect(await rawGet(b, `/api/certificate/${name}`, cert.apiKeys[0], '127.0.0.1')).toEqual({ status: 200, body: pem });
+    expect(await settledReplays(b)).toBe(before + 1);
+    for (let i = 0; i < 2; i++) {
+      expect((await rawGet(b, `/api/certificate/${name}`, `${cert.apiKeys[0]}x`, '127.0.0.1')).status).toBe(401);
+      expect((await rawGet(b, `/api/certificate/${name}?staging=true`, cert.apiKeys[0], '127.0.0.1')).status).toBe(404);
+    }
+    expect(await settledReplays(b)).toBe(before + 1);
   }, 60_000);
 
   it('never answers private keys from memory', async () => {

@@ -11,7 +11,8 @@
 //    ReadableStream that undici would build and the adapter would never read (fast-response.ts);
 //  - with `replay`, an answer the app marked replayable (a certificate download) is written
 //    again for the same request without running the app while the database is unchanged
-//    (replay-cache.ts).
+//    (replay-cache.ts); replayFor() offers the same answers to the replay lane (replay-lane.ts),
+//    which writes them without node:http.
 // The request body is read whole (up to maxBodyBytes) before the app runs, so an oversized
 // body is always a clean 413 and never a half-read stream inside a handler.
 
@@ -43,6 +44,13 @@ export interface NodeRequestHandler {
   listener(req: IncomingMessage, res: ServerResponse): void;
   /** Resolves once every request in flight and every waitUntil() promise has settled. */
   drain(): Promise<void>;
+  /**
+   * The answer the listener would replay for a GET without a body and without X-Forwarded-*
+   * headers, from `peer` (the socket's remote address), if `usable` takes it; told to onReplay
+   * then, like a replay of the listener's own. Undefined without the `replay` option. For the
+   * replay lane (replay-lane.ts), which reads such requests straight from the socket.
+   */
+  replayFor(peer: string | undefined, host: string, target: string, apiKey: string | undefined, ifNoneMatch: string | undefined, usable: (replay: Replay) => boolean): Replay | undefined;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -71,7 +79,7 @@ export function createRequestListener(app: App, opts: RequestListenerOptions): N
   /** The client address and scheme, believing X-Forwarded-* only from trusted proxies. */
   function clientOf(req: IncomingMessage, head: HeadFields): Client {
     const peer = req.socket.remoteAddress ?? '';
-    let clientIp = peer.startsWith('::ffff:') && peer.indexOf('.') > 0 ? peer.slice(7) : peer;
+    let clientIp = peerAddress(peer);
     let secure = opts.secure;
     if (!opts.trustProxy.isEmpty && opts.trustProxy.allows(peer)) {
       clientIp = forwardedClient(head.forwardedFor, opts.trustProxy) ?? clientIp;
@@ -145,10 +153,25 @@ export function createRequestListener(app: App, opts: RequestListenerOptions): N
       handle(req, res, head, client, replayKey).catch(reportError);
     },
     drain: () => work.settled(),
+    replayFor(peer, host, target, apiKey, ifNoneMatch, usable) {
+      if (!replays || peer === undefined) return undefined;
+      // Without X-Forwarded-* headers, clientOf() names the peer and this listener's scheme.
+      const clientIp = peerAddress(peer);
+      const key = replays.keyOf(opts.secure, clientIp, host, target, apiKey, ifNoneMatch);
+      const hit = key === undefined ? undefined : replays.find(key);
+      if (hit === undefined || !usable(hit)) return undefined;
+      replays.options.onReplay?.(pathOf(target), hit.status, clientIp);
+      return hit;
+    },
   };
 }
 
 // ---- the request -----------------------------------------------------------------------------
+
+/** An IPv4 peer on a dual-stack socket (`::ffff:1.2.3.4`) as the IPv4 address it is. */
+function peerAddress(peer: string): string {
+  return peer.startsWith('::ffff:') && peer.indexOf('.') > 0 ? peer.slice(7) : peer;
+}
 
 interface Client {
   clientIp: string;

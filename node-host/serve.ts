@@ -9,6 +9,7 @@ import { Scheduler } from '../src/jobs/scheduler.ts';
 import type { Settings } from './settings.ts';
 import { createNodeCore } from './core.ts';
 import { createRequestListener, useFastResponses } from './http-adapter.ts';
+import { installReplayLane } from './replay-lane.ts';
 import { SiteTls } from './site-tls.ts';
 import { enableDownloadCache } from '../src/http/download-cache.ts';
 import { databaseFilePath, walVersion } from './db-version.ts';
@@ -33,6 +34,7 @@ export async function serve(settings: Settings): Promise<RunningServer> {
 
   const plain = createRequestListener(app, { secure: false, trustProxy: settings.trustProxy, onError, replay });
   const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, plain.listener);
+  if (replay) installReplayLane(httpServer, plain, { onError });
   const httpPort = await listen(httpServer, settings.httpPort, settings.bind, 'CERTKEEP_HTTP_PORT');
 
   const siteTls = new SiteTls(deps);
@@ -43,6 +45,7 @@ export async function serve(settings: Settings): Promise<RunningServer> {
     await siteTls.refresh();
     secure = createRequestListener(app, { secure: true, trustProxy: settings.trustProxy, onError, replay });
     httpsServer = https.createServer({ SNICallback: (_name, cb) => cb(null, siteTls.secureContext), keepAliveTimeout: 65_000 }, secure.listener);
+    if (replay) installReplayLane(httpsServer, secure, { onError });
     httpsPort = await listen(httpsServer, settings.httpsPort, settings.bind, 'CERTKEEP_HTTPS_PORT');
     const port = httpsPort;
     deps.httpsPort = () => (siteTls.servingSiteCertificate ? port : null);
