@@ -70,6 +70,8 @@ export async function signedIn(browser: Browser, baseUrl: string, opts: { javaSc
 /**
  * Full-page screenshots at 375 and 1280 px into test/.screenshots/<name>-<kind>-<width>.png. At
  * 375 px the page itself must not scroll sideways (wide tables and code scroll inside their box).
+ * The caret is left alone: hiding it leaves empty style attributes on inputs, which htmx copies
+ * onto what it swaps in and the CSP then refuses — a report caused by the screenshot, not the page.
  */
 export async function shoot(page: Page, name: string, kind: HostKind, opts: { checkWidth?: boolean } = {}): Promise<void> {
   for (const width of [375, 1280]) {
@@ -77,7 +79,7 @@ export async function shoot(page: Page, name: string, kind: HostKind, opts: { ch
     if (width === 375 && opts.checkWidth !== false) {
       expect(await page.evaluate(() => document.documentElement.scrollWidth), `${name} is wider than 375 px`).toBeLessThanOrEqual(375);
     }
-    await page.screenshot({ path: join(SCREENSHOTS, `${name}-${kind}-${width}.png`), fullPage: true });
+    await page.screenshot({ path: join(SCREENSHOTS, `${name}-${kind}-${width}.png`), fullPage: true, caret: 'initial' });
   }
   await page.setViewportSize({ width: 1280, height: 900 });
 }

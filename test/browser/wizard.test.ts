@@ -20,18 +20,6 @@ const BLOCKED = 'blocked.example.com';
 const stepHeading = (page: Page) => page.locator('h2.wizard-step').textContent();
 const errorOf = (page: Page, name: string) => page.locator(`#field-${name}-error`);
 
-/**
- * shoot(), then removes the empty style attributes Playwright's caret hiding leaves on inputs: htmx
- * copies an element's style attribute onto the element swapped in for it, which the CSP refuses —
- * a CSP report caused by the screenshot, not by the page.
- */
-async function screenshots(page: Page, name: string, kind: World['kind']): Promise<void> {
-  await shoot(page, name, kind);
-  await page.evaluate(() => {
-    for (const element of document.querySelectorAll('[style=""]')) element.removeAttribute('style');
-  });
-}
-
 /** Clicks a submit button; the status of the page it led to (after a 303, the next page's). */
 async function submit(page: Page, buttonName: string): Promise<number> {
   const [response] = await Promise.all([
@@ -85,7 +73,7 @@ for (const kind of HOST_KINDS) {
               expect(new URL(page.url()).pathname).toBe('/setup');
             }
             expect(await stepHeading(page)).toBe('Step 1 of 3: Administrator');
-            if (javaScript) await screenshots(page, 'setup-1', kind);
+            if (javaScript) await shoot(page, 'setup-1', kind);
 
             // Step 1, a mistake first: the passwords differ. Said next to the field; the email kept, no password.
             expect(await fillAdmin(page, world, 'something else entirely')).toBe(400);
@@ -113,7 +101,7 @@ for (const kind of HOST_KINDS) {
             expect(await page.getByLabel('Directory URL (another CA)').inputValue()).toBe(nowhere);
             expect(await page.getByLabel('Certificate authority').inputValue()).toBe('other');
             expect(await stepHeading(page)).toBe('Step 2 of 3: ACME account');
-            if (javaScript) await screenshots(page, 'setup-2-error', kind);
+            if (javaScript) await shoot(page, 'setup-2-error', kind);
 
             // Fixed: Pebble's directory. Its terms (a data: URL: shown, not linked) must be the ones accepted.
             await chooseDirectory(page, world.pebble.directoryUrl, javaScript, 'Do%20what%20thou%20wilt');
@@ -126,7 +114,7 @@ for (const kind of HOST_KINDS) {
             await page.getByLabel("I accept the CA's terms of service").check();
             expect(await submit(page, 'Register and continue')).toBe(200);
             expect(await stepHeading(page)).toBe('Step 3 of 3: Server');
-            if (javaScript) await screenshots(page, 'setup-3', kind);
+            if (javaScript) await shoot(page, 'setup-3', kind);
 
             // Back to step 2 and forward again without registering another account.
             await page.getByRole('link', { name: 'Back' }).click();
@@ -143,7 +131,7 @@ for (const kind of HOST_KINDS) {
             await expect.poll(() => new URL(page.url()).pathname).toBe('/setup/progress');
             await page.getByText(`The CA could not issue the certificate for ${BLOCKED}.`).waitFor({ timeout: 30_000 });
             expect(await page.locator('#progress .problem').textContent()).toContain('rejectedIdentifier');
-            if (javaScript) await screenshots(page, 'setup-progress-failed', kind);
+            if (javaScript) await shoot(page, 'setup-progress-failed', kind);
             // Setup is done meanwhile: the API refuses a second one.
             expect((await world.api.post('/api/v1/setup', setupBody(world.pebble), world.host.setupHeaders)).status).toBe(409);
 
@@ -152,7 +140,7 @@ for (const kind of HOST_KINDS) {
             await page.getByRole('button', { name: 'Try again' }).click();
             // Progress: htmx polling with JS, a refreshing page without.
             await page.getByText(`The certificate for ${hostname} is ready`).waitFor({ timeout: 30_000 });
-            if (javaScript) await screenshots(page, 'setup-progress', kind);
+            if (javaScript) await shoot(page, 'setup-progress', kind);
             expect((await world.api.get('/api/v1/certificates/site')).status).toBe(401); // the API wants a token, not the session
             await page.getByRole('link', { name: 'Go to the dashboard' }).click();
             await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
@@ -212,7 +200,7 @@ for (const kind of HOST_KINDS) {
             // Another browser is asked to sign in, and lands on step 2.
             await page.goto(`${base}/`);
             await page.getByRole('heading', { name: 'Continue setting up Certkeep' }).waitFor();
-            if (javaScript) await screenshots(page, 'setup-resume', kind);
+            if (javaScript) await shoot(page, 'setup-resume', kind);
             await page.getByLabel('Email').fill(ADMIN_EMAIL);
             await page.getByLabel('Password').fill('not the password');
             expect(await submit(page, 'Sign in and continue')).toBe(401);
@@ -232,7 +220,7 @@ for (const kind of HOST_KINDS) {
             }
             await page.getByLabel('EAB key ID').waitFor();
             if (!javaScript) expect(await errorOf(page, 'eabKid').textContent()).toBe('This CA requires external account binding: enter the key ID it gave you.');
-            if (javaScript) await screenshots(page, 'setup-2-eab', kind);
+            if (javaScript) await shoot(page, 'setup-2-eab', kind);
 
             // A wrong HMAC key: the CA's refusal, in its words; the key ID kept, the HMAC key not.
             await page.getByLabel('EAB key ID').fill('kid-1');
