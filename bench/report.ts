@@ -52,7 +52,7 @@ export function printDetails(results: Results): void {
     console.log(`bare ACME client (no database):   ${fmtMs(scale.bare.ms)}, ${fmtMs(scale.bare.cpuMs)} of CPU`);
   }
   if (scale && memory) {
-    console.log('\nMemory: VmRSS sampled every 100 ms (largest sample)\n');
+    console.log('\nMemory: VmRSS of the process and its children, sampled every 100 ms (largest sample)\n');
     console.log(`certkeep node host: idle ${mib(scale.certkeep.idleRssMiB)}, peak during the batch ${mib(scale.certkeep.peakRssMiB)}`);
     console.log(`bare client process: idle ${mib(scale.bare.idleRssMiB)}, peak during the batch ${mib(scale.bare.peakRssMiB)}`);
   }

@@ -2,11 +2,9 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Deps, DnsPropagation } from '../src/deps.ts';
-import { tsigAlgorithm } from '../src/dns/index.ts';
+import { tsigAlgorithm, type DnsResolver } from '../src/dns/index.ts';
 import { DNS_PROPAGATION } from '../src/domain/dns/visibility.ts';
-import type { Rfc2136Client, Rfc2136Target } from '../src/domain/dns/types.ts';
-import { NodeDnsResolver, rfc2136Update } from './dns.ts';
-import { runScript } from './scripts.ts';
+import type { Rfc2136Client, Rfc2136Target, RunScript } from '../src/domain/dns/types.ts';
 import { newCaches } from '../src/deps.ts';
 import { createLogger, type Logger } from '../src/log.ts';
 import { importMasterKey } from '../src/crypto/index.ts';
@@ -24,10 +22,15 @@ export interface NodeCore {
  * without, the zone's authoritative servers are found through the system resolver and asked.
  */
 export function nodeDnsPropagation(servers: readonly string[]): DnsPropagation {
-  const resolver = new NodeDnsResolver({ servers });
+  // The sockets and their modules load with the first dns-01 question: most hosts never ask one.
+  let loaded: Promise<DnsResolver> | undefined;
+  const query: DnsResolver['query'] = async (name, type, server) => {
+    loaded ??= import('./dns.ts').then(({ NodeDnsResolver }) => new NodeDnsResolver({ servers }));
+    return (await loaded).query(name, type, server);
+  };
   return {
-    resolver,
-    servers: servers.length > 0 ? servers.map((server) => ({ canTargetServers: false, query: (name, type) => resolver.query(name, type, server) })) : undefined,
+    resolver: { canTargetServers: true, query },
+    servers: servers.length > 0 ? servers.map((server) => ({ canTargetServers: false, query: (name, type) => query(name, type, server) })) : undefined,
     ...DNS_PROPAGATION,
   };
 }
@@ -36,13 +39,18 @@ export function nodeRfc2136Client(): Rfc2136Client {
   const tsigOf = (t: Rfc2136Target) => ({ name: t.tsig.name, algorithm: tsigAlgorithm(t.tsig.algorithm), secret: t.tsig.secret });
   return {
     async add(target, record) {
+      const { rfc2136Update } = await import('./dns.ts');
       await rfc2136Update({ server: target.server, zone: target.zone, tsig: tsigOf(target), add: { name: record.fqdn, value: record.value, ttl: record.ttl } });
     },
     async delete(target, record) {
+      const { rfc2136Update } = await import('./dns.ts');
       await rfc2136Update({ server: target.server, zone: target.zone, tsig: tsigOf(target), delete: { name: record.fqdn, value: record.value } });
     },
   };
 }
+
+/** dns-01 script hooks; child_process loads with the first one run. */
+const runScript: RunScript = async (command, args, opts) => (await import('./scripts.ts')).runScript(command, args, opts);
 
 export function stdoutLogger(level: Settings['logLevel']): Logger {
   return createLogger(level, (line) => process.stdout.write(line + '\n'));

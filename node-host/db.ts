@@ -1,8 +1,9 @@
 // The node host's database: libSQL (an embedded file by default, or sqld/Turso), migrated at
 // start with the same migrations wrangler applies to D1.
 import { fileURLToPath } from 'node:url';
-import { createClient, type Client } from '@libsql/client';
-import { drizzle } from 'drizzle-orm/libsql';
+import type { Client } from '@libsql/client';
+// The driver on its own, without the entry point that also loads every network client.
+import { drizzle } from 'drizzle-orm/libsql/sqlite3';
 import { migrate } from 'drizzle-orm/libsql/migrator';
 import * as schema from '../src/db/schema.ts';
 import { wrapDatabase, type Database, type Db } from '../src/db/client.ts';
@@ -20,6 +21,9 @@ export interface OpenedDatabase {
 
 export async function openDatabase(url: string, authToken?: string, opts: { migrate?: boolean } = {}): Promise<OpenedDatabase> {
   const file = url.startsWith('file:');
+  // An embedded file needs the SQLite engine alone; the HTTP and WebSocket clients for sqld and
+  // Turso (and the `ws` package under them) load only for a remote URL.
+  const { createClient } = file ? await import('@libsql/client/sqlite3') : await import('@libsql/client');
   // One connection for a file: SQLite calls are synchronous in this process anyway, and the
   // connection's pragmas (synchronous, busy timeout) then hold for every statement.
   const client = createClient({ url, authToken, ...(file ? { concurrency: 1, timeout: BUSY_TIMEOUT_MS } : {}) });
