@@ -153,7 +153,8 @@ describePebble('two node hosts on one libSQL file', () => {
     );
     for (const name of names) {
       const orders = await site.api.get(`/api/v1/certificates/${name}/orders`);
-      expect(orders.body, name).toHaveLength(1);
+      // On failure, the orders themselves (state, error, log) say why there was a second one.
+      expect(orders.body, `${name}: ${JSON.stringify(orders.body)}`).toHaveLength(1);
     }
     expect(newOrders(site.proxy.exchanges)).toBe(30);
     // Nobody hit a locked database, and nobody waited for a lease of the other host to expire.
