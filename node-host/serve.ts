@@ -8,7 +8,7 @@ import { createApp } from '../src/app.ts';
 import { Scheduler } from '../src/jobs/scheduler.ts';
 import type { Settings } from './settings.ts';
 import { createNodeCore } from './core.ts';
-import { createRequestListener, useFastResponses } from './http-adapter.ts';
+import { createRequestListener, useFastResponses, type NodeRequestHandler } from './http-adapter.ts';
 import { installReplayLane } from './replay-lane.ts';
 import { SiteTls } from './site-tls.ts';
 import { enableDownloadCache } from '../src/http/download-cache.ts';
@@ -30,11 +30,20 @@ export async function serve(settings: Settings): Promise<RunningServer> {
   useFastResponses();
   const app = createApp(deps);
   const onError = (err: unknown) => log.error('request failed', { err });
+  // The lane takes over node:http's connection listener; should a Node version wire its servers
+  // otherwise, downloads go through node:http alone (slower, the same answers) rather than fail.
+  const withReplayLane = (server: http.Server | https.Server, handler: NodeRequestHandler) => {
+    try {
+      installReplayLane(server, handler, { onError });
+    } catch (err) {
+      log.warn('replay lane not installed; downloads go through node:http', { err });
+    }
+  };
   const replay = downloadReplay(settings, deps);
 
   const plain = createRequestListener(app, { secure: false, trustProxy: settings.trustProxy, onError, replay });
   const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, plain.listener);
-  if (replay) installReplayLane(httpServer, plain, { onError });
+  if (replay) withReplayLane(httpServer, plain);
   const httpPort = await listen(httpServer, settings.httpPort, settings.bind, 'CERTKEEP_HTTP_PORT');
 
   const siteTls = new SiteTls(deps);
@@ -45,7 +54,7 @@ export async function serve(settings: Settings): Promise<RunningServer> {
     await siteTls.refresh();
     secure = createRequestListener(app, { secure: true, trustProxy: settings.trustProxy, onError, replay });
     httpsServer = https.createServer({ SNICallback: (_name, cb) => cb(null, siteTls.secureContext), keepAliveTimeout: 65_000 }, secure.listener);
-    if (replay) installReplayLane(httpsServer, secure, { onError });
+    if (replay) withReplayLane(httpsServer, secure);
     httpsPort = await listen(httpsServer, settings.httpsPort, settings.bind, 'CERTKEEP_HTTPS_PORT');
     const port = httpsPort;
     deps.httpsPort = () => (siteTls.servingSiteCertificate ? port : null);
