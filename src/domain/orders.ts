@@ -38,7 +38,20 @@ export type OrderState = 'placing' | 'placed' | 'authorizing' | 'finalizing' | '
 // A crashed host holds its certificates for at most this long; a live one renews every third of it.
 const LEASE_TTL_MS = 30_000;
 
-export type IssueOutcome = { ok: true } | { ok: false; problem: AcmeProblem; retryable: boolean };
+export type IssueOutcome =
+  | { ok: true }
+  | { ok: false; problem: AcmeProblem; retryable: boolean }
+  /** The `stillDue` check said no once the lease was held: nothing was done. */
+  | { ok: 'not-due' };
+
+export interface IssueOptions {
+  /**
+   * Asked once the certificate's lease is held, before anything else: whether the work is still
+   * to do. The scheduler found the certificate due before taking the lease; another host may
+   * have finished it in between (and released the lease), and must not be followed by a second order.
+   */
+  stillDue?(): Promise<boolean>;
+}
 
 export const certificateLeaseName = (certificateId: string) => `certificate:${certificateId}`;
 
@@ -46,11 +59,12 @@ export const certificateLeaseName = (certificateId: string) => `certificate:${ce
  * Obtains a certificate for the row with this id: resumes its unfinished order or places a new
  * one. Throws LEASE_BUSY when another run (this host or another) holds the certificate.
  */
-export async function issue(deps: Deps, certificateId: string, reason: OrderReason): Promise<IssueOutcome> {
+export async function issue(deps: Deps, certificateId: string, reason: OrderReason, opts: IssueOptions = {}): Promise<IssueOutcome> {
   const lease = await tryAcquireLease(deps.db, certificateLeaseName(certificateId), `${deps.hostId}:${newId()}`, LEASE_TTL_MS, deps.now);
   if (!lease) throw new CertkeepError('LEASE_BUSY', 'an order for this certificate is already running');
   const heartbeat = setInterval(() => void lease.renew().catch(() => {}), LEASE_TTL_MS / 3);
   try {
+    if (opts.stillDue && !(await opts.stillDue())) return { ok: 'not-due' };
     return await issueUnderLease(deps, certificateId, reason, lease);
   } finally {
     clearInterval(heartbeat);

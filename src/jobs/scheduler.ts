@@ -3,7 +3,7 @@
 // and runs them with at most `concurrency` orders in flight on this host. Each order runs under
 // the certificate's lease (domain/orders.ts), so two hosts on one database never run the same
 // order; a certificate whose lease is held elsewhere is simply skipped.
-import { and, isNotNull, isNull, lte, ne, or, sql } from 'drizzle-orm';
+import { and, eq, isNotNull, isNull, lte, ne, or, sql } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { CertkeepError } from '../errors.ts';
 import { acmeAccounts, certificates, orders } from '../db/schema.ts';
@@ -78,8 +78,9 @@ export class Scheduler {
 
   private async runOne(certificateId: string, reason: OrderReason, result: TickResult): Promise<void> {
     try {
-      const outcome = await issue(this.deps, certificateId, reason);
-      if (outcome.ok) result.succeeded++;
+      const outcome = await issue(this.deps, certificateId, reason, { stillDue: () => isDue(this.deps, certificateId) });
+      if (outcome.ok === 'not-due') result.skipped++;
+      else if (outcome.ok) result.succeeded++;
       else result.failed++;
     } catch (err) {
       if (err instanceof CertkeepError && err.code === 'LEASE_BUSY') {
@@ -94,21 +95,36 @@ export class Scheduler {
 
 /** Certificates with work to do now, most overdue first. */
 export async function dueCertificates(deps: Deps, limit: number) {
-  const now = deps.now();
-  const hasOpenOrder = sql`exists (select 1 from ${orders} where ${orders.certificateId} = ${certificates.id} and ${orders.finishedAt} is null)`;
-  // A deactivated account can order nothing; its certificates wait for an admin's decision.
-  const accountUsable = sql`exists (select 1 from ${acmeAccounts} where ${acmeAccounts.id} = ${certificates.accountId} and ${acmeAccounts.status} = 'valid')`;
   return deps.db.db
     .select({ id: certificates.id, pem: certificates.pem })
     .from(certificates)
-    .where(
-      and(
-        ne(certificates.status, 'revoked'),
-        accountUsable,
-        or(isNull(certificates.nextAttemptAt), lte(certificates.nextAttemptAt, now)),
-        or(isNull(certificates.pem), and(isNotNull(certificates.renewAt), lte(certificates.renewAt, now)), hasOpenOrder),
-      ),
-    )
+    .where(dueNow(deps.now()))
     .orderBy(sql`coalesce(${certificates.renewAt}, ${certificates.createdAt})`)
     .limit(limit);
+}
+
+/** Whether this certificate has work to do now (the same rule as dueCertificates, read afresh). */
+export async function isDue(deps: Deps, certificateId: string): Promise<boolean> {
+  const [row] = await deps.db.db
+    .select({ id: certificates.id })
+    .from(certificates)
+    .where(and(eq(certificates.id, certificateId), dueNow(deps.now())))
+    .limit(1);
+  return row !== undefined;
+}
+
+/**
+ * Not revoked, its account usable, its back-off passed, and either never issued, its renewal time
+ * reached, or an order left unfinished.
+ */
+function dueNow(now: number) {
+  const hasOpenOrder = sql`exists (select 1 from ${orders} where ${orders.certificateId} = ${certificates.id} and ${orders.finishedAt} is null)`;
+  // A deactivated account can order nothing; its certificates wait for an admin's decision.
+  const accountUsable = sql`exists (select 1 from ${acmeAccounts} where ${acmeAccounts.id} = ${certificates.accountId} and ${acmeAccounts.status} = 'valid')`;
+  return and(
+    ne(certificates.status, 'revoked'),
+    accountUsable,
+    or(isNull(certificates.nextAttemptAt), lte(certificates.nextAttemptAt, now)),
+    or(isNull(certificates.pem), and(isNotNull(certificates.renewAt), lte(certificates.renewAt, now)), hasOpenOrder),
+  );
 }

@@ -10,7 +10,7 @@ import { describePebble } from '../harness/pebble.ts';
 import { startInProcess, urlOf, type InProcess } from '../harness/inprocess.ts';
 import { createCertificate, findCertificateByName } from '../../src/domain/certificates.ts';
 import { issue } from '../../src/domain/orders.ts';
-import { Scheduler } from '../../src/jobs/scheduler.ts';
+import { dueCertificates, isDue, Scheduler } from '../../src/jobs/scheduler.ts';
 import { certificateIdentifier } from '../../src/acme/index.ts';
 import { certificates, orders } from '../../src/db/schema.ts';
 import { ARI_MAX_RECHECK_MS, renewalTimeInWindow } from '../../src/domain/renewal.ts';
@@ -130,6 +130,21 @@ describePebble('renewal without ARI (Pebble 2.4.0 as it is)', () => {
     await deps.db.db.update(certificates).set({ status: 'valid' }).where(eq(certificates.id, row.id));
     expect(await scheduler.tick()).toMatchObject({ started: 1, succeeded: 1 });
     expect((await findCertificateByName(deps, 'lifetime'))!.serial).not.toBe(cert.serial);
+  });
+
+  it('a run that found a certificate due places no second order when another run obtained it before the lease was free', async () => {
+    // What a second host's tick saw under load: the certificate listed as due, then the lease taken
+    // only after the first host had obtained the certificate and released the lease.
+    const { deps } = world;
+    const { row } = await createCertificate(deps, { name: 'raced', domains: [`raced-${Date.now()}.example.com`], challenge: 'http-01' });
+    expect((await dueCertificates(deps, 100)).map((c) => c.id)).toContain(row.id);
+    expect(await issue(deps, row.id, 'new', { stillDue: () => isDue(deps, row.id) })).toEqual({ ok: true });
+    expect(await isDue(deps, row.id)).toBe(false);
+    expect(await issue(deps, row.id, 'new', { stillDue: () => isDue(deps, row.id) })).toEqual({ ok: 'not-due' });
+    expect(await deps.db.db.select().from(orders).where(eq(orders.certificateId, row.id))).toHaveLength(1);
+    // A forced retry ('issue' from the API or the page) asks nothing and orders again.
+    expect(await issue(deps, row.id, 'manual')).toEqual({ ok: true });
+    expect(await deps.db.db.select().from(orders).where(eq(orders.certificateId, row.id))).toHaveLength(2);
   });
 });
 

@@ -30,6 +30,7 @@ import type { AccountRow } from '../../domain/accounts.ts';
 import { createSession, signIn, type ActiveSession } from '../../domain/sessions.ts';
 import { findCertificateByName } from '../../domain/certificates.ts';
 import { issue } from '../../domain/orders.ts';
+import { isDue } from '../../jobs/scheduler.ts';
 import { KEY_TYPES, type KeyType } from '../../crypto/index.ts';
 import { CertkeepError } from '../../errors.ts';
 import { timingSafeEqual, utf8 } from '../../util/encoding.ts';
@@ -279,7 +280,10 @@ export async function setupCaPart(request: Request, ctx: HandlerContext): Promis
 /** Starts on the site certificate now rather than at the next tick (on Workers, the next cron). */
 async function obtainSiteCertificate(ctx: HandlerContext): Promise<void> {
   const site = await findCertificateByName(ctx.deps, SITE_CERTIFICATE);
-  if (site) ctx.waitUntil(issue(ctx.deps, site.id, 'new').catch((err) => ctx.deps.log.info('site certificate left to the scheduler', { err })));
+  if (!site) return;
+  // The scheduler may get there first: then this run finds nothing left to do.
+  const run = issue(ctx.deps, site.id, 'new', { stillDue: () => isDue(ctx.deps, site.id) });
+  ctx.waitUntil(run.catch((err) => ctx.deps.log.info('site certificate left to the scheduler', { err })));
 }
 
 async function submitServer(ctx: HandlerContext, session: ActiveSession, form: URLSearchParams, state: SetupState): Promise<Response> {
