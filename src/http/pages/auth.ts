@@ -7,6 +7,23 @@ import { isSetupDone } from '../../domain/setup.ts';
 import { createSession, endSession, signIn } from '../../domain/sessions.ts';
 import { clearedSessionCookie, csrfOk, formOf, sessionCookie, sessionOf } from '../session.ts';
 import { redirect, safeNext } from './guard.ts';
+import { isLoopback } from '../ip.ts';
+
+/**
+ * Plain HTTP is for loopback and setup only: a password typed on a page that came in clear from
+ * another machine could be read on the way, so such a page offers no form and the form's POST
+ * is refused before the password is looked at. (The Worker is always reached over HTTPS; behind
+ * a TLS-terminating proxy, CERTKEEP_TRUST_PROXY makes its requests count as HTTPS.)
+ */
+function inClear(ctx: HandlerContext): boolean {
+  return !ctx.secure && !isLoopback(ctx.clientIp);
+}
+
+const NEEDS_HTTPS = 'This connection is not encrypted, so Certkeep takes no password over it. Open Certkeep over HTTPS, or on this machine at http://localhost/.';
+
+function httpsNeededPage(status: number): Response {
+  return page(layout({ title: 'Sign in', flash: [{ kind: 'error', message: NEEDS_HTTPS }] }, html`<h1>Sign in</h1>`), { status });
+}
 
 function loginPage(o: { email?: string; next: string; error?: string; askCode?: boolean }, status = 200): Response {
   return page(
@@ -38,6 +55,7 @@ export async function showLogin(request: Request, ctx: HandlerContext): Promise<
   if (!(await isSetupDone(ctx.deps))) return redirect('/setup');
   const next = safeNext(new URL(request.url).searchParams.get('next'));
   if (await sessionOf(ctx.deps, request, ctx.secure)) return redirect(next);
+  if (inClear(ctx)) return httpsNeededPage(200);
   return loginPage({ next });
 }
 
@@ -45,6 +63,10 @@ export async function submitLogin(request: Request, ctx: HandlerContext): Promis
   if (!(await isSetupDone(ctx.deps))) return redirect('/setup');
   const form = await formOf(request);
   const email = (form.get('email') ?? '').slice(0, 254);
+  if (inClear(ctx)) {
+    ctx.deps.log.info('sign-in attempt', { email, clientIp: ctx.clientIp, outcome: 'refused: plain HTTP from another machine' });
+    return httpsNeededPage(403);
+  }
   const next = safeNext(form.get('next'));
   const code = form.get('code')?.trim() || undefined;
   const result = await signIn(ctx.deps, { email, password: form.get('password') ?? '', code, clientIp: ctx.clientIp });
