@@ -1,10 +1,10 @@
 import { pbkdf2Sync } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fromBase64, randomBytes, toBase64, toHex, utf8 } from '../util/encoding.ts';
 import { pbkdf2Sha256Portable } from './pbkdf2.ts';
+import { inlineWorkerScript } from '../../test/harness/hosts.ts';
 
 /** The error Cloudflare's production Workers throw for PBKDF2 above 100 000 iterations. */
 const cloudflareRefusal = (iterations: number) =>
@@ -154,9 +154,8 @@ describe('pbkdf2Sha256 under workerd', () => {
   const workers: Miniflare[] = [];
 
   beforeAll(async () => {
-    const bundle = await build({
-      stdin: {
-        contents: `import { pbkdf2Sha256 } from './pbkdf2.ts';
+    script = await inlineWorkerScript(
+      `import { pbkdf2Sha256 } from './pbkdf2.ts';
           import { fromBase64, toBase64 } from '../util/encoding.ts';
           let attempts = 0;
           function limit() {
@@ -174,19 +173,8 @@ describe('pbkdf2Sha256 under workerd', () => {
             const derived = await pbkdf2Sha256(fromBase64(password), fromBase64(salt), iterations, bytes);
             return Response.json({ derived: toBase64(derived), deriveBitsAttempts: attempts });
           } };`,
-        resolveDir: fileURLToPath(new URL('.', import.meta.url)),
-        loader: 'ts',
-      },
-      bundle: true,
-      write: false,
-      format: 'esm',
-      platform: 'neutral',
-      target: 'es2022',
-      conditions: ['workerd', 'worker', 'browser'],
-      mainFields: ['browser', 'module', 'main'],
-      logLevel: 'error',
-    });
-    script = bundle.outputFiles[0].text;
+      fileURLToPath(new URL('.', import.meta.url)),
+    );
   });
 
   afterAll(async () => {

@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { describe, expect, it } from 'vitest';
 import { useOpenssl, type Openssl } from '../../test/fixtures/crypto/openssl.ts';
+import { inlineWorkerScript } from '../../test/harness/hosts.ts';
 import { CertkeepError, type ErrorCode } from '../errors.ts';
 import { fromBase64, fromHex, toBase64, toHex } from '../util/encoding.ts';
 import { exportPkcs8, exportPrivateKeyPem, generateKeyPair, type KeyType } from './keys.ts';
@@ -287,28 +287,17 @@ describe('createPkcs12 under workerd', () => {
   it('makes a PFX there that openssl opens (no Node APIs in the module)', async () => {
     const { ssl, pkcs8, certificates } = await chainFor('ec-p256');
     // A throwaway worker whose only job is to call createPkcs12 with what it is sent.
-    const bundle = await build({
-      stdin: {
-        contents: `import { createPkcs12 } from './pkcs12.ts';
+    const script = await inlineWorkerScript(
+      `import { createPkcs12 } from './pkcs12.ts';
           import { fromBase64, toBase64 } from '../util/encoding.ts';
           export default { async fetch(request) {
             const { pkcs8, certificates, password } = await request.json();
             const pfx = await createPkcs12({ pkcs8: fromBase64(pkcs8), certificates: certificates.map(fromBase64), password, friendlyName: 'w' });
             return new Response(toBase64(pfx));
           } };`,
-        resolveDir: fileURLToPath(new URL('.', import.meta.url)),
-        loader: 'ts',
-      },
-      bundle: true,
-      write: false,
-      format: 'esm',
-      platform: 'neutral',
-      target: 'es2022',
-      conditions: ['workerd', 'worker', 'browser'],
-      mainFields: ['browser', 'module', 'main'],
-      logLevel: 'error',
-    });
-    const mf = new Miniflare({ modules: true, script: bundle.outputFiles[0].text, compatibilityDate: '2025-09-01' });
+      fileURLToPath(new URL('.', import.meta.url)),
+    );
+    const mf = new Miniflare({ modules: true, script, compatibilityDate: '2025-09-01' });
     try {
       const password = 'wörker 😀';
       const response = await mf.dispatchFetch('http://localhost/', {

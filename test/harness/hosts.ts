@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { startProcess, type RunningProcess } from './processes.ts';
 import { freePort } from './ports.ts';
@@ -120,26 +120,36 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
 
 // ---- Worker under Miniflare ------------------------------------------------------------------------
 
+/** How wrangler bundles for workerd: esbuild, one ESM file, the workerd export conditions. */
+const WORKERD_BUILD: BuildOptions = {
+  bundle: true,
+  format: 'esm',
+  platform: 'neutral',
+  target: 'es2022',
+  conditions: ['workerd', 'worker', 'browser'],
+  mainFields: ['browser', 'module', 'main'],
+  logLevel: 'error',
+};
+
 let bundlePromise: Promise<string> | undefined;
 
-/** Bundles src/worker.ts the way wrangler would (esbuild, ESM, workerd conditions), once per process. */
+/** Bundles src/worker.ts the way wrangler would, once per process. */
 export function workerBundle(): Promise<string> {
   bundlePromise ??= (async () => {
     const outfile = join(makeTempDir('worker-bundle-'), 'worker.js');
-    await build({
-      entryPoints: [join(ROOT, 'src/worker.ts')],
-      outfile,
-      bundle: true,
-      format: 'esm',
-      platform: 'neutral',
-      target: 'es2022',
-      conditions: ['workerd', 'worker', 'browser'],
-      mainFields: ['browser', 'module', 'main'],
-      logLevel: 'error',
-    });
+    await build({ ...WORKERD_BUILD, entryPoints: [join(ROOT, 'src/worker.ts')], outfile });
     return outfile;
   })();
   return bundlePromise;
+}
+
+/**
+ * A throwaway worker's script: `source` (a module with a default fetch handler, importing the
+ * code under test relative to `dir`) bundled as wrangler would, to run a module inside workerd.
+ */
+export async function inlineWorkerScript(source: string, dir: string): Promise<string> {
+  const bundle = await build({ ...WORKERD_BUILD, stdin: { contents: source, resolveDir: dir, loader: 'ts' }, write: false });
+  return bundle.outputFiles![0].text;
 }
 
 /** The SQL statements of every migration, in order, as wrangler d1 migrations apply runs them. */
