@@ -18,6 +18,7 @@ import { fieldError } from '../validate.ts';
 import { lines, offeredTypes, parseEnv, placeError, providerConfig } from './dns-providers.ts';
 import { parseRenewDays } from './settings.ts';
 import { offlineDeps } from '../../../test/harness/deps.ts';
+import { unlabelledControls } from '../../../test/harness/markup.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -55,12 +56,6 @@ async function fixture(runtime: Runtime = 'node'): Promise<Fixture> {
   return { deps, db, csrf, request: (method, path, form) => send(method, path, form, cookie) };
 }
 
-/** Every input, select and textarea (but hidden inputs) has a <label for> naming its id. */
-function unlabelledControls(body: string): string[] {
-  const labelled = new Set([...body.matchAll(/<label for="([^"]+)"/g)].map((m) => m[1]));
-  const controls = [...body.matchAll(/<(input|select|textarea)\b([^>]*)>/g)].filter((m) => !/type="hidden"/.test(m[2]));
-  return controls.filter((m) => !labelled.has(/\bid="([^"]+)"/.exec(m[2])?.[1] ?? '')).map((m) => m[0]);
-}
 
 /** The error paragraph tied to a field by aria-describedby. */
 function fieldErrorText(body: string, name: string): string | undefined {

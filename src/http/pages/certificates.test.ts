@@ -4,89 +4,42 @@
 // are exercised against Pebble in test/browser/certificates.test.ts.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { openDatabase, type OpenedDatabase } from '../../../node-host/db.ts';
-import { makeTempDir } from '../../../test/harness/tmp.ts';
-import { createApp, type App } from '../../app.ts';
-import type { Deps } from '../../deps.ts';
-import { acmeAccounts, certificates, orderEvents, orders, settings, users } from '../../db/schema.ts';
-import { createSession } from '../../domain/sessions.ts';
+import { certificates, orderEvents, orders } from '../../db/schema.ts';
 import { createCertificate, findCertificateByName } from '../../domain/certificates.ts';
 import { createKey, findKeyByName } from '../../domain/keys.ts';
 import { createDnsProvider } from '../../domain/dns/providers.ts';
 import { tryAcquireLease } from '../../db/lease.ts';
 import { certificateLeaseName } from '../../domain/orders.ts';
 import { certificateInputOf, splitDomains } from './certificates.ts';
-import { offlineDeps } from '../../../test/harness/deps.ts';
+import { PAGE_ORIGIN, signedInPageApp, type PageApp } from '../../../test/harness/page-app.ts';
+import { decode, fieldErrorText, inputValue, unlabelledControls } from '../../../test/harness/markup.ts';
 
-const ORIGIN = 'http://127.0.0.1:8080';
-
-interface Fixture {
-  deps: Deps;
-  app: App;
-  csrf: string;
+interface Fixture extends PageApp {
   get(path: string): Promise<{ status: number; text: string; headers: Headers }>;
   post(path: string, form: Record<string, string>, csrf?: string | null): Promise<{ status: number; text: string; headers: Headers }>;
   download(path: string, apiKey: string): Promise<number>;
-  close(): void;
 }
 
 async function fixture(): Promise<Fixture> {
-  const opened: OpenedDatabase = await openDatabase(`file:${makeTempDir('cert-pages-')}/certkeep.db`);
-  const now = Date.now();
-  const deps: Deps = await offlineDeps(opened.database, { sleep: (ms) => new Promise((r) => setTimeout(r, ms)) });
-  await deps.db.db.insert(settings).values({ key: 'setupCompletedAt', value: String(now), updatedAt: now });
-  await deps.db.db.insert(users).values({ id: 'u1', email: 'admin@example.com', passwordHash: 'unused', createdAt: now, updatedAt: now });
-  await deps.db.db.insert(acmeAccounts).values({
-    id: 'acct', name: 'default', directoryUrl: 'https://ca.example/dir', email: null, staging: false, termsOfServiceAgreed: true,
-    accountUrl: 'https://ca.example/acct/1', status: 'valid', keyType: 'ec-p256', keySealed: 'unused', nextKeySealed: null, eabKid: null, createdAt: now, updatedAt: now,
-  });
-  const { token, session } = await createSession(deps, 'u1');
-  const app = createApp(deps);
-  const call = async (path: string, init: RequestInit = {}, cookie = true) => {
-    const headers = new Headers(init.headers);
-    if (cookie) headers.set('cookie', `certkeep=${token}`);
-    const res = await app.fetch(new Request(ORIGIN + path, { ...init, headers, redirect: 'manual' }), { clientIp: '127.0.0.1', secure: false, waitUntil: () => {} });
-    return { status: res.status, text: await res.text(), headers: res.headers };
-  };
+  const pages = await signedInPageApp('cert-pages');
   return {
-    deps,
-    app,
-    csrf: session.csrfToken,
-    get: (path) => call(path),
-    post: (path, form, csrf = session.csrfToken) =>
-      call(path, {
+    ...pages,
+    get: (path) => pages.call(path),
+    post: (path, form, csrf = pages.csrf) =>
+      pages.call(path, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ ...form, ...(csrf === null ? {} : { _csrf: csrf }) }).toString(),
       }),
-    download: async (path, apiKey) => (await call(path, { headers: { apikey: apiKey } }, false)).status,
-    close: () => opened.close(),
+    download: async (path, apiKey) => (await pages.call(path, { headers: { apikey: apiKey } }, false)).status,
   };
-}
-
-/** Markup with the entities `html` writes turned back into characters, to compare text. */
-function decode(markup: string): string {
-  return markup.replace(/&(quot|#39|#96|lt|gt|amp);/g, (_, e: string) => ({ quot: '"', '#39': "'", '#96': '`', lt: '<', gt: '>', amp: '&' })[e]!);
-}
-
-/** The value of the input with this id. */
-function inputValue(markup: string, id: string): string | undefined {
-  const tag = new RegExp(`<input[^>]*\\sid="${id}"[^>]*>`).exec(markup)?.[0];
-  return tag ? /\svalue="([^"]*)"/.exec(tag)?.[1] : undefined;
-}
-
-/** Ids of visible form controls that have no <label for>. */
-function unlabelled(markup: string): string[] {
-  const labelled = new Set([...markup.matchAll(/<label for="([^"]+)"/g)].map((m) => m[1]));
-  const controls = [...markup.matchAll(/<(input|select|textarea)\b([^>]*)>/g)].filter((m) => !/type="hidden"/.test(m[2]));
-  return controls.map((m) => /\sid="([^"]+)"/.exec(m[2])?.[1] ?? `(no id) ${m[0]}`).filter((id) => !labelled.has(id));
 }
 
 /** The error message shown for the field with this id, and that the control points to it. */
 function fieldError(markup: string, id: string): string | undefined {
-  const message = new RegExp(`<p class="error" id="${id}-error">([^<]*)</p>`).exec(markup)?.[1];
+  const message = fieldErrorText(markup, id);
   if (message !== undefined) expect(markup).toMatch(new RegExp(`id="${id}"[^>]*aria-describedby="[^"]*${id}-error"[^>]*aria-invalid="true"`));
-  return message === undefined ? undefined : decode(message);
+  return message;
 }
 
 let f: Fixture;
@@ -123,7 +76,7 @@ describe('certificateInputOf', () => {
 
 describe('certificate pages', () => {
   it('send a visitor without a session to sign in, keeping where they were going', async () => {
-    const res = await f.app.fetch(new Request(`${ORIGIN}/certificates?q=www`), { clientIp: '127.0.0.1', secure: false, waitUntil: () => {} });
+    const res = await f.app.fetch(new Request(`${PAGE_ORIGIN}/certificates?q=www`), { clientIp: '127.0.0.1', secure: false, waitUntil: () => {} });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe(`/login?next=${encodeURIComponent('/certificates?q=www')}`);
   });
@@ -156,7 +109,7 @@ describe('certificate pages', () => {
     await createKey(f.deps, 'spare', { type: 'ec-p256' });
     const res = await f.get('/certificates/-/new');
     expect(res.status).toBe(200);
-    expect(unlabelled(res.text)).toEqual([]);
+    expect(unlabelledControls(res.text)).toEqual([]);
     expect(res.text).toContain('<option value="spare">spare (EC P-256)</option>');
     expect(res.text).toContain(`<input type="hidden" name="_csrf" value="${f.csrf}">`);
   });
@@ -190,9 +143,9 @@ describe('certificate pages', () => {
     const certKeys = [inputValue(res.text, 'shown-certificate-1')!, inputValue(res.text, 'shown-certificate-2')!];
     const keyKeys = [inputValue(res.text, 'shown-key-1')!, inputValue(res.text, 'shown-key-2')!];
     for (const k of [...certKeys, ...keyKeys]) expect(k).toMatch(/^cka_/);
-    expect(decode(res.text)).toContain(`curl -s -H "apikey: ${certKeys[0]}" ${ORIGIN}/api/certificate/www > www.pem`);
-    expect(decode(res.text)).toContain(`(umask 077; curl -s -H "apikey: ${keyKeys[0]}" ${ORIGIN}/api/key/www > www.key)`);
-    expect(unlabelled(res.text)).toEqual([]);
+    expect(decode(res.text)).toContain(`curl -s -H "apikey: ${certKeys[0]}" ${PAGE_ORIGIN}/api/certificate/www > www.pem`);
+    expect(decode(res.text)).toContain(`(umask 077; curl -s -H "apikey: ${keyKeys[0]}" ${PAGE_ORIGIN}/api/key/www > www.key)`);
+    expect(unlabelledControls(res.text)).toEqual([]);
 
     // Real keys: the certificate is not issued yet (404), a made-up key is unknown (401).
     expect(await f.download('/api/certificate/www', certKeys[1])).toBe(404);
@@ -208,7 +161,7 @@ describe('certificate pages', () => {
     // A later GET shows no API key, only the commands with placeholders.
     const detail = await f.get('/certificates/www');
     for (const k of [...certKeys, ...keyKeys]) expect(detail.text).not.toContain(k);
-    expect(decode(detail.text)).toContain(`curl -s -H "apikey: <certificate API key>" ${ORIGIN}/api/certificate/www`);
+    expect(decode(detail.text)).toContain(`curl -s -H "apikey: <certificate API key>" ${PAGE_ORIGIN}/api/certificate/www`);
   });
 
   it('with an existing key, show only the certificate’s API keys and point to the key', async () => {
@@ -217,7 +170,7 @@ describe('certificate pages', () => {
     expect(res.status).toBe(201);
     expect(inputValue(res.text, 'shown-key-1')).toBeUndefined();
     expect(res.text).toContain('the existing key <a href="/keys/shared">shared</a>');
-    expect(decode(res.text)).toContain(`curl -s -H "apikey: <key API key>" ${ORIGIN}/api/key/shared`);
+    expect(decode(res.text)).toContain(`curl -s -H "apikey: <key API key>" ${PAGE_ORIGIN}/api/key/shared`);
   });
 
   it('refuse a POST without the session’s CSRF token, and change nothing', async () => {
@@ -300,7 +253,7 @@ describe('certificate pages', () => {
     await createDnsProvider(f.deps, 'hook', 'webhook', { url: 'https://dns.example/hook', secret: 'a long enough shared secret' });
     await createCertificate(f.deps, { name: 'ed', domains: ['ed.example.com'], challenge: 'http-01' });
     const form = await f.get('/certificates/ed/edit');
-    expect(unlabelled(form.text)).toEqual([]);
+    expect(unlabelledControls(form.text)).toEqual([]);
     expect(form.text).toContain('ed.example.com</textarea>');
 
     const bad = await f.post('/certificates/ed/edit', { domains: '*.ed.example.com', challenge: 'http-01', dnsProvider: '', preferredChain: '' });
@@ -352,7 +305,7 @@ describe('certificate pages', () => {
   it('confirm a revocation with a reason from RFC 5280 and refuse one of another kind', async () => {
     await createCertificate(f.deps, { name: 'rv', domains: ['rv.example.com'], challenge: 'http-01' });
     const form = await f.get('/certificates/rv/revoke');
-    expect(unlabelled(form.text)).toEqual([]);
+    expect(unlabelledControls(form.text)).toEqual([]);
     for (const reason of ['unspecified (0)', 'keyCompromise (1)', 'affiliationChanged (3)', 'superseded (4)', 'cessationOfOperation (5)']) expect(form.text).toContain(reason);
     const odd = await f.post('/certificates/rv/revoke', { reason: '7' });
     expect(odd.status).toBe(400);

@@ -4,74 +4,29 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, type OpenedDatabase } from '../../../node-host/db.ts';
-import { makeTempDir } from '../../../test/harness/tmp.ts';
-import { createApp, type App } from '../../app.ts';
-import type { Deps } from '../../deps.ts';
-import { acmeAccounts, settings, users } from '../../db/schema.ts';
-import { createSession } from '../../domain/sessions.ts';
 import { createCertificate } from '../../domain/certificates.ts';
 import { createKey, findKeyByName } from '../../domain/keys.ts';
 import { keyUses } from './keys.ts';
-import { offlineDeps } from '../../../test/harness/deps.ts';
+import { signedInPageApp, type PageApp } from '../../../test/harness/page-app.ts';
+import { fieldErrorText, inputValue, unlabelledControls } from '../../../test/harness/markup.ts';
 
-const ORIGIN = 'http://127.0.0.1:8080';
-
-interface Fixture {
-  deps: Deps;
-  app: App;
-  csrf: string;
+interface Fixture extends PageApp {
   get(path: string): Promise<{ status: number; text: string; headers: Headers }>;
   send(path: string, body: URLSearchParams | FormData): Promise<{ status: number; text: string; headers: Headers }>;
   download(path: string, apiKey: string): Promise<{ status: number; text: string }>;
-  close(): void;
 }
 
 async function fixture(): Promise<Fixture> {
-  const opened: OpenedDatabase = await openDatabase(`file:${makeTempDir('key-pages-')}/certkeep.db`);
-  const now = Date.now();
-  const deps: Deps = await offlineDeps(opened.database, { sleep: (ms) => new Promise((r) => setTimeout(r, ms)) });
-  await deps.db.db.insert(settings).values({ key: 'setupCompletedAt', value: String(now), updatedAt: now });
-  await deps.db.db.insert(users).values({ id: 'u1', email: 'admin@example.com', passwordHash: 'unused', createdAt: now, updatedAt: now });
-  await deps.db.db.insert(acmeAccounts).values({
-    id: 'acct', name: 'default', directoryUrl: 'https://ca.example/dir', email: null, staging: false, termsOfServiceAgreed: true,
-    accountUrl: 'https://ca.example/acct/1', status: 'valid', keyType: 'ec-p256', keySealed: 'unused', nextKeySealed: null, eabKid: null, createdAt: now, updatedAt: now,
-  });
-  const { token, session } = await createSession(deps, 'u1');
-  const app = createApp(deps);
-  const call = async (path: string, init: RequestInit = {}, cookie = true) => {
-    const headers = new Headers(init.headers);
-    if (cookie) headers.set('cookie', `certkeep=${token}`);
-    const res = await app.fetch(new Request(ORIGIN + path, { ...init, headers, redirect: 'manual' }), { clientIp: '127.0.0.1', secure: false, waitUntil: () => {} });
-    return { status: res.status, text: await res.text(), headers: res.headers };
-  };
+  const pages = await signedInPageApp('key-pages');
   return {
-    deps,
-    app,
-    csrf: session.csrfToken,
-    get: (path) => call(path),
-    send: (path, body) => call(path, { method: 'POST', body }),
-    download: (path, apiKey) => call(path, { headers: { apikey: apiKey } }, false),
-    close: () => opened.close(),
+    ...pages,
+    get: (path) => pages.call(path),
+    send: (path, body) => pages.call(path, { method: 'POST', body }),
+    download: (path, apiKey) => pages.call(path, { headers: { apikey: apiKey } }, false),
   };
 }
 
-function inputValue(markup: string, id: string): string | undefined {
-  const tag = new RegExp(`<input[^>]*\\sid="${id}"[^>]*>`).exec(markup)?.[0];
-  return tag ? /\svalue="([^"]*)"/.exec(tag)?.[1] : undefined;
-}
-
-function fieldError(markup: string, id: string): string | undefined {
-  return new RegExp(`<p class="error" id="${id}-error">([^<]*)</p>`).exec(markup)?.[1]?.replace(/&quot;/g, '"');
-}
-
-function unlabelled(markup: string): string[] {
-  const labelled = new Set([...markup.matchAll(/<label for="([^"]+)"/g)].map((m) => m[1]));
-  return [...markup.matchAll(/<(input|select|textarea)\b([^>]*)>/g)]
-    .filter((m) => !/type="hidden"/.test(m[2]))
-    .map((m) => /\sid="([^"]+)"/.exec(m[2])?.[1] ?? m[0])
-    .filter((id) => !labelled.has(id));
-}
+const fieldError = fieldErrorText;
 
 /** The SPKI of a private key in PEM, as Node reads it: to compare keys without trusting our parser. */
 const spkiOf = (pem: string) => createPublicKey(createPrivateKey(pem)).export({ type: 'spki', format: 'der' }).toString('base64');
@@ -88,7 +43,7 @@ describe('key pages', () => {
   it('offer two labelled forms: generate, and import by paste or upload (multipart)', async () => {
     const res = await f.get('/keys/-/new');
     expect(res.status).toBe(200);
-    expect(unlabelled(res.text)).toEqual([]);
+    expect(unlabelledControls(res.text)).toEqual([]);
     expect(res.text).toContain('<form method="post" action="/keys" enctype="multipart/form-data" novalidate>');
     expect(res.text.match(new RegExp(`name="_csrf" value="${f.csrf}"`, 'g'))).toHaveLength(3); // two forms and sign-out
   });

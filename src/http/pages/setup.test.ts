@@ -12,6 +12,7 @@ import type { Deps, Runtime } from '../../deps.ts';
 import { users } from '../../db/schema.ts';
 import { isSetupDone, setupState } from '../../domain/setup.ts';
 import { signIn } from '../../domain/sessions.ts';
+import { unlabelledControls } from '../../../test/harness/markup.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const SETUP_TOKEN = 'the-setup-token-of-this-worker';
@@ -51,12 +52,6 @@ const csrfOf = (body: string) => /name="_csrf" value="([^"]+)"/.exec(body)![1];
 const stepOf = (body: string) => /<h2 class="wizard-step">([^<]*)<\/h2>/.exec(body)?.[1];
 const fieldError = (body: string, name: string) => new RegExp(`<p class="error" id="field-${name}-error">([^<]*)</p>`).exec(body)?.[1];
 
-/** Every input, select and textarea (but hidden inputs) has a <label for> naming its id. */
-function unlabelledControls(body: string): string[] {
-  const labelled = new Set([...body.matchAll(/<label for="([^"]+)"/g)].map((m) => m[1]));
-  const controls = [...body.matchAll(/<(input|select|textarea)\b([^>]*)>/g)].filter((m) => !/type="hidden"/.test(m[2]));
-  return controls.filter((m) => !labelled.has(/\bid="([^"]+)"/.exec(m[2])?.[1] ?? '')).map((m) => m[0]);
-}
 
 /** Step 1 done: the administrator's cookie and the page it leads to (step 2). */
 async function pastStepOne(): Promise<{ cookie: string; body: string }> {
