@@ -10,6 +10,15 @@ import { downloadCertificate, downloadKey } from './http/download-api.ts';
 import * as admin from './http/admin-api.ts';
 import { isLoopback } from './http/ip.ts';
 import { serveStatic } from './http/static.ts';
+import * as setup from './http/pages/setup.ts';
+import * as auth from './http/pages/auth.ts';
+import { dashboard } from './http/pages/dashboard.ts';
+import { certificatesPages } from './http/pages/certificates.ts';
+import { keysPages } from './http/pages/keys.ts';
+import { accountsPages } from './http/pages/accounts.ts';
+import { dnsProvidersPages } from './http/pages/dns-providers.ts';
+import { settingsPages } from './http/pages/settings.ts';
+import { accountPages } from './http/pages/account.ts';
 import { withSecurityHeaders } from './http/security-headers.ts';
 import { problemAsPage } from './http/pages/problem-page.ts';
 
@@ -100,11 +109,19 @@ export function createApp(deps: Deps): App {
     .get('/api/v1/certificates/:name/revocation-status', admin.certificateRevocationStatus)
     .post('/api/v1/certificates/:name/api-keys/:slot', admin.rotateCertificateApiKey)
     .post('/api/v1/certificates/:name/key', admin.rotateCertificateKey)
-    .all('/static/*', serveStatic);
-  // Everything else is a page (or nothing): the pages and their templates load with the first
-  // request for one, so a host that only serves the APIs never holds them.
-  let pages: Promise<PageRouter['fetch']> | undefined;
-  router.all('*', async (request, ctx) => (await (pages ??= pageRouter()))(request, ctx));
+    .all('/static/*', serveStatic)
+    .get('/setup', setup.showSetup)
+    .post('/setup', setup.submitSetup)
+    .post('/setup/ca', setup.setupCaPart)
+    .get('/setup/progress', setup.setupProgress)
+    .get('/login', auth.showLogin)
+    .post('/login', auth.submitLogin)
+    .post('/logout', auth.logout)
+    .get('/', dashboard);
+  for (const [method, path, handler] of [...certificatesPages, ...keysPages, ...accountsPages, ...dnsProvidersPages, ...settingsPages, ...accountPages]) {
+    router[method](path, handler as never);
+  }
+  router.all('*', () => problemResponse(404, 'no such resource'));
 
   return {
     async fetch(request: Request, ctx: RequestContext): Promise<Response> {
@@ -117,42 +134,4 @@ export function createApp(deps: Deps): App {
       return response;
     },
   };
-}
-
-type PageRouter = ReturnType<typeof Router<Request & { params: Record<string, string>; query: Record<string, string> }, [HandlerContext]>>;
-
-/**
- * The admin pages' routes, behind the app's router: its before stages (allow-lists, HTTPS) have
- * run and its finally stages (error pages, security headers) run on the answer; errors thrown
- * here reach its catch.
- */
-async function pageRouter(): Promise<PageRouter['fetch']> {
-  const [setup, auth, { dashboard }, ...tables] = await Promise.all([
-    import('./http/pages/setup.ts'),
-    import('./http/pages/auth.ts'),
-    import('./http/pages/dashboard.ts'),
-    import('./http/pages/certificates.ts').then((m) => m.certificatesPages),
-    import('./http/pages/keys.ts').then((m) => m.keysPages),
-    import('./http/pages/accounts.ts').then((m) => m.accountsPages),
-    import('./http/pages/dns-providers.ts').then((m) => m.dnsProvidersPages),
-    import('./http/pages/settings.ts').then((m) => m.settingsPages),
-    import('./http/pages/account.ts').then((m) => m.accountPages),
-  ]);
-  const router: PageRouter = Router();
-  router
-    .get('/setup', setup.showSetup)
-    .post('/setup', setup.submitSetup)
-    .post('/setup/ca', setup.setupCaPart)
-    .get('/setup/progress', setup.setupProgress)
-    .get('/login', auth.showLogin)
-    .post('/login', auth.submitLogin)
-    .post('/logout', auth.logout)
-    .get('/', dashboard);
-  for (const [method, path, handler] of tables.flat()) {
-    router[method](path, handler as never);
-  }
-  router.all('*', () => problemResponse(404, 'no such resource'));
-  // Its fetch, not the router: a router answers every property, `then` included, so a promise
-  // would take it for a thenable and wait forever.
-  return router.fetch;
 }
