@@ -9,26 +9,11 @@ import { describePebble } from '../harness/pebble.ts';
 import { HOST_KINDS } from '../harness/hosts.ts';
 import { openssl, startWorld, tempFile, type World } from '../harness/world.ts';
 import { freePort } from '../harness/ports.ts';
-import { describeBrowser, launchChromium, shoot, signedIn, type Browsing } from './browser.ts';
+import { type Browsing, describeBrowser, errorOf, launchChromium, shoot, signedIn, submit } from './browser.ts';
 
 /** A signed-in page that records requests to another origin, CSP refusals and script errors. */
 function signedInPage(browser: Browser, world: World, javaScriptEnabled = true): Promise<Browsing> {
   return signedIn(browser, world.host.baseUrl, { javaScriptEnabled });
-}
-
-/** The validation message shown under a field (tied to it by aria-describedby). */
-function errorOf(page: Page, name: string) {
-  return page.locator(`#field-${name}-error`);
-}
-
-/** Clicks a submit button and returns the status of the page the form led to (after a 303, the next page's). */
-async function submit(page: Page, buttonName: string): Promise<number> {
-  const [response] = await Promise.all([
-    page.waitForResponse((r) => r.request().isNavigationRequest() && r.frame() === page.mainFrame() && r.status() !== 303),
-    page.getByRole('button', { name: buttonName, exact: true }).click(),
-  ]);
-  await page.waitForLoadState();
-  return response.status();
 }
 
 for (const kind of HOST_KINDS) {

@@ -84,6 +84,21 @@ export async function shoot(page: Page, name: string, kind: HostKind, opts: { ch
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 
+/** The validation message shown under a field (tied to it by aria-describedby). */
+export function errorOf(page: Page, name: string) {
+  return page.locator(`#field-${name}-error`);
+}
+
+/** Clicks a submit button; the status of the page it led to (after a 303, the next page's). */
+export async function submit(page: Page, buttonName: string): Promise<number> {
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.request().isNavigationRequest() && r.frame() === page.mainFrame() && r.status() !== 303),
+    page.getByRole('button', { name: buttonName, exact: true }).click(),
+  ]);
+  await page.waitForLoadState();
+  return response.status();
+}
+
 /** Signs out with the header's button and waits for /login. */
 export async function signOut(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Sign out' }).click();

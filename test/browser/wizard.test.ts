@@ -12,23 +12,12 @@ import { describePebble } from '../harness/pebble.ts';
 import { HOST_KINDS, TEST_SETUP_TOKEN } from '../harness/hosts.ts';
 import { freePort } from '../harness/ports.ts';
 import { openssl, setupBody, startWorld, tempFile, type World } from '../harness/world.ts';
-import { ADMIN_EMAIL, PASSWORD, describeBrowser, launchChromium, newBrowsing, shoot } from './browser.ts';
+import { ADMIN_EMAIL, describeBrowser, errorOf, launchChromium, newBrowsing, PASSWORD, shoot, submit } from './browser.ts';
 
 /** Pebble refuses to issue for this name (its domainBlocklist): the site certificate fails. */
 const BLOCKED = 'blocked.example.com';
 
 const stepHeading = (page: Page) => page.locator('h2.wizard-step').textContent();
-const errorOf = (page: Page, name: string) => page.locator(`#field-${name}-error`);
-
-/** Clicks a submit button; the status of the page it led to (after a 303, the next page's). */
-async function submit(page: Page, buttonName: string): Promise<number> {
-  const [response] = await Promise.all([
-    page.waitForResponse((r) => r.request().isNavigationRequest() && r.frame() === page.mainFrame() && r.status() !== 303),
-    page.getByRole('button', { name: buttonName, exact: true }).click(),
-  ]);
-  await page.waitForLoadState();
-  return response.status();
-}
 
 async function fillAdmin(page: Page, world: World, passwordAgain = PASSWORD): Promise<number> {
   if (world.kind === 'worker') await page.getByLabel('Setup token').fill(TEST_SETUP_TOKEN);
