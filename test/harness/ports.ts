@@ -4,35 +4,36 @@ import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 
 /**
- * A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it for port 0).
+ * A TCP port on 127.0.0.1 that was free a moment ago.
+ *
+ * The port is drawn at random below Linux's ephemeral range (32768–60999 by default) and checked
+ * by binding it. A port the kernel picks for port 0 comes from that ephemeral range, the same
+ * range every outgoing connection takes its source port from, so between our check and the
+ * daemon's bind any connect() on the machine could take it (seen: a node host failing with
+ * "already in use"). Below the range only another listener can, and listeners are checked.
  *
  * With `udp: true` the same number is also checked free for UDP, for daemons that listen
- * on both (a DNS server). There is an unavoidable race between closing our socket and the
- * daemon binding it; callers that start daemons retry on "address already in use".
+ * on both (a DNS server). Callers that start daemons still retry on "address already in use".
  */
 export async function freePort(opts: { udp?: boolean } = {}): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await kernelTcpPort();
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = LOW + Math.floor(Math.random() * (HIGH - LOW));
+    if (!(await tcpPortFree(port))) continue;
     if (!opts.udp || (await udpPortFree(port))) return port;
   }
-  throw new Error('freePort: no port free for both TCP and UDP after 20 attempts');
+  throw new Error('freePort: no free port found after 50 attempts');
 }
 
-function kernelTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Below the ephemeral range and above the well-known and common service ports. */
+const LOW = 12_000;
+const HIGH = 32_000;
+
+function tcpPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') {
-        server.close();
-        reject(new Error('freePort: listener has no port'));
-        return;
-      }
-      const { port } = address;
-      server.close((err) => (err ? reject(err) : resolve(port)));
-    });
+    server.once('error', () => resolve(false));
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => resolve(true)));
   });
 }
 
