@@ -123,10 +123,10 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   import: {
-    usage: 'certkeep import certera FILE [--acme-directory URL] [--acme-staging-directory URL] [--dry-run]',
+    usage: 'certkeep import certera FILE [--acme-directory URL] [--acme-staging-directory URL] [--hostname H] [--dry-run]',
     summary:
-      "import a Certera 2.x Certera.db (read-only): ACME accounts, keys, certificates with their current chain and API keys, the admin with their password, the DNS-01 script settings; a second run adds nothing. --acme-directory and --acme-staging-directory say where Certera's production and staging accounts live (default Let's Encrypt's); --dry-run writes nothing",
-    options: { 'acme-directory': { type: 'string' }, 'acme-staging-directory': { type: 'string' }, 'dry-run': { type: 'boolean' } },
+      "import a Certera 2.x Certera.db (read-only): ACME accounts, keys, certificates with their current chain and API keys, the admin with their password, the DNS-01 script settings; a second run adds nothing. --acme-directory and --acme-staging-directory say where Certera's production and staging accounts live (default Let's Encrypt's); --hostname (Certera's SiteHostname) makes the imported certificate for it Certkeep's HTTPS certificate; --dry-run writes nothing",
+    options: { 'acme-directory': { type: 'string' }, 'acme-staging-directory': { type: 'string' }, hostname: { type: 'string' }, 'dry-run': { type: 'boolean' } },
     async run(v, positionals) {
       const [source, file, ...rest] = positionals;
       if (source !== 'certera' || !file || rest.length > 0) throw new UsageError('expected: certkeep import certera FILE');
@@ -142,6 +142,7 @@ const COMMANDS: Record<string, Command> = {
         directoryUrl: directory('acme-directory', LETS_ENCRYPT),
         stagingDirectoryUrl: directory('acme-staging-directory', LETS_ENCRYPT_STAGING),
         dryRun: v['dry-run'] === true,
+        siteHostname: typeof v.hostname === 'string' ? v.hostname : undefined,
       };
       const settings = await loadSettings();
       const core = await createNodeCore(settings, quietLogger(settings.logLevel));

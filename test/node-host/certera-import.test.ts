@@ -6,6 +6,7 @@
 // accounts. And what must not happen: a damaged, foreign or newer file changes nothing, and a
 // second run or a dry run writes nothing.
 import { execFileSync } from 'node:child_process';
+import tls from 'node:tls';
 import { copyFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from '@libsql/client';
@@ -53,6 +54,7 @@ const serialOf = (pem: string) => openssl(['x509', '-noout', '-serial'], pem).tr
 describePebble('certkeep import certera', () => {
   let pebble: Pebble;
   let httpPort: number;
+  let httpsPort: number;
   let domain: string;
   let fixture: CerteraFixture;
   let dataDir: string;
@@ -81,8 +83,10 @@ describePebble('certkeep import certera', () => {
     await new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: production.keyPair }).newAccount({ termsOfServiceAgreed: true, contact: [`mailto:${fixture.accounts.production.email}`] });
 
     dataDir = makeTempDir('certera-import-');
-    importRun = await runCli(['import', 'certera', fixture.file, ...directories()], env(dataDir));
-    host = await startNodeHost({ httpPort, dataDir, env: { CERTKEEP_DNS_SERVERS: pebble.dnsAddress } });
+    // Certera's site hostname (its config.json) was www's subject.
+    importRun = await runCli(['import', 'certera', fixture.file, ...directories(), '--hostname', `www.${domain}`], env(dataDir));
+    httpsPort = await freePort();
+    host = await startNodeHost({ httpPort, dataDir, env: { CERTKEEP_DNS_SERVERS: pebble.dnsAddress, CERTKEEP_HTTPS_PORT: String(httpsPort) } });
   });
   afterAll(async () => {
     await host?.stop();
@@ -99,7 +103,7 @@ describePebble('certkeep import certera', () => {
     expect(out).toMatch(/^certificates\s+3\s+0\s+0$/m);
     expect(out).toMatch(/^users\s+1\s+0\s+0$/m);
     expect(out).toMatch(/^DNS providers\s+1\s+0\s+0$/m);
-    expect(out).toMatch(/^settings\s+2\s+0\s+0$/m);
+    expect(out).toMatch(/^settings\s+3\s+0\s+0$/m);
     expect(out).toContain('tracked URLs: 2 not imported (feature not available)');
     expect(out).toContain('uploaded certificates (tracking): 1 not imported (feature not available)');
     expect(out).toContain('notification settings: 1 not imported (feature not available)');
@@ -140,6 +144,17 @@ describePebble('certkeep import certera', () => {
     expect(curl([`${base}/api/key/user-1-acme-account`, '-H', `apiKey:${fixture.keys['user-1-acme-account'].apiKeys[0]}`]).status).toBe(401);
     // A made-up key in Certera's form opens nothing.
     expect(curl([`${base}/api/certificate/www`, '-H', `apiKey:${'z'.repeat(50)}`]).status).toBe(401);
+  });
+
+  it("serves HTTPS with Certera's site certificate (--hostname)", async () => {
+    const peer = await new Promise<tls.PeerCertificate>((resolve, reject) => {
+      const socket = tls.connect({ host: '127.0.0.1', port: httpsPort, servername: `www.${domain}`, rejectUnauthorized: false }, () => {
+        resolve(socket.getPeerCertificate());
+        socket.end();
+      });
+      socket.on('error', reject);
+    });
+    expect(`serial=${peer.serialNumber}`).toBe(serialOf(fixture.certificates.www.chainPem!));
   });
 
   it("answers the PowerShell module's Get-Cert and Get-Key (parameters in the query string, header apiKey)", async () => {

@@ -11,8 +11,8 @@
 // - ACME accounts are the same account when directory and key are the same; their names are
 //   Certkeep's own (`default` for the first production account when there is none yet, else
 //   `certera-<id>`), never seen by a server, so a taken name is simply not used.
-// - Keys and certificates are the same when name and key (for a certificate: its first API key)
-//   are. A different object already holding the name is left alone and the Certera one is
+// - Keys and certificates are the same when name and key (for a certificate: one of its API
+//   keys) are. A different object already holding the name is left alone and the Certera one is
 //   skipped with the reason: renaming it would change the URL its servers fetch, and replacing
 //   the Certkeep one would break the servers that use it. Delete or rename one and run again.
 // - A user with the same email is left as it is (its own password, its own second factor).
@@ -55,6 +55,11 @@ export interface CerteraImportOptions {
   stagingDirectoryUrl: string;
   /** Decide and report, write nothing (and register nothing at a CA). */
   dryRun: boolean;
+  /**
+   * Certera's `SiteHostname` (its config.json, not its database): the imported certificate for
+   * it, which Certera's setup named after the hostname, becomes Certkeep's HTTPS certificate.
+   */
+  siteHostname?: string;
 }
 
 export type ImportKind = 'account' | 'key' | 'certificate' | 'user' | 'dns-provider' | 'setting';
@@ -574,8 +579,8 @@ async function importCertificates(ctx: Context): Promise<void> {
     }
     const existing = await findCertificateByName(deps, name);
     if (existing) {
-      const owner = isCerteraApiKey(c.apiKey1) ? ctx.existingHashes.get(await hashSecret(c.apiKey1)) : undefined;
-      if (owner?.ownerKind === 'certificate' && owner.ownerId === existing.id) {
+      const owners = await Promise.all([c.apiKey1, c.apiKey2].filter(isCerteraApiKey).map(async (k) => ctx.existingHashes.get(await hashSecret(k))));
+      if (owners.some((owner) => owner?.ownerKind === 'certificate' && owner.ownerId === existing.id)) {
         ctx.plannedCertificateNames.set(name, staging(c.accountId));
         record(ctx, 'certificate', name, 'present', 'this certificate is here already (its served certificate is left as it is)');
       } else {
@@ -745,6 +750,8 @@ async function importSettings(ctx: Context): Promise<void> {
     );
   }
 
+  if (ctx.options.siteHostname) siteCertificate(ctx, ctx.options.siteHostname, current.siteCertificate);
+
   if (await isSetupDone(deps)) return;
   const userPlanned = ctx.report.items.some((i) => i.kind === 'user' && i.outcome === 'imported');
   const [defaultAccount] = await deps.db.db.select({ id: acmeAccounts.id }).from(acmeAccounts).where(eq(acmeAccounts.name, DEFAULT_ACCOUNT)).limit(1);
@@ -753,5 +760,22 @@ async function importSettings(ctx: Context): Promise<void> {
     record(ctx, 'setting', 'setup', 'imported', 'setup is complete: sign in with the Certera administrator\'s email and password');
   } else {
     ctx.report.notes.push('setup is not complete: open Certkeep in a browser to finish it');
+  }
+}
+
+/** Certera's own HTTPS certificate (setup named it after the hostname) as Certkeep's site certificate. */
+function siteCertificate(ctx: Context, hostname: string, current: string | null): void {
+  const host = hostname.trim().toLowerCase();
+  const candidates = ctx.source.certificates.filter((c) => c.subject.trim().toLowerCase() === host && ctx.plannedCertificateNames.get(c.name) !== undefined);
+  const certificate = candidates.find((c) => c.name.toLowerCase() === host) ?? candidates[0];
+  if (!certificate) {
+    record(ctx, 'setting', 'siteCertificate', 'skipped', `no imported certificate for ${host}: Certkeep keeps serving HTTPS with ${current ? `"${current}"` : 'a self-signed certificate'}`);
+  } else if (current === certificate.name) {
+    record(ctx, 'setting', 'siteCertificate', 'present', `"${certificate.name}" serves HTTPS`);
+  } else if (current) {
+    record(ctx, 'setting', 'siteCertificate', 'skipped', `Certkeep serves HTTPS with its own site certificate "${current}" already`);
+  } else {
+    ctx.statements.push(settingStatement(ctx.deps, 'siteCertificate', certificate.name));
+    record(ctx, 'setting', 'siteCertificate', 'imported', `"${certificate.name}" serves HTTPS for ${host}, and is renewed like every certificate`);
   }
 }
