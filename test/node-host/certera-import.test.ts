@@ -335,6 +335,12 @@ describePebble('certkeep import certera', () => {
       await client.execute('CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)');
       client.close();
       await refused(other, /not a Certera database: it has no __EFMigrationsHistory table/);
+      // Another Entity Framework application's database.
+      const foreign = createClient({ url: `file:${other}` });
+      await foreign.executeMultiple(`CREATE TABLE "__EFMigrationsHistory" ("MigrationId" TEXT NOT NULL PRIMARY KEY, "ProductVersion" TEXT NOT NULL);
+        INSERT INTO "__EFMigrationsHistory" VALUES ('20200101000000_InitialCreate', '3.1.0');`);
+      foreign.close();
+      await refused(other, /not a Certera database: its Entity Framework migrations \(20200101000000_InitialCreate\) are not Certera's/);
       await refused(tempFile('Certera.db', 'hello\n'), /not a SQLite database/);
       await refused(join(dir, 'nothing-here.db'), /no such file/);
     });

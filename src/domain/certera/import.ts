@@ -331,6 +331,8 @@ async function importAccounts(ctx: Context): Promise<void> {
       updatedAt: now,
     };
     ctx.statements.push(deps.db.db.insert(acmeAccounts).values(row));
+    // Another Certera account with the same key at the same CA is this one.
+    existing.push({ row, identity: `${directoryUrl}\n${key.spki}` });
     ctx.accounts.set(account.id, { id, name, outcome: 'imported' });
     record(ctx, 'account', name, 'imported', `${label}: ${how}`);
   }

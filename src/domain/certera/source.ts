@@ -99,6 +99,9 @@ export async function readCertera(reader: CerteraReader): Promise<CerteraSnapsho
   if (!tables.has('__EFMigrationsHistory')) throw notCertera('it has no __EFMigrationsHistory table');
   const migrations = (await reader.all('SELECT "MigrationId" FROM "__EFMigrationsHistory" ORDER BY "MigrationId"')).map((r) => String(r.MigrationId));
   const unknown = migrations.filter((m) => !(CERTERA_MIGRATIONS as readonly string[]).includes(m));
+  if (migrations.length > 0 && unknown.length === migrations.length) {
+    throw notCertera(`its Entity Framework migrations (${migrations.slice(0, 3).join(', ')}${migrations.length > 3 ? ', …' : ''}) are not Certera's`);
+  }
   if (unknown.length > 0) {
     throw new CertkeepError('BAD_REQUEST', `unknown Certera migration ${unknown.join(', ')}: this importer knows Certera 2.x up to ${CERTERA_MIGRATIONS.at(-1)}`);
   }
