@@ -122,6 +122,40 @@ const COMMANDS: Record<string, Command> = {
       }
     },
   },
+  import: {
+    usage: 'certkeep import certera FILE [--acme-directory URL] [--acme-staging-directory URL] [--hostname H] [--dry-run]',
+    summary:
+      "import a Certera 2.x Certera.db (read-only): ACME accounts, keys, certificates with their current chain and API keys, the admin with their password, the DNS-01 script settings; a second run adds nothing. --acme-directory and --acme-staging-directory say where Certera's production and staging accounts live (default Let's Encrypt's); --hostname (Certera's SiteHostname) makes the imported certificate for it Certkeep's HTTPS certificate; --dry-run writes nothing",
+    options: { 'acme-directory': { type: 'string' }, 'acme-staging-directory': { type: 'string' }, hostname: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+    async run(v, positionals) {
+      const [source, file, ...rest] = positionals;
+      if (source !== 'certera' || !file || rest.length > 0) throw new UsageError('expected: certkeep import certera FILE');
+      const { resolveDirectoryUrl, LETS_ENCRYPT, LETS_ENCRYPT_STAGING } = await import('../../src/domain/accounts.ts');
+      const directory = (option: string, fallback: string) => {
+        try {
+          return resolveDirectoryUrl(typeof v[option] === 'string' ? String(v[option]) : fallback).url;
+        } catch (err) {
+          throw new UsageError(`--${option}: ${(err as Error).message.replace(/^directoryUrl: /, '')}`);
+        }
+      };
+      const options = {
+        directoryUrl: directory('acme-directory', LETS_ENCRYPT),
+        stagingDirectoryUrl: directory('acme-staging-directory', LETS_ENCRYPT_STAGING),
+        dryRun: v['dry-run'] === true,
+        siteHostname: typeof v.hostname === 'string' ? v.hostname : undefined,
+      };
+      const settings = await loadSettings();
+      const core = await createNodeCore(settings, quietLogger(settings.logLevel));
+      try {
+        const { importCerteraFile } = await import('./import-certera.ts');
+        const { formatImportReport } = await import('../../src/domain/certera/report.ts');
+        const report = await importCerteraFile(core.deps, file, options);
+        process.stdout.write(formatImportReport(report, file));
+      } finally {
+        core.db.close();
+      }
+    },
+  },
   token: {
     usage: 'certkeep token create [--name N]',
     summary: 'print a new admin API token',
@@ -176,7 +210,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`Usage: ${command.usage}\n\n${command.summary}\n${name === 'serve' ? settingsHelp() + '\n' : ''}`);
     return 0;
   }
-  if (name !== 'token' && name !== 'user' && parsed.positionals.length > 0) {
+  if (name !== 'token' && name !== 'user' && name !== 'import' && parsed.positionals.length > 0) {
     process.stderr.write(`certkeep ${name}: unexpected argument "${parsed.positionals[0]}"\nUsage: ${command.usage}\n`);
     return 2;
   }

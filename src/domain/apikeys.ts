@@ -36,9 +36,21 @@ export interface ApiKeyOwner {
   ownerId: string;
 }
 
-/** Download API keys as newSecret('cka') makes them; anything else never reaches hashing or the database. */
+/**
+ * API keys brought over from Certera as they were (`certkeep import certera`): 256 random bits
+ * in base 36, lower case, which Certera wrote without leading zeros (about 50 characters). Fewer
+ * than 40 characters would mean fewer than about 206 bits, which no key Certera made has in
+ * practice: such a value is refused, at import and when presented.
+ */
+const CERTERA_API_KEY = /^[0-9a-z]{40,50}$/;
+
+export function isCerteraApiKey(value: string | null | undefined): value is string {
+  return typeof value === 'string' && CERTERA_API_KEY.test(value);
+}
+
+/** Download API keys as newSecret('cka') makes them, or as Certera made them; anything else never reaches hashing or the database. */
 export function isApiKey(presented: string | null | undefined): presented is string {
-  return looksLikeSecret(presented) && presented.startsWith('cka_');
+  return (looksLikeSecret(presented) && presented.startsWith('cka_')) || isCerteraApiKey(presented);
 }
 
 /** Who a presented API key belongs to, or null. Malformed keys never reach the database. */

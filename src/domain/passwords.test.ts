@@ -117,3 +117,95 @@ describe('decoyPasswordHash', () => {
     }
   });
 });
+
+// ASP.NET Core Identity's published test vectors (dotnet/aspnetcore,
+// src/Identity/Extensions.Core/test/PasswordHasherTest.cs): hashes of "my password".
+const ASPNET_PASSWORD = 'my password';
+const ASPNET_VECTORS = {
+  'v2, HMAC-SHA1, 1000 iterations': 'AAABAgMEBQYHCAkKCwwNDg+ukCEMDf0yyQ29NYubggHIVY0sdEUfdyeM+E1LtH1uJg==',
+  'v3, HMAC-SHA1, 250 iterations, 128-bit subkey': 'AQAAAAAAAAD6AAAAEAhftMyfTJylOlZT+eEotFXd1elee8ih5WsjXaR3PA9M',
+  'v3, HMAC-SHA256, 250 000 iterations, 256-bit salt': 'AQAAAAEAA9CQAAAAIESkQuj2Du8Y+kbc5lcN/W/3NiAZFEm11P27nrSN5/tId+bR1SwV8CO1Jd72r4C08OLvplNlCDc3oQZ8efcW+jQ=',
+  'v3, HMAC-SHA512, 10 000 iterations': 'AQAAAAIAACcQAAAAEAABAgMEBQYHCAkKCwwNDg9B0Oxwty+PGIDSp95gcCfzeDvA4sGapUIUov8usXfD6A==',
+};
+
+/** What Certera stored: v3, HMAC-SHA256, 10 000 iterations, 16-byte salt, 32-byte subkey — made here with Node's own PBKDF2. */
+function certeraHash(password: string): string {
+  const salt = randomBytes(16);
+  const header = Buffer.alloc(13);
+  header[0] = 0x01;
+  header.writeUInt32BE(1, 1);
+  header.writeUInt32BE(10_000, 5);
+  header.writeUInt32BE(16, 9);
+  return Buffer.concat([header, salt, pbkdf2Sync(Buffer.from(password, 'utf8'), salt, 10_000, 32, 'sha256')]).toString('base64');
+}
+
+describe('ASP.NET Core Identity hashes (imported from Certera)', () => {
+  it.each(Object.entries(ASPNET_VECTORS))('verifies the published %s vector, and nothing else', async (_name, vector) => {
+    const { aspNetIdentityHash, verifyPassword, needsRehash } = await passwords();
+    const stored = aspNetIdentityHash(vector)!;
+    expect(stored).toBe(`aspnet-identity$${vector}`);
+    expect(needsRehash(stored)).toBe(true);
+    expect(await verifyPassword(ASPNET_PASSWORD, stored)).toBe(true);
+    expect(await verifyPassword('My password', stored)).toBe(false);
+  });
+
+  it("verifies Certera's own layout (v3, HMAC-SHA256, 10 000 iterations) and costs what our own check costs", async () => {
+    const { aspNetIdentityHash, verifyPassword } = await passwords();
+    const stored = aspNetIdentityHash(certeraHash('s3cret Certera pass'))!;
+    const deriveBits = vi.spyOn(crypto.subtle, 'deriveBits');
+    expect(await verifyPassword('wrong', stored)).toBe(false);
+    // The cheap ASP.NET derivation, and one at the production count beside it.
+    expect(deriveBits.mock.calls.map(([a]) => (a as Pbkdf2Params).iterations).sort((a, b) => a - b)).toEqual([10_000, 600_000]);
+    expect(await verifyPassword('s3cret Certera pass', stored)).toBe(true);
+  });
+
+  it('refuses to store what it could not verify later', async () => {
+    const { aspNetIdentityHash, verifyPassword } = await passwords();
+    const good = Buffer.from(certeraHash('x'), 'base64');
+    const variant = (f: (b: Buffer) => void) => {
+      const b = Buffer.from(good);
+      f(b);
+      return b.toString('base64');
+    };
+    for (const bad of [
+      '',
+      'not base64 at all!',
+      'AAAA',
+      variant((b) => (b[0] = 0x02)), // unknown format marker
+      variant((b) => b.writeUInt32BE(3, 1)), // unknown PRF
+      variant((b) => b.writeUInt32BE(0, 5)), // no iterations
+      variant((b) => b.writeUInt32BE(50_000_000, 5)), // absurd work
+      variant((b) => b.writeUInt32BE(8, 9)), // salt under 128 bits
+      variant((b) => b.writeUInt32BE(200, 9)), // salt longer than the value
+      good.subarray(0, 13 + 16 + 8).toString('base64'), // subkey under 128 bits
+      Buffer.concat([Buffer.from([0]), Buffer.alloc(47)]).toString('base64'), // v2 of the wrong length
+    ]) {
+      expect(aspNetIdentityHash(bad), bad).toBeNull();
+    }
+    // A damaged stored value verifies nothing.
+    expect(await verifyPassword('x', 'aspnet-identity$AAAA')).toBe(false);
+  });
+
+  it('signs in with the Certera password once, then holds our own hash for the same password', async () => {
+    const { aspNetIdentityHash, needsRehash } = await passwords();
+    const { signIn } = await import('./sessions.ts');
+    const opened = await openDatabase(`file:${makeTempDir('passwords-')}/certkeep.db`);
+    try {
+      const deps = await offlineDeps(opened.database);
+      const now = Date.now();
+      const id = newId();
+      await deps.db.db.insert(users).values({ id, email: 'admin@example.com', passwordHash: aspNetIdentityHash(certeraHash('s3cret Certera pass'))!, failedLogins: 0, createdAt: now, updatedAt: now });
+      const stored = async () => (await deps.db.db.select().from(users)).find((u) => u.id === id)!.passwordHash;
+      expect(await signIn(deps, { email: 'admin@example.com', password: 'wrong', clientIp: '127.0.0.1' })).toEqual({ ok: false, reason: 'invalid' });
+      expect(await stored()).toMatch(/^aspnet-identity\$/);
+      expect((await signIn(deps, { email: 'admin@example.com', password: 's3cret Certera pass', clientIp: '127.0.0.1' })).ok).toBe(true);
+      const after = await stored();
+      expect(after).toMatch(STORED);
+      expect(needsRehash(after)).toBe(false);
+      expect((await signIn(deps, { email: 'admin@example.com', password: 's3cret Certera pass', clientIp: '127.0.0.1' })).ok).toBe(true);
+      expect(await stored()).toBe(after);
+    } finally {
+      opened.close();
+    }
+  });
+});

@@ -12,7 +12,7 @@ import { openSecret } from '../crypto/index.ts';
 import { fromUtf8, randomBytes, toBase64Url } from '../util/encoding.ts';
 import { verifyTotp } from '../auth/totp.ts';
 import { hashRecoveryCode } from '../auth/recovery.ts';
-import { decoyPasswordHash, hashPassword, verifyPassword } from './passwords.ts';
+import { decoyPasswordHash, hashPassword, needsRehash, verifyPassword } from './passwords.ts';
 import { hashSecret, hashesEqual } from './secrets.ts';
 
 export const SESSION_IDLE_MS = 20 * 60_000;
@@ -79,7 +79,9 @@ export async function signIn(deps: Deps, input: { email: string; password: strin
     log(lock ? 'failed, account locked' : passwordOk ? 'wrong second factor' : 'wrong password');
     return lock ? { ok: false, reason: 'locked', lockedUntil: now + LOCKOUT_MS } : { ok: false, reason: 'invalid' };
   }
-  await deps.db.db.update(users).set({ failedLogins: 0, lockedUntil: null, updatedAt: now }).where(eq(users.id, user.id));
+  // A hash in a foreign form (Certera's, brought by the importer) is replaced by our own now.
+  const rehashed = needsRehash(user.passwordHash) ? { passwordHash: await hashPassword(input.password) } : {};
+  await deps.db.db.update(users).set({ failedLogins: 0, lockedUntil: null, updatedAt: now, ...rehashed }).where(eq(users.id, user.id));
   log('signed in');
   return { ok: true, user };
 }

@@ -63,19 +63,30 @@ export async function createDnsProvider(deps: Deps, name: string, type: DnsProvi
   }
   const valid = TYPES[type].validate(config);
   if (await findDnsProvider(deps, name)) throw new CertkeepError('CONFLICT', `name: a DNS provider named "${name}" already exists`, { field: 'name' });
+  const { row, statement } = await prepareDnsProvider(deps, name, type, valid);
+  await statement;
+  deps.log.info('dns provider created', { dnsProvider: name, type });
+  return row;
+}
+
+/** The row of a provider whose configuration is already valid, and its insert (to run alone or in a batch). */
+export async function prepareDnsProvider(deps: Deps, name: string, type: DnsProviderType, validConfig: unknown) {
   const id = newId();
   const now = deps.now();
   const row: DnsProviderRow = {
     id,
     name,
     type,
-    configSealed: await sealSecret(deps.masterKey, utf8(JSON.stringify(valid)), providerAad(id)),
+    configSealed: await sealSecret(deps.masterKey, utf8(JSON.stringify(validConfig)), providerAad(id)),
     createdAt: now,
     updatedAt: now,
   };
-  await deps.db.db.insert(dnsProviders).values(row);
-  deps.log.info('dns provider created', { dnsProvider: name, type });
-  return row;
+  return { row, statement: deps.db.db.insert(dnsProviders).values(row) };
+}
+
+/** A stored provider's configuration, unsealed (secrets included: never for display). */
+export function dnsProviderConfig(deps: Deps, row: DnsProviderRow): Promise<unknown> {
+  return configOf(deps, row);
 }
 
 export async function findDnsProvider(deps: Deps, name: string): Promise<DnsProviderRow | undefined> {
