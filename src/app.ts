@@ -20,6 +20,7 @@ import { dnsProvidersPages } from './http/pages/dns-providers.ts';
 import { settingsPages } from './http/pages/settings.ts';
 import { accountPages } from './http/pages/account.ts';
 import { withSecurityHeaders } from './http/security-headers.ts';
+import { refuseCrossSite, requireJsonBody } from './http/same-origin.ts';
 import { problemAsPage } from './http/pages/problem-page.ts';
 
 export type { App, RequestContext } from './http/context.ts';
@@ -63,7 +64,8 @@ export function createApp(deps: Deps): App {
   };
 
   const router = Router<Request & { params: Record<string, string>; query: Record<string, string> }, [HandlerContext]>({
-    before: [requireHttps, guard],
+    // Cross-site forms and non-JSON admin API bodies are refused before any handler runs.
+    before: [requireHttps, guard, refuseCrossSite, requireJsonBody],
     catch: (err: unknown) => errorResponse(err, deps.log),
     finally: [
       (response: Response, request: Request, ctx: HandlerContext) => problemAsPage(response, request, ctx),

@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'UNSUPPORTED_MEDIA_TYPE'
+  /** Too many failed attempts from one address (details.retryAfterSeconds: when to try again). */
+  | 'RATE_LIMITED'
   // crypto
   | 'KEY_UNSUPPORTED'
   | 'KEY_INVALID'

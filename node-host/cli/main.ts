@@ -95,7 +95,7 @@ const COMMANDS: Record<string, Command> = {
   },
   user: {
     usage: 'certkeep user unlock EMAIL | certkeep user password EMAIL --password-file F',
-    summary: 'unlock an account after failed sign-ins, or set a new password (ends its sessions)',
+    summary: 'unlock an account after failed sign-ins (and lift the sign-in limit of every address), or set a new password (ends its sessions)',
     options: { 'password-file': { type: 'string' } },
     async run(v, positionals) {
       const [action, email, ...rest] = positionals;

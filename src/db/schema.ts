@@ -252,3 +252,20 @@ export const leases = sqliteTable('leases', {
   holder: text('holder').notNull(),
   expiresAt: integer('expires_at').notNull(),
 });
+
+/**
+ * Failed attempts per client address and purpose (`sign-in:<address>`, `api-key:…`,
+ * `admin-token:…`) in the current window, counted with one atomic upsert so that a limit holds
+ * across node hosts on one database and across Worker isolates. A row outlives its window only
+ * until the scheduler's next purge (domain/throttle.ts).
+ */
+export const rateLimits = sqliteTable(
+  'rate_limits',
+  {
+    key: text('key').primaryKey(),
+    hits: integer('hits').notNull(),
+    /** When the window ends: the count starts again from the next attempt on. */
+    resetAt: integer('reset_at').notNull(),
+  },
+  (t) => [index('rate_limits_reset_at').on(t.resetAt)],
+);

@@ -1,10 +1,18 @@
 // Sign-in and sessions for the admin UI.
 //
 // Sessions live in the database (sign-out and a password change end them everywhere), expire
-// after 20 minutes idle and 12 hours in all, and carry a CSRF token. Sign-in is throttled per
-// account (5 failures lock it for 5 minutes) and answers the same, in the same time, for unknown
-// and known emails. Every attempt is logged, without the password.
-import { and, eq, isNull, lt, or } from 'drizzle-orm';
+// after 20 minutes idle and 12 hours in all, and carry a CSRF token. Every attempt is logged,
+// without the password.
+//
+// Guessing is bounded twice, and both bounds hold under parallel requests and across hosts,
+// because each is claimed in the database before anything is checked:
+//  - per address (domain/throttle.ts): past the limit, 429 before the account is even looked up;
+//  - per account: one conditional UPDATE takes an attempt, and the fifth in a row locks the
+//    account for 5 minutes. A locked account answers "locked" without verifying anything, so
+//    30 parallel guesses check 5 passwords, not 30. Wrong TOTP and recovery codes count the same.
+// A success forgets the account's failures and gives the address its attempt back; so does a
+// right password that still needs its second factor (the code is what is counted then).
+import { and, eq, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { CertkeepError } from '../errors.ts';
 import { sessions, users } from '../db/schema.ts';
@@ -14,6 +22,7 @@ import { verifyTotp } from '../auth/totp.ts';
 import { hashRecoveryCode } from '../auth/recovery.ts';
 import { decoyPasswordHash, hashPassword, needsRehash, verifyPassword } from './passwords.ts';
 import { hashSecret, hashesEqual } from './secrets.ts';
+import { clearSignInLimits, countAttempt, refundAttempt, tooManyAttempts } from './throttle.ts';
 
 export const SESSION_IDLE_MS = 20 * 60_000;
 export const SESSION_ABSOLUTE_MS = 12 * 3_600_000;
@@ -40,14 +49,19 @@ export type SignInResult =
 
 /**
  * Checks email, password and — when the account has 2FA — a TOTP or recovery code. The answer
- * for an unknown email is the same as for a wrong password.
+ * for an unknown email is the same as for a wrong password. Throws RATE_LIMITED when the client's
+ * address is past its limit.
  */
 export async function signIn(deps: Deps, input: { email: string; password: string; code?: string; clientIp: string }): Promise<SignInResult> {
   const email = input.email.trim().toLowerCase();
-  const now = deps.now();
-  const [user] = await deps.db.db.select().from(users).where(eq(users.email, email)).limit(1);
   const log = (outcome: string) => deps.log.info('sign-in attempt', { email, clientIp: input.clientIp, outcome });
 
+  const address = await countAttempt(deps, 'sign-in', input.clientIp);
+  if (!address.allowed) {
+    log('too many attempts from this address');
+    throw tooManyAttempts('sign-in', address.retryAfterSeconds);
+  }
+  const [user] = await deps.db.db.select().from(users).where(eq(users.email, email)).limit(1);
   if (!user) {
     // Exactly one derivation at the production count, like a known email's check (the decoy
     // itself costs nothing to make, so the first unknown email is no slower than the next).
@@ -55,35 +69,67 @@ export async function signIn(deps: Deps, input: { email: string; password: strin
     log('unknown email');
     return { ok: false, reason: 'invalid' };
   }
-  if (user.lockedUntil && user.lockedUntil > now) {
-    await verifyPassword(input.password, user.passwordHash); // same time as any other answer
+  const claim = await claimAttempt(deps, user.id);
+  if (!claim) {
     log('locked');
-    return { ok: false, reason: 'locked', lockedUntil: user.lockedUntil };
+    return { ok: false, reason: 'locked', lockedUntil: await lockedUntilOf(deps, user.id) };
   }
   const passwordOk = await verifyPassword(input.password, user.passwordHash);
-  let secondOk = true;
-  if (passwordOk && user.totpSecretSealed) {
-    if (!input.code) {
-      log('password ok, second factor needed');
-      return { ok: false, reason: 'second-factor' };
-    }
-    secondOk = await checkSecondFactor(deps, user, input.code);
+  if (passwordOk && user.totpSecretSealed && !input.code) {
+    await Promise.all([giveBackAttempt(deps, user.id), refundAttempt(deps, 'sign-in', input.clientIp)]);
+    log('password ok, second factor needed');
+    return { ok: false, reason: 'second-factor' };
   }
+  const secondOk = passwordOk && user.totpSecretSealed ? await checkSecondFactor(deps, user, input.code!) : true;
   if (!passwordOk || !secondOk) {
-    const failures = user.failedLogins + 1;
-    const lock = failures >= MAX_FAILED_LOGINS;
-    await deps.db.db
-      .update(users)
-      .set({ failedLogins: lock ? 0 : failures, lockedUntil: lock ? now + LOCKOUT_MS : user.lockedUntil, updatedAt: now })
-      .where(eq(users.id, user.id));
-    log(lock ? 'failed, account locked' : passwordOk ? 'wrong second factor' : 'wrong password');
-    return lock ? { ok: false, reason: 'locked', lockedUntil: now + LOCKOUT_MS } : { ok: false, reason: 'invalid' };
+    log(`${passwordOk ? 'wrong second factor' : 'wrong password'}${claim.lockedUntil ? ', account locked' : ''}`);
+    return claim.lockedUntil ? { ok: false, reason: 'locked', lockedUntil: claim.lockedUntil } : { ok: false, reason: 'invalid' };
   }
   // A hash in a foreign form (Certera's, brought by the importer) is replaced by our own now.
   const rehashed = needsRehash(user.passwordHash) ? { passwordHash: await hashPassword(input.password) } : {};
-  await deps.db.db.update(users).set({ failedLogins: 0, lockedUntil: null, updatedAt: now, ...rehashed }).where(eq(users.id, user.id));
+  await Promise.all([
+    deps.db.db.update(users).set({ failedLogins: 0, lockedUntil: null, updatedAt: deps.now(), ...rehashed }).where(eq(users.id, user.id)),
+    refundAttempt(deps, 'sign-in', input.clientIp),
+  ]);
   log('signed in');
   return { ok: true, user };
+}
+
+/**
+ * Takes one attempt for the account, atomically: null when it is locked. `failedLogins` counts
+ * the attempts since the last success (or since a lock ran out); the one that makes it
+ * MAX_FAILED_LOGINS sets the lock at once, before its own password is checked, so no attempt
+ * running beside it gets through. SQLite reads every right-hand side from the row as it was.
+ */
+async function claimAttempt(deps: Deps, userId: string): Promise<{ lockedUntil: number | null } | null> {
+  const now = deps.now();
+  const lapsed = sql`${users.lockedUntil} IS NOT NULL AND ${users.lockedUntil} <= ${now}`;
+  const [row] = await deps.db.db
+    .update(users)
+    .set({
+      failedLogins: sql`CASE WHEN ${lapsed} THEN 1 ELSE ${users.failedLogins} + 1 END`,
+      lockedUntil: sql`CASE WHEN ${lapsed} THEN NULL WHEN ${users.failedLogins} + 1 >= ${MAX_FAILED_LOGINS} THEN ${now + LOCKOUT_MS} ELSE ${users.lockedUntil} END`,
+      updatedAt: now,
+    })
+    .where(and(eq(users.id, userId), or(isNull(users.lockedUntil), lte(users.lockedUntil, now))))
+    .returning({ lockedUntil: users.lockedUntil });
+  return row ?? null;
+}
+
+/** Undoes one claim (a right password still waiting for its code), and the lock it may have set. */
+async function giveBackAttempt(deps: Deps, userId: string): Promise<void> {
+  await deps.db.db
+    .update(users)
+    .set({
+      failedLogins: sql`MAX(${users.failedLogins} - 1, 0)`,
+      lockedUntil: sql`CASE WHEN ${users.failedLogins} - 1 < ${MAX_FAILED_LOGINS} THEN NULL ELSE ${users.lockedUntil} END`,
+    })
+    .where(eq(users.id, userId));
+}
+
+async function lockedUntilOf(deps: Deps, userId: string): Promise<number | undefined> {
+  const [row] = await deps.db.db.select({ lockedUntil: users.lockedUntil }).from(users).where(eq(users.id, userId)).limit(1);
+  return row?.lockedUntil ?? undefined;
 }
 
 /** A TOTP code (each accepted once) or an unused recovery code (used up). */
@@ -168,11 +214,12 @@ export async function changePassword(deps: Deps, userId: string, password: strin
   await endUserSessions(deps, userId, keepSession);
 }
 
-/** `certkeep user unlock`: clears the lock after failed sign-ins. */
+/** `certkeep user unlock`: clears the lock after failed sign-ins, and every address's sign-in limit. */
 export async function unlockUser(deps: Deps, email: string): Promise<void> {
   const [user] = await deps.db.db.select().from(users).where(eq(users.email, email.trim().toLowerCase())).limit(1);
   if (!user) throw new CertkeepError('NOT_FOUND', `no user with email ${email}`);
   await deps.db.db.update(users).set({ failedLogins: 0, lockedUntil: null, updatedAt: deps.now() }).where(eq(users.id, user.id));
+  await clearSignInLimits(deps);
 }
 
 export async function findUserByEmail(deps: Deps, email: string): Promise<UserRow | undefined> {

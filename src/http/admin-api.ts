@@ -16,6 +16,7 @@ import { runSetup, isSetupDone } from '../domain/setup.ts';
 import { getSettings } from '../domain/settings.ts';
 import { RENEW_DAYS_MAX, RENEW_DAYS_MIN, setRenewDays } from '../domain/renewal.ts';
 import { authenticateAdminToken, createAdminToken } from '../domain/tokens.ts';
+import { refuseCredential } from '../domain/throttle.ts';
 import { isLeaseHeld } from '../db/lease.ts';
 import { certificateLeaseName } from '../domain/orders.ts';
 import { timingSafeEqual, utf8 } from '../util/encoding.ts';
@@ -39,13 +40,13 @@ import {
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const created = (body: unknown) => Response.json(body, { status: 201 });
 
-/** Middleware: a valid admin bearer token, else 401. */
+/** Middleware: a valid admin bearer token, else 401 (429 once the address has failed too often). */
 export async function requireAdmin(request: Request, ctx: HandlerContext): Promise<Response | undefined> {
   const header = request.headers.get('authorization') ?? '';
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   const token = match ? await authenticateAdminToken(ctx.deps, match[1]) : null;
   if (!token) {
-    throw new CertkeepError('UNAUTHORIZED', 'a valid admin token is required (Authorization: Bearer …)');
+    throw await refuseCredential(ctx.deps, 'admin-token', ctx.clientIp, new CertkeepError('UNAUTHORIZED', 'a valid admin token is required (Authorization: Bearer …)'));
   }
   return undefined;
 }
@@ -57,7 +58,9 @@ export async function setup(request: Request, ctx: HandlerContext): Promise<Resp
     const presented = request.headers.get('setup-token') ?? '';
     const expected = ctx.deps.setupToken ?? '';
     if (!expected) throw new CertkeepError('FORBIDDEN', 'the SETUP_TOKEN secret is not set on this Worker (wrangler secret put SETUP_TOKEN)');
-    if (!timingSafeEqual(utf8(presented), utf8(expected))) throw new CertkeepError('UNAUTHORIZED', 'a valid Setup-Token header is required');
+    if (!timingSafeEqual(utf8(presented), utf8(expected))) {
+      throw await refuseCredential(ctx.deps, 'admin-token', ctx.clientIp, new CertkeepError('UNAUTHORIZED', 'a valid Setup-Token header is required'));
+    }
   }
   if (await isSetupDone(ctx.deps)) throw new CertkeepError('CONFLICT', 'setup has already been completed');
   const body = await readJsonObject(request, [

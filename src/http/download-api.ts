@@ -11,6 +11,7 @@ import { acmeAccounts } from '../db/schema.ts';
 import { CertkeepError } from '../errors.ts';
 import { findApiKeyOwnerByHash, isApiKey, type ApiKeyOwner } from '../domain/apikeys.ts';
 import { hashSecret } from '../domain/secrets.ts';
+import { refuseCredential } from '../domain/throttle.ts';
 import { findCertificateByName } from '../domain/certificates.ts';
 import { findKeyById, findKeyByName, keyPkcs8 } from '../domain/keys.ts';
 import { createPkcs12, pemDecode, pemEncode, splitCertificates } from '../crypto/index.ts';
@@ -42,7 +43,8 @@ const BOOL = ['true', 'false'] as const;
 async function authenticate(request: Request, ctx: HandlerContext, memory: DownloadCacheRound | undefined): Promise<ApiKeyOwner> {
   const presented = request.headers.get('apikey');
   const owner = isApiKey(presented) ? await apiKeyOwner(ctx, presented, memory) : null;
-  if (!owner) throw new CertkeepError('UNAUTHORIZED', 'a valid apiKey header is required');
+  // Counted only here, on the way to a 401: a valid key costs nothing more.
+  if (!owner) throw await refuseCredential(ctx.deps, 'api-key', ctx.clientIp, new CertkeepError('UNAUTHORIZED', 'a valid apiKey header is required'));
   return owner;
 }
 

@@ -15,6 +15,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   CONFLICT: 409,
   LEASE_BUSY: 409,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
   ACME_PROBLEM: 502,
   ACME_BAD_RESPONSE: 502,
   ACME_NETWORK: 502,
@@ -41,6 +42,7 @@ const TITLES: Record<number, string> = {
   409: 'Conflict',
   413: 'Payload too large',
   415: 'Unsupported media type',
+  429: 'Too many requests',
   500: 'Internal server error',
   502: 'The ACME server refused or failed',
   503: 'Service unavailable',
@@ -75,10 +77,13 @@ export function errorResponse(err: unknown, log: Logger): Response {
     const problem = (err.details?.problem ?? (err as { problem?: AcmeProblem }).problem) as AcmeProblem | undefined;
     if (problem) return acmeProblemResponse(problem, status, { code: err.code });
     const field = err.details?.field as string | undefined;
-    return problemResponse(status, err.message, {
-      code: err.code,
-      ...(field ? { field, 'invalid-params': [{ name: field, reason: err.message }] } : {}),
-    });
+    const retryAfter = err.details?.retryAfterSeconds;
+    return problemResponse(
+      status,
+      err.message,
+      { code: err.code, ...(field ? { field, 'invalid-params': [{ name: field, reason: err.message }] } : {}) },
+      typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {},
+    );
   }
   log.error('unhandled error', { err });
   return problemResponse(500, 'internal error');

@@ -21,6 +21,8 @@ export async function readJsonObject(request: Request, allowed: readonly string[
     throw new CertkeepError('UNSUPPORTED_MEDIA_TYPE', `expected application/json, got ${type}`);
   }
   const text = await request.text();
+  // Untyped bodies are not taken for JSON (src/http/same-origin.ts refuses them first).
+  if (!type && text.trim() !== '') throw new CertkeepError('UNSUPPORTED_MEDIA_TYPE', 'expected application/json: send Content-Type: application/json');
   if (text.length > MAX_JSON_BYTES) throw new CertkeepError('BAD_REQUEST', 'body too large');
   let body: unknown;
   try {

@@ -10,6 +10,7 @@ import { acmeAccounts, certificates, orders } from '../db/schema.ts';
 import { issue, type OrderReason } from '../domain/orders.ts';
 import { refreshRenewalInfo } from '../domain/renewal.ts';
 import { purgeSessions } from '../domain/sessions.ts';
+import { purgeRateLimits } from '../domain/throttle.ts';
 
 export interface TickResult {
   started: number;
@@ -38,6 +39,7 @@ export class Scheduler {
     // ARI first: a window that moved into the past makes its certificate due in this same tick.
     await this.checkRenewalInfo(result);
     await purgeSessions(this.deps);
+    await purgeRateLimits(this.deps);
     const free = Math.max(0, this.deps.concurrency - this.inFlight.size);
     const budget = Math.min(free, opts.limit ?? Infinity);
     if (budget === 0) return result;

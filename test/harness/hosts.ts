@@ -3,6 +3,7 @@
 // Miniflare, D1 with the real migrations applied).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
 import { Miniflare } from 'miniflare';
@@ -169,7 +170,13 @@ export async function startWorkerHost(opts: HostOptions = {}): Promise<HostUnder
   const httpPort = opts.httpPort ?? (await freePort());
   const scriptPath = await workerBundle();
   const persist = makeTempDir('worker-d1-');
+  // What the Worker writes (its JSON log lines) is kept for logs(), as the node host's output is.
+  let logs = '';
   const mf = new Miniflare({
+    handleRuntimeStdio(stdout: Readable, stderr: Readable) {
+      stdout.on('data', (chunk: Buffer) => (logs += chunk));
+      stderr.on('data', (chunk: Buffer) => (logs += chunk));
+    },
     modules: true,
     scriptPath,
     compatibilityDate: '2025-09-01',
@@ -184,7 +191,6 @@ export async function startWorkerHost(opts: HostOptions = {}): Promise<HostUnder
       ...opts.env,
     },
   });
-  let logs = '';
   await mf.ready;
   const db = await mf.getD1Database('DB');
   for (const statement of migrationStatements()) await db.prepare(statement).run();

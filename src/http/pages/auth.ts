@@ -25,7 +25,7 @@ function httpsNeededPage(status: number): Response {
   return page(layout({ title: 'Sign in', flash: [{ kind: 'error', message: NEEDS_HTTPS }] }, html`<h1>Sign in</h1>`), { status });
 }
 
-function loginPage(o: { email?: string; next: string; error?: string; askCode?: boolean }, status = 200): Response {
+function loginPage(o: { email?: string; next: string; error?: string; askCode?: boolean }, status = 200, headers: Record<string, string> = {}): Response {
   return page(
     layout(
       { title: 'Sign in', flash: o.error ? [{ kind: 'error', message: o.error }] : [] },
@@ -47,13 +47,14 @@ function loginPage(o: { email?: string; next: string; error?: string; askCode?: 
   <div class="actions">${button('Sign in', { variant: 'primary' })}</div>
 </form>`,
     ),
-    { status },
+    { status, headers },
   );
 }
 
 export async function showLogin(request: Request, ctx: HandlerContext): Promise<Response> {
   if (!(await isSetupDone(ctx.deps))) return redirect('/setup');
-  const next = safeNext(new URL(request.url).searchParams.get('next'));
+  const url = new URL(request.url);
+  const next = safeNext(url.searchParams.get('next'), url.origin);
   if (await sessionOf(ctx.deps, request, ctx.secure)) return redirect(next);
   if (inClear(ctx)) return httpsNeededPage(200);
   return loginPage({ next });
@@ -67,7 +68,7 @@ export async function submitLogin(request: Request, ctx: HandlerContext): Promis
     ctx.deps.log.info('sign-in attempt', { email, clientIp: ctx.clientIp, outcome: 'refused: plain HTTP from another machine' });
     return httpsNeededPage(403);
   }
-  const next = safeNext(form.get('next'));
+  const next = safeNext(form.get('next'), new URL(request.url).origin);
   const code = form.get('code')?.trim() || undefined;
   const result = await signIn(ctx.deps, { email, password: form.get('password') ?? '', code, clientIp: ctx.clientIp });
   if (!result.ok) {
@@ -76,7 +77,8 @@ export async function submitLogin(request: Request, ctx: HandlerContext): Promis
       result.reason === 'locked'
         ? 'Too many failed attempts: this account is locked for a few minutes. An administrator can unlock it with "certkeep user unlock".'
         : 'The email, password or code is not right.';
-    return loginPage({ email, next, error: message, askCode: !!code }, result.reason === 'locked' ? 429 : 401);
+    const retryAfter: Record<string, string> = result.lockedUntil ? { 'retry-after': String(Math.max(1, Math.ceil((result.lockedUntil - ctx.deps.now()) / 1000))) } : {};
+    return loginPage({ email, next, error: message, askCode: !!code }, result.reason === 'locked' ? 429 : 401, retryAfter);
   }
   const { token } = await createSession(ctx.deps, result.user.id);
   return redirect(next, { 'set-cookie': sessionCookie(token, ctx.secure) });

@@ -29,7 +29,21 @@ export async function signedIn(request: Request, ctx: HandlerContext): Promise<P
   return { session, form };
 }
 
-/** Only local paths may be redirected to after sign-in. */
-export function safeNext(next: string | null): string {
-  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/';
+/**
+ * Where to go after sign-in: `next` only when it stays on `origin`, reduced to its path, query and
+ * fragment; else '/'. The browser's own URL parser decides, so what it would make of tabs, line
+ * breaks, backslashes and dot segments (`/%09/evil.example` is `//evil.example` to a browser) is
+ * what is checked; a result that still reads as another host (`//…`) is refused as well.
+ */
+export function safeNext(next: string | null, origin: string): string {
+  if (!next) return '/';
+  let url: URL;
+  try {
+    url = new URL(next, origin);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== origin) return '/';
+  const local = url.pathname + url.search + url.hash;
+  return local.startsWith('/') && !local.startsWith('//') ? local : '/';
 }

@@ -7,6 +7,7 @@ import { html, page } from '../html.ts';
 import { layout } from '../../../templates/layout.ts';
 import { linkButton } from '../../../templates/components.ts';
 import { sessionOf } from '../session.ts';
+import { crossSiteReason } from '../same-origin.ts';
 
 const NOT_PAGES = /^\/(?:api\/|\.well-known\/|static\/|healthz$)/;
 
@@ -17,6 +18,7 @@ const HEADINGS: Record<number, string> = {
   405: 'Not allowed',
   409: 'That cannot be done now',
   413: 'That was too large',
+  429: 'Too many attempts',
 };
 
 /** Whether a browser navigated here: a page path, HTML accepted, not an htmx request. */
@@ -39,13 +41,15 @@ export async function problemAsPage(response: Response, request: Request, ctx: H
   const heading = HEADINGS[status] ?? (status >= 500 ? 'Something went wrong' : 'That did not work');
   // A failed server is not the reader's fault: say so, and keep the internal words out.
   const message = status >= 500 ? 'Certkeep could not answer this request. The log has the details; try again in a moment.' : sentence(detail);
-  const session = await sessionOf(ctx.deps, request, ctx.secure).catch(() => null);
+  // A request refused as cross-site is not even asked for its session (it would be touched).
+  const session = crossSiteReason(request) === undefined ? await sessionOf(ctx.deps, request, ctx.secure).catch(() => null) : null;
   const body = layout(
     { title: heading, session: session ? { csrfToken: session.csrfToken } : undefined, flash: [{ kind: 'error', message }] },
     html`<h1>${heading}</h1>
 <div class="actions">${session ? linkButton('/', 'Go to the dashboard', 'primary') : linkButton('/login', 'Sign in', 'primary')}</div>`,
   );
-  return page(body, { status });
+  const retryAfter = response.headers.get('retry-after');
+  return page(body, { status, headers: retryAfter ? { 'retry-after': retryAfter } : {} });
 }
 
 /** "no such resource" → "No such resource." */

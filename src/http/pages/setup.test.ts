@@ -12,6 +12,7 @@ import type { Deps, Runtime } from '../../deps.ts';
 import { users } from '../../db/schema.ts';
 import { isSetupDone, setupState } from '../../domain/setup.ts';
 import { signIn } from '../../domain/sessions.ts';
+import { THROTTLES } from '../../domain/throttle.ts';
 import { unlabelledControls } from '../../../test/harness/markup.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -165,5 +166,15 @@ describe('the setup wizard pages', () => {
     expect(right.status).toBe(303);
     const step3 = await (await f.send('GET', '/setup', { cookie: cookieOf(right) })).text();
     expect(stepOf(step3)).toBe('Step 2 of 3: ACME account');
+  });
+
+  it('count wrong setup tokens like wrong admin tokens: past the limit 429, while the right one still works', async () => {
+    f = await fixture('worker');
+    for (let i = 0; i < THROTTLES['admin-token'].max; i++) expect((await f.send('POST', '/setup', { form: admin({ setupToken: `guess ${i}` }) })).status).toBe(400);
+    const refused = await f.send('POST', '/setup', { form: admin({ setupToken: 'one more guess' }) });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await f.deps.db.db.select().from(users)).toHaveLength(0);
+    expect((await f.send('POST', '/setup', { form: admin({ setupToken: SETUP_TOKEN }) })).status).toBe(303);
   });
 });

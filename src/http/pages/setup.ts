@@ -5,7 +5,8 @@
 //
 // Step 1 creates the administrator and signs them in (on the Worker only with the setup token);
 // the later steps need that session and its CSRF token. A browser without it is asked to sign in
-// to continue (/login itself leads here until setup is done).
+// to continue (/login itself leads here until setup is done). A form from another site never gets
+// here: src/http/same-origin.ts refuses it before any step reads it.
 import type { HandlerContext } from '../context.ts';
 import { page } from '../html.ts';
 import { problemResponse } from '../problem.ts';
@@ -34,6 +35,7 @@ import { isDue } from '../../jobs/scheduler.ts';
 import { KEY_TYPES, type KeyType } from '../../crypto/index.ts';
 import { CertkeepError } from '../../errors.ts';
 import { timingSafeEqual, utf8 } from '../../util/encoding.ts';
+import { refuseCredential } from '../../domain/throttle.ts';
 import { csrfOk, formOf, sessionCookie, sessionOf } from '../session.ts';
 import { statusOf, type FieldErrors } from './form-errors.ts';
 import { redirect, signedIn } from './guard.ts';
@@ -72,11 +74,6 @@ async function wizardSession(request: Request, ctx: HandlerContext, state: Setup
   return session && state.admin && session.user.id === state.admin.id ? session : null;
 }
 
-/** A cross-site form must not create the administrator from a visitor's browser on an allowed address. */
-function crossSite(request: Request): boolean {
-  return request.headers.get('sec-fetch-site') === 'cross-site';
-}
-
 /** A new session for the administrator, and on to the step that is next. */
 async function signInAndContinue(ctx: HandlerContext, userId: string): Promise<Response> {
   const { token } = await createSession(ctx.deps, userId);
@@ -108,7 +105,6 @@ export async function showSetup(request: Request, ctx: HandlerContext): Promise<
 // ---- POST /setup ------------------------------------------------------------------------------
 
 export async function submitSetup(request: Request, ctx: HandlerContext): Promise<Response> {
-  if (crossSite(request)) return problemResponse(403, 'setup forms are only accepted from this site');
   // Read copies: the site step hands the request to the page guard, the account step reads its file.
   const form = await formOf(request.clone());
   const step = form.get('step');
@@ -153,7 +149,12 @@ async function createAdmin(ctx: HandlerContext, form: URLSearchParams): Promise<
     const given = form.get('setupToken') ?? '';
     const expected = ctx.deps.setupToken ?? '';
     if (!expected) errors.setupToken = 'The SETUP_TOKEN secret is not set on this Worker: wrangler secret put SETUP_TOKEN.';
-    else if (!timingSafeEqual(utf8(given), utf8(expected))) errors.setupToken = 'This is not the setup token.';
+    else if (!timingSafeEqual(utf8(given), utf8(expected))) {
+      // Counted like a wrong admin token: past the address's limit, 429 instead of another try.
+      const refusal = await refuseCredential(ctx.deps, 'admin-token', ctx.clientIp, new CertkeepError('UNAUTHORIZED', 'wrong setup token'));
+      if (refusal.code === 'RATE_LIMITED') throw refusal;
+      errors.setupToken = 'This is not the setup token.';
+    }
   }
   const email = (form.get('adminEmail') ?? '').trim();
   if (!EMAIL_PATTERN.test(email)) errors.adminEmail = 'Enter an email address.';
@@ -197,7 +198,8 @@ async function resume(ctx: HandlerContext, form: URLSearchParams): Promise<Respo
   if (result.ok) return signInAndContinue(ctx, result.user.id);
   const locked = result.reason === 'locked';
   const error = locked ? 'Too many failed attempts: this account is locked for a few minutes.' : 'The email or password is not right.';
-  return page(wizard.resumeSignIn({ worker: ctx.deps.runtime === 'worker', email, error }), { status: locked ? 429 : 401 });
+  const retryAfter = result.lockedUntil ? { 'retry-after': String(Math.max(1, Math.ceil((result.lockedUntil - ctx.deps.now()) / 1000))) } : undefined;
+  return page(wizard.resumeSignIn({ worker: ctx.deps.runtime === 'worker', email, error }), { status: locked ? 429 : 401, headers: retryAfter });
 }
 
 // ---- step 2 ------------------------------------------------------------------------------------
