@@ -69,8 +69,6 @@ export async function runDownloads(lab: Lab, opts: DownloadsOptions): Promise<Do
         const order = round % 2 === 0 ? (['certkeep', 'nginx', 'bareNode'] as const) : (['bareNode', 'nginx', 'certkeep'] as const);
         for (const side of order) result[side]!.push(await sides[side](opts.seconds));
       }
-      const rates = result.bareNode!.map((r) => Math.round(r.requestsPerSecond).toLocaleString('en-US'));
-      console.log(`bare node:http (same status, headers and bytes): ${rates.join(', ')} requests/s`);
       return result;
     } finally {
       await Promise.all([nginx.stop(), bare.stop()]);
