@@ -23,7 +23,7 @@ export interface RunningServer {
 const SHUTDOWN_GRACE_MS = 5_000;
 
 /** How often the HTTPS listener looks for a site certificate issued by another process on the same database. */
-const SITE_CERTIFICATE_CHECK_MS = 1_000;
+const SITE_CERTIFICATE_CHECK_MS = 500;
 
 export async function serve(settings: Settings): Promise<RunningServer> {
   const core = await createNodeCore(settings);

@@ -10,6 +10,7 @@ import { describePebble, startPebble, type Pebble } from '../harness/pebble.ts';
 import { freePort } from '../harness/ports.ts';
 import { makeTempDir } from '../harness/tmp.ts';
 import { runCli, startNodeHost } from '../harness/hosts.ts';
+import { presentedAfterIssuance } from '../harness/served-certificate.ts';
 
 const baseEnv = (dataDir: string): Record<string, string> => ({ CERTKEEP_DATA_DIR: dataDir, CERTKEEP_LOG_LEVEL: 'warn' });
 
@@ -179,6 +180,27 @@ describePebble('certkeep setup, token create and serve', () => {
       } finally {
         client.close();
       }
+    }
+  });
+  it('presents the site certificate of `certkeep setup --hostname` on the running server within a second of its issuance', async () => {
+    const siteDir = makeTempDir('cli-site-');
+    const httpsPort = await freePort();
+    const host = await startNodeHost({ httpPort, dataDir: siteDir, env: { CERTKEEP_HTTPS_PORT: String(httpsPort) } });
+    try {
+      const passwordFile = join(makeTempDir('pw-'), 'password');
+      writeFileSync(passwordFile, 'correct horse battery staple\n');
+      const hostname = `cli-site-${Date.now()}.example.com`;
+      const setup = await runCli(
+        ['setup', '--admin-email', 'admin@example.com', '--admin-password-file', passwordFile, '--acme-directory', pebble.directoryUrl, '--accept-tos', '--hostname', hostname, '--token-file', join(siteDir, 'token')],
+        baseEnv(siteDir),
+      );
+      expect(setup.stderr).toBe('');
+      expect(setup.code).toBe(0);
+      // The running server's scheduler obtains it; its HTTPS port presents it at once.
+      const presented = await presentedAfterIssuance(host, httpsPort, hostname, null, 30_000);
+      expect(presented.seenAt - presented.issuedAt).toBeLessThan(1000);
+    } finally {
+      await host.stop();
     }
   });
 });
