@@ -123,7 +123,7 @@ async function startBareNode(dir: string, body: string, headers: Record<string, 
 async function checked(label: string, run: Promise<WrkResult>): Promise<WrkResult> {
   const result = await run;
   if (result.non2xx > 0 || result.socketErrors > 0) {
-    throw new Error(`${label}: ${result.non2xx} non-2xx answers and ${result.socketErrors} socket errors under load`);
+    throw new Error(`${label}: ${result.non2xx} non-2xx answers and ${result.socketErrors} socket errors under load (${result.socketErrorKinds ?? 'none'})`);
   }
   return result;
 }
