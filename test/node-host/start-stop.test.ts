@@ -12,7 +12,7 @@ import { createClient } from '@libsql/client';
 import { describePebble, startPebble, type Pebble } from '../harness/pebble.ts';
 import { freePort } from '../harness/ports.ts';
 import { makeTempDir } from '../harness/tmp.ts';
-import { ROOT } from '../harness/hosts.ts';
+import { NODE_FLAGS, ROOT } from '../harness/hosts.ts';
 import { descendants, isAlive, startProcess, type RunningProcess } from '../harness/processes.ts';
 import { AdminClient, setupBody } from '../harness/world.ts';
 
@@ -73,7 +73,7 @@ describe('a port that cannot be bound', () => {
     if (taken.http) blockers.push(await occupy(httpPort));
     if (taken.https) blockers.push(await occupy(httpsPort));
     const dataDir = makeTempDir('ports-');
-    const proc = await startProcess(process.execPath, [CLI, 'serve'], { cwd: ROOT, env: hostEnv(dataDir, httpPort, httpsPort), logFile: join(dataDir, 'serve.log') });
+    const proc = await startProcess(process.execPath, [...NODE_FLAGS, CLI, 'serve'], { cwd: ROOT, env: hostEnv(dataDir, httpPort, httpsPort), logFile: join(dataDir, 'serve.log') });
     started.push(proc);
     const code = await exitWithin(proc, 10_000);
     const problems = proc.output().split('\n').filter((line) => line.includes('cannot listen'));
