@@ -12,6 +12,7 @@ import { createRequestListener } from './http-adapter.ts';
 import { SiteTls } from './site-tls.ts';
 import { enableDownloadCache } from '../src/http/download-cache.ts';
 import { databaseFilePath, walVersion } from './db-version.ts';
+import type { Deps } from '../src/deps.ts';
 
 export interface RunningServer {
   httpPort: number;
@@ -97,7 +98,7 @@ export async function serve(settings: Settings): Promise<RunningServer> {
  * embedded file only, whose write-ahead log tells cheaply whether anyone wrote (db-version.ts);
  * a remote libSQL server offers no such signal.
  */
-function enableDownloadMemory(settings: Settings, deps: Parameters<typeof enableDownloadCache>[0]): void {
+function enableDownloadMemory(settings: Settings, deps: Deps): void {
   const file = databaseFilePath(settings.databaseUrl);
   if (!file) return;
   // SHA-256 hex, one-shot: crypto.hash (Node 20.12+) is about twice as fast as createHash for a key.
