@@ -1,8 +1,8 @@
 // The HTTPS listener's certificate: the site certificate once it has been issued, a self-signed
 // one until then. `refresh()` swaps the secure context when the site certificate changed, so a
 // renewal needs no restart. It runs when this process obtains a certificate (Deps'
-// onCertificateIssued, before the order's caller hears of it) and every half second for certificates
-// obtained by another process on the same database (serve.ts).
+// onCertificateIssued, before the order's caller hears of it) and every half second for
+// certificates obtained by another process on the same database (serve.ts).
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { hostname } from 'node:os';
 import type { Deps } from '../src/deps.ts';
