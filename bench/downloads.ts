@@ -69,8 +69,6 @@ export async function runDownloads(lab: Lab, opts: DownloadsOptions): Promise<Do
         const order = round % 2 === 0 ? (['certkeep', 'nginx', 'bareNode'] as const) : (['bareNode', 'nginx', 'certkeep'] as const);
         for (const side of order) result[side]!.push(await sides[side](opts.seconds));
       }
-      const rates = result.bareNode!.map((r) => Math.round(r.requestsPerSecond).toLocaleString('en-US'));
-      console.log(`bare node:http (same status, headers and bytes): ${rates.join(', ')} requests/s`);
       return result;
     } finally {
       await Promise.all([nginx.stop(), bare.stop()]);
@@ -125,7 +123,7 @@ async function startBareNode(dir: string, body: string, headers: Record<string, 
 async function checked(label: string, run: Promise<WrkResult>): Promise<WrkResult> {
   const result = await run;
   if (result.non2xx > 0 || result.socketErrors > 0) {
-    throw new Error(`${label}: ${result.non2xx} non-2xx answers and ${result.socketErrors} socket errors under load`);
+    throw new Error(`${label}: ${result.non2xx} non-2xx answers and ${result.socketErrors} socket errors under load (${result.socketErrorKinds ?? 'none'})`);
   }
   return result;
 }

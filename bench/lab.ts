@@ -58,7 +58,8 @@ export async function startSetUpHost(lab: Lab, dir: string, env: Record<string, 
       CERTKEEP_LOG_LEVEL: 'warn',
       CERTKEEP_TICK_SECONDS: '3600',
       NODE_EXTRA_CA_CERTS: lab.ca.caCertPath,
-      // For profiling a benchmark, e.g. BENCH_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
+      // For a look inside during a benchmark, e.g. BENCH_NODE_OPTIONS='--inspect' (Node refuses
+      // --cpu-prof in NODE_OPTIONS: run the host by hand with it instead).
       ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
       ...env,
     },

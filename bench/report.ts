@@ -58,9 +58,10 @@ export function printDetails(results: Results): void {
   }
   if (downloads) {
     console.log(`\nDownloads: GET /api/certificate/{name} with an apikey (${downloads.bodyBytes} bytes of PEM), wrk -t${downloads.threads} -c${downloads.connections} -d${downloads.seconds}s, alternating\n`);
-    for (const side of ['certkeep', 'nginx'] as const) {
+    for (const [side, label] of [['certkeep', 'certkeep'], ['nginx', 'nginx'], ['bareNode', 'bare node:http']] as const) {
       const runs = downloads[side];
-      console.log(`${side.padEnd(9)} ${runs.map((r) => rate(r.requestsPerSecond).padStart(10)).join(' ')}   median ${rate(median(runs.map((r) => r.requestsPerSecond)))}, latency ${runs.map((r) => r.latencyAvg).join(' ')}`);
+      if (!runs) continue;
+      console.log(`${label.padEnd(14)} ${runs.map((r) => rate(r.requestsPerSecond).padStart(10)).join(' ')}   median ${rate(median(runs.map((r) => r.requestsPerSecond)))}, latency ${runs.map((r) => r.latencyAvg).join(' ')}`);
     }
   }
 }
@@ -125,6 +126,17 @@ export function summarize(results: Results): SummaryRow[] {
       target: '≥ 0.5× nginx',
       met: ours / nginx >= 0.5,
     });
+    if (downloads.bareNode?.length) {
+      const bare = median(downloads.bareNode.map((r) => r.requestsPerSecond));
+      rows.push({
+        benchmark: 'downloads: beside node:http alone',
+        certkeep: rate(ours),
+        anchor: `bare node:http ${rate(bare)}`,
+        ratio: `${(ours / bare).toFixed(2)}× node:http`,
+        target: '(a yardstick, no target)',
+        met: undefined,
+      });
+    }
   }
   return rows;
 }

@@ -20,6 +20,8 @@ export interface WrkResult {
   /** Answers other than 2xx/3xx, and socket errors: a run with any is not a measurement. */
   non2xx: number;
   socketErrors: number;
+  /** wrk's own line, e.g. "connect 0, read 0, write 0, timeout 3", when there were socket errors. */
+  socketErrorKinds?: string;
   latencyAvg: string;
 }
 
@@ -35,6 +37,7 @@ export async function wrk(opts: WrkOptions): Promise<WrkResult> {
     requests: num(/(\d+) requests in/),
     non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0),
     socketErrors: errors ? errors.slice(1).reduce((n, e) => n + Number(e), 0) : 0,
+    socketErrorKinds: errors ? errors[0].replace('Socket errors: ', '') : undefined,
     latencyAvg: /Latency\s+(\S+)/.exec(stdout)?.[1] ?? '?',
   };
   if (!Number.isFinite(result.requestsPerSecond)) throw new Error(`cannot read wrk's output:\n${stdout}`);

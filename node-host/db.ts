@@ -16,6 +16,11 @@ const BUSY_TIMEOUT_MS = 10_000;
 export interface OpenedDatabase {
   database: Database;
   client: Client;
+  /**
+   * Moves everything in the write-ahead log into the database file and empties the log (an
+   * embedded file; a no-op for a remote server), so that the file alone holds every commit.
+   */
+  checkpoint(): Promise<void>;
   close(): void;
 }
 
@@ -36,7 +41,14 @@ export async function openDatabase(url: string, authToken?: string, opts: { migr
   await client.execute('PRAGMA foreign_keys = ON');
   const db = drizzle(withImmediateBatches(client), { schema });
   if (opts.migrate !== false) await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
-  return { database: wrapDatabase(db as unknown as Db & { batch(s: unknown[]): Promise<unknown[]> }), client, close: () => client.close() };
+  return {
+    database: wrapDatabase(db as unknown as Db & { batch(s: unknown[]): Promise<unknown[]> }),
+    client,
+    async checkpoint() {
+      if (file) await client.execute('PRAGMA wal_checkpoint(TRUNCATE)');
+    },
+    close: () => client.close(),
+  };
 }
 
 /**

@@ -8,12 +8,10 @@ import { createApp } from '../src/app.ts';
 import { Scheduler } from '../src/jobs/scheduler.ts';
 import type { Settings } from './settings.ts';
 import { createNodeCore } from './core.ts';
-import { createRequestListener, useFastResponses, type NodeRequestHandler } from './http-adapter.ts';
-import { installReplayLane } from './replay-lane.ts';
+import { createRequestListener } from './http-adapter.ts';
 import { SiteTls } from './site-tls.ts';
 import { enableDownloadCache } from '../src/http/download-cache.ts';
 import { databaseFilePath, walVersion } from './db-version.ts';
-import type { ReplayOptions } from './replay-cache.ts';
 import type { Deps } from '../src/deps.ts';
 
 export interface RunningServer {
@@ -22,121 +20,123 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** How long shutdown waits for requests and orders in flight (an order cut off is resumed at the next start). */
+const SHUTDOWN_GRACE_MS = 5_000;
+
+/** How often the HTTPS listener looks for a site certificate issued by another process on the same database. */
+const SITE_CERTIFICATE_CHECK_MS = 500;
+
 export async function serve(settings: Settings): Promise<RunningServer> {
   const core = await createNodeCore(settings);
   const { deps, log } = core;
-  for (const warning of settings.warnings) log.warn(warning);
-  // String and byte bodies skip undici's ReadableStream: about twice the downloads per second.
-  useFastResponses();
-  const app = createApp(deps);
-  const onError = (err: unknown) => log.error('request failed', { err });
-  // The lane takes over node:http's connection listener; should a Node version wire its servers
-  // otherwise, downloads go through node:http alone (slower, the same answers) rather than fail.
-  const withReplayLane = (server: http.Server | https.Server, handler: NodeRequestHandler) => {
-    try {
-      installReplayLane(server, handler, { onError });
-    } catch (err) {
-      log.warn('replay lane not installed; downloads go through node:http', { err });
-    }
-  };
-  const replay = downloadReplay(settings, deps);
+  try {
+    for (const warning of settings.warnings) log.warn(warning);
+    enableDownloadMemory(settings, deps);
+    const onError = (err: unknown) => log.error('request failed', { err });
 
-  const plain = createRequestListener(app, { secure: false, trustProxy: settings.trustProxy, onError, replay });
-  const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, plain.listener);
-  if (replay) withReplayLane(httpServer, plain);
-  const httpPort = await listen(httpServer, settings.httpPort, settings.bind, 'CERTKEEP_HTTP_PORT');
+    const siteTls = settings.httpsPort === 0 ? undefined : new SiteTls(deps);
+    await siteTls?.refresh();
+    // An order that obtained a certificate tells the listener at once (the site certificate is
+    // then served before the order's caller hears of it).
+    if (siteTls) deps.onCertificateIssued = () => siteTls.refresh();
 
-  const siteTls = new SiteTls(deps);
-  let httpsServer: https.Server | undefined;
-  let httpsPort: number | undefined;
-  let secure: ReturnType<typeof createRequestListener> | undefined;
-  if (settings.httpsPort !== 0) {
-    await siteTls.refresh();
-    secure = createRequestListener(app, { secure: true, trustProxy: settings.trustProxy, onError, replay });
-    httpsServer = https.createServer({ SNICallback: (_name, cb) => cb(null, siteTls.secureContext), keepAliveTimeout: 65_000 }, secure.listener);
-    if (replay) withReplayLane(httpsServer, secure);
-    httpsPort = await listen(httpsServer, settings.httpsPort, settings.bind, 'CERTKEEP_HTTPS_PORT');
-    const port = httpsPort;
-    deps.httpsPort = () => (siteTls.servingSiteCertificate ? port : null);
+    const app = createApp(deps);
+    const plain = createRequestListener(app, { secure: false, trustProxy: settings.trustProxy, onError });
+    const secure = siteTls && createRequestListener(app, { secure: true, trustProxy: settings.trustProxy, onError });
+    const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, plain.listener);
+    const httpsServer = siteTls && https.createServer({ SNICallback: (_name, cb) => cb(null, siteTls.secureContext), keepAliveTimeout: 65_000 }, secure!.listener);
+    const [httpPort, httpsPort] = await listenAll(settings.bind, [
+      { server: httpServer, port: settings.httpPort, setting: 'CERTKEEP_HTTP_PORT' },
+      ...(httpsServer ? [{ server: httpsServer, port: settings.httpsPort, setting: 'CERTKEEP_HTTPS_PORT' }] : []),
+    ]);
+    if (siteTls) deps.httpsPort = () => (siteTls.servingSiteCertificate ? httpsPort : null);
+
+    const scheduler = new Scheduler(deps);
+    let ticking = true;
+    const tick = async () => {
+      try {
+        await scheduler.tick();
+      } catch (err) {
+        log.error('scheduler tick failed', { err });
+      }
+    };
+    // Ticks overlap on purpose: a slow order must not hold back other due certificates.
+    const timer = setInterval(() => void tick(), settings.tickSeconds * 1000);
+    void tick();
+    // A certificate issued by another process (the CLI, another host on the same database).
+    const siteCheck = siteTls && setInterval(() => void siteTls.refresh().catch((err) => log.error('site certificate check failed', { err })), SITE_CERTIFICATE_CHECK_MS);
+    log.info('certkeep is listening', { httpPort, httpsPort: httpsPort ?? null, database: settings.databaseUrl.startsWith('file:') ? 'file' : 'remote' });
+
+    return {
+      httpPort,
+      httpsPort,
+      async stop() {
+        if (!ticking) return;
+        ticking = false;
+        clearInterval(timer);
+        clearInterval(siteCheck);
+        const servers = httpsServer ? [httpServer, httpsServer] : [httpServer];
+        const closing = servers.map(close);
+        for (const server of servers) server.closeIdleConnections();
+        const settled = await Promise.race([Promise.all([scheduler.drain(), plain.drain(), secure?.drain()]).then(() => true), delay(SHUTDOWN_GRACE_MS, false)]);
+        if (!settled) log.warn('stopping with work in flight; unfinished orders resume at the next start');
+        for (const server of servers) server.closeAllConnections();
+        await Promise.all(closing);
+        await core.db.checkpoint().catch((err) => log.error('database checkpoint failed', { err }));
+        core.db.close();
+        log.info('certkeep stopped');
+      },
+    };
+  } catch (err) {
+    core.db.close();
+    throw err;
   }
-
-  const scheduler = new Scheduler(deps);
-  let ticking = true;
-  const tick = async () => {
-    try {
-      await scheduler.tick();
-      if (httpsServer) await siteTls.refresh();
-    } catch (err) {
-      log.error('scheduler tick failed', { err });
-    }
-  };
-  // Ticks overlap on purpose: a slow order must not hold back other due certificates.
-  const timer = setInterval(() => void tick(), settings.tickSeconds * 1000);
-  void tick();
-  log.info('certkeep is listening', { httpPort, httpsPort: httpsPort ?? null, database: settings.databaseUrl.startsWith('file:') ? 'file' : 'remote' });
-
-  return {
-    httpPort,
-    httpsPort,
-    async stop() {
-      if (!ticking) return;
-      ticking = false;
-      clearInterval(timer);
-      const closing = [close(httpServer), httpsServer ? close(httpsServer) : Promise.resolve()];
-      await Promise.race([Promise.all([scheduler.drain(), plain.drain(), secure?.drain()]), delay(20_000)]);
-      httpServer.closeAllConnections();
-      httpsServer?.closeAllConnections();
-      await Promise.all(closing);
-      core.db.close();
-      log.info('certkeep stopped');
-    },
-  };
 }
 
 /**
- * Downloads from memory while the database is unchanged (src/http/download-cache.ts and
- * replay-cache.ts): for an embedded file only, whose write-ahead log tells cheaply whether anyone
- * wrote (db-version.ts); a remote libSQL server offers no such signal. The version also names the
- * HTTPS port, since serving the site certificate changes what plain HTTP may answer (SPEC §7).
+ * Downloads from memory while the database is unchanged (src/http/download-cache.ts): for an
+ * embedded file only, whose write-ahead log tells cheaply whether anyone wrote (db-version.ts);
+ * a remote libSQL server offers no such signal.
  */
-function downloadReplay(settings: Settings, deps: Deps): ReplayOptions | undefined {
+function enableDownloadMemory(settings: Settings, deps: Deps): void {
   const file = databaseFilePath(settings.databaseUrl);
-  if (!file) return undefined;
-  const wal = walVersion(file);
-  // Composed once per change, so that an unchanged version is the same string (compared with ===).
-  let last: { wal: string; port: number | null; version: string } | undefined;
-  const version = () => {
-    const v = wal();
-    if (v === null) return null;
-    const port = deps.httpsPort?.() ?? null;
-    if (last?.wal !== v || last.port !== port) last = { wal: v, port, version: `${v}|https:${port ?? '-'}` };
-    return last.version;
-  };
-  const sha256Hex = sha256HexOf();
-  enableDownloadCache(deps, { version, sha256Hex });
-  return {
-    version,
-    hash: sha256Hex,
-    onReplay: deps.log.debugEnabled ? (path, status, clientIp) => deps.log.debug('request', { method: 'GET', path, status, clientIp, ms: 0, replayed: true }) : undefined,
-  };
-}
-
-/** SHA-256 hex, one-shot: crypto.hash (Node 20.12+) is about twice as fast as createHash for a key. */
-function sha256HexOf(): (text: string) => string {
+  if (!file) return;
+  // SHA-256 hex, one-shot: crypto.hash (Node 20.12+) is about twice as fast as createHash for a key.
   const oneShot = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
-  return oneShot ? (text) => oneShot('sha256', text, 'hex') : (text) => nodeCrypto.createHash('sha256').update(text).digest('hex');
+  const sha256Hex = oneShot ? (text: string) => oneShot('sha256', text, 'hex') : (text: string) => nodeCrypto.createHash('sha256').update(text).digest('hex');
+  enableDownloadCache(deps, { version: walVersion(file), sha256Hex });
 }
 
-function listen(server: http.Server | https.Server, port: number, host: string | undefined, setting: string): Promise<number> {
+interface Listener {
+  server: http.Server | https.Server;
+  port: number;
+  setting: string;
+}
+
+/**
+ * Binds every listener, or none: when a port cannot be bound, the ones that were are closed
+ * again and one error names every port that failed, so a service manager sees the start fail
+ * and nothing keeps answering.
+ */
+async function listenAll(host: string | undefined, listeners: Listener[]): Promise<number[]> {
+  const results = await Promise.allSettled(listeners.map((l) => listen(l, host)));
+  const problems = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+  if (problems.length === 0) return results.map((r) => (r as PromiseFulfilledResult<number>).value);
+  await Promise.all(listeners.filter((l) => l.server.listening).map((l) => close(l.server)));
+  throw new Error(problems.join('; '));
+}
+
+function listen({ server, port, setting }: Listener, host: string | undefined): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
+      const where = `port ${port} (${setting})`;
       if (err.code === 'EACCES') {
-        reject(new Error(`cannot listen on port ${port}: permission denied. Ports below 1024 need privileges: run "sudo setcap cap_net_bind_service=+ep $(readlink -f $(which node))", or set ${setting} to a port above 1023`));
+        reject(new Error(`cannot listen on ${where}: permission denied. Ports below 1024 need privileges: run "sudo setcap cap_net_bind_service=+ep $(readlink -f $(which node))", or set ${setting} to a port above 1023`));
       } else if (err.code === 'EADDRINUSE') {
-        reject(new Error(`cannot listen on port ${port}: it is already in use. Stop the other program or set ${setting} to a free port`));
+        reject(new Error(`cannot listen on ${where}: it is already in use. Stop the other program or set ${setting} to a free port`));
       } else if (err.code === 'EADDRNOTAVAIL') {
-        reject(new Error(`cannot listen on ${host}:${port}: no such local address (CERTKEEP_BIND)`));
-      } else reject(err);
+        reject(new Error(`cannot listen on ${host}:${port} (${setting}): no such local address (CERTKEEP_BIND)`));
+      } else reject(new Error(`cannot listen on ${where}: ${err.message}`));
     });
     server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
   });
@@ -146,4 +146,4 @@ function close(server: http.Server | https.Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
+const delay = <T>(ms: number, value: T) => new Promise<T>((resolve) => setTimeout(() => resolve(value), ms).unref());

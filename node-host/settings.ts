@@ -146,6 +146,11 @@ export function describeSettings(): readonly SettingDescription[] {
 export interface LoadOptions {
   /** Directory that a relative CERTKEEP_DATA_DIR is resolved against (default: process.cwd()). */
   cwd?: string;
+  /**
+   * For commands that work on an installation that exists already (`token`, `user`): nothing is
+   * created, and a missing data directory or master key is an error.
+   */
+  existing?: boolean;
 }
 
 /**
@@ -227,12 +232,19 @@ export async function loadSettings(env: NodeJS.ProcessEnv = process.env, opts: L
 
   // Touch the disk only once the settings are known to be good.
   if (problems.length > 0) throw new SettingsError(problems);
-  await ensureDataDir(dataDir);
+  if (opts.existing) await requireDataDir(dataDir);
+  else await ensureDataDir(dataDir);
   let masterKey: Uint8Array;
   let masterKeySource: Settings['masterKeySource'];
   if (givenMasterKey) {
     masterKey = givenMasterKey;
     masterKeySource = masterKeyFromEnv ? 'environment' : 'config.json';
+  } else if (opts.existing) {
+    const file = join(dataDir, 'master.key');
+    const key = await readKeyFile(file, warnings);
+    if (!key) throw new SettingsError([`CERTKEEP_MASTER_KEY: not set, and ${file} does not exist; is CERTKEEP_DATA_DIR the server's data directory?`]);
+    masterKey = key;
+    masterKeySource = 'file';
   } else {
     const loaded = await loadMasterKeyFile(join(dataDir, 'master.key'), warnings);
     masterKey = loaded.key;
@@ -447,6 +459,13 @@ async function ensureDataDir(dataDir: string): Promise<void> {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw new SettingsError([`CERTKEEP_DATA_DIR: cannot create ${dataDir} (${(err as Error).message})`]);
+  }
+}
+
+async function requireDataDir(dataDir: string): Promise<void> {
+  const found = await stat(dataDir).catch(() => undefined);
+  if (!found?.isDirectory()) {
+    throw new SettingsError([`CERTKEEP_DATA_DIR: ${dataDir} does not exist; run "certkeep setup" first, or set CERTKEEP_DATA_DIR to the server's data directory`]);
   }
 }
 

@@ -1,6 +1,8 @@
 // The HTTPS listener's certificate: the site certificate once it has been issued, a self-signed
-// one until then. `refresh()` runs on every scheduler tick and swaps the secure context when the
-// site certificate changed, so a renewal needs no restart.
+// one until then. `refresh()` swaps the secure context when the site certificate changed, so a
+// renewal needs no restart. It runs when this process obtains a certificate (Deps'
+// onCertificateIssued, before the order's caller hears of it) and every half second for
+// certificates obtained by another process on the same database (serve.ts).
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { hostname } from 'node:os';
 import type { Deps } from '../src/deps.ts';
@@ -12,6 +14,8 @@ import { createSelfSignedCertificate, exportPrivateKeyPem, generateKeyPair, pemE
 export class SiteTls {
   private context: SecureContext | undefined;
   private servedSerial: string | null = null;
+  /** The refresh running now: refreshes run one after another, never side by side. */
+  private running: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: Deps) {}
 
@@ -25,12 +29,20 @@ export class SiteTls {
     return this.context;
   }
 
-  /** Loads the site certificate if there is a new one; falls back to a self-signed certificate. */
-  async refresh(): Promise<void> {
+  /** Serves the site certificate if there is a new one; falls back to a self-signed certificate. */
+  refresh(): Promise<void> {
+    const next = this.running.then(() => this.load());
+    this.running = next.catch(() => {});
+    return next;
+  }
+
+  private async load(): Promise<void> {
     const site = await this.siteCertificate();
     if (site) {
       if (site.serial === this.servedSerial) return;
-      this.context = createSecureContext({ cert: site.pem, key: site.keyPem });
+      const key = await findKeyById(this.deps, site.keyId);
+      if (!key) return;
+      this.context = createSecureContext({ cert: site.pem, key: pemEncode('PRIVATE KEY', await keyPkcs8(this.deps, key)) });
       this.servedSerial = site.serial;
       this.deps.log.info('serving the site certificate', { serial: site.serial });
       return;
@@ -43,13 +55,12 @@ export class SiteTls {
     this.deps.log.info('serving a self-signed certificate until the site certificate is issued');
   }
 
+  /** The site certificate as stored (two small reads); its key is read only when it is new. */
   private async siteCertificate() {
     const { siteCertificate } = await getSettings(this.deps);
     if (!siteCertificate) return null;
     const cert = await findCertificateByName(this.deps, siteCertificate);
     if (!cert?.pem || !cert.servedKeyId || !cert.serial) return null;
-    const key = await findKeyById(this.deps, cert.servedKeyId);
-    if (!key) return null;
-    return { pem: cert.pem, serial: cert.serial, keyPem: pemEncode('PRIVATE KEY', await keyPkcs8(this.deps, key)) };
+    return { pem: cert.pem, serial: cert.serial, keyId: cert.servedKeyId };
   }
 }

@@ -46,6 +46,12 @@ export interface Deps {
    * Cloudflare terminates TLS.
    */
   httpsPort?: () => number | null;
+  /**
+   * Told when an order has stored a newly issued certificate, before the order's caller hears of
+   * it (the node host serves a new site certificate at once). A failure here is logged; the
+   * certificate stays issued.
+   */
+  onCertificateIssued?(certificateId: string): Promise<void> | void;
   /** DNS look-ups for dns-01 propagation checks (node: UDP/TCP; Worker: DNS over HTTPS). */
   dns: DnsPropagation;
   /** Node host only: runs dns-01 scripts (argv, never a shell). */

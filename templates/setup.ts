@@ -224,7 +224,8 @@ export function serverStep(o: { csrfToken: string; worker: boolean; directoryUrl
  * in #progress; without JavaScript the page refreshes itself. A failure is shown in the CA's words
  * with the hostname to correct and a button to try again.
  */
-export function progressPage(o: { progress: SiteCertificateProgress; csrfToken: string; worker: boolean; form?: FormState }): Html {
+/** `servedOverHttps`: this host's HTTPS port serves the site certificate (node host with HTTPS). */
+export function progressPage(o: { progress: SiteCertificateProgress; csrfToken: string; servedOverHttps: boolean; form?: FormState }): Html {
   const p = o.progress;
   const s = o.form ?? { values: new URLSearchParams({ hostname: p.hostname }), errors: {} };
   const running = p.state === 'running';
@@ -233,7 +234,7 @@ export function progressPage(o: { progress: SiteCertificateProgress; csrfToken: 
     : null;
   const part = html`<div id="progress" role="status"${polling}>
 ${p.state === 'valid'
-  ? html`<p>The certificate for <strong>${p.hostname}</strong> is ready (serial <code>${p.serial}</code>)${o.worker ? '.' : '; the HTTPS port now serves it.'}</p>
+  ? html`<p>The certificate for <strong>${p.hostname}</strong> is ready (serial <code>${p.serial}</code>)${o.servedOverHttps ? '; the HTTPS port now serves it.' : '.'}</p>
 <div class="actions">${linkButton('/', 'Go to the dashboard', 'primary')}</div>`
   : p.state === 'failed'
     ? html`<p class="error">The CA could not issue the certificate for <strong>${p.hostname}</strong>.</p>

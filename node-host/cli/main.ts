@@ -1,11 +1,13 @@
 // The `certkeep` command line (SPEC §3). Exit 0 on success; 1 with a one-line reason on stderr
 // on failure; 2 on bad usage. Every command answers --help.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { loadSettings, SettingsError, describeSettings } from '../settings.ts';
-import { createNodeCore, stdoutLogger } from '../core.ts';
+import { createNodeCore, stdoutLogger, type NodeCore } from '../core.ts';
+import { databaseFilePath } from '../db-version.ts';
 import { serve } from '../serve.ts';
-import { runSetup } from '../../src/domain/setup.ts';
+import { isSetupDone, runSetup } from '../../src/domain/setup.ts';
 import { createAdminToken } from '../../src/domain/tokens.ts';
 import { changePassword, findUserByEmail, unlockUser } from '../../src/domain/sessions.ts';
 import { createLogger } from '../../src/log.ts';
@@ -33,19 +35,24 @@ const COMMANDS: Record<string, Command> = {
     options: {},
     async run() {
       const settings = await loadSettings();
-      const server = await serve(settings);
+      const starting = serve(settings);
+      // From the start: a signal that comes while the server starts stops it once it has.
+      // Ctrl-C in a terminal reaches both npm and node, and npm passes it on: one stop is enough.
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
         stopping = true;
         process.stdout.write(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'shutting down', signal }) + '\n');
-        server.stop().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
+        starting
+          .then((server) => server.stop())
+          .then(
+            () => process.exit(0),
+            () => process.exit(1),
+          );
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
+      await starting;
       await new Promise(() => {});
     },
   },
@@ -103,8 +110,7 @@ const COMMANDS: Record<string, Command> = {
         throw new UsageError('expected: certkeep user unlock EMAIL, or certkeep user password EMAIL --password-file F');
       }
       if (action === 'password' && !v['password-file']) throw new UsageError('--password-file is required');
-      const settings = await loadSettings();
-      const core = await createNodeCore(settings, quietLogger(settings.logLevel));
+      const core = await openSetUpInstallation();
       try {
         if (action === 'unlock') {
           await unlockUser(core.deps, email);
@@ -162,8 +168,7 @@ const COMMANDS: Record<string, Command> = {
     options: { name: { type: 'string' } },
     async run(v, positionals) {
       if (positionals[0] !== 'create' || positionals.length !== 1) throw new UsageError('expected: certkeep token create [--name N]');
-      const settings = await loadSettings();
-      const core = await createNodeCore(settings, quietLogger(settings.logLevel));
+      const core = await openSetUpInstallation();
       try {
         await emitToken(await createAdminToken(core.deps, v.name ? String(v.name) : 'cli'), undefined);
       } finally {
@@ -172,6 +177,22 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+/**
+ * The installation a command such as `token create` works on: one that has been set up. Nothing
+ * is created for a data directory that holds none (a mistyped CERTKEEP_DATA_DIR, or a command
+ * run in the wrong directory), and a token is never made for a database without an administrator.
+ */
+async function openSetUpInstallation(): Promise<NodeCore> {
+  const settings = await loadSettings(process.env, { existing: true });
+  const notSetUp = () => new Error(`${settings.dataDir} has not been set up: run "certkeep setup" or the setup wizard first, or set CERTKEEP_DATA_DIR to the server's data directory`);
+  const file = databaseFilePath(settings.databaseUrl);
+  if (file !== undefined && !existsSync(file)) throw notSetUp();
+  const core = await createNodeCore(settings, quietLogger(settings.logLevel));
+  if (await isSetupDone(core.deps).catch(() => false)) return core;
+  core.db.close();
+  throw notSetUp();
+}
 
 /** CLI commands log to stderr only at warn and above, so stdout carries just the answer. */
 function quietLogger(level: string) {

@@ -142,3 +142,20 @@ describe('the node host bundle', () => {
     expect(stdout).toContain('certkeep serve');
   });
 });
+
+describe('the command line', () => {
+  it('gives node the same V8 flags in the executable and in npm start, and node accepts them', async () => {
+    const { NODE_FLAGS } = await import('../../test/harness/hosts.ts');
+    expect(NODE_FLAGS.length).toBeGreaterThan(0);
+    const start: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start;
+    expect(start).toBe(`exec node ${NODE_FLAGS.join(' ')} node-host/bin/certkeep.mjs serve`);
+    // A flag a Node version no longer knows stops node before it runs anything.
+    const checked = spawnSync(process.execPath, [...NODE_FLAGS, '-e', '0'], { encoding: 'utf8' });
+    expect(checked.stderr).toBe('');
+    expect(checked.status).toBe(0);
+    // Run as a program, through its #! line.
+    const help = spawnSync(join(ROOT, 'node-host/bin/certkeep.mjs'), ['--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: certkeep /);
+  });
+});

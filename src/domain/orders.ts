@@ -420,6 +420,11 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
     deps.db.db.delete(challenges).where(eq(challenges.orderId, order.id)),
     event(deps, order.id, 'info', `certificate ${leaf.serialNumber} stored, valid until ${leaf.notAfter.toISOString()}`),
   ]);
+  try {
+    await deps.onCertificateIssued?.(cert.id);
+  } catch (err) {
+    deps.log.error('onCertificateIssued failed', { certificate: cert.name, err });
+  }
 }
 
 function setState(deps: Deps, order: OrderRow, state: OrderState, message: string, extra: Partial<OrderRow> = {}) {

@@ -17,7 +17,7 @@ import { findKeyById, findKeyByName, keyPkcs8 } from '../domain/keys.ts';
 import { createPkcs12, pemDecode, pemEncode, splitCertificates } from '../crypto/index.ts';
 import { sha256, toBase64, toBase64Url, utf8 } from '../util/encoding.ts';
 import type { HandlerContext, RoutedRequest } from './context.ts';
-import { downloadCacheRound, markReplayable, type CachedBody, type CachedCertificate, type DownloadCacheRound } from './download-cache.ts';
+import { downloadCacheRound, type CachedBody, type CachedCertificate, type DownloadCacheRound } from './download-cache.ts';
 
 /** Query parameters, merged with a form body when there is one (Certera's docs use `curl -d`). */
 async function readParams(request: Request): Promise<URLSearchParams> {
@@ -113,8 +113,7 @@ export async function downloadCertificate(request: RoutedRequest, ctx: HandlerCo
     body = await bodyWithTag(format === 'der' ? toBase64(pemDecode(pem)[0].der) : chain ? pem : splitCertificates(pem)[0]);
     memory?.set(memory.cache.bodies, bodyKey, body);
   }
-  const response = respond(request, body);
-  return memory ? markReplayable(response, memory) : response;
+  return respond(request, body);
 }
 
 export async function downloadKey(request: RoutedRequest, ctx: HandlerContext): Promise<Response> {

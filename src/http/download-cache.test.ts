@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Deps } from '../deps.ts';
-import { DownloadCache, downloadCacheRound, enableDownloadCache, markReplayable, replayableVersion } from './download-cache.ts';
+import { DownloadCache, downloadCacheRound, enableDownloadCache } from './download-cache.ts';
 
 function source(initial: string | null) {
   const state = { version: initial };
@@ -65,15 +65,5 @@ describe('DownloadCache', () => {
     enableDownloadCache(deps, s);
     expect(downloadCacheRound(deps)?.version).toBe('v1');
     expect(downloadCacheRound({} as Deps)).toBeUndefined();
-  });
-});
-
-describe('markReplayable', () => {
-  it('tags a response with the version it was computed under', () => {
-    const { source: s } = source('v7');
-    const round = new DownloadCache(s).begin()!;
-    const marked = markReplayable(new Response('x'), round);
-    expect(replayableVersion(marked)).toBe('v7');
-    expect(replayableVersion(new Response('x'))).toBeUndefined();
   });
 });

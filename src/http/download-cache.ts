@@ -102,23 +102,3 @@ export function enableDownloadCache(deps: Deps, source: DownloadCacheSource): Do
 export function downloadCacheRound(deps: Deps): DownloadCacheRound | undefined {
   return caches.get(deps)?.begin();
 }
-
-const replayable = new WeakMap<Response, string>();
-
-/**
- * Declares `response` the whole answer to its request under the round's version: the same
- * request — a GET with the same target, the same `apikey` and `If-None-Match` headers, from the
- * same client address over the same scheme — gets the same status, headers and bytes for as
- * long as the version holds. A host may then replay it without running the app
- * (node-host/replay-cache.ts). Only answers that carry nothing secret beyond what the key
- * already opens, and whose bytes never vary, are marked: certificates, not PFX or private keys.
- */
-export function markReplayable(response: Response, round: DownloadCacheRound): Response {
-  replayable.set(response, round.version);
-  return response;
-}
-
-/** The version a response was marked replayable under, or undefined. */
-export function replayableVersion(response: Response): string | undefined {
-  return replayable.get(response);
-}

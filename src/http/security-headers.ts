@@ -19,8 +19,8 @@ export interface SecurityHeaderOptions {
 
 /**
  * `response` with the security headers set (replacing any a handler set). The headers are set in
- * place: copying would read `.body` and cost the node host its fast path for string bodies. A
- * response whose headers are immutable (one from fetch(), Response.redirect()) is copied instead.
+ * place, sparing a second Response around the same body. A response whose headers are immutable
+ * (one from fetch(), Response.redirect()) is copied instead.
  */
 export function withSecurityHeaders(response: Response, options: SecurityHeaderOptions): Response {
   try {

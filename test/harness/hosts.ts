@@ -14,6 +14,16 @@ import { makeTempDir } from './tmp.ts';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(ROOT, 'node-host/bin/certkeep.mjs');
 
+/**
+ * The node flags of the `certkeep` command line (its `#!/usr/bin/env -S node …` line, which
+ * `npm start` repeats): the host under test runs as users run it.
+ */
+export const NODE_FLAGS: readonly string[] = readFileSync(CLI, 'utf8')
+  .split('\n', 1)[0]
+  .replace(/^#!\/usr\/bin\/env -S node\b/, '')
+  .split(' ')
+  .filter(Boolean);
+
 export type HostKind = 'node' | 'worker';
 
 export interface HostUnderTest {
@@ -72,7 +82,7 @@ export async function startNodeHost(opts: HostOptions & { dataDir?: string } = {
     ...opts.env,
   };
   const baseUrl = `http://127.0.0.1:${httpPort}`;
-  const proc = await startProcess(process.execPath, [CLI, 'serve'], {
+  const proc = await startProcess(process.execPath, [...NODE_FLAGS, CLI, 'serve'], {
     env,
     cwd: ROOT,
     logFile: join(dataDir, 'serve.log'),
@@ -109,7 +119,7 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
   return new Promise((resolve, reject) => {
     const merged: Record<string, string | undefined> = { ...process.env, ...env };
     for (const k of Object.keys(merged)) if (merged[k] === undefined || k.startsWith('CERTKEEP_TEST_')) delete merged[k];
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...NODE_FLAGS, CLI, ...args], { cwd: ROOT, env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

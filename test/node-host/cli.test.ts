@@ -1,7 +1,8 @@
 // The node host's command line and process behaviour (node host only: the Worker has no CLI,
 // no HTTPS listener of its own and no signals): exit codes, --help, setup and token creation
 // against Pebble, settings errors, the self-signed HTTPS listener, graceful SIGTERM.
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import { describePebble, startPebble, type Pebble } from '../harness/pebble.ts';
 import { freePort } from '../harness/ports.ts';
 import { makeTempDir } from '../harness/tmp.ts';
 import { runCli, startNodeHost } from '../harness/hosts.ts';
+import { presentedAfterIssuance } from '../harness/served-certificate.ts';
 
 const baseEnv = (dataDir: string): Record<string, string> => ({ CERTKEEP_DATA_DIR: dataDir, CERTKEEP_LOG_LEVEL: 'warn' });
 
@@ -44,6 +46,32 @@ describe('certkeep CLI', () => {
     const res = await runCli(['token', 'create'], baseEnv(dir));
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/CERTKEEP_HTTP_PROT/);
+  });
+
+  it('makes no token for a data dir that was never set up, and creates nothing there', async () => {
+    const parent = makeTempDir('cli-');
+    const missing = join(parent, 'data');
+    for (const args of [['token', 'create'], ['user', 'unlock', 'admin@example.com']]) {
+      const res = await runCli(args, baseEnv(missing));
+      expect(res.code, args.join(' ')).toBe(1);
+      expect(res.stdout).toBe('');
+      expect(res.stderr.trim().split('\n')).toHaveLength(1);
+      expect(res.stderr).toMatch(/does not exist; run "certkeep setup" first/);
+    }
+    expect(existsSync(missing)).toBe(false);
+
+    // A data dir the server has started on (database and master key made) but nobody set up.
+    const fresh = makeTempDir('cli-');
+    writeFileSync(join(fresh, 'master.key'), `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    const { openDatabase } = await import('../../node-host/db.ts');
+    (await openDatabase(`file:${join(fresh, 'certkeep.db')}`)).close();
+    for (const args of [['token', 'create'], ['user', 'unlock', 'admin@example.com']]) {
+      const res = await runCli(args, baseEnv(fresh));
+      expect(res.code, args.join(' ')).toBe(1);
+      expect(res.stdout).toBe('');
+      expect(res.stderr.trim().split('\n')).toHaveLength(1);
+      expect(res.stderr).toMatch(/has not been set up: run "certkeep setup" or the setup wizard first/);
+    }
   });
 
   it('explains how to fix a port that cannot be bound', async () => {
@@ -140,6 +168,38 @@ describePebble('certkeep setup, token create and serve', () => {
       process.kill(host.process.pid, 'SIGTERM');
       expect(await exited).toBe(0);
       expect(host.logs()).toMatch(/certkeep stopped/);
+      await host.stop();
+      // The database file alone (no write-ahead log beside it) holds what the server wrote.
+      const copy = join(makeTempDir('db-alone-'), 'certkeep.db');
+      copyFileSync(join(dataDir, 'certkeep.db'), copy);
+      const { createClient } = await import('@libsql/client');
+      const client = createClient({ url: `file:${copy}` });
+      try {
+        // The last sign-in above made a session, written by the server.
+        expect(Number((await client.execute('select count(*) as n from sessions')).rows[0].n)).toBeGreaterThan(0);
+      } finally {
+        client.close();
+      }
+    }
+  });
+  it('presents the site certificate of `certkeep setup --hostname` on the running server within a second of its issuance', async () => {
+    const siteDir = makeTempDir('cli-site-');
+    const httpsPort = await freePort();
+    const host = await startNodeHost({ httpPort, dataDir: siteDir, env: { CERTKEEP_HTTPS_PORT: String(httpsPort) } });
+    try {
+      const passwordFile = join(makeTempDir('pw-'), 'password');
+      writeFileSync(passwordFile, 'correct horse battery staple\n');
+      const hostname = `cli-site-${Date.now()}.example.com`;
+      const setup = await runCli(
+        ['setup', '--admin-email', 'admin@example.com', '--admin-password-file', passwordFile, '--acme-directory', pebble.directoryUrl, '--accept-tos', '--hostname', hostname, '--token-file', join(siteDir, 'token')],
+        baseEnv(siteDir),
+      );
+      expect(setup.stderr).toBe('');
+      expect(setup.code).toBe(0);
+      // The running server's scheduler obtains it; its HTTPS port presents it at once.
+      const presented = await presentedAfterIssuance(host, httpsPort, hostname, null, 30_000);
+      expect(presented.seenAt - presented.issuedAt).toBeLessThan(1000);
+    } finally {
       await host.stop();
     }
   });

@@ -178,3 +178,38 @@ describe('the setup wizard pages', () => {
     expect((await f.send('POST', '/setup', { form: admin({ setupToken: SETUP_TOKEN }) })).status).toBe(303);
   });
 });
+
+describe('the site certificate progress page', () => {
+  it('says the HTTPS port serves the certificate only once it does', async () => {
+    const { signedInPageApp } = await import('../../../test/harness/page-app.ts');
+    const { prepareKey } = await import('../../domain/keys.ts');
+    const { newCertificateRow } = await import('../../domain/certificates.ts');
+    const { certificates, settings } = await import('../../db/schema.ts');
+    const pages = await signedInPageApp('site-progress');
+    try {
+      const { deps } = pages;
+      const key = await prepareKey(deps, 'site', { type: 'ec-p256' });
+      const row = newCertificateRow(deps, 'c-site', { name: 'site', domains: ['certkeep.example.com'], challenge: 'http-01', accountId: 'acct', keyId: key.row.id });
+      const issued: typeof row = { ...row, status: 'valid', pem: '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n', servedKeyId: key.row.id, serial: 'abc123', notBefore: Date.now(), notAfter: Date.now() + 86_400_000 };
+      await deps.db.batch([...key.statements, deps.db.db.insert(certificates).values(issued), deps.db.db.insert(settings).values({ key: 'siteCertificate', value: '"site"', updatedAt: Date.now() })]);
+      const progress = async () => (await pages.call('/setup/progress')).text;
+
+      // Issued, but the HTTPS listener has not swapped it in yet: still obtaining.
+      deps.httpsPort = () => null;
+      const before = await progress();
+      expect(before).toContain('Obtaining a certificate for');
+      expect(before).not.toContain('is ready');
+
+      deps.httpsPort = () => 8443;
+      expect(await progress()).toContain('is ready (serial <code>abc123</code>); the HTTPS port now serves it.');
+
+      // No HTTPS listener (CERTKEEP_HTTPS_PORT=0, or the Worker): ready, and no word about a port.
+      deps.httpsPort = undefined;
+      const without = await progress();
+      expect(without).toContain('is ready (serial <code>abc123</code>).');
+      expect(without).not.toContain('HTTPS port');
+    } finally {
+      pages.close();
+    }
+  });
+});

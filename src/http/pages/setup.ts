@@ -26,6 +26,7 @@ import {
   SITE_CERTIFICATE,
   startSetup,
   type SetupState,
+  type SiteCertificateProgress,
 } from '../../domain/setup.ts';
 import type { AccountRow } from '../../domain/accounts.ts';
 import { createSession, signIn, type ActiveSession } from '../../domain/sessions.ts';
@@ -320,7 +321,15 @@ export async function setupProgress(request: Request, ctx: HandlerContext): Prom
   if (pc instanceof Response) return pc;
   const progress = await siteCertificateProgress(ctx.deps);
   if (!progress) return redirect('/');
-  return page(wizard.progressPage({ progress, csrfToken: pc.session.csrfToken, worker: ctx.deps.runtime === 'worker' }));
+  return page(wizard.progressPage({ progress: asServed(progress, ctx), csrfToken: pc.session.csrfToken, servedOverHttps: ctx.deps.httpsPort?.() != null }));
+}
+
+/**
+ * On a node host with HTTPS, "ready" also says that the HTTPS port serves the certificate: until
+ * the listener has swapped it in (right after the order stored it), it still counts as running.
+ */
+function asServed(progress: SiteCertificateProgress, ctx: HandlerContext): SiteCertificateProgress {
+  return progress.state === 'valid' && ctx.deps.httpsPort?.() === null ? { ...progress, state: 'running' } : progress;
 }
 
 /** "Try again" on a failed site certificate, with the hostname corrected or not. */
@@ -336,7 +345,7 @@ async function submitSite(request: Request, ctx: HandlerContext): Promise<Respon
     // Every refusal here is about the hostname: its form, or an order still running for it.
     const message = fieldMessage(err);
     const form = { values: keptValues(pc.form), errors: { hostname: message }, flash: [{ kind: 'error' as const, message }] };
-    return page(wizard.progressPage({ progress: current, csrfToken: pc.session.csrfToken, worker: ctx.deps.runtime === 'worker', form }), { status: statusOf(err) });
+    return page(wizard.progressPage({ progress: asServed(current, ctx), csrfToken: pc.session.csrfToken, servedOverHttps: ctx.deps.httpsPort?.() != null, form }), { status: statusOf(err) });
   }
   await obtainSiteCertificate(ctx);
   return redirect(wizard.SETUP_PROGRESS_PATH);
