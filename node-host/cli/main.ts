@@ -10,8 +10,8 @@ import { createAdminToken } from '../../src/domain/tokens.ts';
 import { changePassword, findUserByEmail, unlockUser } from '../../src/domain/sessions.ts';
 import { createLogger } from '../../src/log.ts';
 import { CertkeepError } from '../../src/errors.ts';
-
-class UsageError extends Error {}
+import { UsageError } from './usage.ts';
+import { backupCommand, restoreCommand } from './backup.ts';
 
 interface Command {
   usage: string;
@@ -137,6 +137,8 @@ const COMMANDS: Record<string, Command> = {
       }
     },
   },
+  backup: backupCommand,
+  restore: restoreCommand,
 };
 
 /** CLI commands log to stderr only at warn and above, so stdout carries just the answer. */
@@ -176,7 +178,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`Usage: ${command.usage}\n\n${command.summary}\n${name === 'serve' ? settingsHelp() + '\n' : ''}`);
     return 0;
   }
-  if (name !== 'token' && name !== 'user' && parsed.positionals.length > 0) {
+  if (!['token', 'user', 'backup', 'restore'].includes(name) && parsed.positionals.length > 0) {
     process.stderr.write(`certkeep ${name}: unexpected argument "${parsed.positionals[0]}"\nUsage: ${command.usage}\n`);
     return 2;
   }
