@@ -52,7 +52,7 @@ export function nodeRfc2136Client(): Rfc2136Client {
 /** dns-01 script hooks; child_process loads with the first one run. */
 const runScript: RunScript = async (command, args, opts) => (await import('./scripts.ts')).runScript(command, args, opts);
 
-export function stdoutLogger(level: Settings['logLevel']): Logger {
+export function stdoutLogger(level: Settings['logLevel'] | (() => Settings['logLevel'])): Logger {
   return createLogger(level, (line) => process.stdout.write(line + '\n'));
 }
 

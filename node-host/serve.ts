@@ -7,7 +7,9 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from '../src/app.ts';
 import { Scheduler } from '../src/jobs/scheduler.ts';
 import type { Settings } from './settings.ts';
-import { createNodeCore } from './core.ts';
+import { createNodeCore, stdoutLogger } from './core.ts';
+import { LiveSettings } from './reload.ts';
+import { ScheduledBackups } from './backup/schedule.ts';
 import { createRequestListener, useFastResponses, type NodeRequestHandler } from './http-adapter.ts';
 import { installReplayLane } from './replay-lane.ts';
 import { SiteTls } from './site-tls.ts';
@@ -20,11 +22,17 @@ export interface RunningServer {
   httpPort: number;
   httpsPort: number | undefined;
   stop(): Promise<void>;
+  /** SIGHUP: reads the settings again and applies those that may change while running (reload.ts). */
+  reload(): Promise<unknown>;
 }
 
 export async function serve(settings: Settings): Promise<RunningServer> {
-  const core = await createNodeCore(settings);
+  const live = new LiveSettings(settings);
+  const core = await createNodeCore(settings, stdoutLogger(live.logLevel));
   const { deps, log } = core;
+  const backups = new ScheduledBackups({ dataDir: settings.dataDir, databaseUrl: settings.databaseUrl, deps, hours: settings.backupHours, keep: settings.backupKeep });
+  deps.backups = backups;
+  live.attach(deps, backups);
   for (const warning of settings.warnings) log.warn(warning);
   // String and byte bodies skip undici's ReadableStream: about twice the downloads per second.
   useFastResponses();
@@ -39,9 +47,9 @@ export async function serve(settings: Settings): Promise<RunningServer> {
       log.warn('replay lane not installed; downloads go through node:http', { err });
     }
   };
-  const replay = downloadReplay(settings, deps);
+  const replay = downloadReplay(settings, deps, live);
 
-  const plain = createRequestListener(app, { secure: false, trustProxy: settings.trustProxy, onError, replay });
+  const plain = createRequestListener(app, { secure: false, trustProxy: live.trustProxy, onError, replay });
   const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, plain.listener);
   if (replay) withReplayLane(httpServer, plain);
   const httpPort = await listen(httpServer, settings.httpPort, settings.bind, 'CERTKEEP_HTTP_PORT');
@@ -52,7 +60,7 @@ export async function serve(settings: Settings): Promise<RunningServer> {
   let secure: ReturnType<typeof createRequestListener> | undefined;
   if (settings.httpsPort !== 0) {
     await siteTls.refresh();
-    secure = createRequestListener(app, { secure: true, trustProxy: settings.trustProxy, onError, replay });
+    secure = createRequestListener(app, { secure: true, trustProxy: live.trustProxy, onError, replay });
     httpsServer = https.createServer({ SNICallback: (_name, cb) => cb(null, siteTls.secureContext), keepAliveTimeout: 65_000 }, secure.listener);
     if (replay) withReplayLane(httpsServer, secure);
     httpsPort = await listen(httpsServer, settings.httpsPort, settings.bind, 'CERTKEEP_HTTPS_PORT');
@@ -73,6 +81,7 @@ export async function serve(settings: Settings): Promise<RunningServer> {
   // Ticks overlap on purpose: a slow order must not hold back other due certificates.
   const timer = setInterval(() => void tick(), settings.tickSeconds * 1000);
   void tick();
+  backups.start();
   log.info('certkeep is listening', { httpPort, httpsPort: httpsPort ?? null, database: settings.databaseUrl.startsWith('file:') ? 'file' : 'remote' });
 
   return {
@@ -82,14 +91,16 @@ export async function serve(settings: Settings): Promise<RunningServer> {
       if (!ticking) return;
       ticking = false;
       clearInterval(timer);
+      const stoppingBackups = backups.stop();
       const closing = [close(httpServer), httpsServer ? close(httpsServer) : Promise.resolve()];
       await Promise.race([Promise.all([scheduler.drain(), plain.drain(), secure?.drain()]), delay(20_000)]);
       httpServer.closeAllConnections();
       httpsServer?.closeAllConnections();
-      await Promise.all(closing);
+      await Promise.all([...closing, stoppingBackups]);
       core.db.close();
       log.info('certkeep stopped');
     },
+    reload: () => live.reload(),
   };
 }
 
@@ -99,17 +110,19 @@ export async function serve(settings: Settings): Promise<RunningServer> {
  * wrote (db-version.ts); a remote libSQL server offers no such signal. The version also names the
  * HTTPS port, since serving the site certificate changes what plain HTTP may answer (SPEC §7).
  */
-function downloadReplay(settings: Settings, deps: Deps): ReplayOptions | undefined {
+function downloadReplay(settings: Settings, deps: Deps, live: LiveSettings): ReplayOptions | undefined {
   const file = databaseFilePath(settings.databaseUrl);
   if (!file) return undefined;
   const wal = walVersion(file);
   // Composed once per change, so that an unchanged version is the same string (compared with ===).
-  let last: { wal: string; port: number | null; version: string } | undefined;
+  // A reload of the settings (allow-lists, trusted proxies) changes it too.
+  let last: { wal: string; port: number | null; generation: number; version: string } | undefined;
   const version = () => {
     const v = wal();
     if (v === null) return null;
     const port = deps.httpsPort?.() ?? null;
-    if (last?.wal !== v || last.port !== port) last = { wal: v, port, version: `${v}|https:${port ?? '-'}` };
+    const generation = live.generation;
+    if (last?.wal !== v || last.port !== port || last.generation !== generation) last = { wal: v, port, generation, version: `${v}|https:${port ?? '-'}|settings:${generation}` };
     return last.version;
   };
   const sha256Hex = sha256HexOf();
@@ -117,7 +130,9 @@ function downloadReplay(settings: Settings, deps: Deps): ReplayOptions | undefin
   return {
     version,
     hash: sha256Hex,
-    onReplay: deps.log.debugEnabled ? (path, status, clientIp) => deps.log.debug('request', { method: 'GET', path, status, clientIp, ms: 0, replayed: true }) : undefined,
+    onReplay: (path, status, clientIp) => {
+      if (deps.log.debugEnabled) deps.log.debug('request', { method: 'GET', path, status, clientIp, ms: 0, replayed: true });
+    },
   };
 }
 

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { databaseFilePath } from '../db-version.ts';
-import { describeLevel, integrityProblem, openFile, schemaLevel, snapshot } from './database.ts';
+import { describeLevel, openFile, schemaLevel, snapshotAndCheck } from './database.ts';
 import { writeBackup, type BackupHeader } from './format.ts';
 
 /** A backup that cannot be made; the message is one line for the operator. */
@@ -74,12 +74,11 @@ export async function createBackup(request: BackupRequest): Promise<BackupResult
     await (await createExclusive(snap, dir)).close();
     created.push(snap);
     try {
-      await snapshot(source, snap);
+      const problem = await snapshotAndCheck(source, snap);
+      if (problem) throw new BackupError(`the snapshot fails SQLite's integrity check (${problem}): the database itself may be damaged; nothing was written`);
       const client = await openFile(snap);
       let schema;
       try {
-        const problem = await integrityProblem(client);
-        if (problem) throw new BackupError(`the snapshot fails SQLite's integrity check (${problem}): the database itself may be damaged; nothing was written`);
         schema = await schemaLevel(client);
         if (!schema) throw new BackupError(`${source} is not a Certkeep database (it has no migrations table)`);
       } finally {

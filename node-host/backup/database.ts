@@ -5,8 +5,14 @@
 // commits made before it started, while the server goes on writing (readers and the writer do
 // not block each other); the copy is written page by page by SQLite itself, so no write of the
 // server can tear it, and it comes out compacted, without the write-ahead log.
+//
+// The embedded driver's calls are synchronous, so the snapshot and the integrity check (0.27 s
+// and 0.10 s for a 62 MB database here) run in a worker thread: the server keeps answering
+// meanwhile.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { Client } from '@libsql/client';
 import { MIGRATIONS_DIR } from '../db.ts';
 import type { SchemaLevel } from './format.ts';
@@ -24,13 +30,46 @@ export async function openFile(path: string): Promise<Client> {
   return createClient({ url: fileUrl(path), concurrency: 1, timeout: BUSY_TIMEOUT_MS });
 }
 
-/** Writes a consistent copy of the database at `source` into `target` (absent or an empty file). */
-export async function snapshot(source: string, target: string): Promise<void> {
-  const client = await openFile(source);
+/** The worker: `libsql` (the driver under @libsql/client) opened directly, by its resolved path. */
+const SNAPSHOT_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.libsql);
+try {
+  const source = new Database(workerData.source, { timeout: workerData.timeout });
   try {
-    await client.execute({ sql: 'VACUUM INTO ?', args: [target] });
+    source.prepare('VACUUM INTO ?').run(workerData.target);
   } finally {
-    client.close();
+    source.close();
+  }
+  const copy = new Database(workerData.target);
+  try {
+    parentPort.postMessage({ findings: copy.prepare('PRAGMA integrity_check').raw(true).all().map((row) => String(row[0])) });
+  } finally {
+    copy.close();
+  }
+} catch (err) {
+  parentPort.postMessage({ error: String(err && err.message || err) });
+}
+`;
+
+/**
+ * Writes a consistent copy of the database at `source` into `target` (absent or an empty file)
+ * and runs SQLite's integrity check on the copy: null when it passes, else its first finding.
+ */
+export async function snapshotAndCheck(source: string, target: string): Promise<string | null> {
+  const libsql = createRequire(import.meta.url).resolve('libsql');
+  const worker = new Worker(SNAPSHOT_WORKER, { eval: true, workerData: { libsql, source, target, timeout: BUSY_TIMEOUT_MS } });
+  try {
+    const answer = await new Promise<{ findings?: string[]; error?: string }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`the snapshot worker stopped (exit code ${code})`)));
+    });
+    if (answer.error !== undefined) throw new Error(`cannot snapshot the database: ${answer.error}`);
+    const findings = answer.findings ?? [];
+    return findings.length === 1 && findings[0] === 'ok' ? null : (findings[0] ?? 'no answer');
+  } finally {
+    await worker.terminate();
   }
 }
 

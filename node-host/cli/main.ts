@@ -46,6 +46,7 @@ const COMMANDS: Record<string, Command> = {
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGHUP', () => void server.reload());
       await new Promise(() => {});
     },
   },
