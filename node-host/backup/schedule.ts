@@ -12,11 +12,14 @@ import { Readable } from 'node:stream';
 import type { BackupEntry, Backups, Deps } from '../../src/deps.ts';
 import { tryAcquireLease, type Lease } from '../../src/db/lease.ts';
 import { databaseFilePath } from '../db-version.ts';
-import { createBackup } from './backup.ts';
 
 export const LEASE_NAME = 'backup:scheduled';
-/** certkeep-20250102-030405Z.ckbackup: UTC, so names sort by time. */
-const FILE_NAME = /^certkeep-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})Z\.ckbackup$/;
+/**
+ * certkeep-20250102-030405Z.ckbackup: UTC, so names sort by time. Backups taken before a
+ * migration carry what they came before (…Z-before-0004_audit.ckbackup); pruning leaves those.
+ */
+const FILE_NAME = /^certkeep-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})Z(-before-[A-Za-z0-9_]+)?\.ckbackup$/;
+const SCHEDULED = /^certkeep-\d{8}-\d{6}Z\.ckbackup$/;
 /** Leftovers of a backup interrupted by a crash (backup.ts names its temporaries so). */
 const LEFTOVER = /^\.certkeep-.*\.(tmp|snapshot)$/;
 const LEFTOVER_AGE_MS = 3_600_000;
@@ -24,9 +27,9 @@ const CHECK_MS = 60_000;
 /** After a failure, the next attempt comes this much later (or one interval, when shorter). */
 const RETRY_MS = 15 * 60_000;
 
-export function backupFileName(at: Date): string {
+export function backupFileName(at: Date, note?: string): string {
   const iso = at.toISOString(); // 2025-01-02T03:04:05.678Z
-  return `certkeep-${iso.slice(0, 10).replace(/-/g, '')}-${iso.slice(11, 19).replace(/:/g, '')}Z.ckbackup`;
+  return `certkeep-${iso.slice(0, 10).replace(/-/g, '')}-${iso.slice(11, 19).replace(/:/g, '')}Z${note ? `-${note}` : ''}.ckbackup`;
 }
 
 function createdAtOf(name: string): number | undefined {
@@ -131,6 +134,7 @@ export class ScheduledBackups implements Backups {
     try {
       await mkdir(this.directory, { recursive: true, mode: 0o700 });
       const at = new Date(deps.now());
+      const { createBackup } = await import('./backup.ts');
       const result = await createBackup({ databaseUrl: this.o.databaseUrl, file: join(this.directory, backupFileName(at)), now: () => at });
       deps.log.info('scheduled backup written', { file: result.path, bytes: result.bytes });
       await this.prune();
@@ -144,7 +148,7 @@ export class ScheduledBackups implements Backups {
   /** Deletes all but the newest `keep` backups, and leftovers of interrupted ones. */
   private async prune(): Promise<void> {
     const names = await readdir(this.directory);
-    const backups = names.filter((n) => FILE_NAME.test(n)).sort().reverse();
+    const backups = names.filter((n) => SCHEDULED.test(n)).sort().reverse();
     for (const name of backups.slice(this.keep)) {
       await rm(join(this.directory, name), { force: true });
       this.o.deps.log.info('old scheduled backup deleted', { file: name });
