@@ -100,6 +100,8 @@ export interface WriteOptions {
   passphrase?: string;
   /** Put the master key in (needs a passphrase). */
   masterKey?: Uint8Array;
+  /** scrypt's cost; today's default unless a test asks for a cheaper one (restore honours N ≥ 2^14). */
+  scryptCost?: { N: number; r: number; p: number };
 }
 
 /** Writes a whole backup into `out` (an empty file opened for writing) and returns its header. */
@@ -110,10 +112,11 @@ export async function writeBackup(out: FileHandle, opts: WriteOptions): Promise<
   let sealing: { key: Buffer; params: EncryptionParams } | undefined;
   if (opts.passphrase) {
     const salt = randomBytes(16);
-    const derived = await deriveKey(opts.passphrase, salt, SCRYPT);
+    const cost = opts.scryptCost ?? SCRYPT;
+    const derived = await deriveKey(opts.passphrase, salt, cost);
     sealing = {
       key: derived.subarray(0, 32),
-      params: { kdf: 'scrypt', ...SCRYPT, salt: salt.toString('base64'), cipher: 'aes-256-gcm', chunkBytes: CHUNK_BYTES, check: passphraseCheck(derived) },
+      params: { kdf: 'scrypt', N: cost.N, r: cost.r, p: cost.p, salt: salt.toString('base64'), cipher: 'aes-256-gcm', chunkBytes: CHUNK_BYTES, check: passphraseCheck(derived) },
     };
   }
   const header: BackupHeader = {

@@ -12,6 +12,7 @@ import { formatTime } from '../../../templates/format.ts';
 import { messagePage } from '../../../templates/message-page.ts';
 import type { BackupEntry } from '../../deps.ts';
 import { backupFileResponse } from '../backups-api.ts';
+import { problemResponse } from '../problem.ts';
 import { LOCKED, reauthErrors, reauthFields } from './account.ts';
 import { signedIn, type PageContext } from './guard.ts';
 import type { PageRoute } from './routes.ts';
@@ -118,7 +119,24 @@ async function showDownload(request: RoutedRequest, ctx: HandlerContext): Promis
   return downloadPage(found.pc, found.entry);
 }
 
+/**
+ * SPEC §7: a form from another site is refused before anything is checked or counted (the
+ * password check counts failed attempts). Sec-Fetch-Site when the browser sends it, else Origin.
+ */
+function fromAnotherSite(request: Request): boolean {
+  const site = request.headers.get('sec-fetch-site');
+  if (site !== null) return site !== 'same-origin' && site !== 'none';
+  const origin = request.headers.get('origin');
+  if (origin === null) return false;
+  try {
+    return new URL(origin).host !== new URL(request.url).host;
+  } catch {
+    return true;
+  }
+}
+
 async function submitDownload(request: RoutedRequest, ctx: HandlerContext): Promise<Response> {
+  if (fromAnotherSite(request)) return problemResponse(403, 'a backup is downloaded only through a form of this site');
   const found = await withBackup(request, ctx);
   if (found instanceof Response) return found;
   const { pc, entry } = found;
