@@ -125,18 +125,19 @@ export class ScheduledBackups implements Backups {
     }
     if (!lease) return; // another host took one within the interval
     this.nextAt = now + this.intervalMs;
-    this.running = this.take(lease).finally(() => (this.running = undefined));
+    this.running = this.take(lease, now).finally(() => (this.running = undefined));
     await this.running;
   }
 
-  private async take(lease: Lease): Promise<void> {
+  /** `now`: when the lease was taken, which is the backup's time. */
+  private async take(lease: Lease, now: number): Promise<void> {
     const { deps } = this.o;
     try {
       await mkdir(this.directory, { recursive: true, mode: 0o700 });
-      const at = new Date(deps.now());
+      const at = new Date(now);
       const { createBackup } = await import('./backup.ts');
       const result = await createBackup({ databaseUrl: this.o.databaseUrl, file: join(this.directory, backupFileName(at)), now: () => at });
-      deps.log.info('scheduled backup written', { file: result.path, bytes: result.bytes });
+      deps.log.info('scheduled backup written', { file: result.path, bytes: result.bytes, takenAt: at.toISOString() });
       await this.prune();
     } catch (err) {
       deps.log.error('scheduled backup failed', { err });
