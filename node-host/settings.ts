@@ -137,7 +137,7 @@ const TABLE: readonly Definition[] = [
     default: '24',
     meaning: 'hours between scheduled backups into <data dir>/backups (fractions allowed); 0 disables them',
   },
-  { name: 'CERTKEEP_BACKUP_KEEP', default: '7', meaning: 'how many scheduled backups are kept (the oldest are deleted); 0 disables them' },
+  { name: 'CERTKEEP_BACKUP_KEEP', default: '7', meaning: 'how many scheduled backups are kept (the oldest are deleted); 0 disables them, and the backup before a migration' },
 ];
 
 const NODE_EXTRA_CA_CERTS: SettingDescription = {

@@ -246,7 +246,13 @@ describe('certkeep backup and restore', () => {
         execFileSync('umount', [ro]);
       }
     }
-    // Bad usage is exit 2; a remote database says what to use instead.
+    // Help is exit 0, bad usage exit 2; a remote database says what to use instead.
+    for (const command of ['backup', 'restore']) {
+      const help = await runCli([command, '--help'], {});
+      expect(help.code).toBe(0);
+      expect(help.stdout).toMatch(new RegExp(`^Usage: certkeep ${command} FILE`));
+      expect((await runCli([command], envFor(sourceDir))).code).toBe(2);
+    }
     const usage = await runCli(['backup', join(dir, 'b.ckbackup'), '--include-master-key'], envFor(sourceDir));
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/--include-master-key needs --passphrase-file/);

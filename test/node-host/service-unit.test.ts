@@ -49,6 +49,7 @@ gatedDescribe(requireProgram(ANALYZE, 'apt-get install systemd'))('deploy/certke
     expect(one('SystemCallFilter')).toBe('@system-service ~@privileged @resources');
     expect(one('ExecReload')).toBe('/bin/kill -HUP $MAINPID');
     expect(one('SyslogIdentifier')).toBe('certkeep');
+    expect(settings.has('LogLevelMax')).toBe(false); // CERTKEEP_LOG_LEVEL decides, reloadable
     expect(one('ExecStart')).toMatch(/node-host\/bin\/certkeep\.mjs serve$/);
     // V8 writes machine code: this one would stop node at its first function.
     expect(settings.has('MemoryDenyWriteExecute')).toBe(false);
