@@ -55,6 +55,7 @@ export class ScheduledBackups implements Backups {
   /** This host's own next time (it holds the lease until then; the lease alone would let it in again). */
   private nextAt = 0;
   private stopped = false;
+  private armed = 0;
 
   constructor(private readonly o: ScheduleOptions) {
     this.directory = join(o.dataDir, 'backups');
@@ -89,20 +90,23 @@ export class ScheduledBackups implements Backups {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.armed++;
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;
   }
 
+  /** (Re)starts the checks; a loop started by an earlier call ends at its next turn. */
   private arm(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    const generation = ++this.armed;
     if ('off' in this.schedule()) return;
     const period = Math.max(1000, Math.min(this.intervalMs, CHECK_MS));
     const loop = () => {
       this.timer = setTimeout(() => {
         void this.check().finally(() => {
-          if (!this.stopped && this.timer !== undefined) loop();
+          if (!this.stopped && generation === this.armed) loop();
         });
       }, period);
       this.timer.unref();
