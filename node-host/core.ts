@@ -9,6 +9,8 @@ import { newCaches } from '../src/deps.ts';
 import { createLogger, type Logger } from '../src/log.ts';
 import { importMasterKey } from '../src/crypto/index.ts';
 import type { Settings } from './settings.ts';
+import { fstatSync } from 'node:fs';
+import { journalPriorities } from './journal.ts';
 import { openDatabase, type OpenedDatabase } from './db.ts';
 
 export interface NodeCore {
@@ -52,11 +54,15 @@ export function nodeRfc2136Client(): Rfc2136Client {
 /** dns-01 script hooks; child_process loads with the first one run. */
 const runScript: RunScript = async (command, args, opts) => (await import('./scripts.ts')).runScript(command, args, opts);
 
-export function stdoutLogger(level: Settings['logLevel']): Logger {
-  return createLogger(level, (line) => process.stdout.write(line + '\n'));
+export function stdoutLogger(level: Settings['logLevel'] | (() => Settings['logLevel'])): Logger {
+  // Under systemd each line starts with its syslog priority, which journald takes off and keeps.
+  const priority = journalPriorities(process.env, () => fstatSync(1));
+  return createLogger(level, priority ? (line, lvl) => process.stdout.write(priority[lvl] + line + '\n') : (line) => process.stdout.write(line + '\n'));
 }
 
 export async function createNodeCore(settings: Settings, log = stdoutLogger(settings.logLevel)): Promise<NodeCore> {
+  // Migrations go forward only: a backup of the database as it was comes first.
+  await (await import('./backup/pre-migration.ts')).backupBeforeMigrating(settings, log);
   const db = await openDatabase(settings.databaseUrl, settings.databaseAuthToken);
   const deps: Deps = {
     db: db.database,

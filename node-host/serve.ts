@@ -7,7 +7,9 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from '../src/app.ts';
 import { Scheduler } from '../src/jobs/scheduler.ts';
 import type { Settings } from './settings.ts';
-import { createNodeCore } from './core.ts';
+import { createNodeCore, stdoutLogger } from './core.ts';
+import { LiveSettings } from './reload.ts';
+import { ScheduledBackups } from './backup/schedule.ts';
 import { createRequestListener } from './http-adapter.ts';
 import { SiteTls } from './site-tls.ts';
 import { enableDownloadCache } from '../src/http/download-cache.ts';
@@ -18,6 +20,8 @@ export interface RunningServer {
   httpPort: number;
   httpsPort: number | undefined;
   stop(): Promise<void>;
+  /** SIGHUP: reads the settings again and applies those that may change while running (reload.ts). */
+  reload(): Promise<unknown>;
 }
 
 /** How long shutdown waits for requests and orders in flight (an order cut off is resumed at the next start). */
@@ -27,9 +31,13 @@ const SHUTDOWN_GRACE_MS = 5_000;
 const SITE_CERTIFICATE_CHECK_MS = 500;
 
 export async function serve(settings: Settings): Promise<RunningServer> {
-  const core = await createNodeCore(settings);
+  const live = new LiveSettings(settings);
+  const core = await createNodeCore(settings, stdoutLogger(live.logLevel));
   const { deps, log } = core;
   try {
+    const backups = new ScheduledBackups({ dataDir: settings.dataDir, databaseUrl: settings.databaseUrl, deps, hours: settings.backupHours, keep: settings.backupKeep });
+    deps.backups = backups;
+    live.attach(deps, backups);
     for (const warning of settings.warnings) log.warn(warning);
     enableDownloadMemory(settings, deps);
     const onError = (err: unknown) => log.error('request failed', { err });
@@ -41,8 +49,8 @@ export async function serve(settings: Settings): Promise<RunningServer> {
     if (siteTls) deps.onCertificateIssued = () => siteTls.refresh();
 
     const app = createApp(deps);
-    const plain = createRequestListener(app, { secure: false, trustProxy: settings.trustProxy, onError });
-    const secure = siteTls && createRequestListener(app, { secure: true, trustProxy: settings.trustProxy, onError });
+    const plain = createRequestListener(app, { secure: false, trustProxy: live.trustProxy, onError });
+    const secure = siteTls && createRequestListener(app, { secure: true, trustProxy: live.trustProxy, onError });
     const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, plain.listener);
     const httpsServer = siteTls && https.createServer({ SNICallback: (_name, cb) => cb(null, siteTls.secureContext), keepAliveTimeout: 65_000 }, secure!.listener);
     const [httpPort, httpsPort] = await listenAll(settings.bind, [
@@ -65,6 +73,7 @@ export async function serve(settings: Settings): Promise<RunningServer> {
     void tick();
     // A certificate issued by another process (the CLI, another host on the same database).
     const siteCheck = siteTls && setInterval(() => void siteTls.refresh().catch((err) => log.error('site certificate check failed', { err })), SITE_CERTIFICATE_CHECK_MS);
+    backups.start();
     log.info('certkeep is listening', { httpPort, httpsPort: httpsPort ?? null, database: settings.databaseUrl.startsWith('file:') ? 'file' : 'remote' });
 
     return {
@@ -75,17 +84,19 @@ export async function serve(settings: Settings): Promise<RunningServer> {
         ticking = false;
         clearInterval(timer);
         clearInterval(siteCheck);
+        const stoppingBackups = backups.stop();
         const servers = httpsServer ? [httpServer, httpsServer] : [httpServer];
         const closing = servers.map(close);
         for (const server of servers) server.closeIdleConnections();
         const settled = await Promise.race([Promise.all([scheduler.drain(), plain.drain(), secure?.drain()]).then(() => true), delay(SHUTDOWN_GRACE_MS, false)]);
         if (!settled) log.warn('stopping with work in flight; unfinished orders resume at the next start');
         for (const server of servers) server.closeAllConnections();
-        await Promise.all(closing);
+        await Promise.all([...closing, stoppingBackups]);
         await core.db.checkpoint().catch((err) => log.error('database checkpoint failed', { err }));
         core.db.close();
         log.info('certkeep stopped');
       },
+      reload: () => live.reload(),
     };
   } catch (err) {
     core.db.close();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@libsql/client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { describeSettings, loadSettings, SettingsError } from './settings.ts';
+import { describeSettings, loadSettings, readSettings, SettingsError } from './settings.ts';
 
 let cwd: string;
 beforeEach(async () => {
@@ -56,6 +56,8 @@ describe('loadSettings defaults', () => {
     expect(s.tickSeconds).toBe(60);
     expect(s.concurrency).toBe(8);
     expect(s.logLevel).toBe('info');
+    expect(s.backupHours).toBe(24);
+    expect(s.backupKeep).toBe(7);
     expect(s.warnings).toEqual([]);
     expect(Object.isFrozen(s)).toBe(true);
   });
@@ -366,6 +368,8 @@ describe('describeSettings', () => {
       'CERTKEEP_TICK_SECONDS',
       'CERTKEEP_CONCURRENCY',
       'CERTKEEP_LOG_LEVEL',
+      'CERTKEEP_BACKUP_HOURS',
+      'CERTKEEP_BACKUP_KEEP',
       'NODE_EXTRA_CA_CERTS',
     ]);
     for (const d of describeSettings()) {
@@ -382,5 +386,40 @@ describe('describeSettings', () => {
         .map((d) => [d.name, '']),
     );
     await expect(loadSettings(env, { cwd })).resolves.toBeDefined();
+  });
+});
+
+describe('scheduled backup settings', () => {
+  it('take fractions of hours and 0 to switch them off', async () => {
+    const s = await loadSettings({ CERTKEEP_BACKUP_HOURS: '0.5', CERTKEEP_BACKUP_KEEP: '0' }, { cwd });
+    expect(s.backupHours).toBe(0.5);
+    expect(s.backupKeep).toBe(0);
+  });
+
+  it('refuse what is not a number of hours or a count, naming the setting', async () => {
+    const err = await failure({ CERTKEEP_BACKUP_HOURS: '-1', CERTKEEP_BACKUP_KEEP: 'seven' });
+    expect(err.problems.join('\n')).toMatch(/CERTKEEP_BACKUP_HOURS: expected a number of hours/);
+    expect(err.problems.join('\n')).toMatch(/CERTKEEP_BACKUP_KEEP: expected a whole number 0-1000/);
+  });
+});
+
+describe('readSettings', () => {
+  it('creates neither the data directory nor a master key, and says when there is none', async () => {
+    const s = await readSettings({}, { cwd });
+    expect(s.dataDir).toBe(join(cwd, 'data'));
+    expect(s.masterKey).toBeUndefined();
+    expect(s.masterKeySource).toBeUndefined();
+    expect(await readdir(cwd)).toEqual([]);
+  });
+
+  it('reads a stored master key, or the one the environment gives', async () => {
+    await mkdir(join(cwd, 'data'));
+    await writeFile(join(cwd, 'data', 'master.key'), KEY_A + '\n', { mode: 0o600 });
+    const stored = await readSettings({}, { cwd });
+    expect(Buffer.from(stored.masterKey!).toString('base64')).toBe(KEY_A);
+    expect(stored.masterKeySource).toBe('file');
+    const given = await readSettings({ CERTKEEP_MASTER_KEY: Buffer.alloc(32, 1).toString('base64') }, { cwd });
+    expect(given.masterKeySource).toBe('environment');
+    expect(given.masterKey![0]).toBe(1);
   });
 });

@@ -36,6 +36,10 @@ export interface Settings {
   readonly tickSeconds: number;
   readonly concurrency: number;
   readonly logLevel: LogLevel;
+  /** Hours between scheduled backups into `<data dir>/backups`; 0 = none. */
+  readonly backupHours: number;
+  /** How many scheduled backups are kept; 0 = none are made. */
+  readonly backupKeep: number;
   /** Things worth telling the operator that do not stop start-up (log them at warn). */
   readonly warnings: readonly string[];
   /** A loggable view: secrets replaced by "[redacted]". */
@@ -75,7 +79,9 @@ type Name =
   | 'CERTKEEP_SMTP_FROM'
   | 'CERTKEEP_TICK_SECONDS'
   | 'CERTKEEP_CONCURRENCY'
-  | 'CERTKEEP_LOG_LEVEL';
+  | 'CERTKEEP_LOG_LEVEL'
+  | 'CERTKEEP_BACKUP_HOURS'
+  | 'CERTKEEP_BACKUP_KEEP';
 
 interface Definition extends SettingDescription {
   readonly name: Name;
@@ -126,6 +132,12 @@ const TABLE: readonly Definition[] = [
   { name: 'CERTKEEP_TICK_SECONDS', default: '60', meaning: 'how often the scheduler looks for due work (issuance, renewal, scans, notifications)' },
   { name: 'CERTKEEP_CONCURRENCY', default: '8', meaning: 'ACME orders in flight at once per host' },
   { name: 'CERTKEEP_LOG_LEVEL', default: 'info', meaning: 'debug, info, warn or error; logs are JSON lines on stdout' },
+  {
+    name: 'CERTKEEP_BACKUP_HOURS',
+    default: '24',
+    meaning: 'hours between scheduled backups into <data dir>/backups (fractions allowed); 0 disables them',
+  },
+  { name: 'CERTKEEP_BACKUP_KEEP', default: '7', meaning: 'how many scheduled backups are kept (the oldest are deleted); 0 disables them, and the backup before a migration' },
 ];
 
 const NODE_EXTRA_CA_CERTS: SettingDescription = {
@@ -158,6 +170,25 @@ export interface LoadOptions {
  * master key is given, `<data dir>/master.key` (0600). Throws SettingsError listing every problem.
  */
 export async function loadSettings(env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): Promise<Settings> {
+  return (await load(env, opts, true)) as Settings;
+}
+
+/** Settings read without creating anything: the master key is absent when none is given or stored. */
+export type SettingsAsFound = Omit<Settings, 'masterKey' | 'masterKeySource'> & {
+  readonly masterKey: Uint8Array | undefined;
+  readonly masterKeySource: Settings['masterKeySource'] | undefined;
+};
+
+/**
+ * The same checks as loadSettings, but the disk is only read: neither the data directory nor a
+ * master key file is created (for `certkeep restore` and `certkeep backup`, which must leave
+ * nothing behind when they fail).
+ */
+export async function readSettings(env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): Promise<SettingsAsFound> {
+  return (await load(env, opts, false)) as SettingsAsFound;
+}
+
+async function load(env: NodeJS.ProcessEnv, opts: LoadOptions, create: boolean): Promise<Settings | SettingsAsFound> {
   const problems: string[] = [];
   const warnings: string[] = [];
 
@@ -216,6 +247,8 @@ export async function loadSettings(env: NodeJS.ProcessEnv = process.env, opts: L
   const tickSeconds = read('CERTKEEP_TICK_SECONDS', parseTick, 60);
   const concurrency = read('CERTKEEP_CONCURRENCY', parseConcurrency, 8);
   const logLevel = read('CERTKEEP_LOG_LEVEL', parseLogLevel, 'info' as LogLevel);
+  const backupHours = read('CERTKEEP_BACKUP_HOURS', parseBackupHours, 24);
+  const backupKeep = read('CERTKEEP_BACKUP_KEEP', parseBackupKeep, 7);
 
   if (smtpUrl !== undefined && smtpFrom === undefined) {
     problems.push('CERTKEEP_SMTP_FROM: expected a sender address (e.g. certkeep@example.com) because CERTKEEP_SMTP_URL is set');
@@ -233,9 +266,9 @@ export async function loadSettings(env: NodeJS.ProcessEnv = process.env, opts: L
   // Touch the disk only once the settings are known to be good.
   if (problems.length > 0) throw new SettingsError(problems);
   if (opts.existing) await requireDataDir(dataDir);
-  else await ensureDataDir(dataDir);
-  let masterKey: Uint8Array;
-  let masterKeySource: Settings['masterKeySource'];
+  else if (create) await ensureDataDir(dataDir);
+  let masterKey: Uint8Array | undefined;
+  let masterKeySource: Settings['masterKeySource'] | undefined;
   if (givenMasterKey) {
     masterKey = givenMasterKey;
     masterKeySource = masterKeyFromEnv ? 'environment' : 'config.json';
@@ -245,6 +278,9 @@ export async function loadSettings(env: NodeJS.ProcessEnv = process.env, opts: L
     if (!key) throw new SettingsError([`CERTKEEP_MASTER_KEY: not set, and ${file} does not exist; is CERTKEEP_DATA_DIR the server's data directory?`]);
     masterKey = key;
     masterKeySource = 'file';
+  } else if (!create) {
+    masterKey = await readKeyFile(join(dataDir, 'master.key'), warnings);
+    masterKeySource = masterKey ? 'file' : undefined;
   } else {
     const loaded = await loadMasterKeyFile(join(dataDir, 'master.key'), warnings);
     masterKey = loaded.key;
@@ -256,7 +292,7 @@ export async function loadSettings(env: NodeJS.ProcessEnv = process.env, opts: L
     }
   }
 
-  const settings: Settings = {
+  const settings: SettingsAsFound = {
     dataDir,
     databaseUrl,
     databaseAuthToken,
@@ -273,6 +309,8 @@ export async function loadSettings(env: NodeJS.ProcessEnv = process.env, opts: L
     tickSeconds,
     concurrency,
     logLevel,
+    backupHours,
+    backupKeep,
     warnings: Object.freeze(warnings),
     toJSON() {
       return {
@@ -292,6 +330,8 @@ export async function loadSettings(env: NodeJS.ProcessEnv = process.env, opts: L
         tickSeconds,
         concurrency,
         logLevel,
+        backupHours,
+        backupKeep,
       };
     },
   };
@@ -433,6 +473,17 @@ function parseTick(value: string): number {
 
 function parseConcurrency(value: string): number {
   if (!/^\d{1,3}$/.test(value) || Number(value) < 1 || Number(value) > 256) throw new Expected('a whole number 1-256');
+  return Number(value);
+}
+
+function parseBackupHours(value: string): number {
+  const hours = Number(value);
+  if (!/^\d*\.?\d+$/.test(value) || hours > 8760) throw new Expected('a number of hours from 0 (no scheduled backups) to 8760, fractions allowed');
+  return hours;
+}
+
+function parseBackupKeep(value: string): number {
+  if (!/^\d{1,4}$/.test(value) || Number(value) > 1000) throw new Expected('a whole number 0-1000 (0: no scheduled backups)');
   return Number(value);
 }
 

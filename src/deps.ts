@@ -22,6 +22,29 @@ export interface DnsPropagation {
 
 export type Runtime = 'node' | 'worker';
 
+/** One of the node host's scheduled backups (a file in `<data dir>/backups`). */
+export interface BackupEntry {
+  name: string;
+  /** When it was taken, ms since the epoch. */
+  createdAt: number;
+  bytes: number;
+}
+
+/**
+ * Node host only: the scheduled backups, for the backups page and its API twin. The Worker has
+ * none (D1 keeps its own history: Time Travel).
+ */
+export interface Backups {
+  /** Where they are written. */
+  readonly directory: string;
+  /** The schedule in force, or why there is none. */
+  schedule(): { everyHours: number; keep: number } | { off: string };
+  /** Newest first. */
+  list(): Promise<BackupEntry[]>;
+  /** The file's bytes, or null when there is no such backup (any other name is refused). */
+  open(name: string): Promise<{ body: ReadableStream<Uint8Array>; bytes: number } | null>;
+}
+
 export interface Deps {
   db: Database;
   /** AES-256-GCM key that seals every private key at rest. */
@@ -58,6 +81,8 @@ export interface Deps {
   runScript?: RunScript;
   /** Node host only: RFC 2136 dynamic updates. */
   rfc2136?: Rfc2136Client;
+  /** Node host only: scheduled backups to list and download. */
+  backups?: Backups;
   /** Per-host caches (ACME clients keep their directory and nonces warm between orders). */
   caches: {
     acmeClients: Map<string, AcmeClient>;

@@ -35,11 +35,15 @@ function describeError(err: Error): Record<string, unknown> {
   return out;
 }
 
-export function createLogger(level: LogLevel, write: (line: string) => void, base: LogFields = {}): Logger {
-  const min = LOG_LEVELS.indexOf(level);
+/**
+ * A logger writing lines at `level` and above. `level` may be a function, read at every line, so
+ * that a host can change it while running (the node host does on SIGHUP); children follow it.
+ */
+export function createLogger(level: LogLevel | (() => LogLevel), write: (line: string, level: LogLevel) => void, base: LogFields = {}): Logger {
+  const min = typeof level === 'function' ? () => LOG_LEVELS.indexOf(level()) : ((fixed) => () => fixed)(LOG_LEVELS.indexOf(level));
   const emit = (lvl: LogLevel, msg: string, fields?: LogFields) => {
-    if (LOG_LEVELS.indexOf(lvl) < min) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...redact({ ...base, ...fields }) }));
+    if (LOG_LEVELS.indexOf(lvl) < min()) return;
+    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...redact({ ...base, ...fields }) }), lvl);
   };
   return {
     debug: (m, f) => emit('debug', m, f),
@@ -47,7 +51,9 @@ export function createLogger(level: LogLevel, write: (line: string) => void, bas
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
     child: (fields) => createLogger(level, write, { ...base, ...fields }),
-    debugEnabled: min === 0,
+    get debugEnabled() {
+      return min() === 0;
+    },
   };
 }
 

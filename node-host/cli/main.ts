@@ -12,8 +12,8 @@ import { createAdminToken } from '../../src/domain/tokens.ts';
 import { changePassword, findUserByEmail, unlockUser } from '../../src/domain/sessions.ts';
 import { createLogger } from '../../src/log.ts';
 import { CertkeepError } from '../../src/errors.ts';
-
-class UsageError extends Error {}
+import { UsageError } from './usage.ts';
+import { backupCommand, restoreCommand } from './backup.ts';
 
 interface Command {
   usage: string;
@@ -52,6 +52,7 @@ const COMMANDS: Record<string, Command> = {
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGHUP', () => void starting.then((server) => server.reload(), () => {}));
       await starting;
       await new Promise(() => {});
     },
@@ -176,6 +177,8 @@ const COMMANDS: Record<string, Command> = {
       }
     },
   },
+  backup: backupCommand,
+  restore: restoreCommand,
 };
 
 /**
@@ -231,7 +234,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`Usage: ${command.usage}\n\n${command.summary}\n${name === 'serve' ? settingsHelp() + '\n' : ''}`);
     return 0;
   }
-  if (name !== 'token' && name !== 'user' && name !== 'import' && parsed.positionals.length > 0) {
+  if (!['token', 'user', 'import', 'backup', 'restore'].includes(name) && parsed.positionals.length > 0) {
     process.stderr.write(`certkeep ${name}: unexpected argument "${parsed.positionals[0]}"\nUsage: ${command.usage}\n`);
     return 2;
   }

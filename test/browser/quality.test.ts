@@ -129,6 +129,7 @@ for (const kind of HOST_KINDS) {
           '/dns-providers/new',
           '/dns-providers/new?type=webhook',
           '/dns-providers/quality-dns',
+          '/backups',
           '/settings',
           '/account',
           '/account/two-factor',

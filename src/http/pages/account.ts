@@ -42,7 +42,7 @@ type Errors = Record<string, string>;
 // ---- re-authentication -----------------------------------------------------------------------
 
 /** The current password (and code) fields every form here starts with; `prefix` keeps ids unique. */
-function reauthFields(pc: PageContext, prefix: string, errors: Errors): Html {
+export function reauthFields(pc: PageContext, prefix: string, errors: Errors): Html {
   return html`${field({ name: 'currentPassword', id: `${prefix}-current-password`, label: 'Current password', type: 'password', required: true, autocomplete: 'current-password', error: errors[`${prefix}-current-password`] })}
 ${twoFactorEnabled(pc.session.user)
   ? field({
@@ -59,7 +59,7 @@ ${twoFactorEnabled(pc.session.user)
 }
 
 /** Checks the re-authentication fields; the errors to show, or null when they pass. */
-async function reauthErrors(pc: PageContext, ctx: HandlerContext, prefix: string): Promise<{ errors: Errors; locked: boolean } | null> {
+export async function reauthErrors(pc: PageContext, ctx: HandlerContext, prefix: string): Promise<{ errors: Errors; locked: boolean } | null> {
   const result = await reauthenticate(ctx.deps, pc.session.user, {
     password: pc.form.get('currentPassword') ?? '',
     code: pc.form.get('code')?.trim(),
@@ -72,7 +72,7 @@ async function reauthErrors(pc: PageContext, ctx: HandlerContext, prefix: string
   return { errors: { [`${prefix}-current-password`]: message }, locked: false };
 }
 
-const LOCKED: Flash = {
+export const LOCKED: Flash = {
   kind: 'error',
   message: 'Too many failed attempts: your account is locked for a few minutes. An administrator can unlock it with "certkeep user unlock".',
 };
