@@ -36,7 +36,7 @@ export const SITE_CERTIFICATE = 'site';
 type UserRow = typeof users.$inferSelect;
 
 /** Settings rows of their own (not AppSettings: nothing outside setup reads them). */
-const COMPLETED = 'setupCompletedAt';
+export const SETUP_COMPLETED = 'setupCompletedAt';
 /** The user id of the administrator the wizard created; from its first step until setup is done. */
 const WIZARD_ADMIN = 'setupAdmin';
 
@@ -61,7 +61,7 @@ export interface SetupInput {
 }
 
 export async function isSetupDone(deps: Deps): Promise<boolean> {
-  const [row] = await deps.db.db.select({ key: settings.key }).from(settings).where(eq(settings.key, COMPLETED)).limit(1);
+  const [row] = await deps.db.db.select({ key: settings.key }).from(settings).where(eq(settings.key, SETUP_COMPLETED)).limit(1);
   return !!row;
 }
 
@@ -81,7 +81,7 @@ function invalid(field: string, detail: string): CertkeepError {
 function unlessSetupDone(deps: Deps): Statement {
   return deps.db.db
     .insert(settings)
-    .select(deps.db.db.select({ key: settings.key, value: settings.value, updatedAt: settings.updatedAt }).from(settings).where(eq(settings.key, COMPLETED)));
+    .select(deps.db.db.select({ key: settings.key, value: settings.value, updatedAt: settings.updatedAt }).from(settings).where(eq(settings.key, SETUP_COMPLETED)));
 }
 
 /** Runs a wizard step's batch; a failure because setup ended meanwhile becomes CONFLICT. */
@@ -108,8 +108,8 @@ export interface SetupState {
 
 /** The next step of the wizard, from what is stored: a reload or another browser resumes there. */
 export async function setupState(deps: Deps): Promise<SetupState> {
-  const rows = await deps.db.db.select().from(settings).where(inArray(settings.key, [COMPLETED, WIZARD_ADMIN]));
-  if (rows.some((r) => r.key === COMPLETED)) return { step: 'done' };
+  const rows = await deps.db.db.select().from(settings).where(inArray(settings.key, [SETUP_COMPLETED, WIZARD_ADMIN]));
+  if (rows.some((r) => r.key === SETUP_COMPLETED)) return { step: 'done' };
   const adminRow = rows.find((r) => r.key === WIZARD_ADMIN);
   const [admin] = adminRow ? await deps.db.db.select().from(users).where(eq(users.id, JSON.parse(adminRow.value) as string)).limit(1) : [];
   if (!admin) return { step: 'admin' };
@@ -209,7 +209,7 @@ export async function finishSetup(deps: Deps, input: { hostname?: string }): Pro
   const now = deps.now();
   const statements: Statement[] = [
     // Plain insert: it fails once setup is done, and the whole batch with it.
-    deps.db.db.insert(settings).values({ key: COMPLETED, value: JSON.stringify(now), updatedAt: now }),
+    deps.db.db.insert(settings).values({ key: SETUP_COMPLETED, value: JSON.stringify(now), updatedAt: now }),
     deps.db.db.delete(settings).where(eq(settings.key, WIZARD_ADMIN)),
   ];
   if (hostname) statements.push(...(await siteCertificateStatements(deps, hostname, account.id)));
@@ -242,7 +242,7 @@ export async function runSetup(deps: Deps, input: SetupInput): Promise<{ token: 
   const { token, statement: tokenInsert } = await prepareAdminToken(deps, 'setup');
   const statements: Statement[] = [
     // Plain insert: a second setup fails here, and the whole batch with it.
-    deps.db.db.insert(settings).values({ key: COMPLETED, value: JSON.stringify(now), updatedAt: now }),
+    deps.db.db.insert(settings).values({ key: SETUP_COMPLETED, value: JSON.stringify(now), updatedAt: now }),
     // A wizard left half-way is replaced: before setup, every user and the `default` account are its.
     ...(await abandonedWizardStatements(deps)),
     deps.db.db.insert(users).values({

@@ -147,7 +147,8 @@ describePebble('backups while the server works', () => {
           const rows = await query(target, `SELECT ${item.kind === 'key' ? '1' : 'pem'} AS x FROM ${table} WHERE name = ?`, item.name);
           const got = await served(restored.baseUrl, item);
           if (rows.length === 0) {
-            expect(got.status, `${item.kind} ${item.name} is not in backup ${index}`).toBe(401);
+            // Unknown API key: 401, or 429 once this address has presented more than 20 of them.
+            expect([401, 429], `${item.kind} ${item.name} is not in backup ${index}`).toContain(got.status);
           } else if (item.kind === 'certificate' && rows[0].x === null) {
             expect(got.status, `certificate ${item.name} was not issued yet in backup ${index}`).toBe(404);
           } else {

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { createClient } from '@libsql/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startNodeHost, type NodeHostUnderTest } from '../harness/hosts.ts';
+import { setUpDataDir } from '../harness/installation.ts';
 import { makeTempDir } from '../harness/tmp.ts';
 import { MIGRATIONS_DIR } from '../../node-host/db.ts';
 import { knownMigrations } from '../../node-host/backup/database.ts';
@@ -75,6 +76,7 @@ async function servesTheSameKeys(dataDir: string): Promise<void> {
 
 beforeAll(async () => {
   sourceDir = makeTempDir('backup-source-');
+  await setUpDataDir(sourceDir, envFor(sourceDir));
   const created = await runCli(['token', 'create'], envFor(sourceDir));
   expect(created.code, created.stderr).toBe(0);
   token = created.stdout.trim();
@@ -209,9 +211,10 @@ describe('certkeep backup and restore', () => {
     const known = knownMigrations();
     const dir = makeTempDir('premigrate-');
     await databaseBefore(known.at(-1)!.tag, dir);
-    // Any command that opens the database migrates it: here `token create`.
+    // Any command that opens the database migrates it: here `token create`, which then refuses
+    // this data dir for having no administrator.
     const res = await runCli(['token', 'create'], envFor(dir, { CERTKEEP_MASTER_KEY: masterKey() }));
-    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(/has not been set up/);
     const taken = readdirSync(join(dir, 'backups'));
     expect(taken).toEqual([expect.stringMatching(new RegExp(`^certkeep-\\d{8}-\\d{6}Z-before-${known.at(-1)!.tag}\\.ckbackup$`))]);
     expect(await sql(dir, 'SELECT count(*) AS n FROM __drizzle_migrations')).toEqual([{ n: known.length }]);

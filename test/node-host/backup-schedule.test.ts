@@ -6,6 +6,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, startNodeHost, type NodeHostUnderTest } from '../harness/hosts.ts';
+import { setUpDataDir } from '../harness/installation.ts';
 import { makeTempDir } from '../harness/tmp.ts';
 import { openBackup } from '../../node-host/backup/format.ts';
 
@@ -32,6 +33,7 @@ afterAll(async () => {
 describe('scheduled backups', () => {
   it('one per interval across two hosts on one database, pruned to the newest, listed and downloaded', async () => {
     const dataDir = makeTempDir('schedule-');
+    await setUpDataDir(dataDir);
     const created = await runCli(['token', 'create'], { CERTKEEP_DATA_DIR: dataDir, CERTKEEP_LOG_LEVEL: 'warn' });
     expect(created.code, created.stderr).toBe(0);
     const token = created.stdout.trim();
