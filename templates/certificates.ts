@@ -3,7 +3,7 @@
 // by htmx while an order runs), and the small pages for edit, key change, revoke and delete.
 // Everything works without JavaScript: forms post, links navigate, a running order refreshes the
 // page through <noscript><meta refresh>.
-import { attrs, html, type Html, type HtmlValue } from '../src/http/html.ts';
+import { attrs, html, type Html, type HtmlValue } from '../src/html/html.ts';
 import type { CertificateStatus } from '../src/domain/certificates.ts';
 import type { AcmeProblem } from '../src/acme/types.ts';
 import { KEY_TYPES } from '../src/crypto/keys.ts';

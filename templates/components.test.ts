@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { html } from '../src/http/html.ts';
+import { html } from '../src/html/html.ts';
 import type { CertificateStatus } from '../src/domain/certificates.ts';
 import { badge, button, checkboxField, copyButton, CSRF_FIELD, csrfField, field, linkButton, pagination, postButton, selectField, table, textareaField } from './components.ts';
 

@@ -1,7 +1,7 @@
 // The parts pages are built from. Each returns Html; every value is escaped by `html`, so a
 // caller passes plain strings and never escapes by hand. Everything here works without
 // JavaScript: forms post, links navigate, pagination is links.
-import { attrs, html, type AttrValue, type Html, type HtmlValue } from '../src/http/html.ts';
+import { attrs, html, type AttrValue, type Html, type HtmlValue } from '../src/html/html.ts';
 import type { CertificateStatus } from '../src/domain/certificates.ts';
 
 // ---- forms ------------------------------------------------------------------------------------

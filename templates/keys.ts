@@ -2,7 +2,7 @@
 // uploaded), the page shown once after creation, the detail page (which certificates use the
 // key, its API keys, curl) and the delete confirmation. Key material is never shown: a key is
 // identified by the SHA-256 of its public key.
-import { html, type Html } from '../src/http/html.ts';
+import { html, type Html } from '../src/html/html.ts';
 import { layout, type Flash } from './layout.ts';
 import { button, csrfField, field, linkButton, pagination, postButton, selectField, textareaField } from './components.ts';
 import { formatTime, keyTypeLabel } from './format.ts';

@@ -2,7 +2,7 @@
 // their hashes), each in a read-only labelled input that is easy to select and copy; and the
 // curl commands that fetch a certificate or key with them (SPEC §5), for this server's origin.
 // With JavaScript, each has a Copy button beside it.
-import { html, type Html } from '../src/http/html.ts';
+import { html, type Html } from '../src/html/html.ts';
 import { copyButton, field } from './components.ts';
 
 export interface ShownKey {

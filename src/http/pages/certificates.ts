@@ -4,7 +4,7 @@
 // normalizeDomains) and call the same domain functions as src/http/admin-api.ts.
 import type { HandlerContext, RoutedRequest } from '../context.ts';
 import type { PageRoute } from './routes.ts';
-import { page, type Html } from '../html.ts';
+import { page, type Html } from '../../html/html.ts';
 import { CertkeepError } from '../../errors.ts';
 import type { KeyType } from '../../crypto/index.ts';
 import { KEY_TYPES } from '../../crypto/index.ts';

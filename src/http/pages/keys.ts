@@ -3,7 +3,7 @@
 // domain functions and rules as the admin API's /api/v1/keys.
 import type { HandlerContext, RoutedRequest } from '../context.ts';
 import type { PageRoute } from './routes.ts';
-import { page, type Html } from '../html.ts';
+import { page, type Html } from '../../html/html.ts';
 import { CertkeepError } from '../../errors.ts';
 import { KEY_TYPES, type KeyType } from '../../crypto/index.ts';
 import { createKey, deleteKey, findKeyByName, listKeys, type KeyRow } from '../../domain/keys.ts';

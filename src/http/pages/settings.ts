@@ -6,7 +6,7 @@
 // 45 days: fewer leaves too little time to notice a failing renewal, more would renew a 90-day
 // certificate after half its life anyway (renewal never comes before half-way).
 import type { HandlerContext } from '../context.ts';
-import { html, page } from '../html.ts';
+import { html, page } from '../../html/html.ts';
 import { layout, type Flash } from '../../../templates/layout.ts';
 import { button, csrfField, field } from '../../../templates/components.ts';
 import { detailsTable } from '../../../templates/details.ts';

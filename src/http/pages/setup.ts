@@ -7,7 +7,7 @@
 // the later steps need that session and its CSRF token. A browser without it is asked to sign in
 // to continue (/login itself leads here until setup is done).
 import type { HandlerContext } from '../context.ts';
-import { page } from '../html.ts';
+import { page } from '../../html/html.ts';
 import { problemResponse } from '../problem.ts';
 import * as wizard from '../../../templates/setup.ts';
 import type { FormState } from '../../../templates/setup.ts';
