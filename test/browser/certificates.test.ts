@@ -41,7 +41,7 @@ async function startSlowWebhook(target: string, delayMs: number): Promise<{ url:
 /** `curl -s -H "apikey: K" URL > FILE` lines of the page's command block, as {apiKey, url}. */
 async function curlCommands(page: Page): Promise<Array<{ apiKey: string; url: string }>> {
   const text = await page.locator('pre.commands').first().innerText();
-  return [...text.matchAll(/curl -s -H "apikey: (cka_[A-Za-z0-9_-]+)" (\S+) >/g)].map((m) => ({ apiKey: m[1], url: m[2] }));
+  return [...text.matchAll(/curl -s -H "apikey: (ck[ck]_[A-Za-z0-9_-]+)" (\S+) >/g)].map((m) => ({ apiKey: m[1], url: m[2] }));
 }
 
 for (const kind of HOST_KINDS) {
@@ -245,7 +245,7 @@ for (const kind of HOST_KINDS) {
           await page.getByLabel('Type of the new key').selectOption('rsa-2048');
           await page.getByRole('button', { name: 'Use this key' }).click();
           await page.getByText(`The key ${name}-2 was made`).waitFor();
-          expect(await page.getByLabel('Key API key 1').inputValue()).toMatch(/^cka_/);
+          expect(await page.getByLabel('Key API key 1').inputValue()).toMatch(/^ckk_/);
           await page.getByText('Key of the served certificate').waitFor();
           await shoot(page, 'certificate-key-made');
 

@@ -142,14 +142,15 @@ describe('certificate pages', () => {
     expect(res.headers.get('cache-control')).toBe('no-store');
     const certKeys = [inputValue(res.text, 'shown-certificate-1')!, inputValue(res.text, 'shown-certificate-2')!];
     const keyKeys = [inputValue(res.text, 'shown-key-1')!, inputValue(res.text, 'shown-key-2')!];
-    for (const k of [...certKeys, ...keyKeys]) expect(k).toMatch(/^cka_/);
+    for (const k of certKeys) expect(k).toMatch(/^ckc_/);
+    for (const k of keyKeys) expect(k).toMatch(/^ckk_/);
     expect(decode(res.text)).toContain(`curl -s -H "apikey: ${certKeys[0]}" ${PAGE_ORIGIN}/api/certificate/www > www.pem`);
     expect(decode(res.text)).toContain(`(umask 077; curl -s -H "apikey: ${keyKeys[0]}" ${PAGE_ORIGIN}/api/key/www > www.key)`);
     expect(unlabelledControls(res.text)).toEqual([]);
 
     // Real keys: the certificate is not issued yet (404), a made-up key is unknown (401).
     expect(await f.download('/api/certificate/www', certKeys[1])).toBe(404);
-    expect(await f.download('/api/certificate/www', 'cka_' + 'A'.repeat(32))).toBe(401);
+    expect(await f.download('/api/certificate/www', 'ckc_' + 'A'.repeat(32))).toBe(401);
     expect(await f.download('/api/key/www', keyKeys[1])).toBe(200);
     expect(await f.download('/api/key/www', certKeys[0])).toBe(403);
 
@@ -275,7 +276,7 @@ describe('certificate pages', () => {
     const res = await f.post('/certificates/rot/api-keys/2', {});
     expect(res.status).toBe(200);
     const fresh = inputValue(res.text, 'shown-certificate-2')!;
-    expect(fresh).toMatch(/^cka_/);
+    expect(fresh).toMatch(/^ckc_/);
     expect(await f.download('/api/certificate/rot', fresh)).toBe(404); // known key, not issued yet
     expect(await f.download('/api/certificate/rot', created.apiKeys[1])).toBe(401);
     expect(await f.download('/api/certificate/rot', created.apiKeys[0])).toBe(404);
@@ -287,7 +288,7 @@ describe('certificate pages', () => {
     const made = await f.post('/certificates/mv/key', { key: '', keyType: 'rsa-2048', keyName: '' });
     expect(made.status).toBe(200);
     expect(made.text).toContain('The key mv-2 was made');
-    expect(inputValue(made.text, 'shown-key-1')).toMatch(/^cka_/);
+    expect(inputValue(made.text, 'shown-key-1')).toMatch(/^ckk_/);
     expect((await findKeyByName(f.deps, 'mv-2'))!.type).toBe('rsa-2048');
 
     const same = await f.post('/certificates/mv/key', { key: 'mv-2' });

@@ -52,7 +52,7 @@ describe('key pages', () => {
     const res = await f.send('/keys', form({ source: 'generate', name: 'gen', type: 'ec-p384' }, f.csrf));
     expect(res.status).toBe(201);
     const k1 = inputValue(res.text, 'shown-key-1')!;
-    expect(k1).toMatch(/^cka_/);
+    expect(k1).toMatch(/^ckk_/);
     expect(res.text).toContain(`/api/key/gen &gt; gen.key)`);
     const pem = await f.download('/api/key/gen', k1);
     expect(pem.status).toBe(200);
