@@ -230,7 +230,7 @@ function cnameTable(cnames: readonly CnameRecord[]): Html {
 
 export interface CertificateCreatedOptions {
   csrfToken: string;
-  origin: string;
+  origin: string | null;
   name: string;
   apiKeys: readonly string[];
   key: { name: string; apiKeys?: readonly string[] };
@@ -443,7 +443,7 @@ ${c.status === 'revoked' ? null : html`<div class="actions">${linkButton(`${path
 </section>`;
 }
 
-function downloadPart(c: CertificateDetail, o: { csrfToken: string; origin: string }): Html {
+function downloadPart(c: CertificateDetail, o: { csrfToken: string; origin: string | null }): Html {
   const path = certificatePath(c.name);
   return html`<section aria-labelledby="download-heading"><h2 id="download-heading">Download</h2>
 <p>Servers fetch the certificate with one of its two API keys, and the private key with one of the key's. API keys are shown only when they are made; replace one to get a new one (the other keeps working meanwhile).</p>
@@ -457,7 +457,7 @@ ${downloadCommands({ origin: o.origin, certificate: { name: c.name }, key: c.key
 
 export interface CertificateDetailOptions {
   csrfToken: string;
-  origin: string;
+  origin: string | null;
   now: number;
   cert: CertificateDetail;
   flash?: readonly Flash[];
@@ -577,7 +577,7 @@ export function certificateKeyPage(o: {
 }
 
 /** The API keys of a key made by "Use another key", shown once. */
-export function newKeyShown(o: { origin: string; keyName: string; apiKeys: readonly string[] }): Html {
+export function newKeyShown(o: { origin: string | null; keyName: string; apiKeys: readonly string[] }): Html {
   return shownOnce({
     heading: `API keys of the new key ${o.keyName}`,
     keys: o.apiKeys.map((value, i) => ({ label: `Key API key ${i + 1}`, id: `key-${i + 1}`, value })),
@@ -586,7 +586,7 @@ export function newKeyShown(o: { origin: string; keyName: string; apiKeys: reado
 }
 
 /** A replaced certificate API key, shown once. */
-export function replacedApiKeyShown(o: { origin: string; name: string; slot: number; apiKey: string }): Html {
+export function replacedApiKeyShown(o: { origin: string | null; name: string; slot: number; apiKey: string }): Html {
   return shownOnce({
     heading: `New API key ${o.slot}`,
     keys: [{ label: `Certificate API key ${o.slot}`, id: `certificate-${o.slot}`, value: o.apiKey }],

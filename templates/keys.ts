@@ -112,7 +112,7 @@ export function newKeyPage(o: NewKeyOptions): Html {
   );
 }
 
-export function keyCreatedPage(o: { csrfToken: string; origin: string; name: string; type: string; apiKeys: readonly string[]; imported: boolean }): Html {
+export function keyCreatedPage(o: { csrfToken: string; origin: string | null; name: string; type: string; apiKeys: readonly string[]; imported: boolean }): Html {
   return layout(
     {
       title: `Key ${o.name} created`,
@@ -150,7 +150,7 @@ function usesPart(uses: readonly KeyUse[]): Html {
   return html`<ul>${uses.map((u) => html`<li><a href="${certificatePath(u.certificate)}">${u.certificate}</a> <span class="muted">(${role(u)})</span></li>`)}</ul>`;
 }
 
-export function keyDetailPage(o: { csrfToken: string; origin: string; key: KeyDetail; flash?: readonly Flash[]; shown?: Html }): Html {
+export function keyDetailPage(o: { csrfToken: string; origin: string | null; key: KeyDetail; flash?: readonly Flash[]; shown?: Html }): Html {
   const k = o.key;
   const path = keyPath(k.name);
   return layout(
@@ -183,7 +183,7 @@ ${downloadCommands({ origin: o.origin, key: { name: k.name }, heading: 'Command'
   );
 }
 
-export function replacedKeyApiKeyShown(o: { origin: string; name: string; slot: number; apiKey: string }): Html {
+export function replacedKeyApiKeyShown(o: { origin: string | null; name: string; slot: number; apiKey: string }): Html {
   return shownOnce({
     heading: `New API key ${o.slot}`,
     keys: [{ label: `Key API key ${o.slot}`, id: `key-${o.slot}`, value: o.apiKey }],

@@ -13,6 +13,7 @@ import { certificateLeaseName } from '../../domain/orders.ts';
 import { certificateInputOf, splitDomains } from './certificates.ts';
 import { PAGE_ORIGIN, signedInPageApp, type PageApp } from '../../../test/harness/page-app.ts';
 import { decode, fieldErrorText, inputValue, unlabelledControls } from '../../../test/harness/markup.ts';
+import { HOSTNAME_PLACEHOLDER } from '../../../templates/secrets.ts';
 
 interface Fixture extends PageApp {
   get(path: string): Promise<{ status: number; text: string; headers: Headers }>;
@@ -144,8 +145,10 @@ describe('certificate pages', () => {
     const keyKeys = [inputValue(res.text, 'shown-key-1')!, inputValue(res.text, 'shown-key-2')!];
     for (const k of certKeys) expect(k).toMatch(/^ckc_/);
     for (const k of keyKeys) expect(k).toMatch(/^ckk_/);
-    expect(decode(res.text)).toContain(`curl -s -H "apikey: ${certKeys[0]}" ${PAGE_ORIGIN}/api/certificate/www > www.pem`);
-    expect(decode(res.text)).toContain(`(umask 077; curl -s -H "apikey: ${keyKeys[0]}" ${PAGE_ORIGIN}/api/key/www > www.key)`);
+    // No hostname is set here: the commands carry a placeholder, never the address being browsed.
+    expect(decode(res.text)).toContain(`curl -s -H "apikey: ${certKeys[0]}" ${HOSTNAME_PLACEHOLDER}/api/certificate/www > www.pem`);
+    expect(decode(res.text)).toContain(`(umask 077; curl -s -H "apikey: ${keyKeys[0]}" ${HOSTNAME_PLACEHOLDER}/api/key/www > www.key)`);
+    expect(res.text).not.toContain(PAGE_ORIGIN);
     expect(unlabelledControls(res.text)).toEqual([]);
 
     // Real keys: the certificate is not issued yet (404), a made-up key is unknown (401).
@@ -162,7 +165,7 @@ describe('certificate pages', () => {
     // A later GET shows no API key, only the commands with placeholders.
     const detail = await f.get('/certificates/www');
     for (const k of [...certKeys, ...keyKeys]) expect(detail.text).not.toContain(k);
-    expect(decode(detail.text)).toContain(`curl -s -H "apikey: <certificate API key>" ${PAGE_ORIGIN}/api/certificate/www`);
+    expect(decode(detail.text)).toContain(`curl -s -H "apikey: <certificate API key>" ${HOSTNAME_PLACEHOLDER}/api/certificate/www`);
   });
 
   it('with an existing key, show only the certificate’s API keys and point to the key', async () => {
@@ -171,7 +174,7 @@ describe('certificate pages', () => {
     expect(res.status).toBe(201);
     expect(inputValue(res.text, 'shown-key-1')).toBeUndefined();
     expect(res.text).toContain('the existing key <a href="/keys/shared">shared</a>');
-    expect(decode(res.text)).toContain(`curl -s -H "apikey: <key API key>" ${PAGE_ORIGIN}/api/key/shared`);
+    expect(decode(res.text)).toContain(`curl -s -H "apikey: <key API key>" ${HOSTNAME_PLACEHOLDER}/api/key/shared`);
   });
 
   it('refuse a POST without the session’s CSRF token, and change nothing', async () => {
