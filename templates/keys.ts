@@ -48,7 +48,8 @@ export function keyListPage(o: {
   flash?: readonly Flash[];
 }): Html {
   const rows = o.items.map(
-    (k) => html`<tr><td><a href="${keyPath(k.name)}">${k.name}</a></td><td>${keyTypeLabel(k.type)}</td><td>${formatTime(k.createdAt)}</td><td>${certificateLinks(k.usedBy)}</td></tr>`,
+    (k) =>
+      html`<tr><td data-label="Name"><a href="${keyPath(k.name)}">${k.name}</a></td><td data-label="Type">${keyTypeLabel(k.type)}</td><td data-label="Created" class="nowrap">${formatTime(k.createdAt)}</td><td data-label="Used by">${certificateLinks(k.usedBy)}</td></tr>`,
   );
   return layout(
     { title: 'Keys', session: session(o.csrfToken), flash: o.flash },
@@ -56,7 +57,7 @@ export function keyListPage(o: {
 <p>Private keys for certificates. Certkeep stores them encrypted and never shows them; servers download them with a key's API keys.</p>
 <div class="actions">${linkButton(NEW_KEY_PATH, 'New key', 'primary')}</div>
 <p class="muted">${o.total} key${o.total === 1 ? '' : 's'}${o.pageCount > 1 ? html`, page ${o.page} of ${o.pageCount}` : null}.</p>
-<div class="table-wrap"><table>
+<div class="table-wrap"><table class="stack">
 <caption class="visually-hidden">Keys</caption>
 <thead><tr><th scope="col">Name</th><th scope="col">Type</th><th scope="col">Created</th><th scope="col">Used by</th></tr></thead>
 <tbody>${rows.length ? rows : html`<tr><td class="empty" colspan="4">No keys yet. A new certificate makes its own, or <a href="${NEW_KEY_PATH}">add one</a>.</td></tr>`}</tbody>

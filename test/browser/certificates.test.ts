@@ -3,7 +3,7 @@
 // once (checked with openssl), revoked (Pebble says Revoked) — with JavaScript on and off; field
 // errors, edit, API key replacement, another key, delete; keys generated, imported (pasted and
 // uploaded) and deleted; a forged CSRF token refused; no request leaving the origin; screenshots
-// of every page at 375 and 1280 px in test/.screenshots/.
+// of every page at 390 and 1280 px (checked at 375 and 390) in test/.screenshots/.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
