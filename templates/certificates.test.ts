@@ -19,7 +19,7 @@ describe('the created page', () => {
       csrfToken: 't', origin: 'https://ck.example', name: 'w', apiKeys: ['ckc_1', 'ckc_2'], key: { name: 'w', apiKeys: ['ckk_3', 'ckk_4'] },
       cnames: [{ name: '_acme-challenge.w.example.com', target: 'abc.auth.example.org' }],
     }).toString();
-    expect(out).toContain('<tr><td><code>_acme-challenge.w.example.com</code></td><td>CNAME</td><td><code>abc.auth.example.org</code></td></tr>');
+    expect(out).toContain('<tr><td data-label="Name"><code>_acme-challenge.w.example.com</code></td><td data-label="Type">CNAME</td><td data-label="Points to"><code>abc.auth.example.org</code></td></tr>');
     expect(out).toContain('value="ckk_4"');
   });
 });
