@@ -88,7 +88,7 @@ describe('certificate pages', () => {
     }
     const first = await f.get('/certificates');
     expect(first.status).toBe(200);
-    expect(first.text.match(/<tr>\s*<td><a href="\/certificates\/c\d\d">/g)).toHaveLength(25);
+    expect(first.text.match(/<tr>\s*<td data-label="Certificate"><a href="\/certificates\/c\d\d">/g)).toHaveLength(25);
     expect(first.text).toContain('27 certificates, page 1 of 2.');
     expect(first.text).toContain('<a href="/certificates?page=2" rel="next">Next</a>');
     const second = await f.get('/certificates?page=2');

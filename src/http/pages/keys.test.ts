@@ -138,7 +138,7 @@ describe('key pages', () => {
     await createCertificate(f.deps, { name: 'site', domains: ['site.example.com'], challenge: 'http-01' });
     await createKey(f.deps, 'loose', { type: 'ec-p256' });
     const list = await f.get('/keys');
-    expect(list.text).toMatch(/<a href="\/keys\/site">site<\/a><\/td><td>EC P-256<\/td><td>[^<]+<\/td><td><a href="\/certificates\/site">site<\/a>/);
+    expect(list.text).toMatch(/<a href="\/keys\/site">site<\/a><\/td><td data-label="Type">EC P-256<\/td><td data-label="Created" class="nowrap">[^<]+<\/td><td data-label="Used by"><a href="\/certificates\/site">site<\/a>/);
     expect(list.text).toMatch(/<a href="\/keys\/loose">loose<\/a>.*unused/);
 
     const confirm = await f.get('/keys/site/delete');
