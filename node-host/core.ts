@@ -76,6 +76,8 @@ export async function createNodeCore(settings: Settings, log = stdoutLogger(sett
     allowAdmin: settings.allowAdmin,
     allowApi: settings.allowApi,
     concurrency: settings.concurrency,
+    tickSeconds: settings.tickSeconds,
+    httpsListenPort: settings.httpsPort === 0 ? undefined : settings.httpsPort,
     caches: newCaches(),
     dns: nodeDnsPropagation(settings.dnsServers),
     runScript,

@@ -63,6 +63,8 @@ export interface Deps {
   setupToken?: string;
   /** ACME orders in flight at once on this host. */
   concurrency: number;
+  /** Node host: seconds between scheduler ticks (CERTKEEP_TICK_SECONDS), shown on the settings page. */
+  tickSeconds?: number;
   /**
    * Node host: the HTTPS port once the site certificate is served there, else null. While it
    * returns a port, plain HTTP is redirected to HTTPS (SPEC §7). Absent on the Worker, where
@@ -75,6 +77,12 @@ export interface Deps {
    * certificate stays issued.
    */
   onCertificateIssued?(certificateId: string): Promise<void> | void;
+  /**
+   * Node host: the port its HTTPS listener is configured on (CERTKEEP_HTTPS_PORT), whether or not
+   * the site certificate is served yet; absent when HTTPS is off and on the Worker. Pages use it
+   * to write the address other machines reach this server by.
+   */
+  httpsListenPort?: number;
   /** DNS look-ups for dns-01 propagation checks (node: UDP/TCP; Worker: DNS over HTTPS). */
   dns: DnsPropagation;
   /** Node host only: runs dns-01 scripts (argv, never a shell). */

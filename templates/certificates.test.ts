@@ -16,11 +16,11 @@ function detail(over: Partial<CertificateDetail> = {}): CertificateDetail {
 describe('the created page', () => {
   it('lists the CNAME records acme-dns needs', () => {
     const out = certificateCreatedPage({
-      csrfToken: 't', origin: 'https://ck.example', name: 'w', apiKeys: ['cka_1', 'cka_2'], key: { name: 'w', apiKeys: ['cka_3', 'cka_4'] },
+      csrfToken: 't', origin: 'https://ck.example', name: 'w', apiKeys: ['ckc_1', 'ckc_2'], key: { name: 'w', apiKeys: ['ckk_3', 'ckk_4'] },
       cnames: [{ name: '_acme-challenge.w.example.com', target: 'abc.auth.example.org' }],
     }).toString();
-    expect(out).toContain('<tr><td><code>_acme-challenge.w.example.com</code></td><td>CNAME</td><td><code>abc.auth.example.org</code></td></tr>');
-    expect(out).toContain('value="cka_4"');
+    expect(out).toContain('<tr><td data-label="Name"><code>_acme-challenge.w.example.com</code></td><td data-label="Type">CNAME</td><td data-label="Points to"><code>abc.auth.example.org</code></td></tr>');
+    expect(out).toContain('value="ckk_4"');
   });
 });
 

@@ -3,7 +3,7 @@
 // by htmx while an order runs), and the small pages for edit, key change, revoke and delete.
 // Everything works without JavaScript: forms post, links navigate, a running order refreshes the
 // page through <noscript><meta refresh>.
-import { attrs, html, type Html, type HtmlValue } from '../src/http/html.ts';
+import { attrs, html, type Html, type HtmlValue } from '../src/html/html.ts';
 import type { CertificateStatus } from '../src/domain/certificates.ts';
 import type { AcmeProblem } from '../src/acme/types.ts';
 import { KEY_TYPES } from '../src/crypto/keys.ts';
@@ -88,16 +88,16 @@ function stagingBadge(staging: boolean): Html | null {
 export function certificateResults(o: CertificateListOptions): Html {
   const rows = o.items.map(
     (c) => html`<tr>
-<td><a href="${certificatePath(c.name)}">${c.name}</a>${stagingBadge(c.staging)}<br><span class="muted">${namesSummary(c.domains)}</span></td>
-<td>${badge(c.status)}</td>
-<td>${expiry(c.notAfter, o.now)}</td>
-<td>${c.keyName ? html`<a href="/keys/${encodeURIComponent(c.keyName)}">${c.keyName}</a>` : '—'}</td>
+<td data-label="Certificate"><a href="${certificatePath(c.name)}">${c.name}</a>${stagingBadge(c.staging)}<br><span class="muted">${namesSummary(c.domains)}</span></td>
+<td data-label="State">${badge(c.status)}</td>
+<td data-label="Expires">${expiry(c.notAfter, o.now)}</td>
+<td data-label="Key">${c.keyName ? html`<a href="/keys/${encodeURIComponent(c.keyName)}">${c.keyName}</a>` : '—'}</td>
 </tr>`,
   );
   const empty = o.query ? html`No certificate matches “${o.query}”.` : html`No certificates yet. <a href="${NEW_CERTIFICATE_PATH}">Create the first one</a>.`;
   return html`<div id="certificate-results">
 <p class="muted" role="status">${o.total} certificate${o.total === 1 ? '' : 's'}${o.query ? html` matching “${o.query}”` : null}${o.pageCount > 1 ? html`, page ${o.page} of ${o.pageCount}` : null}.</p>
-<div class="table-wrap"><table>
+<div class="table-wrap"><table class="stack">
 <caption class="visually-hidden">Certificates</caption>
 <thead><tr><th scope="col">Certificate</th><th scope="col">State</th><th scope="col">Expires</th><th scope="col">Key</th></tr></thead>
 <tbody>${rows.length ? rows : html`<tr><td class="empty" colspan="4">${empty}</td></tr>`}</tbody>
@@ -221,16 +221,16 @@ export interface CnameRecord {
 }
 
 function cnameTable(cnames: readonly CnameRecord[]): Html {
-  return html`<div class="table-wrap"><table>
+  return html`<div class="table-wrap"><table class="stack">
 <caption>CNAME records to create for acme-dns</caption>
 <thead><tr><th scope="col">Name</th><th scope="col">Type</th><th scope="col">Points to</th></tr></thead>
-<tbody>${cnames.map((c) => html`<tr><td><code>${c.name}</code></td><td>CNAME</td><td><code>${c.target}</code></td></tr>`)}</tbody>
+<tbody>${cnames.map((c) => html`<tr><td data-label="Name"><code>${c.name}</code></td><td data-label="Type">CNAME</td><td data-label="Points to"><code>${c.target}</code></td></tr>`)}</tbody>
 </table></div>`;
 }
 
 export interface CertificateCreatedOptions {
   csrfToken: string;
-  origin: string;
+  origin: string | null;
   name: string;
   apiKeys: readonly string[];
   key: { name: string; apiKeys?: readonly string[] };
@@ -371,14 +371,14 @@ function orderHistory(c: CertificateDetail): Html {
   const shown = c.orders.slice(0, MAX_ORDERS);
   const rows = shown.map(
     (o) => html`<tr>
-<td>${formatTime(o.createdAt)}${o.finishedAt ? html`<br><span class="muted">ended ${formatTime(o.finishedAt)}</span>` : null}</td>
-<td>${ORDER_STATES[o.state] ?? o.state}${o.finishedAt ? null : html` <span class="muted">(open)</span>`}<br><span class="muted">${ORDER_REASONS[o.reason] ?? o.reason}</span></td>
-<td>${o.serial ? html`<code>${o.serial}</code><br><span class="muted">${formatDate(o.notBefore)} to ${formatDate(o.notAfter)}</span>` : '—'}</td>
-<td>${o.error ? problemInWords(o.error) : o.log.length ? null : '—'}${orderLog(o)}</td>
+<td data-label="Started" class="nowrap">${formatTime(o.createdAt)}${o.finishedAt ? html`<br><span class="muted">ended ${formatTime(o.finishedAt)}</span>` : null}</td>
+<td data-label="State">${ORDER_STATES[o.state] ?? o.state}${o.finishedAt ? null : html` <span class="muted">(open)</span>`}<br><span class="muted">${ORDER_REASONS[o.reason] ?? o.reason}</span></td>
+<td data-label="Certificate">${o.serial ? html`<code class="serial">${o.serial}</code><br><span class="muted">${formatDate(o.notBefore)} to ${formatDate(o.notAfter)}</span>` : '—'}</td>
+<td data-label="Problem and log">${o.error ? problemInWords(o.error) : o.log.length ? null : '—'}${orderLog(o)}</td>
 </tr>`,
   );
   return html`<section aria-labelledby="orders-heading"><h2 id="orders-heading">Order history</h2>
-<div class="table-wrap"><table>
+<div class="table-wrap"><table class="stack">
 <caption class="visually-hidden">Orders, newest first</caption>
 <thead><tr><th scope="col">Started</th><th scope="col">State</th><th scope="col">Certificate</th><th scope="col">Problem and log</th></tr></thead>
 <tbody>${rows.length ? rows : html`<tr><td class="empty" colspan="4">No orders yet.</td></tr>`}</tbody>
@@ -443,7 +443,7 @@ ${c.status === 'revoked' ? null : html`<div class="actions">${linkButton(`${path
 </section>`;
 }
 
-function downloadPart(c: CertificateDetail, o: { csrfToken: string; origin: string }): Html {
+function downloadPart(c: CertificateDetail, o: { csrfToken: string; origin: string | null }): Html {
   const path = certificatePath(c.name);
   return html`<section aria-labelledby="download-heading"><h2 id="download-heading">Download</h2>
 <p>Servers fetch the certificate with one of its two API keys, and the private key with one of the key's. API keys are shown only when they are made; replace one to get a new one (the other keeps working meanwhile).</p>
@@ -457,7 +457,7 @@ ${downloadCommands({ origin: o.origin, certificate: { name: c.name }, key: c.key
 
 export interface CertificateDetailOptions {
   csrfToken: string;
-  origin: string;
+  origin: string | null;
   now: number;
   cert: CertificateDetail;
   flash?: readonly Flash[];
@@ -577,7 +577,7 @@ export function certificateKeyPage(o: {
 }
 
 /** The API keys of a key made by "Use another key", shown once. */
-export function newKeyShown(o: { origin: string; keyName: string; apiKeys: readonly string[] }): Html {
+export function newKeyShown(o: { origin: string | null; keyName: string; apiKeys: readonly string[] }): Html {
   return shownOnce({
     heading: `API keys of the new key ${o.keyName}`,
     keys: o.apiKeys.map((value, i) => ({ label: `Key API key ${i + 1}`, id: `key-${i + 1}`, value })),
@@ -586,7 +586,7 @@ export function newKeyShown(o: { origin: string; keyName: string; apiKeys: reado
 }
 
 /** A replaced certificate API key, shown once. */
-export function replacedApiKeyShown(o: { origin: string; name: string; slot: number; apiKey: string }): Html {
+export function replacedApiKeyShown(o: { origin: string | null; name: string; slot: number; apiKey: string }): Html {
   return shownOnce({
     heading: `New API key ${o.slot}`,
     keys: [{ label: `Certificate API key ${o.slot}`, id: `certificate-${o.slot}`, value: o.apiKey }],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { html } from '../src/http/html.ts';
+import { html } from '../src/html/html.ts';
 import type { CertificateStatus } from '../src/domain/certificates.ts';
 import { badge, button, checkboxField, copyButton, CSRF_FIELD, csrfField, field, linkButton, pagination, postButton, selectField, table, textareaField } from './components.ts';
 
@@ -100,9 +100,21 @@ describe('table', () => {
     const out = table({ caption: 'Certificates', columns, rows: [{ name: XSS, n: 3 }, { name: 'b', n: 10 }] }).toString();
     expect(out).toContain('<caption>Certificates</caption>');
     expect(out).toContain('<thead><tr><th scope="col">Name</th><th scope="col" class="numeric">Count</th></tr></thead>');
-    expect(out).toContain(`<tr><td><a href="/c/${ESCAPED}">${ESCAPED}</a></td><td class="numeric">3</td></tr>`);
+    expect(out).toContain(`<tr><td data-label="Name"><a href="/c/${ESCAPED}">${ESCAPED}</a></td><td class="numeric" data-label="Count">3</td></tr>`);
     expect(out.match(/<tr>/g)).toHaveLength(3);
-    expect(out).toMatch(/^<div class="table-wrap">/);
+    expect(out).toMatch(/^<div class="table-wrap"><table class="stack">/);
+  });
+
+  it('labels each cell with its column for the phone layout, escaped, and only with text labels', () => {
+    const out = table({
+      caption: 'x',
+      columns: [
+        { label: 'A "quoted" <label>', cell: () => '1' },
+        { label: html`<abbr title="Days">D</abbr>`, cell: () => '2' },
+      ],
+      rows: [{}],
+    }).toString();
+    expect(out).toContain('<td data-label="A &quot;quoted&quot; &lt;label&gt;">1</td><td>2</td>');
   });
 
   it('says so when empty, across all columns, and can hide its caption visually', () => {

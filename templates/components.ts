@@ -1,7 +1,7 @@
 // The parts pages are built from. Each returns Html; every value is escaped by `html`, so a
 // caller passes plain strings and never escapes by hand. Everything here works without
 // JavaScript: forms post, links navigate, pagination is links.
-import { attrs, html, type AttrValue, type Html, type HtmlValue } from '../src/http/html.ts';
+import { attrs, html, type AttrValue, type Html, type HtmlValue } from '../src/html/html.ts';
 import type { CertificateStatus } from '../src/domain/certificates.ts';
 
 // ---- forms ------------------------------------------------------------------------------------
@@ -187,18 +187,27 @@ export interface TableOptions<Row> {
   id?: string;
 }
 
+/**
+ * A data table. On narrow screens (a phone) it reflows: each row becomes a block and each cell is
+ * introduced by its column's label (`data-label`, shown by app.css), so nothing scrolls sideways.
+ */
 export function table<Row>(o: TableOptions<Row>): Html {
   const numeric = (c: Column<Row>) => (c.numeric ? html` class="numeric"` : null);
   const head = o.columns.map((c) => html`<th scope="col"${numeric(c)}>${c.label}</th>`);
   const body =
     o.rows.length === 0
       ? html`<tr><td class="empty" colspan="${o.columns.length}">${o.empty ?? 'Nothing here yet.'}</td></tr>`
-      : o.rows.map((row) => html`<tr>${o.columns.map((c) => html`<td${numeric(c)}>${c.cell(row)}</td>`)}</tr>`);
-  return html`<div class="table-wrap"><table${attrs({ id: o.id ?? null })}>
+      : o.rows.map((row) => html`<tr>${o.columns.map((c) => html`<td${numeric(c)}${cellLabel(c.label)}>${c.cell(row)}</td>`)}</tr>`);
+  return html`<div class="table-wrap"><table${attrs({ id: o.id ?? null, class: 'stack' })}>
 <caption${o.captionHidden ? html` class="visually-hidden"` : null}>${o.caption}</caption>
 <thead><tr>${head}</tr></thead>
 <tbody>${body}</tbody>
 </table></div>`;
+}
+
+/** `data-label` for a cell of a reflowing table (class "stack"): its column's name as text. */
+export function cellLabel(label: HtmlValue): Html {
+  return typeof label === 'string' ? attrs({ 'data-label': label }) : html``;
 }
 
 // ---- badges -----------------------------------------------------------------------------------

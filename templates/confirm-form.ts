@@ -1,7 +1,7 @@
 // A form for an action that cannot be taken back (deactivate, delete, key rollover): what it
 // does in words, any fields it needs, and a checkbox that must be ticked before the button
 // does anything. Works the same without JavaScript; the server checks the box too.
-import { html, type Html, type HtmlValue } from '../src/http/html.ts';
+import { html, type Html, type HtmlValue } from '../src/html/html.ts';
 import { button, checkboxField, csrfField, type ButtonVariant } from './components.ts';
 
 /** The checkbox's name and the value a ticked box sends. */

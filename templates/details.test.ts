@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { html } from '../src/http/html.ts';
+import { html } from '../src/html/html.ts';
 import { detailsTable, wrappable } from './details.ts';
 
 describe('detailsTable', () => {

@@ -1,7 +1,7 @@
 // A record shown as a two-column table: one row per property, the property's name as the row
 // header. Used by the detail pages (an ACME account, a DNS provider) so that screen readers
 // announce each value with its name and the page reuses the table styling.
-import { html, type Html, type HtmlValue } from '../src/http/html.ts';
+import { html, type Html, type HtmlValue } from '../src/html/html.ts';
 
 export interface DetailRow {
   label: HtmlValue;

@@ -60,13 +60,13 @@ describe('shown-once API keys and curl commands', () => {
   it('put each key in a labelled read-only input and build commands for the origin', () => {
     const out = shownOnce({
       heading: 'Keys',
-      keys: [{ label: 'Certificate API key 1', id: 'c1', value: 'cka_abc' }],
-      commands: downloadCommands({ origin: 'https://certkeep.example.com', certificate: { name: 'www', apiKey: 'cka_abc' }, key: { name: 'www' } }),
+      keys: [{ label: 'Certificate API key 1', id: 'c1', value: 'ckc_abc' }],
+      commands: downloadCommands({ origin: 'https://certkeep.example.com', certificate: { name: 'www', apiKey: 'ckc_abc' }, key: { name: 'www' } }),
     }).toString();
     expect(out).toContain('<label for="shown-c1">Certificate API key 1</label>');
-    expect(out).toMatch(/<input type="text" id="shown-c1" name="shown-c1" value="cka_abc" autocomplete="off" readonly/);
+    expect(out).toMatch(/<input type="text" id="shown-c1" name="shown-c1" value="ckc_abc" autocomplete="off" readonly/);
     expect(out).toContain('Copy this API key now: it is shown only this once.');
-    expect(out).toContain('curl -s -H &quot;apikey: cka_abc&quot; https://certkeep.example.com/api/certificate/www &gt; www.pem');
+    expect(out).toContain('curl -s -H &quot;apikey: ckc_abc&quot; https://certkeep.example.com/api/certificate/www &gt; www.pem');
     expect(out).toContain('(umask 077; curl -s -H &quot;apikey: &lt;key API key&gt;&quot; https://certkeep.example.com/api/key/www &gt; www.key)');
   });
 });

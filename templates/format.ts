@@ -1,7 +1,7 @@
 // Words and numbers as the pages show them: times in UTC, days left, key types by their usual
 // names, and ACME problem documents (RFC 8555 §6.7) explained in a sentence before the CA's own
 // detail. Everything returns Html or plain strings; `html` escapes whatever a CA wrote.
-import { html, type Html } from '../src/http/html.ts';
+import { html, type Html } from '../src/html/html.ts';
 import type { AcmeProblem } from '../src/acme/types.ts';
 
 const DAY = 86_400_000;

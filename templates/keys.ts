@@ -2,7 +2,7 @@
 // uploaded), the page shown once after creation, the detail page (which certificates use the
 // key, its API keys, curl) and the delete confirmation. Key material is never shown: a key is
 // identified by the SHA-256 of its public key.
-import { html, type Html } from '../src/http/html.ts';
+import { html, type Html } from '../src/html/html.ts';
 import { layout, type Flash } from './layout.ts';
 import { button, csrfField, field, linkButton, pagination, postButton, selectField, textareaField } from './components.ts';
 import { formatTime, keyTypeLabel } from './format.ts';
@@ -48,7 +48,8 @@ export function keyListPage(o: {
   flash?: readonly Flash[];
 }): Html {
   const rows = o.items.map(
-    (k) => html`<tr><td><a href="${keyPath(k.name)}">${k.name}</a></td><td>${keyTypeLabel(k.type)}</td><td>${formatTime(k.createdAt)}</td><td>${certificateLinks(k.usedBy)}</td></tr>`,
+    (k) =>
+      html`<tr><td data-label="Name"><a href="${keyPath(k.name)}">${k.name}</a></td><td data-label="Type">${keyTypeLabel(k.type)}</td><td data-label="Created" class="nowrap">${formatTime(k.createdAt)}</td><td data-label="Used by">${certificateLinks(k.usedBy)}</td></tr>`,
   );
   return layout(
     { title: 'Keys', session: session(o.csrfToken), flash: o.flash },
@@ -56,7 +57,7 @@ export function keyListPage(o: {
 <p>Private keys for certificates. Certkeep stores them encrypted and never shows them; servers download them with a key's API keys.</p>
 <div class="actions">${linkButton(NEW_KEY_PATH, 'New key', 'primary')}</div>
 <p class="muted">${o.total} key${o.total === 1 ? '' : 's'}${o.pageCount > 1 ? html`, page ${o.page} of ${o.pageCount}` : null}.</p>
-<div class="table-wrap"><table>
+<div class="table-wrap"><table class="stack">
 <caption class="visually-hidden">Keys</caption>
 <thead><tr><th scope="col">Name</th><th scope="col">Type</th><th scope="col">Created</th><th scope="col">Used by</th></tr></thead>
 <tbody>${rows.length ? rows : html`<tr><td class="empty" colspan="4">No keys yet. A new certificate makes its own, or <a href="${NEW_KEY_PATH}">add one</a>.</td></tr>`}</tbody>
@@ -112,7 +113,7 @@ export function newKeyPage(o: NewKeyOptions): Html {
   );
 }
 
-export function keyCreatedPage(o: { csrfToken: string; origin: string; name: string; type: string; apiKeys: readonly string[]; imported: boolean }): Html {
+export function keyCreatedPage(o: { csrfToken: string; origin: string | null; name: string; type: string; apiKeys: readonly string[]; imported: boolean }): Html {
   return layout(
     {
       title: `Key ${o.name} created`,
@@ -150,7 +151,7 @@ function usesPart(uses: readonly KeyUse[]): Html {
   return html`<ul>${uses.map((u) => html`<li><a href="${certificatePath(u.certificate)}">${u.certificate}</a> <span class="muted">(${role(u)})</span></li>`)}</ul>`;
 }
 
-export function keyDetailPage(o: { csrfToken: string; origin: string; key: KeyDetail; flash?: readonly Flash[]; shown?: Html }): Html {
+export function keyDetailPage(o: { csrfToken: string; origin: string | null; key: KeyDetail; flash?: readonly Flash[]; shown?: Html }): Html {
   const k = o.key;
   const path = keyPath(k.name);
   return layout(
@@ -183,7 +184,7 @@ ${downloadCommands({ origin: o.origin, key: { name: k.name }, heading: 'Command'
   );
 }
 
-export function replacedKeyApiKeyShown(o: { origin: string; name: string; slot: number; apiKey: string }): Html {
+export function replacedKeyApiKeyShown(o: { origin: string | null; name: string; slot: number; apiKey: string }): Html {
   return shownOnce({
     heading: `New API key ${o.slot}`,
     keys: [{ label: `Key API key ${o.slot}`, id: `key-${o.slot}`, value: o.apiKey }],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { html } from '../src/http/html.ts';
-import { assetUrl } from '../src/http/static.ts';
+import { html } from '../src/html/html.ts';
+import { assetUrl } from './assets.ts';
 import { CSRF_HEADER } from './components.ts';
 import { layout, NAVIGATION, SIGN_OUT_PATH } from './layout.ts';
 

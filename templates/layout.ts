@@ -1,8 +1,8 @@
 // The document shell every page shares: head, skip link, header with the navigation, flash
 // messages and <main>. Served under the CSP of src/http/security-headers.ts: no inline script or
 // style anywhere, everything from /static/ on our own origin.
-import { attrs, html, type Html, type HtmlValue } from '../src/http/html.ts';
-import { assetUrl } from '../src/http/static.ts';
+import { attrs, html, type Html, type HtmlValue } from '../src/html/html.ts';
+import { assetUrl } from './assets.ts';
 import { CSRF_HEADER, postButton } from './components.ts';
 
 export type Section = 'dashboard' | 'certificates' | 'keys' | 'accounts' | 'dns-providers' | 'tracking' | 'notifications' | 'backups' | 'settings' | 'account';

@@ -1,6 +1,6 @@
 // A short page that says one thing — "no such certificate", "this key is in use" — with the
 // links that lead on. Used where a JSON API would answer 404 or 409.
-import { html, type Html, type HtmlValue } from '../src/http/html.ts';
+import { html, type Html, type HtmlValue } from '../src/html/html.ts';
 import { layout, type Section } from './layout.ts';
 import { linkButton } from './components.ts';
 

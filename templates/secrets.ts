@@ -1,8 +1,8 @@
 // Download API keys on the pages: shown once, right after they were made (Certkeep keeps only
 // their hashes), each in a read-only labelled input that is easy to select and copy; and the
-// curl commands that fetch a certificate or key with them (SPEC §5), for this server's origin.
+// curl commands that fetch a certificate or key with them (SPEC §5), for the address other machines reach this server by.
 // With JavaScript, each has a Copy button beside it.
-import { html, type Html } from '../src/http/html.ts';
+import { html, type Html } from '../src/html/html.ts';
 import { copyButton, field } from './components.ts';
 
 export interface ShownKey {
@@ -43,23 +43,31 @@ export interface DownloadTarget {
   apiKey?: string;
 }
 
+/** What the commands show while this server's hostname is not set. */
+export const HOSTNAME_PLACEHOLDER = 'https://<certkeep-hostname>';
+
 /**
  * Ready-to-run curl commands for a certificate (leaf + chain, PEM) and its key (PKCS#8 PEM,
  * written with umask 077 so only its owner can read it). Without a known API key the command
- * carries a placeholder to replace.
+ * carries a placeholder to replace. `origin` is the address other machines reach Certkeep by;
+ * null when no hostname is set, and then the commands carry a placeholder and say so.
  */
-export function downloadCommands(o: { origin: string; certificate?: DownloadTarget; key?: DownloadTarget; heading?: string }): Html {
+export function downloadCommands(o: { origin: string | null; certificate?: DownloadTarget; key?: DownloadTarget; heading?: string }): Html {
   // Unique on a page: the shown-once commands (with keys) and the page's own (placeholders).
   const id = o.certificate?.apiKey || o.key?.apiKey ? 'commands-shown' : 'commands';
   const lines: string[] = [];
+  const origin = o.origin ?? HOSTNAME_PLACEHOLDER;
   if (o.certificate) {
     lines.push('# the certificate and its chain (PEM)');
-    lines.push(`curl -s -H "apikey: ${o.certificate.apiKey ?? '<certificate API key>'}" ${o.origin}/api/certificate/${encodeURIComponent(o.certificate.name)} > ${o.certificate.name}.pem`);
+    lines.push(`curl -s -H "apikey: ${o.certificate.apiKey ?? '<certificate API key>'}" ${origin}/api/certificate/${encodeURIComponent(o.certificate.name)} > ${o.certificate.name}.pem`);
   }
   if (o.key) {
     lines.push('# the private key (PEM), readable by you only');
-    lines.push(`(umask 077; curl -s -H "apikey: ${o.key.apiKey ?? '<key API key>'}" ${o.origin}/api/key/${encodeURIComponent(o.key.name)} > ${o.key.name}.key)`);
+    lines.push(`(umask 077; curl -s -H "apikey: ${o.key.apiKey ?? '<key API key>'}" ${origin}/api/key/${encodeURIComponent(o.key.name)} > ${o.key.name}.key)`);
   }
   return html`<div class="copy-row"><h3>${o.heading ?? 'Download with curl'}</h3>${copyButton({ target: id, what: lines.length > 2 ? 'the commands' : 'the command' })}</div>
-<pre class="commands" id="${id}"><code>${lines.join('\n')}</code></pre>`;
+<pre class="commands" id="${id}"><code>${lines.join('\n')}</code></pre>
+${o.origin === null
+  ? html`<p class="hint">This server's hostname is not set, so Certkeep does not know the address other machines reach it by: replace <code>${HOSTNAME_PLACEHOLDER}</code> with it, or set the hostname under <a href="/settings#hostname">Settings</a> to see it here.</p>`
+  : null}`;
 }

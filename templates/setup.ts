@@ -3,7 +3,7 @@
 // and the site certificate's progress. Every step is a plain form that posts to /setup, so the
 // wizard works without JavaScript; with it, htmx reads the chosen CA's directory as soon as it is
 // chosen and polls the progress.
-import { html, type Html } from '../src/http/html.ts';
+import { html, type Html } from '../src/html/html.ts';
 import { KEY_TYPES } from '../src/crypto/index.ts';
 import { MIN_PASSWORD, type SiteCertificateProgress } from '../src/domain/setup.ts';
 import type { AcmeProblem } from '../src/acme/types.ts';

@@ -65,7 +65,7 @@ async function loadEsbuild(root) {
  * character in V8 (a 1.5 MB string instead of 3 MB). Safe in every place such a character can
  * stand in JavaScript (strings, templates' cooked text, regular expressions, identifiers); only a
  * tag that reads `strings.raw` would see the escape, and none in this code base does
- * (src/http/html.ts reads the cooked strings).
+ * (src/html/html.ts reads the cooked strings).
  * @param {string} code
  */
 export function asciiOnly(code) {

@@ -1,16 +1,21 @@
 // Download API keys: each key and certificate has two slots, so one can be rotated while clients
-// still use the other. Only hashes are stored.
+// still use the other. Only hashes are stored. The prefix tells people which kind a key is:
+// `ckc_` opens a certificate (/api/certificate/…), `ckk_` a private key (/api/key/…); keys made
+// before that distinction start with `cka_` and keep working for the object they belong to.
 import { and, eq } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { apiKeys } from '../db/schema.ts';
-import { hashSecret, hashesEqual, looksLikeSecret, newId, newSecret } from './secrets.ts';
+import { hashSecret, hashesEqual, looksLikeSecret, newId, newSecret, type SecretPrefix } from './secrets.ts';
 
 export type ApiKeyOwnerKind = 'key' | 'certificate';
+
+/** The prefix of the API keys made for each kind of object. */
+export const API_KEY_PREFIX: Record<ApiKeyOwnerKind, SecretPrefix> = { certificate: 'ckc', key: 'ckk' };
 
 /** Makes two fresh API keys and the insert statements for them (to run in the caller's batch). */
 export async function newApiKeyPair(deps: Deps, ownerKind: ApiKeyOwnerKind, ownerId: string) {
   const now = deps.now();
-  const plain = [newSecret('cka'), newSecret('cka')] as const;
+  const plain = [newSecret(API_KEY_PREFIX[ownerKind]), newSecret(API_KEY_PREFIX[ownerKind])] as const;
   const rows = await Promise.all(
     plain.map(async (k, i) => ({ id: newId(), ownerKind, ownerId, slot: i + 1, keyHash: await hashSecret(k), createdAt: now })),
   );
@@ -19,7 +24,7 @@ export async function newApiKeyPair(deps: Deps, ownerKind: ApiKeyOwnerKind, owne
 
 /** Replaces the key in one slot; the other slot keeps working. Returns the new key, shown once. */
 export async function rotateApiKey(deps: Deps, ownerKind: ApiKeyOwnerKind, ownerId: string, slot: 1 | 2): Promise<string> {
-  const plain = newSecret('cka');
+  const plain = newSecret(API_KEY_PREFIX[ownerKind]);
   await deps.db.db
     .update(apiKeys)
     .set({ keyHash: await hashSecret(plain), createdAt: deps.now() })
@@ -48,9 +53,9 @@ export function isCerteraApiKey(value: string | null | undefined): value is stri
   return typeof value === 'string' && CERTERA_API_KEY.test(value);
 }
 
-/** Download API keys as newSecret('cka') makes them, or as Certera made them; anything else never reaches hashing or the database. */
+/** Download API keys as newApiKeyPair makes them (or made them, `cka_`), or as Certera made them; anything else never reaches hashing or the database. */
 export function isApiKey(presented: string | null | undefined): presented is string {
-  return (looksLikeSecret(presented) && presented.startsWith('cka_')) || isCerteraApiKey(presented);
+  return (looksLikeSecret(presented) && /^ck[cka]_/.test(presented)) || isCerteraApiKey(presented);
 }
 
 /** Who a presented API key belongs to, or null. Malformed keys never reach the database. */

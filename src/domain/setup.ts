@@ -23,7 +23,7 @@ import type { KeyType } from '../crypto/index.ts';
 import { DEFAULT_ACCOUNT, findAccountByName, registerAccount, type AccountRow } from './accounts.ts';
 import { hashPassword } from './passwords.ts';
 import { prepareAdminToken } from './tokens.ts';
-import { prepareKey } from './keys.ts';
+import { assertKeyNameFree, prepareKey } from './keys.ts';
 import { newApiKeyPair } from './apikeys.ts';
 import { newId } from './secrets.ts';
 import { settingStatement } from './settings.ts';
@@ -193,6 +193,7 @@ export async function registerSetupAccount(deps: Deps, acme: AcmeAccountInput): 
 
 /** A site hostname as typed: one DNS name, no wildcard (http-01 cannot validate one). */
 export function siteHostname(input: string): string {
+  if (/[/:]/.test(input.trim())) throw invalid('hostname', 'only the name, without https:// or a port or a path: for example certkeep.example.com');
   const name = normalizeDomain(input, 'hostname');
   if (name.startsWith('*.')) throw invalid('hostname', 'the site hostname cannot be a wildcard');
   return name;
@@ -321,4 +322,37 @@ export async function retrySiteCertificate(deps: Deps, hostname: string): Promis
   if (name !== current.hostname) await updateCertificate(deps, SITE_CERTIFICATE, { domains: [name] });
   await deps.db.db.update(certificates).set({ lastError: null, nextAttemptAt: null, updatedAt: deps.now() }).where(eq(certificates.id, current.id));
   return (await siteCertificateProgress(deps))!;
+}
+
+// ---- the site hostname, after setup ------------------------------------------------------------
+
+/**
+ * The hostname other machines reach this server by: the name of the site certificate (given at
+ * setup or later in Settings), or null when none was given.
+ */
+export async function siteHostnameOf(deps: Deps): Promise<string | null> {
+  const cert = await findCertificateByName(deps, SITE_CERTIFICATE);
+  if (!cert) return null;
+  const [name] = JSON.parse(cert.domains) as string[];
+  return name ?? null;
+}
+
+/**
+ * Sets the site hostname after setup (node host): makes the site certificate for it, obtained
+ * like any other and then served on the HTTPS port, or moves the existing one to the new name
+ * (the certificate being served stays until the new one is issued).
+ */
+export async function setSiteHostname(deps: Deps, hostname: string): Promise<void> {
+  const name = siteHostname(hostname);
+  const current = await findCertificateByName(deps, SITE_CERTIFICATE);
+  if (current) {
+    if ((JSON.parse(current.domains) as string[])[0] !== name) await updateCertificate(deps, SITE_CERTIFICATE, { domains: [name] });
+  } else {
+    if (!(await isSetupDone(deps))) throw new CertkeepError('CONFLICT', 'setup is not done: the hostname is its last step');
+    const account = await findAccountByName(deps, DEFAULT_ACCOUNT);
+    if (!account || account.status !== 'valid') throw new CertkeepError('CONFLICT', `the ACME account "${DEFAULT_ACCOUNT}" is missing or not valid`);
+    await assertKeyNameFree(deps, SITE_CERTIFICATE);
+    await deps.db.batch(await siteCertificateStatements(deps, name, account.id));
+  }
+  deps.log.info('site hostname set', { hostname: name });
 }

@@ -12,7 +12,7 @@ import { DNS_PROVIDER_TYPES } from '../domain/dns/types.ts';
 import { issue } from '../domain/orders.ts';
 import { rotateApiKey } from '../domain/apikeys.ts';
 import { normalizeDomain, normalizeDomains } from '../domain/names.ts';
-import { runSetup, isSetupDone } from '../domain/setup.ts';
+import { runSetup, isSetupDone, setSiteHostname, siteHostnameOf } from '../domain/setup.ts';
 import { getSettings } from '../domain/settings.ts';
 import { RENEW_DAYS_MAX, RENEW_DAYS_MIN, setRenewDays } from '../domain/renewal.ts';
 import { authenticateAdminToken, createAdminToken } from '../domain/tokens.ts';
@@ -196,16 +196,25 @@ function slotOf(request: RoutedRequest): 1 | 2 {
 
 export async function getAppSettings(_r: Request, ctx: HandlerContext) {
   const { renewDays, siteCertificate } = await getSettings(ctx.deps);
-  return Response.json({ renewDays, siteCertificate });
+  return Response.json({ renewDays, siteCertificate, hostname: await siteHostnameOf(ctx.deps) });
 }
 
-/** `{"renewDays": 10..45 | null}`: the settings page's twin. */
+/**
+ * `{"renewDays": 10..45 | null, "hostname"?}`: the settings page's twin. `hostname` (node host)
+ * is the name other machines reach this server by: the site certificate is made for it, or moved
+ * to it.
+ */
 export async function updateAppSettings(request: Request, ctx: HandlerContext) {
-  const body = await readJsonObject(request, ['renewDays']);
-  if ('renewDays' in body) {
-    const value = body.renewDays === null ? null : optionalInteger(body, 'renewDays', RENEW_DAYS_MIN, RENEW_DAYS_MAX);
-    await setRenewDays(ctx.deps, value ?? null);
+  const body = await readJsonObject(request, ['renewDays', 'hostname']);
+  const hostname = optionalString(body, 'hostname', { max: 253 });
+  if (hostname !== undefined && ctx.deps.runtime !== 'node') {
+    throw fieldError('hostname', 'a Worker is reached at the address Cloudflare serves it on; there is no site certificate to make');
   }
+  if (hostname !== undefined && hostname.trim() === '') throw fieldError('hostname', 'required: one DNS name');
+  // Everything is checked before anything is changed.
+  const renewDays = 'renewDays' in body ? { value: body.renewDays === null ? null : (optionalInteger(body, 'renewDays', RENEW_DAYS_MIN, RENEW_DAYS_MAX) ?? null) } : undefined;
+  if (hostname !== undefined) await setSiteHostname(ctx.deps, hostname.trim());
+  if (renewDays) await setRenewDays(ctx.deps, renewDays.value);
   return getAppSettings(request, ctx);
 }
 

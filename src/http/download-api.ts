@@ -9,7 +9,7 @@
 import { eq } from 'drizzle-orm';
 import { acmeAccounts } from '../db/schema.ts';
 import { CertkeepError } from '../errors.ts';
-import { findApiKeyOwnerByHash, isApiKey, type ApiKeyOwner } from '../domain/apikeys.ts';
+import { findApiKeyOwnerByHash, isApiKey, type ApiKeyOwner, type ApiKeyOwnerKind } from '../domain/apikeys.ts';
 import { hashSecret } from '../domain/secrets.ts';
 import { refuseCredential } from '../domain/throttle.ts';
 import { findCertificateByName } from '../domain/certificates.ts';
@@ -77,8 +77,19 @@ async function isStagingAccount(ctx: HandlerContext, accountId: string, memory: 
   return account?.staging;
 }
 
-function forbidden(): never {
-  throw new CertkeepError('FORBIDDEN', 'this API key is not valid for this object');
+/**
+ * 403 for a valid API key of another object, saying which kind of key this endpoint wants: a
+ * certificate's two API keys open /api/certificate/{name}, a key's two open /api/key/{name}.
+ * The presenter learns the kind of the key they hold, never the name of what it opens.
+ */
+function forbidden(wanted: ApiKeyOwnerKind, owner: ApiKeyOwner, name: string): never {
+  const endpoint = wanted === 'certificate' ? `/api/certificate/${name}` : `/api/key/${name}`;
+  const needs = `one of the ${wanted}'s own two API keys (${wanted === 'certificate' ? 'ckc_' : 'ckk_'}…, or an older cka_…)`;
+  const detail =
+    owner.ownerKind === wanted
+      ? `this API key belongs to another ${wanted}; ${endpoint} needs ${needs}`
+      : `this is a ${owner.ownerKind === 'certificate' ? "certificate's" : "key's"} API key; ${endpoint} needs ${needs}`;
+  throw new CertkeepError('FORBIDDEN', detail);
 }
 
 export async function downloadCertificate(request: RoutedRequest, ctx: HandlerContext): Promise<Response> {
@@ -94,7 +105,7 @@ export async function downloadCertificate(request: RoutedRequest, ctx: HandlerCo
 
   const cert = await certificateNamed(ctx, request.params.name, memory);
   if (!cert) throw new CertkeepError('NOT_FOUND', 'certificate does not exist');
-  if (owner.ownerKind !== 'certificate' || owner.ownerId !== cert.id) forbidden();
+  if (owner.ownerKind !== 'certificate' || owner.ownerId !== cert.id) forbidden('certificate', owner, request.params.name);
   if (staging !== undefined && (await isStagingAccount(ctx, cert.accountId, memory)) !== staging) {
     throw new CertkeepError('NOT_FOUND', `no ${staging ? 'staging' : 'production'} certificate with this name`);
   }
@@ -123,7 +134,7 @@ export async function downloadKey(request: RoutedRequest, ctx: HandlerContext): 
   const format = choice(params, 'format', ['pem', 'der'] as const, 'pem');
   const key = await findKeyByName(ctx.deps, request.params.name);
   if (!key) throw new CertkeepError('NOT_FOUND', 'key does not exist');
-  if (owner.ownerKind !== 'key' || owner.ownerId !== key.id) forbidden();
+  if (owner.ownerKind !== 'key' || owner.ownerId !== key.id) forbidden('key', owner, request.params.name);
   // Private keys are unsealed for each download and never kept in memory.
   const pkcs8 = await keyPkcs8(ctx.deps, key);
   return respond(request, await bodyWithTag(format === 'der' ? toBase64(pkcs8) : pemEncode('PRIVATE KEY', pkcs8)));

@@ -125,7 +125,7 @@ describe('the embedded assets module', () => {
     writeFileSync(
       join(dir, 'entry.ts'),
       `import { serveStatic } from ${mod('./static.ts')};
-       import { html, page } from ${mod('./html.ts')};
+       import { html, page } from ${mod('../html/html.ts')};
        import { layout } from ${mod('../../templates/layout.ts')};
        export default {
          fetch(request) {

@@ -5,21 +5,15 @@
 // URLs carry the content hash (/static/app.3e063871200626aa.css), so a response may be cached for
 // a year and never revalidated: a new version has a new URL. The plain name (/static/app.css)
 // is served too, for people and tools that type it, with revalidation on every use.
-import { EMBEDDED_ASSETS, type AssetName, type EmbeddedAsset } from '../../templates/static/assets.generated.ts';
+import { EMBEDDED_ASSETS, assetUrl, hashedName, type EmbeddedAsset } from '../../templates/assets.ts';
 import { problemResponse } from './problem.ts';
 
-export type { AssetName } from '../../templates/static/assets.generated.ts';
+export type { AssetName } from '../../templates/assets.ts';
+/** Kept here too: tests and tools that serve assets ask the server module where they are. */
+export { assetUrl };
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const REVALIDATE = 'public, no-cache';
-
-/** The hashed file name: app.css → app.<hash>.css, htmx.min.js → htmx.min.<hash>.js. */
-function hashedName(asset: EmbeddedAsset): string {
-  const dot = asset.name.lastIndexOf('.');
-  return `${asset.name.slice(0, dot)}.${asset.hash}${asset.name.slice(dot)}`;
-}
-
-const BY_NAME = new Map<AssetName, EmbeddedAsset>(EMBEDDED_ASSETS.map((a) => [a.name, a]));
 
 /** pathname → what to serve and how long it may be cached. */
 const ROUTES = new Map<string, { asset: EmbeddedAsset; cacheControl: string }>(
@@ -28,13 +22,6 @@ const ROUTES = new Map<string, { asset: EmbeddedAsset; cacheControl: string }>(
     [`/static/${asset.name}`, { asset, cacheControl: REVALIDATE }],
   ]),
 );
-
-/** The URL templates link to: `assetUrl('app.css')` → '/static/app.<hash>.css'. */
-export function assetUrl(name: AssetName): string {
-  const asset = BY_NAME.get(name);
-  if (!asset) throw new Error(`no embedded asset named ${name}`);
-  return `/static/${hashedName(asset)}`;
-}
 
 /**
  * The handler for /static/*: GET and HEAD, a strong ETag from the content hash, 304 when the

@@ -2,7 +2,7 @@
 // creation from the forms with validation errors next to their fields and the CA's refusal in
 // its own words, an uploaded account key, key rollover and deactivation at the CA, removal
 // refused (409, in words) while a certificate depends on it, secrets never shown, screenshots
-// at 375 and 1280 px, no request leaving the origin and nothing refused by the CSP.
+// at 390 and 1280 px (checked at 375 and 390), no request leaving the origin and nothing refused by the CSP.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describePebble } from '../harness/pebble.ts';

@@ -1,6 +1,6 @@
 // What every browser suite shares: Debian's Chromium driven by playwright-core, a page that records
 // what must never happen (a request to another origin, a CSP refusal, a script error), signing in
-// through /login, and screenshots at the two widths the pages are made for.
+// through /login, and screenshots at a phone's width and a desktop's.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -33,6 +33,23 @@ export interface Browsing {
 /** A fresh context and page at 1280 px that records every problem against `baseUrl`'s origin. */
 export async function newBrowsing(browser: Browser, baseUrl: string, opts: { javaScriptEnabled?: boolean } = {}): Promise<Browsing> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, javaScriptEnabled: opts.javaScriptEnabled ?? true });
+  return recording(context, baseUrl);
+}
+
+/** The width of the phone the pages are checked on (an iPhone 12 to 15). */
+export const PHONE_WIDTH = 390;
+
+/**
+ * A fresh context that browses like a phone's browser: 390 px wide, the page's meta viewport
+ * honoured (a page too wide for it would be zoomed out, as on a phone), touch; records problems
+ * like newBrowsing.
+ */
+export async function phoneBrowsing(browser: Browser, baseUrl: string): Promise<Browsing> {
+  const context = await browser.newContext({ viewport: { width: PHONE_WIDTH, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 1 });
+  return recording(context, baseUrl);
+}
+
+async function recording(context: BrowserContext, baseUrl: string): Promise<Browsing> {
   const page = await context.newPage();
   const problems: string[] = [];
   const origin = new URL(baseUrl).origin;
@@ -68,18 +85,21 @@ export async function signedIn(browser: Browser, baseUrl: string, opts: { javaSc
 }
 
 /**
- * Full-page screenshots at 375 and 1280 px into test/.screenshots/<name>-<kind>-<width>.png. At
- * 375 px the page itself must not scroll sideways (wide tables and code scroll inside their box).
+ * Full-page screenshots at 390 (a phone) and 1280 px into test/.screenshots/<name>-<kind>-<width>.png.
+ * At 375 and 390 px the page itself must not scroll sideways, and no table may be cut off (data
+ * tables reflow; code scrolls inside its box).
  * The caret is left alone: hiding it leaves empty style attributes on inputs, which htmx copies
  * onto what it swaps in and the CSP then refuses — a report caused by the screenshot, not the page.
  */
 export async function shoot(page: Page, name: string, kind: HostKind, opts: { checkWidth?: boolean } = {}): Promise<void> {
-  for (const width of [375, 1280]) {
+  for (const width of [375, PHONE_WIDTH, 1280]) {
     await page.setViewportSize({ width, height: 900 });
-    if (width === 375 && opts.checkWidth !== false) {
-      expect(await page.evaluate(() => document.documentElement.scrollWidth), `${name} is wider than 375 px`).toBeLessThanOrEqual(375);
+    if (width < 1280 && opts.checkWidth !== false) {
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), `${name} is wider than ${width} px`).toBeLessThanOrEqual(width);
+      const cut = await page.evaluate(() => [...document.querySelectorAll('.table-wrap')].filter((w) => w.scrollWidth > w.clientWidth + 1).length);
+      expect(cut, `${name}: a table is cut off at ${width} px`).toBe(0);
     }
-    await page.screenshot({ path: join(SCREENSHOTS, `${name}-${kind}-${width}.png`), fullPage: true, caret: 'initial' });
+    if (width !== 375) await page.screenshot({ path: join(SCREENSHOTS, `${name}-${kind}-${width}.png`), fullPage: true, caret: 'initial' });
   }
   await page.setViewportSize({ width: 1280, height: 900 });
 }

@@ -3,13 +3,14 @@
 // once (checked with openssl), revoked (Pebble says Revoked) — with JavaScript on and off; field
 // errors, edit, API key replacement, another key, delete; keys generated, imported (pasted and
 // uploaded) and deleted; a forged CSRF token refused; no request leaving the origin; screenshots
-// of every page at 375 and 1280 px in test/.screenshots/.
+// of every page at 390 and 1280 px (checked at 375 and 390) in test/.screenshots/.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describePebble, normalizeSerial } from '../harness/pebble.ts';
-import { HOST_KINDS } from '../harness/hosts.ts';
+import { HOST_KINDS, type HostKind } from '../harness/hosts.ts';
+import { HOSTNAME_PLACEHOLDER } from '../../templates/secrets.ts';
 import { openssl, startWorld, tempFile, type World } from '../harness/world.ts';
 import { startDnsWebhook } from '../harness/dns-helpers.ts';
 import { describeBrowser, launchChromium, shoot as shootAt, signedIn, type Browsing } from './browser.ts';
@@ -38,10 +39,20 @@ async function startSlowWebhook(target: string, delayMs: number): Promise<{ url:
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/dns`, stop: () => new Promise((r) => server.close(() => r())) };
 }
 
-/** `curl -s -H "apikey: K" URL > FILE` lines of the page's command block, as {apiKey, url}. */
-async function curlCommands(page: Page): Promise<Array<{ apiKey: string; url: string }>> {
+/**
+ * `curl -s -H "apikey: K" URL > FILE` lines of the page's command block, as {apiKey, url}. The
+ * node host of the tests has no hostname set, so its commands carry the placeholder and the page
+ * says it must be set: `url` is then the command's URL with the placeholder replaced by the
+ * address the test reaches the host at. The Worker's commands name the address it is served on.
+ */
+async function curlCommands(page: Page, kind: HostKind, baseUrl: string): Promise<Array<{ apiKey: string; url: string }>> {
   const text = await page.locator('pre.commands').first().innerText();
-  return [...text.matchAll(/curl -s -H "apikey: (cka_[A-Za-z0-9_-]+)" (\S+) >/g)].map((m) => ({ apiKey: m[1], url: m[2] }));
+  const commands = [...text.matchAll(/curl -s -H "apikey: (ck[ck]_[A-Za-z0-9_-]+)" (\S+) >/g)].map((m) => ({ apiKey: m[1], url: m[2] }));
+  expect(commands.length).toBeGreaterThan(0);
+  const origin = new URL(baseUrl).origin;
+  for (const c of commands) expect(c.url.startsWith(kind === 'node' ? `${HOSTNAME_PLACEHOLDER}/api/` : `${origin}/api/`), c.url).toBe(true);
+  if (kind === 'node') await page.getByText("This server's hostname is not set").first().waitFor();
+  return commands.map((c) => ({ ...c, url: c.url.replace(HOSTNAME_PLACEHOLDER, origin) }));
 }
 
 for (const kind of HOST_KINDS) {
@@ -84,7 +95,7 @@ for (const kind of HOST_KINDS) {
           certificate: [await page.getByLabel('Certificate API key 1').inputValue(), await page.getByLabel('Certificate API key 2').inputValue()],
           key: [await page.getByLabel('Key API key 1').inputValue(), await page.getByLabel('Key API key 2').inputValue()],
         };
-        return { shown, commands: await curlCommands(page) };
+        return { shown, commands: await curlCommands(page, kind, world.host.baseUrl) };
       }
 
       /** "Request now", then wait until the page shows the certificate valid (htmx polling, or the refreshing page). */
@@ -245,7 +256,7 @@ for (const kind of HOST_KINDS) {
           await page.getByLabel('Type of the new key').selectOption('rsa-2048');
           await page.getByRole('button', { name: 'Use this key' }).click();
           await page.getByText(`The key ${name}-2 was made`).waitFor();
-          expect(await page.getByLabel('Key API key 1').inputValue()).toMatch(/^cka_/);
+          expect(await page.getByLabel('Key API key 1').inputValue()).toMatch(/^ckk_/);
           await page.getByText('Key of the served certificate').waitFor();
           await shoot(page, 'certificate-key-made');
 
@@ -301,7 +312,7 @@ for (const kind of HOST_KINDS) {
           await page.getByRole('button', { name: 'Generate key' }).click();
           await page.getByRole('heading', { name: `Key ${generated} created` }).waitFor();
           await shoot(page, 'key-created');
-          const [command] = await curlCommands(page);
+          const [command] = await curlCommands(page, kind, world.host.baseUrl);
           const downloaded = await fetch(command.url, { headers: { apikey: command.apiKey } });
           expect(downloaded.status).toBe(200);
           expect(openssl(['pkey', '-in', tempFile('k.pem', await downloaded.text()), '-noout', '-text'])).toContain('NIST CURVE: P-384');

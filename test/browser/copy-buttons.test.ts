@@ -39,7 +39,7 @@ for (const kind of HOST_KINDS) {
           await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(world.host.baseUrl).origin });
           await generateKey(page, world);
           const apiKey = await page.getByLabel('Key API key 2').inputValue();
-          expect(apiKey).toMatch(/^cka_/);
+          expect(apiKey).toMatch(/^ckk_/);
 
           const copyKey = page.getByRole('button', { name: 'Copy Key API key 2' });
           await copyKey.click();
@@ -70,7 +70,7 @@ for (const kind of HOST_KINDS) {
         const { context, page, problems } = await signedIn(browser, world.host.baseUrl, { javaScriptEnabled: false });
         try {
           await generateKey(page, world);
-          expect(await page.getByLabel('Key API key 1').inputValue()).toMatch(/^cka_/); // there to copy by hand
+          expect(await page.getByLabel('Key API key 1').inputValue()).toMatch(/^ckk_/); // there to copy by hand
           expect(await page.locator('button[data-copy]').count()).toBe(3); // rendered, but hidden
           expect(await page.getByRole('button', { name: /^Copy/ }).count()).toBe(0);
           for (const button of await page.locator('button[data-copy]').all()) expect(await button.isVisible()).toBe(false);

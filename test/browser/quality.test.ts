@@ -3,12 +3,16 @@
 // one <h1> and a <title>; the keyboard alone reaches everything that can be used (the skip link
 // first), with a visible focus ring on each stop; nothing scrolls sideways at 375 px; no request
 // leaves our origin and the CSP refuses nothing. A form is also filled and sent with the keyboard.
+// And every page on a phone: 390 px wide in a mobile context (the meta viewport honoured, as a
+// phone's browser does), nothing scrolls sideways, no data table is cut off (they reflow), no
+// CSP refusal, and a screenshot of each (test/.screenshots/phone-*.png).
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describePebble } from '../harness/pebble.ts';
 import { HOST_KINDS } from '../harness/hosts.ts';
 import { issueCertificate, startWorld, type World } from '../harness/world.ts';
-import { describeBrowser, launchChromium, newBrowsing, shoot, signedIn } from './browser.ts';
+import { describeBrowser, launchChromium, newBrowsing, PHONE_WIDTH, phoneBrowsing, shoot, signedIn, signIn, SCREENSHOTS } from './browser.ts';
 
 interface PageFindings {
   /** Controls, buttons, links and images without an accessible name, as short descriptions. */
@@ -89,6 +93,45 @@ async function tabThrough(page: Page): Promise<{ missed: string[]; unringed: str
   return { missed, unringed: [...new Set(unringed)], first };
 }
 
+/** Every page of the admin UI with the objects the world below makes. */
+const PAGES = (certificate: string) => [
+  '/',
+  '/certificates',
+  '/certificates/-/new',
+  `/certificates/${certificate}`,
+  `/certificates/${certificate}/edit`,
+  `/certificates/${certificate}/key`,
+  `/certificates/${certificate}/revoke`,
+  `/certificates/${certificate}/delete`,
+  '/keys',
+  '/keys/-/new',
+  '/keys/quality-key',
+  '/keys/quality-key/delete',
+  '/accounts',
+  '/accounts/new',
+  '/accounts/default',
+  '/dns-providers',
+  '/dns-providers/new',
+  '/dns-providers/new?type=webhook',
+  '/dns-providers/quality-dns',
+  '/backups',
+  '/settings',
+  '/account',
+  '/account/two-factor',
+  '/no-such-page',
+];
+
+/** What a phone shows of the page just loaded: sideways scrolling of the page, and tables wider than their box. */
+function phoneFindings(page: Page): Promise<{ pageWidth: number; viewport: number; cutTables: string[] }> {
+  return page.evaluate(() => ({
+    pageWidth: document.documentElement.scrollWidth,
+    viewport: window.innerWidth,
+    cutTables: [...document.querySelectorAll('.table-wrap')]
+      .filter((wrap) => wrap.scrollWidth > wrap.clientWidth + 1)
+      .map((wrap) => wrap.querySelector('caption')?.textContent?.trim() || 'a table'),
+  }));
+}
+
 for (const kind of HOST_KINDS) {
   describePebble(`page quality in Chromium on the ${kind} host`, () => {
     describeBrowser('', () => {
@@ -109,38 +152,12 @@ for (const kind of HOST_KINDS) {
       });
 
       it('every page: labelled controls, one h1, a title, keyboard reach with a focus ring, 375 px wide, nothing foreign', async () => {
-        const pages = [
-          '/',
-          '/certificates',
-          '/certificates/-/new',
-          `/certificates/${certificate}`,
-          `/certificates/${certificate}/edit`,
-          `/certificates/${certificate}/key`,
-          `/certificates/${certificate}/revoke`,
-          `/certificates/${certificate}/delete`,
-          '/keys',
-          '/keys/-/new',
-          '/keys/quality-key',
-          '/keys/quality-key/delete',
-          '/accounts',
-          '/accounts/new',
-          '/accounts/default',
-          '/dns-providers',
-          '/dns-providers/new',
-          '/dns-providers/new?type=webhook',
-          '/dns-providers/quality-dns',
-          '/backups',
-          '/settings',
-          '/account',
-          '/account/two-factor',
-          '/no-such-page',
-        ];
         // Pages no other suite takes a picture of.
         const screenshots: Record<string, string> = { '/': 'dashboard', '/no-such-page': 'problem-not-found' };
         const { context, page, problems } = await signedIn(browser, world.host.baseUrl);
         const report: string[] = [];
         try {
-          for (const path of pages) {
+          for (const path of PAGES(certificate)) {
             await page.goto(`${world.host.baseUrl}${path}`);
             const found = await inspect(page);
             if (found.unnamed.length) report.push(`${path}: no accessible name: ${found.unnamed.join(', ')}`);
@@ -163,6 +180,55 @@ for (const kind of HOST_KINDS) {
             if (res!.status() !== 200) report.push(`navigation: ${href} answers ${res!.status()}`);
           }
           expect(report).toEqual([]);
+          expect(problems).toEqual([]);
+        } finally {
+          await context.close();
+        }
+      });
+
+      it(`every page on a phone (${PHONE_WIDTH} px): nothing scrolls sideways, no table cut off, no CSP refusal; a screenshot of each`, async () => {
+        const phone = await phoneBrowsing(browser, world.host.baseUrl);
+        const report: string[] = [];
+        const check = async (path: string) => {
+          const found = await phoneFindings(phone.page);
+          if (found.viewport !== PHONE_WIDTH) report.push(`${path}: laid out ${found.viewport} px wide, not ${PHONE_WIDTH} (zoomed out)`);
+          if (found.pageWidth > PHONE_WIDTH) report.push(`${path}: ${found.pageWidth} px wide`);
+          if (found.cutTables.length) report.push(`${path}: cut off: ${found.cutTables.join(', ')}`);
+          const slug = path === '/' ? 'dashboard' : path.slice(1).replace(/[^a-z0-9]+/gi, '-').replace(/-+$/, '');
+          await phone.page.screenshot({ path: join(SCREENSHOTS, `phone-${slug}-${kind}.png`), fullPage: true, caret: 'initial' });
+        };
+        try {
+          await phone.page.goto(`${world.host.baseUrl}/login`);
+          await check('/login');
+          expect(await signIn(phone.page, world.host.baseUrl)).toBe(true);
+          for (const path of PAGES(certificate)) {
+            await phone.page.goto(`${world.host.baseUrl}${path}`);
+            await check(path);
+          }
+          expect(report).toEqual([]);
+          expect(phone.problems).toEqual([]);
+        } finally {
+          await phone.context.close();
+        }
+      });
+
+      it("the order history's Started column keeps each time on one line", async () => {
+        const { context, page, problems } = await signedIn(browser, world.host.baseUrl);
+        try {
+          await page.goto(`${world.host.baseUrl}/certificates/${certificate}`);
+          const started = page.locator('#orders-heading ~ .table-wrap td[data-label="Started"]').first();
+          // A tablet and a desktop: wide enough for the table's four columns side by side.
+          for (const width of [700, 1280]) {
+            await page.setViewportSize({ width, height: 900 });
+            expect(await started.innerText()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC\nended \d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+            // Two lines of text (start and end), each on one line box: as tall as two lines, no more.
+            const lines = await started.evaluate((td) => {
+              const range = document.createRange();
+              range.selectNodeContents(td);
+              return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+            });
+            expect(lines, `at ${width} px`).toBe(2);
+          }
           expect(problems).toEqual([]);
         } finally {
           await context.close();

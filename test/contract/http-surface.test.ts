@@ -117,7 +117,7 @@ for (const kind of HOST_KINDS) {
       });
 
       it('answers 401 without a key, with an unknown key, an empty key or a prefix of a real key', async () => {
-        for (const headers of [{} as Record<string, string>, { apikey: '' }, { apikey: 'cka_' + 'A'.repeat(32) }, { apikey: cert.apiKeys[0].slice(0, -1) }, { apikey: `${cert.apiKeys[0]}x` }]) {
+        for (const headers of [{} as Record<string, string>, { apikey: '' }, { apikey: 'ckc_' + 'A'.repeat(32) }, { apikey: 'cka_' + 'A'.repeat(32) }, { apikey: cert.apiKeys[0].slice(0, -1) }, { apikey: `${cert.apiKeys[0]}x` }]) {
           const res = await download(`/api/certificate/${cert.name}`, { headers });
           expect(res.status).toBe(401);
           expect(res.headers.get('content-type')).toBe('application/problem+json');
@@ -125,11 +125,22 @@ for (const kind of HOST_KINDS) {
         expect((await download(`/api/certificate/does-not-exist`, {})).status).toBe(401);
       });
 
-      it('answers 403 for a key of another object, and never lets a certificate key open a key or the reverse', async () => {
-        expect((await download(`/api/certificate/${cert.name}`, { headers: { apikey: other.apiKeys[0] } })).status).toBe(403);
-        expect((await download(`/api/certificate/${cert.name}`, { headers: { apikey: cert.key.apiKeys[0] } })).status).toBe(403);
-        expect((await download(`/api/key/${cert.key.name}`, { headers: { apikey: cert.apiKeys[0] } })).status).toBe(403);
-        expect((await download(`/api/key/${cert.key.name}`, { headers: { apikey: other.key.apiKeys[0] } })).status).toBe(403);
+      it('answers 403 for a key of another object, and never lets a certificate key open a key or the reverse, saying which key is wanted', async () => {
+        const detailOf = async (path: string, apikey: string) => {
+          const res = await download(path, { headers: { apikey } });
+          expect(res.status).toBe(403);
+          const text = await res.text();
+          expect(text).not.toContain(other.name); // what the presented key does open stays unnamed
+          return JSON.parse(text).detail as string;
+        };
+        expect(await detailOf(`/api/certificate/${cert.name}`, other.apiKeys[0])).toMatch(/^this API key belongs to another certificate; /);
+        expect(await detailOf(`/api/certificate/${cert.name}`, cert.key.apiKeys[0])).toBe(
+          `this is a key's API key; /api/certificate/${cert.name} needs one of the certificate's own two API keys (ckc_…, or an older cka_…)`,
+        );
+        expect(await detailOf(`/api/key/${cert.key.name}`, cert.apiKeys[0])).toBe(
+          `this is a certificate's API key; /api/key/${cert.key.name} needs one of the key's own two API keys (ckk_…, or an older cka_…)`,
+        );
+        expect(await detailOf(`/api/key/${cert.key.name}`, other.key.apiKeys[0])).toMatch(/^this API key belongs to another key; /);
       });
 
       it('answers 404 for an unknown name and for a certificate not issued yet', async () => {
@@ -202,7 +213,7 @@ for (const kind of HOST_KINDS) {
         const keys = await world.api.get('/api/v1/keys');
         expect(keys.body.map((k: { name: string }) => k.name)).toContain(cert.key.name);
         const all = certs.text + keys.text + (await world.api.get('/api/v1/accounts')).text;
-        expect(all).not.toMatch(/cka_|ckt_|PRIVATE KEY|key_sealed|keySealed/);
+        expect(all).not.toMatch(/ck[tcka]_|PRIVATE KEY|key_sealed|keySealed/);
       });
 
       it('refuses to delete a key in use and deletes an unused one', async () => {

@@ -34,7 +34,7 @@ import { hashRecoveryCode } from '../../auth/recovery.ts';
 import { sha256, toHex, utf8 } from '../../util/encoding.ts';
 import { NAME_HINT, NAME_PATTERN } from '../../http/validate.ts';
 import { accountAad, DEFAULT_ACCOUNT, type AccountRow } from '../accounts.ts';
-import { isCerteraApiKey, type ApiKeyOwnerKind } from '../apikeys.ts';
+import { API_KEY_PREFIX, isCerteraApiKey, type ApiKeyOwnerKind } from '../apikeys.ts';
 import { findCertificateByName, newCertificateRow, type CertificateRow } from '../certificates.ts';
 import { keyAad, type KeyRow } from '../keys.ts';
 import { normalizeDomains } from '../names.ts';
@@ -427,7 +427,7 @@ async function apiKeysOf(ctx: Context, ownerKind: ApiKeyOwnerKind, name: string,
     if (isCerteraApiKey(value)) {
       plain = value;
     } else {
-      plain = newSecret('cka');
+      plain = newSecret(API_KEY_PREFIX[ownerKind]);
       made.push({ slot, apiKey: plain });
     }
     const keyHash = await hashSecret(plain);

@@ -7,7 +7,7 @@
 // SVG, and the key in text), then a code from the app to prove it holds the secret; only then is
 // anything stored, and the ten recovery codes are shown, once.
 import type { HandlerContext } from '../context.ts';
-import { html, page, raw, type Html } from '../html.ts';
+import { html, page, raw, type Html } from '../../html/html.ts';
 import { layout, type Flash } from '../../../templates/layout.ts';
 import { button, copyButton, csrfField, field, linkButton } from '../../../templates/components.ts';
 import { errorField, fieldMessage } from '../../../templates/error-text.ts';

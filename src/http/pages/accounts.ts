@@ -4,7 +4,7 @@
 // rollover (RFC 8555 §7.3.5), deactivation (§7.3.6) and removal. What the CA answers is shown in
 // its own words. The same domain functions serve the JSON API (admin-api.ts).
 import type { HandlerContext, RoutedRequest } from '../context.ts';
-import { html, page, type Html } from '../html.ts';
+import { html, page, type Html } from '../../html/html.ts';
 import { layout, type Flash } from '../../../templates/layout.ts';
 import { button, checkboxField, csrfField, field, linkButton, selectField, table, textareaField } from '../../../templates/components.ts';
 import { detailsTable, wrappable } from '../../../templates/details.ts';

@@ -31,10 +31,10 @@ interface Fixture {
   csrf: string;
 }
 
-async function fixture(runtime: Runtime = 'node'): Promise<Fixture> {
+async function fixture(runtime: Runtime = 'node', overrides: Partial<Deps> = {}): Promise<Fixture> {
   const db = await openDatabase(`file:${makeTempDir('admin-pages-')}/certkeep.db`);
   const now = Date.now();
-  const deps: Deps = await offlineDeps(db.database, { runtime, concurrency: 3 });
+  const deps: Deps = await offlineDeps(db.database, { runtime, concurrency: 3, ...overrides });
   await deps.db.db.insert(settings).values({ key: 'setupCompletedAt', value: JSON.stringify(now), updatedAt: now });
   await deps.db.db.insert(users).values({ id: newId(), email: 'admin@example.com', passwordHash: await hashPassword(PASSWORD, 1000), failedLogins: 0, createdAt: now, updatedAt: now });
   const app = createApp(deps);
@@ -209,6 +209,12 @@ describe('settings', () => {
     expect(body).toMatch(/Orders in flight at once<\/th><td>3 /);
     await f.request('POST', '/settings', { _csrf: f.csrf, renewDays: '' });
     expect((await getSettings(f.deps)).renewDays).toBeNull();
+  });
+
+  it("show the scheduler's tick as its value, with the setting that changes it", async () => {
+    f = await fixture('node', { tickSeconds: 17 });
+    const body = await (await f.request('GET', '/settings')).text();
+    expect(body).toMatch(/Looks for due work<\/th><td>every 17 seconds <span class="hint">\(set by <code>CERTKEEP_TICK_SECONDS<\/code>, default 60\)<\/span>/);
   });
 });
 

@@ -1,6 +1,6 @@
 // /login and /logout (SPEC §6).
 import type { HandlerContext } from '../context.ts';
-import { html, page } from '../html.ts';
+import { html, page } from '../../html/html.ts';
 import { layout } from '../../../templates/layout.ts';
 import { button, field } from '../../../templates/components.ts';
 import { isSetupDone } from '../../domain/setup.ts';

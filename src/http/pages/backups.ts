@@ -4,7 +4,7 @@
 // the second factor when it is on), as the account page does for its changes. On the Worker the
 // page says what D1 offers instead.
 import type { HandlerContext, RoutedRequest } from '../context.ts';
-import { html, page } from '../html.ts';
+import { html, page } from '../../html/html.ts';
 import { layout, type Flash } from '../../../templates/layout.ts';
 import { button, csrfField, linkButton, table } from '../../../templates/components.ts';
 import { detailsTable, wrappable } from '../../../templates/details.ts';

@@ -13,6 +13,7 @@ import { certificateLeaseName } from '../../domain/orders.ts';
 import { certificateInputOf, splitDomains } from './certificates.ts';
 import { PAGE_ORIGIN, signedInPageApp, type PageApp } from '../../../test/harness/page-app.ts';
 import { decode, fieldErrorText, inputValue, unlabelledControls } from '../../../test/harness/markup.ts';
+import { HOSTNAME_PLACEHOLDER } from '../../../templates/secrets.ts';
 
 interface Fixture extends PageApp {
   get(path: string): Promise<{ status: number; text: string; headers: Headers }>;
@@ -87,7 +88,7 @@ describe('certificate pages', () => {
     }
     const first = await f.get('/certificates');
     expect(first.status).toBe(200);
-    expect(first.text.match(/<tr>\s*<td><a href="\/certificates\/c\d\d">/g)).toHaveLength(25);
+    expect(first.text.match(/<tr>\s*<td data-label="Certificate"><a href="\/certificates\/c\d\d">/g)).toHaveLength(25);
     expect(first.text).toContain('27 certificates, page 1 of 2.');
     expect(first.text).toContain('<a href="/certificates?page=2" rel="next">Next</a>');
     const second = await f.get('/certificates?page=2');
@@ -142,14 +143,17 @@ describe('certificate pages', () => {
     expect(res.headers.get('cache-control')).toBe('no-store');
     const certKeys = [inputValue(res.text, 'shown-certificate-1')!, inputValue(res.text, 'shown-certificate-2')!];
     const keyKeys = [inputValue(res.text, 'shown-key-1')!, inputValue(res.text, 'shown-key-2')!];
-    for (const k of [...certKeys, ...keyKeys]) expect(k).toMatch(/^cka_/);
-    expect(decode(res.text)).toContain(`curl -s -H "apikey: ${certKeys[0]}" ${PAGE_ORIGIN}/api/certificate/www > www.pem`);
-    expect(decode(res.text)).toContain(`(umask 077; curl -s -H "apikey: ${keyKeys[0]}" ${PAGE_ORIGIN}/api/key/www > www.key)`);
+    for (const k of certKeys) expect(k).toMatch(/^ckc_/);
+    for (const k of keyKeys) expect(k).toMatch(/^ckk_/);
+    // No hostname is set here: the commands carry a placeholder, never the address being browsed.
+    expect(decode(res.text)).toContain(`curl -s -H "apikey: ${certKeys[0]}" ${HOSTNAME_PLACEHOLDER}/api/certificate/www > www.pem`);
+    expect(decode(res.text)).toContain(`(umask 077; curl -s -H "apikey: ${keyKeys[0]}" ${HOSTNAME_PLACEHOLDER}/api/key/www > www.key)`);
+    expect(res.text).not.toContain(PAGE_ORIGIN);
     expect(unlabelledControls(res.text)).toEqual([]);
 
     // Real keys: the certificate is not issued yet (404), a made-up key is unknown (401).
     expect(await f.download('/api/certificate/www', certKeys[1])).toBe(404);
-    expect(await f.download('/api/certificate/www', 'cka_' + 'A'.repeat(32))).toBe(401);
+    expect(await f.download('/api/certificate/www', 'ckc_' + 'A'.repeat(32))).toBe(401);
     expect(await f.download('/api/key/www', keyKeys[1])).toBe(200);
     expect(await f.download('/api/key/www', certKeys[0])).toBe(403);
 
@@ -161,7 +165,7 @@ describe('certificate pages', () => {
     // A later GET shows no API key, only the commands with placeholders.
     const detail = await f.get('/certificates/www');
     for (const k of [...certKeys, ...keyKeys]) expect(detail.text).not.toContain(k);
-    expect(decode(detail.text)).toContain(`curl -s -H "apikey: <certificate API key>" ${PAGE_ORIGIN}/api/certificate/www`);
+    expect(decode(detail.text)).toContain(`curl -s -H "apikey: <certificate API key>" ${HOSTNAME_PLACEHOLDER}/api/certificate/www`);
   });
 
   it('with an existing key, show only the certificate’s API keys and point to the key', async () => {
@@ -170,7 +174,7 @@ describe('certificate pages', () => {
     expect(res.status).toBe(201);
     expect(inputValue(res.text, 'shown-key-1')).toBeUndefined();
     expect(res.text).toContain('the existing key <a href="/keys/shared">shared</a>');
-    expect(decode(res.text)).toContain(`curl -s -H "apikey: <key API key>" ${PAGE_ORIGIN}/api/key/shared`);
+    expect(decode(res.text)).toContain(`curl -s -H "apikey: <key API key>" ${HOSTNAME_PLACEHOLDER}/api/key/shared`);
   });
 
   it('refuse a POST without the session’s CSRF token, and change nothing', async () => {
@@ -275,7 +279,7 @@ describe('certificate pages', () => {
     const res = await f.post('/certificates/rot/api-keys/2', {});
     expect(res.status).toBe(200);
     const fresh = inputValue(res.text, 'shown-certificate-2')!;
-    expect(fresh).toMatch(/^cka_/);
+    expect(fresh).toMatch(/^ckc_/);
     expect(await f.download('/api/certificate/rot', fresh)).toBe(404); // known key, not issued yet
     expect(await f.download('/api/certificate/rot', created.apiKeys[1])).toBe(401);
     expect(await f.download('/api/certificate/rot', created.apiKeys[0])).toBe(404);
@@ -287,7 +291,7 @@ describe('certificate pages', () => {
     const made = await f.post('/certificates/mv/key', { key: '', keyType: 'rsa-2048', keyName: '' });
     expect(made.status).toBe(200);
     expect(made.text).toContain('The key mv-2 was made');
-    expect(inputValue(made.text, 'shown-key-1')).toMatch(/^cka_/);
+    expect(inputValue(made.text, 'shown-key-1')).toMatch(/^ckk_/);
     expect((await findKeyByName(f.deps, 'mv-2'))!.type).toBe('rsa-2048');
 
     const same = await f.post('/certificates/mv/key', { key: 'mv-2' });

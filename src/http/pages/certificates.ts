@@ -4,7 +4,7 @@
 // normalizeDomains) and call the same domain functions as src/http/admin-api.ts.
 import type { HandlerContext, RoutedRequest } from '../context.ts';
 import type { PageRoute } from './routes.ts';
-import { page, type Html } from '../html.ts';
+import { page, type Html } from '../../html/html.ts';
 import { CertkeepError } from '../../errors.ts';
 import type { KeyType } from '../../crypto/index.ts';
 import { KEY_TYPES } from '../../crypto/index.ts';
@@ -47,6 +47,7 @@ import {
 import { check, statusOf, type FieldErrors } from './form-errors.ts';
 import { errorField, errorText, fieldMessage } from '../../../templates/error-text.ts';
 import { redirect, signedIn, type PageContext } from './guard.ts';
+import { downloadOrigin } from './download-origin.ts';
 
 /** How long "Request now" waits for the order to show before answering. */
 const START_WAIT_MS = 2_000;
@@ -58,7 +59,6 @@ export function splitDomains(text: string): string[] {
   return text.split(/[\s,;]+/).filter(Boolean);
 }
 
-const originOf = (request: Request) => new URL(request.url).origin;
 
 function paramName(request: RoutedRequest): string {
   try {
@@ -168,7 +168,7 @@ async function detailPage(
 ): Promise<Response> {
   const cert = await detailOf(ctx, row);
   return page(
-    certificateDetailPage({ csrfToken: pc.session.csrfToken, origin: originOf(request), now: ctx.deps.now(), cert, flash: extra.flash ?? noticeOf(request), shown: extra.shown }),
+    certificateDetailPage({ csrfToken: pc.session.csrfToken, origin: await downloadOrigin(request, ctx), now: ctx.deps.now(), cert, flash: extra.flash ?? noticeOf(request), shown: extra.shown }),
     { status: extra.status ?? 200 },
   );
 }
@@ -284,7 +284,7 @@ async function create(request: Request, ctx: HandlerContext): Promise<Response> 
   return page(
     certificateCreatedPage({
       csrfToken: pc.session.csrfToken,
-      origin: originOf(request),
+      origin: await downloadOrigin(request, ctx),
       name: result.row.name,
       apiKeys: result.apiKeys,
       key: { name: result.key.name, apiKeys: 'apiKeys' in result.key ? result.key.apiKeys : undefined },
@@ -363,7 +363,7 @@ async function replaceApiKey(request: RoutedRequest, ctx: HandlerContext): Promi
   const apiKey = await rotateApiKey(ctx.deps, 'certificate', row.id, slot);
   return detailPage(request, ctx, pc, row, {
     flash: [{ kind: 'success', message: `API key ${slot} was replaced.` }],
-    shown: replacedApiKeyShown({ origin: originOf(request), name: row.name, slot, apiKey }),
+    shown: replacedApiKeyShown({ origin: await downloadOrigin(request, ctx), name: row.name, slot, apiKey }),
   });
 }
 
@@ -468,7 +468,7 @@ async function changeKey(request: RoutedRequest, ctx: HandlerContext): Promise<R
   const fresh = (await certs.findCertificateById(ctx.deps, row.id))!;
   return detailPage(request, ctx, pc, fresh, {
     flash: [{ kind: 'success', message: `The key ${result.name} was made; the next issuance uses it.` }],
-    shown: newKeyShown({ origin: originOf(request), keyName: result.name, apiKeys: result.apiKeys }),
+    shown: newKeyShown({ origin: await downloadOrigin(request, ctx), keyName: result.name, apiKeys: result.apiKeys }),
   });
 }
 

@@ -1,6 +1,6 @@
 // `/`: the dashboard — certificates by state, what expires soonest, recent failures.
 import type { HandlerContext } from '../context.ts';
-import { html, page } from '../html.ts';
+import { html, page } from '../../html/html.ts';
 import { layout } from '../../../templates/layout.ts';
 import { badge, linkButton, table } from '../../../templates/components.ts';
 import { certificateStatus, listCertificates, type CertificateRow, type CertificateStatus } from '../../domain/certificates.ts';

@@ -5,7 +5,7 @@
 // acme-dns provider needs, and removal. `script` and `rfc2136` need the node host and are offered
 // only there.
 import type { HandlerContext, RoutedRequest } from '../context.ts';
-import { html, page, type Html, type HtmlValue } from '../html.ts';
+import { html, page, type Html, type HtmlValue } from '../../html/html.ts';
 import { layout, type Flash } from '../../../templates/layout.ts';
 import { button, csrfField, field, linkButton, selectField, table, textareaField } from '../../../templates/components.ts';
 import { detailsTable, wrappable, type DetailRow } from '../../../templates/details.ts';

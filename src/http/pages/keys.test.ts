@@ -52,7 +52,7 @@ describe('key pages', () => {
     const res = await f.send('/keys', form({ source: 'generate', name: 'gen', type: 'ec-p384' }, f.csrf));
     expect(res.status).toBe(201);
     const k1 = inputValue(res.text, 'shown-key-1')!;
-    expect(k1).toMatch(/^cka_/);
+    expect(k1).toMatch(/^ckk_/);
     expect(res.text).toContain(`/api/key/gen &gt; gen.key)`);
     const pem = await f.download('/api/key/gen', k1);
     expect(pem.status).toBe(200);
@@ -138,7 +138,7 @@ describe('key pages', () => {
     await createCertificate(f.deps, { name: 'site', domains: ['site.example.com'], challenge: 'http-01' });
     await createKey(f.deps, 'loose', { type: 'ec-p256' });
     const list = await f.get('/keys');
-    expect(list.text).toMatch(/<a href="\/keys\/site">site<\/a><\/td><td>EC P-256<\/td><td>[^<]+<\/td><td><a href="\/certificates\/site">site<\/a>/);
+    expect(list.text).toMatch(/<a href="\/keys\/site">site<\/a><\/td><td data-label="Type">EC P-256<\/td><td data-label="Created" class="nowrap">[^<]+<\/td><td data-label="Used by"><a href="\/certificates\/site">site<\/a>/);
     expect(list.text).toMatch(/<a href="\/keys\/loose">loose<\/a>.*unused/);
 
     const confirm = await f.get('/keys/site/delete');

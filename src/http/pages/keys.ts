@@ -3,7 +3,7 @@
 // domain functions and rules as the admin API's /api/v1/keys.
 import type { HandlerContext, RoutedRequest } from '../context.ts';
 import type { PageRoute } from './routes.ts';
-import { page, type Html } from '../html.ts';
+import { page, type Html } from '../../html/html.ts';
 import { CertkeepError } from '../../errors.ts';
 import { KEY_TYPES, type KeyType } from '../../crypto/index.ts';
 import { createKey, deleteKey, findKeyByName, listKeys, type KeyRow } from '../../domain/keys.ts';
@@ -29,8 +29,8 @@ import {
 import { check, statusOf, type FieldErrors } from './form-errors.ts';
 import { errorField, fieldMessage } from '../../../templates/error-text.ts';
 import { redirect, signedIn, type PageContext } from './guard.ts';
+import { downloadOrigin } from './download-origin.ts';
 
-const originOf = (request: Request) => new URL(request.url).origin;
 
 function paramName(request: RoutedRequest): string {
   try {
@@ -145,7 +145,7 @@ async function create(request: Request, ctx: HandlerContext): Promise<Response> 
     return again(statusOf(err));
   }
   return page(
-    keyCreatedPage({ csrfToken: pc.session.csrfToken, origin: originOf(request), name: result.name, type: result.type, apiKeys: result.apiKeys, imported: source === 'import' }),
+    keyCreatedPage({ csrfToken: pc.session.csrfToken, origin: await downloadOrigin(request, ctx), name: result.name, type: result.type, apiKeys: result.apiKeys, imported: source === 'import' }),
     { status: 201 },
   );
 }
@@ -157,7 +157,7 @@ async function detailResponse(request: Request, ctx: HandlerContext, pc: PageCon
   return page(
     keyDetailPage({
       csrfToken: pc.session.csrfToken,
-      origin: originOf(request),
+      origin: await downloadOrigin(request, ctx),
       key: { name: row.name, type: row.type, createdAt: row.createdAt, spkiSha256: row.spkiSha256, usedBy },
       flash: extra.flash,
       shown: extra.shown,
@@ -180,7 +180,7 @@ async function replaceApiKey(request: RoutedRequest, ctx: HandlerContext): Promi
   const apiKey = await rotateApiKey(ctx.deps, 'key', row.id, slot);
   return detailResponse(request, ctx, pc, row, {
     flash: [{ kind: 'success', message: `API key ${slot} was replaced.` }],
-    shown: replacedKeyApiKeyShown({ origin: originOf(request), name: row.name, slot, apiKey }),
+    shown: replacedKeyApiKeyShown({ origin: await downloadOrigin(request, ctx), name: row.name, slot, apiKey }),
   });
 }
 

@@ -3,7 +3,7 @@
 // document. API clients, htmx requests (which handle errors in place) and the challenge path keep
 // the RFC 9457 document as it is.
 import type { HandlerContext } from '../context.ts';
-import { html, page } from '../html.ts';
+import { html, page } from '../../html/html.ts';
 import { layout } from '../../../templates/layout.ts';
 import { linkButton } from '../../../templates/components.ts';
 import { sessionOf } from '../session.ts';

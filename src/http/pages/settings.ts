@@ -1,18 +1,26 @@
 // /settings: what the admin may change at run time (kept in the database), and, read-only, how
 // the host's scheduler is set up (that comes from the environment, so it is changed there).
 //
+// This server's hostname (node host): the name other machines reach Certkeep by. Certkeep obtains
+// its HTTPS certificate for it, and the curl commands of the certificate and key pages use it.
+// Given at setup, or here later; changing it moves the site certificate to the new name.
+//
 // Renewal days: empty means the default rule — a third of the lifetime left (30 days of a 90-day
 // certificate) — and a CA's ARI window wins over either. The accepted range is Certera's, 10 to
 // 45 days: fewer leaves too little time to notice a failing renewal, more would renew a 90-day
 // certificate after half its life anyway (renewal never comes before half-way).
 import type { HandlerContext } from '../context.ts';
-import { html, page } from '../html.ts';
+import { html, page, type Html } from '../../html/html.ts';
 import { layout, type Flash } from '../../../templates/layout.ts';
 import { button, csrfField, field } from '../../../templates/components.ts';
 import { detailsTable } from '../../../templates/details.ts';
 import { getSettings } from '../../domain/settings.ts';
 import { RENEW_DAYS_MAX, RENEW_DAYS_MIN, setRenewDays } from '../../domain/renewal.ts';
+import { SITE_CERTIFICATE, setSiteHostname, siteHostnameOf } from '../../domain/setup.ts';
+import { CertkeepError } from '../../errors.ts';
+import { errorText } from '../../../templates/error-text.ts';
 import { redirect, signedIn, type PageContext } from './guard.ts';
+import { statusOf } from './form-errors.ts';
 import type { PageRoute } from './routes.ts';
 
 
@@ -26,12 +34,45 @@ export function parseRenewDays(text: string | null): { value: number | null } | 
   return { value: n };
 }
 
-function settingsPage(ctx: HandlerContext, pc: PageContext, o: { value: string; error?: string; flash?: Flash[] }, status = 200): Response {
+interface SettingsForm {
+  value: string;
+  error?: string;
+  /** The hostname as saved (null: none) and, after a refused change, as typed with its error. */
+  hostname: { saved: string | null; value?: string; error?: string };
+  flash?: Flash[];
+}
+
+/** Node host: the hostname other machines reach this server by, shown and changed here. */
+function hostnamePart(ctx: HandlerContext, pc: PageContext, o: SettingsForm['hostname']): Html | null {
+  if (ctx.deps.runtime !== 'node') return null;
+  const port = ctx.deps.httpsListenPort;
+  return html`<section aria-labelledby="hostname"><h2 id="hostname">This server</h2>
+<p>${o.saved
+    ? html`Other machines reach Certkeep at <code>https://${o.saved}${port !== undefined && port !== 443 ? `:${port}` : ''}</code>: its HTTPS certificate is the certificate <a href="/certificates/${SITE_CERTIFICATE}">${SITE_CERTIFICATE}</a>, and the curl commands on the certificate and key pages use this address.`
+    : html`<strong>No hostname is set.</strong> The curl commands on the certificate and key pages need the name other machines reach Certkeep by; until it is set they show a placeholder.`}</p>
+<form method="post" action="/settings/hostname" novalidate>
+  ${csrfField(pc.session.csrfToken)}
+  ${field({
+    name: 'hostname',
+    label: 'Hostname of this server',
+    value: o.value ?? o.saved ?? '',
+    error: o.error,
+    hint: html`One DNS name that points at this server, e.g. certkeep.example.com. Certkeep obtains its HTTPS certificate for it with http-01, so the CA must reach this server on port 80 under that name.${port !== undefined && port !== 443 ? html` The HTTPS port is ${port} (<code>CERTKEEP_HTTPS_PORT</code>).` : null}`,
+    attributes: { autocomplete: 'off', spellcheck: 'false', inputmode: 'url' },
+  })}
+  <div class="actions">${button(o.saved ? 'Change hostname' : 'Set hostname', { variant: 'primary' })}</div>
+</form>
+</section>`;
+}
+
+function settingsPage(ctx: HandlerContext, pc: PageContext, o: SettingsForm, status = 200): Response {
   const node = ctx.deps.runtime === 'node';
+  const tick = ctx.deps.tickSeconds;
   return page(
     layout(
       { title: 'Settings', session: { csrfToken: pc.session.csrfToken, section: 'settings' }, flash: o.flash },
       html`<h1>Settings</h1>
+${hostnamePart(ctx, pc, o.hostname)}
 <section aria-labelledby="renewal"><h2 id="renewal">Renewal</h2>
 <form method="post" action="/settings" novalidate>
   ${csrfField(pc.session.csrfToken)}
@@ -54,7 +95,10 @@ ${detailsTable(
   node
     ? [
         { label: 'Orders in flight at once', value: html`${ctx.deps.concurrency} <span class="hint">(set by <code>CERTKEEP_CONCURRENCY</code>, default 8)</span>` },
-        { label: 'Looks for due work', value: html`every <code>CERTKEEP_TICK_SECONDS</code> seconds (default 60)` },
+        {
+          label: 'Looks for due work',
+          value: html`every ${tick ?? 60} second${(tick ?? 60) === 1 ? '' : 's'} <span class="hint">(set by <code>CERTKEEP_TICK_SECONDS</code>, default 60)</span>`,
+        },
       ]
     : [
         { label: 'Orders in flight at once', value: html`${ctx.deps.concurrency} <span class="hint">(the <code>CONCURRENCY</code> var)</span>` },
@@ -71,8 +115,12 @@ async function showSettings(request: Request, ctx: HandlerContext): Promise<Resp
   const pc = await signedIn(request, ctx);
   if (pc instanceof Response) return pc;
   const { renewDays } = await getSettings(ctx.deps);
-  const saved = new URL(request.url).searchParams.get('done') === 'saved';
-  return settingsPage(ctx, pc, { value: renewDays === null ? '' : String(renewDays), flash: saved ? [{ kind: 'success', message: 'Settings saved.' }] : [] });
+  const done = new URL(request.url).searchParams.get('done');
+  const flash: Flash[] =
+    done === 'saved' ? [{ kind: 'success', message: 'Settings saved.' }]
+    : done === 'hostname' ? [{ kind: 'success', message: html`Hostname saved. Its HTTPS certificate is being obtained: <a href="/certificates/${SITE_CERTIFICATE}">follow it here</a>.` }]
+    : [];
+  return settingsPage(ctx, pc, { value: renewDays === null ? '' : String(renewDays), hostname: { saved: await siteHostnameOf(ctx.deps) }, flash });
 }
 
 async function submitSettings(request: Request, ctx: HandlerContext): Promise<Response> {
@@ -80,12 +128,33 @@ async function submitSettings(request: Request, ctx: HandlerContext): Promise<Re
   if (pc instanceof Response) return pc;
   const text = pc.form.get('renewDays') ?? '';
   const parsed = parseRenewDays(text);
-  if ('error' in parsed) return settingsPage(ctx, pc, { value: text, error: parsed.error, flash: [{ kind: 'error', message: 'The setting was not saved.' }] }, 400);
+  if ('error' in parsed) {
+    const hostname = { saved: await siteHostnameOf(ctx.deps) };
+    return settingsPage(ctx, pc, { value: text, error: parsed.error, hostname, flash: [{ kind: 'error', message: 'The setting was not saved.' }] }, 400);
+  }
   await setRenewDays(ctx.deps, parsed.value);
   return redirect('/settings?done=saved');
+}
+
+async function submitHostname(request: Request, ctx: HandlerContext): Promise<Response> {
+  const pc = await signedIn(request, ctx);
+  if (pc instanceof Response) return pc;
+  if (ctx.deps.runtime !== 'node') return redirect('/settings');
+  const typed = (pc.form.get('hostname') ?? '').trim();
+  try {
+    if (typed === '') throw new CertkeepError('BAD_REQUEST', 'hostname: enter the name other machines reach this server by', { field: 'hostname' });
+    await setSiteHostname(ctx.deps, typed);
+  } catch (err) {
+    if (!(err instanceof CertkeepError)) throw err;
+    const { renewDays } = await getSettings(ctx.deps);
+    const hostname = { saved: await siteHostnameOf(ctx.deps), value: typed, error: errorText(err) };
+    return settingsPage(ctx, pc, { value: renewDays === null ? '' : String(renewDays), hostname, flash: [{ kind: 'error', message: 'The hostname was not saved.' }] }, statusOf(err));
+  }
+  return redirect('/settings?done=hostname');
 }
 
 export const settingsPages: readonly PageRoute[] = [
   ['get', '/settings', showSettings],
   ['post', '/settings', submitSettings],
+  ['post', '/settings/hostname', submitHostname],
 ];

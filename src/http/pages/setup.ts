@@ -8,7 +8,7 @@
 // to continue (/login itself leads here until setup is done). A form from another site never gets
 // here: src/http/same-origin.ts refuses it before any step reads it.
 import type { HandlerContext } from '../context.ts';
-import { page } from '../html.ts';
+import { page } from '../../html/html.ts';
 import { problemResponse } from '../problem.ts';
 import * as wizard from '../../../templates/setup.ts';
 import type { FormState } from '../../../templates/setup.ts';

@@ -8,7 +8,7 @@
 // A template is read on its own: a fragment such as html` title="${t}"` starts in text, so it is
 // escaped (safely) but not checked for quoting; build attribute runs with attrs() instead.
 // Escaping does not judge URLs: `href="${url}"` with a `javascript:` URL stays a script URL. The
-// CSP (security-headers.ts) blocks those from running; templates should still link to our paths.
+// CSP (src/http/security-headers.ts) blocks those from running; templates should still link to our paths.
 
 /** Markup that is safe to insert as is: produced by `html`, `attrs` or `raw` only. */
 class Html {
