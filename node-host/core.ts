@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../src/log.ts';
 import { importMasterKey } from '../src/crypto/index.ts';
 import type { Settings } from './settings.ts';
 import { openDatabase, type OpenedDatabase } from './db.ts';
+import { nodeOutbound } from './outbound.ts';
 
 export interface NodeCore {
   deps: Deps;
@@ -61,7 +62,7 @@ export async function createNodeCore(settings: Settings, log = stdoutLogger(sett
   const deps: Deps = {
     db: db.database,
     masterKey: await importMasterKey(settings.masterKey),
-    fetch: globalThis.fetch.bind(globalThis),
+    outbound: nodeOutbound(settings.allowPrivateTargets),
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     log,

@@ -9,8 +9,9 @@ import { describePebble, startPebble, type Pebble } from '../harness/pebble.ts';
 import { freePort } from '../harness/ports.ts';
 import { makeTempDir } from '../harness/tmp.ts';
 import { runCli, startNodeHost } from '../harness/hosts.ts';
+import { TEST_PRIVATE_TARGETS } from '../harness/outbound.ts';
 
-const baseEnv = (dataDir: string): Record<string, string> => ({ CERTKEEP_DATA_DIR: dataDir, CERTKEEP_LOG_LEVEL: 'warn' });
+const baseEnv = (dataDir: string): Record<string, string> => ({ CERTKEEP_DATA_DIR: dataDir, CERTKEEP_LOG_LEVEL: 'warn', CERTKEEP_ALLOW_PRIVATE_TARGETS: TEST_PRIVATE_TARGETS });
 
 describe('certkeep CLI', () => {
   it('prints help with exit 0, and exits 2 on an unknown command or a bad option', async () => {
