@@ -212,7 +212,8 @@ export class Outbound {
 
   #refusedWords(r: TargetRefusal, hostname?: string): string {
     const address = r.carries ? `${r.address} (that is ${r.carries})` : r.address;
-    const what = hostname && hostname !== r.address ? `${hostname} resolves to ${address}, a ${r.kind} address` : `${address} is a ${r.kind} address`;
+    const a = /^(?:[aeio]|u(?!ni))/i.test(r.kind) ? 'an' : 'a';
+    const what = hostname && hostname !== r.address ? `${hostname} resolves to ${address}, ${a} ${r.kind} address` : `${address} is ${a} ${r.kind} address`;
     return `${what}; outgoing requests go there only when ${this.setting} lists it`;
   }
 
