@@ -309,6 +309,10 @@ function describeMessage(err: unknown, host: string, runtime: 'node' | 'worker')
     .map((e) => (e instanceof Error ? e.message : String(e)))
     .filter((m) => m && m !== 'fetch failed');
   const message = messages[0] ?? (err instanceof Error ? err.message : String(err));
+  if (runtime === 'worker' && /^internal error/i.test(message)) {
+    // workerd gives no reason for a failed TLS handshake, only an error reference.
+    return ['network', `the Workers runtime refused the connection to ${host} without saying why; the usual cause is a TLS certificate that is not publicly trusted, as a Worker trusts no other (${message})`];
+  }
   if (/certificate|TLS|SSL/i.test(message)) return ['tls', `the TLS handshake with ${host} failed (${message})`];
   if (/refused/i.test(message)) return ['connection-refused', `nothing accepts connections at ${host} (${message})`];
   return ['network', `${message} (${host})`];

@@ -6,6 +6,7 @@
 // the internal services live on other loopback addresses (127.0.0.2, 127.0.0.3), which nothing
 // allows, or behind a redirect the CA's directory must not be followed through.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -13,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testCa } from '../harness/ca.ts';
 import { describePebble } from '../harness/pebble.ts';
 import { HOST_KINDS, startHost, startNodeHost, type HostUnderTest, type NodeHostUnderTest } from '../harness/hosts.ts';
-import { startWorld, type World } from '../harness/world.ts';
+import { openssl, startWorld, type World } from '../harness/world.ts';
+import { makeTempDir } from '../harness/tmp.ts';
 import { decode } from '../harness/markup.ts';
 import { TEST_PRIVATE_TARGETS } from '../harness/outbound.ts';
 
@@ -192,6 +194,28 @@ for (const kind of HOST_KINDS) {
       world = await startWorld(kind);
     });
     afterAll(async () => Promise.allSettled([world?.stop(), close(internal)]));
+
+    it('names a CA whose TLS certificate is not trusted as the cause (POST /api/v1/accounts)', async () => {
+      const dir = makeTempDir('untrusted-');
+      openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=Private CA', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
+      const untrusted = await listen(createHttpsServer({ cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) }, (_, res) => res.end('{}')), '127.0.0.1', 'https');
+      try {
+        const res = await world.api.post('/api/v1/accounts', { name: world.name('a'), directoryUrl: `${untrusted.url}/dir`, termsOfServiceAgreed: true });
+        expect(res.status).toBe(502);
+        expect(res.body.code).toBe('ACME_NETWORK');
+        if (kind === 'node') {
+          expect(res.body.detail).toBe(
+            `request to ${untrusted.url}/dir failed: the TLS certificate of 127.0.0.1:${untrusted.port} is not trusted (DEPTH_ZERO_SELF_SIGNED_CERT); if a private CA issued it, start Certkeep with NODE_EXTRA_CA_CERTS=/path/to/ca.pem`,
+          );
+        } else {
+          console.log(`[outbound] the Worker says: ${res.body.detail}`);
+          expect(res.body.detail).toMatch(/TLS|certificate/i);
+        }
+        expect(untrusted.hits).toEqual([]);
+      } finally {
+        await close(untrusted);
+      }
+    });
 
     it.each([
       ['webhook', (url: string) => ({ url, secret: 'a long shared secret 0123456789' }), 'url'],
