@@ -139,7 +139,8 @@ for (const kind of HOST_KINDS) {
                   `The directory at ${untrusted.url} could not be read: the TLS certificate of ${new URL(untrusted.url).host} is not trusted (DEPTH_ZERO_SELF_SIGNED_CERT); if a private CA issued it, start Certkeep with NODE_EXTRA_CA_CERTS=/path/to/ca.pem`,
                 );
               } else {
-                expect(said).toMatch(/^The directory at .* could not be read: .*(TLS|certificate)/i);
+                // workerd gives no reason for a failed TLS handshake ("Network connection lost", or "internal error").
+                expect(said).toMatch(/^The directory at \S+ could not be read: \S/);
               }
               expect(await timesShown(page, /could not be read/)).toBe(1);
             } finally {
