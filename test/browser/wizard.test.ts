@@ -131,7 +131,8 @@ for (const kind of HOST_KINDS) {
             // A CA whose TLS certificate this host does not trust is named as the cause (issue 16).
             const untrusted = await untrustedDirectory();
             try {
-              await chooseDirectory(page, untrusted.url, javaScript, /could not be read/, '#directory-url-error');
+              // (waits for this URL's message: the one before is still on the field until the answer comes)
+              await chooseDirectory(page, untrusted.url, javaScript, untrusted.url, '#directory-url-error');
               if (!javaScript) expect(await submit(page, 'Look up this CA')).toBe(200);
               const said = await errorOf(page, 'directoryUrl').textContent();
               if (kind === 'node') {
