@@ -12,6 +12,8 @@
 import { createServer } from 'node:http';
 import { AcmeClient } from '../src/acme/index.ts';
 import { createCsr, generateKeyPair } from '../src/crypto/index.ts';
+import { parseIpList } from '../src/http/ip.ts';
+import { nodeOutbound } from '../node-host/outbound.ts';
 
 const CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
 
@@ -32,7 +34,9 @@ async function main(): Promise<void> {
     server.listen(Number(port), '127.0.0.1', resolve);
   });
 
-  const client = new AcmeClient({ directoryUrl, accountKey: await generateKeyPair('ec-p256') });
+  // The same outgoing path as Certkeep's node host, allowed to reach Pebble on loopback.
+  const outbound = nodeOutbound(parseIpList('127.0.0.1/32', { defaultLoopback: false }));
+  const client = new AcmeClient({ directoryUrl, accountKey: await generateKeyPair('ec-p256'), outbound });
   await client.newAccount({ termsOfServiceAgreed: true, contact: ['mailto:bench@example.com'] });
 
   /** One certificate, start to finish: the flow every ACME client runs (RFC 8555 §7.4). */

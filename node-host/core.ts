@@ -12,6 +12,7 @@ import type { Settings } from './settings.ts';
 import { fstatSync } from 'node:fs';
 import { journalPriorities } from './journal.ts';
 import { openDatabase, type OpenedDatabase } from './db.ts';
+import { nodeOutbound } from './outbound.ts';
 
 export interface NodeCore {
   deps: Deps;
@@ -67,7 +68,7 @@ export async function createNodeCore(settings: Settings, log = stdoutLogger(sett
   const deps: Deps = {
     db: db.database,
     masterKey: await importMasterKey(settings.masterKey),
-    fetch: globalThis.fetch.bind(globalThis),
+    outbound: nodeOutbound(settings.allowPrivateTargets),
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     log,

@@ -51,6 +51,8 @@ describe('loadSettings defaults', () => {
     expect(s.allowApi.allows('192.168.0.1')).toBe(false);
     expect(s.trustProxy.isEmpty).toBe(true);
     expect(s.trustProxy.allows('127.0.0.1')).toBe(false);
+    expect(s.allowPrivateTargets.isEmpty).toBe(true); // no private target, not even loopback
+    expect(s.allowPrivateTargets.allows('127.0.0.1')).toBe(false);
     expect(s.dnsServers).toEqual([]);
     expect(s.smtp).toBeUndefined();
     expect(s.tickSeconds).toBe(60);
@@ -125,6 +127,7 @@ describe('loadSettings values', () => {
         CERTKEEP_ALLOW_ADMIN: '10.0.0.0/8; loopback',
         CERTKEEP_ALLOW_API: '*',
         CERTKEEP_TRUST_PROXY: '192.0.2.1',
+        CERTKEEP_ALLOW_PRIVATE_TARGETS: '10.20.0.0/16, fd00:1::/64',
         CERTKEEP_DNS_SERVERS: '1.1.1.1, 9.9.9.9:5353 [2606:4700::1111]:53,2001:db8::53',
         CERTKEEP_SMTP_URL: 'smtps://u:secret@mail.example.com:465',
         CERTKEEP_SMTP_FROM: 'Certkeep <ck@example.com>',
@@ -149,6 +152,9 @@ describe('loadSettings values', () => {
     expect(s.allowApi.allows('8.8.8.8')).toBe(true);
     expect(s.trustProxy.allows('192.0.2.1')).toBe(true);
     expect(s.trustProxy.allows('127.0.0.1')).toBe(false);
+    expect(s.allowPrivateTargets.allows('10.20.3.4')).toBe(true);
+    expect(s.allowPrivateTargets.allows('fd00:1::5')).toBe(true);
+    expect(s.allowPrivateTargets.allows('127.0.0.1')).toBe(false); // naming networks replaces nothing: loopback is not in it
     expect(s.dnsServers).toEqual(['1.1.1.1:53', '9.9.9.9:5353', '[2606:4700::1111]:53', '[2001:db8::53]:53']);
     expect(s.smtp).toEqual({ url: 'smtps://u:secret@mail.example.com:465', from: 'Certkeep <ck@example.com>' });
     expect(s.tickSeconds).toBe(0.5);
@@ -224,6 +230,7 @@ describe('loadSettings refuses', () => {
     ['CERTKEEP_BIND', 'not an address!', 'CERTKEEP_BIND: expected an IP address or host name'],
     ['CERTKEEP_ALLOW_ADMIN', '10.0.0.0/33', 'CERTKEEP_ALLOW_ADMIN: expected IPs/CIDRs'],
     ['CERTKEEP_TRUST_PROXY', 'proxy.example', '"proxy.example"'],
+    ['CERTKEEP_ALLOW_PRIVATE_TARGETS', '10.0.0.0/8, intranet', 'CERTKEEP_ALLOW_PRIVATE_TARGETS: expected IPs/CIDRs'],
     ['CERTKEEP_DNS_SERVERS', '1.1.1.1, dns.google', 'CERTKEEP_DNS_SERVERS: expected IP addresses with optional ports'],
     ['CERTKEEP_DNS_SERVERS', '1.1.1.1:0', 'not "1.1.1.1:0"'],
     ['CERTKEEP_SMTP_FROM', 'nobody', 'CERTKEEP_SMTP_FROM: expected a mail address'],
@@ -362,6 +369,7 @@ describe('describeSettings', () => {
       'CERTKEEP_ALLOW_ADMIN',
       'CERTKEEP_ALLOW_API',
       'CERTKEEP_TRUST_PROXY',
+      'CERTKEEP_ALLOW_PRIVATE_TARGETS',
       'CERTKEEP_DNS_SERVERS',
       'CERTKEEP_SMTP_URL',
       'CERTKEEP_SMTP_FROM',

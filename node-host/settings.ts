@@ -30,6 +30,8 @@ export interface Settings {
   readonly allowApi: IpList;
   /** Reverse proxies whose X-Forwarded-For/-Proto are believed; empty when none. */
   readonly trustProxy: IpList;
+  /** Loopback/private/link-local addresses that outgoing requests may reach anyway; empty when none. */
+  readonly allowPrivateTargets: IpList;
   /** In the form `dns.Resolver#setServers` takes (`1.1.1.1:53`, `[2606:4700::1111]:53`); empty = system resolver. */
   readonly dnsServers: readonly string[];
   readonly smtp: { readonly url: string; readonly from: string } | undefined;
@@ -74,6 +76,7 @@ type Name =
   | 'CERTKEEP_ALLOW_ADMIN'
   | 'CERTKEEP_ALLOW_API'
   | 'CERTKEEP_TRUST_PROXY'
+  | 'CERTKEEP_ALLOW_PRIVATE_TARGETS'
   | 'CERTKEEP_DNS_SERVERS'
   | 'CERTKEEP_SMTP_URL'
   | 'CERTKEEP_SMTP_FROM'
@@ -121,6 +124,13 @@ const TABLE: readonly Definition[] = [
     list: true,
   },
   { name: 'CERTKEEP_TRUST_PROXY', default: 'none', meaning: 'CIDRs of reverse proxies whose X-Forwarded-For is believed', list: true },
+  {
+    name: 'CERTKEEP_ALLOW_PRIVATE_TARGETS',
+    default: 'none',
+    meaning:
+      'CIDRs of loopback/private/link-local addresses that outgoing requests to admin- or CA-supplied URLs (ACME directory and the URLs it names, DNS provider APIs, acme-dns, CRL/OCSP) may reach; all others in those ranges are refused',
+    list: true,
+  },
   {
     name: 'CERTKEEP_DNS_SERVERS',
     default: 'system resolver',
@@ -241,6 +251,7 @@ async function load(env: NodeJS.ProcessEnv, opts: LoadOptions, create: boolean):
   const allowAdmin = read('CERTKEEP_ALLOW_ADMIN', (v) => parseIps(v, true), parseIpList(undefined));
   const allowApi = read('CERTKEEP_ALLOW_API', (v) => parseIps(v, true), parseIpList(undefined));
   const trustProxy = read('CERTKEEP_TRUST_PROXY', (v) => parseIps(v, false), parseIpList(undefined, { defaultLoopback: false }));
+  const allowPrivateTargets = read('CERTKEEP_ALLOW_PRIVATE_TARGETS', (v) => parseIps(v, false), parseIpList(undefined, { defaultLoopback: false }));
   const dnsServers = read('CERTKEEP_DNS_SERVERS', parseDnsServers, [] as readonly string[]);
   const smtpUrl = read('CERTKEEP_SMTP_URL', parseSmtpUrl, undefined as string | undefined);
   const smtpFrom = read('CERTKEEP_SMTP_FROM', parseMailbox, undefined as string | undefined);
@@ -304,6 +315,7 @@ async function load(env: NodeJS.ProcessEnv, opts: LoadOptions, create: boolean):
     allowAdmin,
     allowApi,
     trustProxy,
+    allowPrivateTargets,
     dnsServers: Object.freeze([...dnsServers]),
     smtp: smtpUrl !== undefined && smtpFrom !== undefined ? Object.freeze({ url: smtpUrl, from: smtpFrom }) : undefined,
     tickSeconds,
@@ -325,6 +337,7 @@ async function load(env: NodeJS.ProcessEnv, opts: LoadOptions, create: boolean):
         allowAdmin: allowAdmin.describe(),
         allowApi: allowApi.describe(),
         trustProxy: trustProxy.describe(),
+        allowPrivateTargets: allowPrivateTargets.describe(),
         dnsServers: dnsServers.length > 0 ? dnsServers : 'system resolver',
         smtp: smtpUrl === undefined ? undefined : { url: redactUrl(smtpUrl), from: smtpFrom },
         tickSeconds,

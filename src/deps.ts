@@ -6,6 +6,7 @@ import type { IpList } from './http/ip.ts';
 import type { AcmeClient } from './acme/index.ts';
 import type { DnsResolver } from './dns/index.ts';
 import type { Rfc2136Client, RunScript } from './domain/dns/types.ts';
+import type { Outbound } from './net/outbound.ts';
 
 /**
  * Where the dns-01 propagation check looks: `servers` given (CERTKEEP_DNS_SERVERS) means "these
@@ -49,8 +50,11 @@ export interface Deps {
   db: Database;
   /** AES-256-GCM key that seals every private key at rest. */
   masterKey: CryptoKey;
-  /** Outbound fetch (ACME CAs). */
-  fetch: typeof fetch;
+  /**
+   * Every outgoing HTTP request (ACME CAs, DNS provider APIs, DoH, CRL/OCSP): deadline, byte cap,
+   * redirects only when asked, and the private-address policy (CERTKEEP_ALLOW_PRIVATE_TARGETS).
+   */
+  outbound: Outbound;
   now(): number;
   sleep(ms: number): Promise<void>;
   log: Logger;

@@ -34,6 +34,10 @@ export type ErrorCode =
   | 'DNS_NOT_PROPAGATED'
   // dns-01 providers (script, webhook, acme-dns, Cloudflare): the provider failed or refused
   | 'DNS_PROVIDER_FAILED'
+  // outgoing requests (src/net/outbound.ts): the private-address or scheme policy refused the
+  // target, or the request failed (reason in details.reason: TLS, connection, DNS, deadline, size)
+  | 'TARGET_REFUSED'
+  | 'OUTBOUND_FAILED'
   // domain
   | 'ORDER_FAILED'
   | 'LEASE_BUSY'

@@ -13,6 +13,7 @@ import { newId } from './domain/secrets.ts';
 import { problemResponse } from './http/problem.ts';
 import { DohResolver } from './dns/index.ts';
 import { DNS_PROPAGATION } from './domain/dns/visibility.ts';
+import { Outbound } from './net/outbound.ts';
 
 export interface Env {
   DB: D1Database;
@@ -26,6 +27,8 @@ export interface Env {
   /** DNS-over-HTTPS endpoint for dns-01 propagation checks (default Cloudflare's). */
   DOH_URL?: string;
   CONCURRENCY?: string;
+  /** CIDRs of private/loopback addresses outgoing requests may reach (CERTKEEP_ALLOW_PRIVATE_TARGETS on the node host). */
+  ALLOW_PRIVATE_TARGETS?: string;
 }
 
 /** Orders one cron invocation may run; the rest wait for the next tick. */
@@ -38,10 +41,15 @@ async function runtimeFor(env: Env) {
   if (cached && cached.env === env) return cached;
   if (!env.MASTER_KEY) throw new Error('MASTER_KEY is not set: run "wrangler secret put MASTER_KEY" with base64 of 32 random bytes');
   const level = (LOG_LEVELS as readonly string[]).includes(env.LOG_LEVEL ?? '') ? (env.LOG_LEVEL as LogLevel) : 'info';
+  const outbound = new Outbound({
+    fetch: (input, init) => fetch(input, init),
+    allowPrivateTargets: parseIpList(env.ALLOW_PRIVATE_TARGETS, { defaultLoopback: false }),
+    runtime: 'worker',
+  });
   const deps: Deps = {
     db: wrapDatabase(drizzle(env.DB as never, { schema }) as unknown as Db & { batch(s: unknown[]): Promise<unknown[]> }),
     masterKey: await importMasterKey(env.MASTER_KEY),
-    fetch: (input, init) => fetch(input, init),
+    outbound,
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     log: createLogger(level, (line) => console.log(line)),
@@ -51,7 +59,7 @@ async function runtimeFor(env: Env) {
     allowApi: parseIpList(env.ALLOW_API),
     setupToken: env.SETUP_TOKEN,
     concurrency: Math.max(1, Number(env.CONCURRENCY) || ORDERS_PER_TICK),
-    dns: { resolver: new DohResolver({ url: env.DOH_URL || undefined, fetch: (i, init) => fetch(i, init) }), ...DNS_PROPAGATION },
+    dns: { resolver: new DohResolver({ url: env.DOH_URL || undefined, outbound }), ...DNS_PROPAGATION },
     caches: newCaches(),
   };
   cached = { env, deps, app: createApp(deps) };

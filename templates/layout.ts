@@ -74,7 +74,7 @@ export function layout(o: LayoutOptions, content: Html): Html {
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <meta name="color-scheme" content="light dark">
   <meta name="referrer" content="same-origin">
-  <meta name="htmx-config" content='{"includeIndicatorCSS":false}'>
+  <meta name="htmx-config" content='{"includeIndicatorCSS":false,"defaultSettleDelay":0}'>
   <title>${o.title} · Certkeep</title>
   <link rel="stylesheet" href="${assetUrl('app.css')}">
   <link rel="icon" href="${assetUrl('favicon.svg')}" type="image/svg+xml">

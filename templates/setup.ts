@@ -8,7 +8,7 @@ import { KEY_TYPES } from '../src/crypto/index.ts';
 import { MIN_PASSWORD, type SiteCertificateProgress } from '../src/domain/setup.ts';
 import type { AcmeProblem } from '../src/acme/types.ts';
 import { layout, type Flash } from './layout.ts';
-import { CA_CHOICES, type CaInfo } from './ca.ts';
+import { CA_CHOICES, directoryUrlError, directoryUrlField, type CaInfo } from './ca.ts';
 import { button, checkboxField, csrfField, field, linkButton, selectField, textareaField } from './components.ts';
 import { keyTypeLabel, problemInWords } from './format.ts';
 
@@ -128,6 +128,7 @@ export function resumeSignIn(o: { worker: boolean; email?: string; error?: strin
  * anything there) with the box that accepts them, and the external account binding fields when
  * its directory says it requires them (or when they hold something). htmx swaps it whole when
  * another CA is chosen; the box is then unticked again, as those are other terms. `termsFor`
+ * (empty when the page showed no terms, e.g. for a directory that could not be read)
  * names the directory whose terms were shown, so that accepting counts only for those.
  */
 export function caPart(info: CaInfo, form: FormState = emptyForm()): Html {
@@ -137,8 +138,7 @@ export function caPart(info: CaInfo, form: FormState = emptyForm()): Html {
   const linkable = tos !== undefined && /^https?:\/\//i.test(tos);
   const eab = info.externalAccountRequired || !!v('eabKid') || !!e.eabKid || !!e.eabHmacKey;
   return html`<div id="ca-terms" aria-live="polite">
-  <input type="hidden" name="termsFor" value="${info.url}">
-  ${info.error ? html`<p class="error">${info.error}</p>` : null}
+  <input type="hidden" name="termsFor" value="${info.termsOfService !== undefined ? info.url : ''}">
   ${linkable ? html`<p>Read the CA's <a href="${tos}" rel="noreferrer" target="_blank">terms of service</a> before you accept them.</p>` : null}
   ${tos !== undefined && !linkable ? html`<p>The CA's terms of service: <code>${tos}</code></p>` : null}
   ${checkboxField({ name: 'acceptTos', label: "I accept the CA's terms of service", checked: v('acceptTos') === 'on', required: true, error: e.acceptTos })}
@@ -152,6 +152,19 @@ export function caPart(info: CaInfo, form: FormState = emptyForm()): Html {
 </div>`;
 }
 
+/** The answer to a CA look-up (htmx): the CA's part, and the directory URL field with the look-up's error or none. */
+export function caLookUpAnswer(info: CaInfo, form: FormState): Html {
+  return html`${caPart(info, form)}${directoryUrlError(info.error, true)}`;
+}
+
+/**
+ * htmx posts the enclosing form (with its CSRF token). Both controls ask through one queue: a
+ * later question replaces an earlier one still in flight.
+ */
+function caLookUpAttributes(): Record<string, string> {
+  return { 'hx-post': SETUP_CA_PATH, 'hx-trigger': 'change', 'hx-target': '#ca-terms', 'hx-swap': 'outerHTML', 'hx-sync': 'closest form:replace' };
+}
+
 export interface AcmeStepOptions {
   csrfToken: string;
   info: CaInfo;
@@ -163,9 +176,7 @@ export interface AcmeStepOptions {
 export function acmeStep(o: AcmeStepOptions): Html {
   const v = (k: string) => o.form.values.get(k) ?? '';
   const e = o.form.errors;
-  // htmx posts the enclosing form (with its CSRF token). Both controls ask through one queue: a
-  // later question replaces an earlier one still in flight.
-  const lookUp = { 'hx-post': SETUP_CA_PATH, 'hx-trigger': 'change', 'hx-target': '#ca-terms', 'hx-swap': 'outerHTML', 'hx-sync': 'closest form:replace' };
+  const lookUp = caLookUpAttributes();
   const ownKey = !!(v('keyPem') || e.keyPem || e.keyFile || (v('keyType') && v('keyType') !== 'ec-p256'));
   return wizardPage(
     2,
@@ -178,7 +189,7 @@ ${o.registered
   ${stepFields('acme', o.csrfToken)}
   <fieldset><legend>The CA and its terms</legend>
     ${selectField({ name: 'ca', label: 'Certificate authority', options: CA_CHOICES.map((c) => ({ value: c.value, label: c.label })), value: v('ca') || 'letsencrypt', attributes: lookUp })}
-    ${field({ name: 'directoryUrl', label: 'Directory URL (another CA)', type: 'url', value: v('directoryUrl'), error: e.directoryUrl, hint: 'Only for "Another ACME CA", e.g. https://acme.example.com/directory', attributes: { ...lookUp, spellcheck: 'false' } })}
+    ${directoryUrlField({ value: v('directoryUrl'), error: e.directoryUrl ?? o.info.error, attributes: lookUp })}
     <div class="actions">${button('Look up this CA', { name: 'action', value: 'check' })}</div>
     ${caPart(o.info, o.form)}
   </fieldset>

@@ -14,6 +14,10 @@ import { x509 } from '../src/crypto/x509.ts';
 import { describePebble, startPebble, type Pebble } from './harness/pebble.ts';
 import { freePort } from './harness/ports.ts';
 import { makeTempDir } from './harness/tmp.ts';
+import { loopbackOutbound, testOutbound } from './harness/outbound.ts';
+
+/** The node host's outgoing path, allowed to reach Pebble on 127.0.0.1. */
+const outbound = loopbackOutbound();
 
 type Alg = 'ES256' | 'ES384' | 'RS256';
 
@@ -119,7 +123,7 @@ async function issue(acme: AcmeClient, env: { pebble: Pebble; http: ChallengeSer
 }
 
 async function newClient(pebble: Pebble, extra: Partial<AcmeClientOptions> = {}, alg: Alg = 'ES256'): Promise<AcmeClient> {
-  return new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: await generateKey(alg), ...extra });
+  return new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: await generateKey(alg), outbound, ...extra });
 }
 
 async function registered(pebble: Pebble, extra: Partial<AcmeClientOptions> = {}, alg: Alg = 'ES256'): Promise<AcmeClient> {
@@ -145,13 +149,13 @@ describePebble('AcmeClient against Pebble 2.4.0', () => {
 
   it('creates an account; onlyReturnExisting finds it; an unknown key gets accountDoesNotExist', async () => {
     const key = await generateKey();
-    const acme = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: key });
+    const acme = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: key, outbound });
     const created = await acme.newAccount({ termsOfServiceAgreed: true, contact: ['mailto:ops@example.com'] });
     expect(created.created).toBe(true);
     expect(created.account.status).toBe('valid');
     expect(acme.accountUrl).toBe(created.url);
 
-    const again = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: key });
+    const again = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: key, outbound });
     const found = await again.newAccount({ onlyReturnExisting: true });
     expect(found).toMatchObject({ url: created.url, created: false });
 
@@ -253,7 +257,7 @@ describePebble('AcmeClient against Pebble 2.4.0', () => {
   it('rolls the account key over, then works with the new key while the old key finds no account', async () => {
     const oldKey = await generateKey('RS256');
     const newKey = await generateKey('ES384');
-    const acme = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: oldKey });
+    const acme = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: oldKey, outbound });
     const { url } = await acme.newAccount({ termsOfServiceAgreed: true });
 
     await acme.keyRollover(newKey);
@@ -261,9 +265,9 @@ describePebble('AcmeClient against Pebble 2.4.0', () => {
     const cert = await issue(acme, { pebble, http }, freshNames());
     expect(cert.leaf).toBeDefined();
 
-    const withNew = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: newKey });
+    const withNew = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: newKey, outbound });
     expect((await withNew.newAccount({ onlyReturnExisting: true })).url).toBe(url);
-    const withOld = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: oldKey });
+    const withOld = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: oldKey, outbound });
     const err = await withOld.newAccount({ onlyReturnExisting: true }).catch((e) => e);
     expect(err.problem?.type).toBe('urn:ietf:params:acme:error:accountDoesNotExist');
   });
@@ -320,7 +324,7 @@ describePebble('AcmeClient in a badNonce storm (PEBBLE_WFE_NONCEREJECT=60)', () 
     };
     // 60 % of nonces are refused; the default badNonce budget (25 retries) leaves a 0.6^26 ≈ 2e-6
     // chance for any one request.
-    const acme = await registered(pebble, { fetch: watching });
+    const acme = await registered(pebble, { outbound: testOutbound(watching) });
     const cert = await issue(acme, { pebble, http }, freshNames());
     expect(cert.leaf).toBeDefined();
     expect(errorNonces.length).toBeGreaterThan(3);

@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { testOutbound } from '../../test/harness/outbound.ts';
 import { loadRecorded, replayFetch, type RecordedExchange } from '../../test/fixtures/acme/replay.ts';
 import { x509 } from '../crypto/x509.ts';
 import { fromBase64 } from '../util/encoding.ts';
@@ -35,7 +36,7 @@ async function client(exchanges: RecordedExchange[]) {
     directoryUrl: 'https://acme-v02.api.letsencrypt.org/directory',
     accountKey,
     accountUrl: ACCOUNT_URL,
-    fetch: ca.fetch,
+    outbound: testOutbound(ca.fetch),
     sleep: async () => {},
   });
   return { acme, requests: ca.requests };

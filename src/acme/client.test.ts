@@ -3,6 +3,7 @@
 // The full flows run against Pebble in test/acme-client.pebble.test.ts.
 
 import { describe, expect, it } from 'vitest';
+import { testOutbound } from '../../test/harness/outbound.ts';
 import { AcmeClient } from './client.ts';
 import { AcmeOrderInvalidError, AcmeProblemError } from './errors.ts';
 
@@ -52,7 +53,7 @@ async function makeClient(routes: Record<string, Route[]>, opts: { accountUrl?: 
     directoryUrl: `${BASE}/dir`,
     accountKey,
     accountUrl: 'accountUrl' in opts ? opts.accountUrl : `${BASE}/acct/1`,
-    fetch: ca.fetch,
+    outbound: testOutbound(ca.fetch),
     sleep: async (ms) => void sleeps.push(ms),
     now: opts.now ?? (() => 0),
   });
@@ -169,7 +170,7 @@ describe('account URL', () => {
 
   it('refuses an account key it cannot sign with at construction', async () => {
     const keys = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-521' }, false, ['sign'])) as CryptoKeyPair;
-    expect(() => new AcmeClient({ directoryUrl: `${BASE}/dir`, accountKey: keys })).toThrow(
+    expect(() => new AcmeClient({ directoryUrl: `${BASE}/dir`, accountKey: keys, outbound: testOutbound() })).toThrow(
       expect.objectContaining({ code: 'KEY_UNSUPPORTED' }),
     );
   });

@@ -10,6 +10,7 @@ import { dns01TxtValue, keyAuthorization } from './challenges.ts';
 import { AcmeOrderInvalidError, AcmeProblemError, AcmeTimeoutError, AcmeUnsupportedError } from './errors.ts';
 import { accountKeyAlg, jwkSigner, kidSigner, signExternalAccountBinding, signKeyChange, type RequestSigner } from './jws.ts';
 import { AcmeTransport, type AcmeResponse } from './transport.ts';
+import type { Outbound } from '../net/outbound.ts';
 import type {
   AcmeAccount,
   AcmeAuthorization,
@@ -28,7 +29,8 @@ export interface AcmeClientOptions {
   accountKey: CryptoKeyPair;
   /** The account URL (`kid`) once known; looked up with onlyReturnExisting when missing. */
   accountUrl?: string;
-  fetch?: typeof fetch;
+  /** The outgoing-request path (src/net/outbound.ts) every request of this client takes. */
+  outbound: Outbound;
   sleep?: (ms: number) => Promise<void>;
   /** Milliseconds since the epoch; Retry-After dates and polling deadlines are measured with it. */
   now?: () => number;
@@ -80,6 +82,8 @@ const DEFAULTS = {
   maxRetryAfterMs: 60_000,
   userAgent: 'certkeep-acme/0.1',
   requestTimeoutMs: 30_000,
+  /** Directories, orders, chains: kilobytes. A megabyte is plenty and bounds what a CA can make us hold. */
+  maxBodyBytes: 1024 * 1024,
   pollDelayMs: { initial: 25, max: 3_000 },
   pollTimeoutMs: 300_000,
 };
@@ -105,10 +109,9 @@ export class AcmeClient {
     this.#now = opts.now ?? Date.now;
     this.#pollDelayMs = opts.pollDelayMs ?? DEFAULTS.pollDelayMs;
     this.#pollTimeoutMs = opts.pollTimeoutMs ?? DEFAULTS.pollTimeoutMs;
-    const fetchFn = opts.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
     this.#transport = new AcmeTransport(
       {
-        fetch: fetchFn,
+        outbound: opts.outbound,
         sleep: this.#sleep,
         now: this.#now,
         maxRetries: opts.maxRetries ?? DEFAULTS.maxRetries,
@@ -116,6 +119,7 @@ export class AcmeClient {
         maxRetryAfterMs: opts.maxRetryAfterMs ?? DEFAULTS.maxRetryAfterMs,
         userAgent: opts.userAgent ?? DEFAULTS.userAgent,
         requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
+        maxBodyBytes: DEFAULTS.maxBodyBytes,
       },
       async () => (await this.directory()).newNonce,
     );

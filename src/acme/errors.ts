@@ -72,8 +72,12 @@ export class AcmeOrderInvalidError extends CertkeepError {
 /** The CA could not be reached, or the connection broke (code `ACME_NETWORK`). */
 export class AcmeNetworkError extends CertkeepError {
   constructor(url: string, cause: unknown) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    super('ACME_NETWORK', `request to ${url} failed: ${reason}`, { url }, { cause });
+    // An OutboundError says what happened in words (an untrusted certificate, a refused
+    // connection, a deadline) and why, in `reason`.
+    const words = (cause as { words?: unknown } | null)?.words;
+    const reason = typeof words === 'string' ? words : cause instanceof Error ? cause.message : String(cause);
+    const outboundReason = (cause as { reason?: unknown } | null)?.reason;
+    super('ACME_NETWORK', `request to ${url} failed: ${reason}`, { url, ...(typeof outboundReason === 'string' && { reason: outboundReason }) }, { cause });
     this.name = 'AcmeNetworkError';
   }
 }

@@ -2,6 +2,7 @@
 // Pebble 2.7), so the client is tested against recorded Let's Encrypt responses.
 
 import { describe, expect, it } from 'vitest';
+import { testOutbound } from '../../test/harness/outbound.ts';
 import { loadRecorded, replayFetch, type RecordedExchange } from '../../test/fixtures/acme/replay.ts';
 import { AcmeClient } from './client.ts';
 
@@ -17,7 +18,7 @@ async function client(exchanges: RecordedExchange[]) {
     directoryUrl: 'https://acme-v02.api.letsencrypt.org/directory',
     accountKey,
     accountUrl: 'https://acme-v02.api.letsencrypt.org/acme/acct/2170312345',
-    fetch: ca.fetch,
+    outbound: testOutbound(ca.fetch),
   });
   return { acme, requests: ca.requests };
 }

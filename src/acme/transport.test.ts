@@ -3,6 +3,7 @@
 // provoked on demand from Pebble. The happy path runs against Pebble in test/.
 
 import { describe, expect, it } from 'vitest';
+import { testOutbound } from '../../test/harness/outbound.ts';
 import { AcmeProblemError } from './errors.ts';
 import { jwkSigner } from './jws.ts';
 import { AcmeTransport, type TransportOptions } from './transport.ts';
@@ -55,7 +56,7 @@ async function setup(handler: Handler, opts: Partial<TransportOptions> = {}) {
   const sleeps: number[] = [];
   const transport = new AcmeTransport(
     {
-      fetch: ca.fetch,
+      outbound: testOutbound(ca.fetch),
       sleep: async (ms) => void sleeps.push(ms),
       now: () => Date.parse('2025-06-01T12:00:00Z'),
       maxRetries: 3,
@@ -63,6 +64,7 @@ async function setup(handler: Handler, opts: Partial<TransportOptions> = {}) {
       maxRetryAfterMs: 60_000,
       userAgent: 'certkeep-test',
       requestTimeoutMs: 5_000,
+      maxBodyBytes: 1024 * 1024,
       ...opts,
     },
     async () => NEW_NONCE,

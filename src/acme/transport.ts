@@ -6,7 +6,8 @@
 //     schedule, so it surfaces as an error that carries `retryAfterMs`.
 // Every error response becomes an AcmeProblemError with the problem document kept whole.
 
-import { fromUtf8, utf8 } from '../util/encoding.ts';
+import { utf8 } from '../util/encoding.ts';
+import { OutboundError, type Outbound, type OutboundResponse } from '../net/outbound.ts';
 import { AcmeBadResponseError, AcmeNetworkError, AcmeProblemError, acmeErrorType } from './errors.ts';
 import { parseLinks, retryAfterMs, type LinkRelation } from './headers.ts';
 import type { RequestSigner } from './jws.ts';
@@ -14,7 +15,8 @@ import { NoncePool, replayNonce } from './nonce.ts';
 import type { AcmeProblem } from './types.ts';
 
 export interface TransportOptions {
-  fetch: typeof fetch;
+  /** Every request goes through it: https only, no redirects, the private-address policy. */
+  outbound: Outbound;
   sleep: (ms: number) => Promise<void>;
   now: () => number;
   /** Retries of one request after 429 or 503 (each one waits). */
@@ -30,6 +32,8 @@ export interface TransportOptions {
   userAgent: string;
   /** Aborts one HTTP exchange that takes longer than this. */
   requestTimeoutMs: number;
+  /** A body longer than this is not read (no ACME resource comes near it). */
+  maxBodyBytes: number;
 }
 
 export interface AcmeResponse<T> {
@@ -118,7 +122,7 @@ export class AcmeTransport {
     for (let attempt = 0; ; attempt++) {
       const init = await makeRequest(retryNonce);
       retryNonce = undefined;
-      const res = await this.#fetch(url, init);
+      const res = await this.#send(url, init);
       const nonce = replayNonce(res.headers);
       const wait = retryAfterMs(res.headers.get('retry-after'), this.#opts.now());
 
@@ -128,14 +132,14 @@ export class AcmeTransport {
           url,
           status: res.status,
           headers: res.headers,
-          body: await this.#readBody(res, url, bodyKind),
+          body: this.#readBody(res, url, bodyKind),
           location: location(res, url),
           links: parseLinks(res.headers.get('link'), url),
           retryAfterMs: wait,
         };
       }
 
-      const problem = await this.#readProblem(res, url);
+      const problem = this.#readProblem(res);
 
       if (mode.signed && problem.type === BAD_NONCE && badNonces < maxBadNonceRetries) {
         // §6.5: the error carries a fresh nonce; using exactly it avoids another round trip.
@@ -158,35 +162,32 @@ export class AcmeTransport {
     }
   }
 
-  async #fetch(url: string, init: RequestInit): Promise<Response> {
+  /**
+   * One HTTP exchange through the outbound path: https only, no redirect followed (an ACME server
+   * has no reason to send one), a deadline and a byte cap. A URL the private-address policy
+   * refuses keeps its own error (TARGET_REFUSED: retrying will not help); every other failure
+   * becomes ACME_NETWORK, in words.
+   */
+  async #send(url: string, init: RequestInit): Promise<OutboundResponse> {
     const headers = new Headers(init.headers);
     headers.set('user-agent', this.#opts.userAgent);
     try {
-      return await this.#opts.fetch(url, {
-        ...init,
+      return await this.#opts.outbound.request(url, {
+        method: init.method,
         headers,
-        redirect: 'follow',
-        signal: AbortSignal.timeout(this.#opts.requestTimeoutMs),
+        body: init.body as string | undefined,
+        timeoutMs: this.#opts.requestTimeoutMs,
+        maxBytes: this.#opts.maxBodyBytes,
       });
     } catch (cause) {
+      if (cause instanceof OutboundError && cause.code === 'TARGET_REFUSED') throw cause;
       throw new AcmeNetworkError(url, cause);
     }
   }
 
-  async #readText(res: Response, url: string): Promise<string> {
-    try {
-      return fromUtf8(await res.arrayBuffer());
-    } catch (cause) {
-      throw new AcmeNetworkError(url, cause);
-    }
-  }
-
-  async #readBody(res: Response, url: string, kind: BodyKind): Promise<unknown> {
-    if (kind === 'none') {
-      await res.body?.cancel();
-      return undefined;
-    }
-    const text = await this.#readText(res, url);
+  #readBody(res: OutboundResponse, url: string, kind: BodyKind): unknown {
+    if (kind === 'none') return undefined;
+    const text = res.text();
     if (kind === 'text') return text;
     try {
       return JSON.parse(text);
@@ -202,8 +203,8 @@ export class AcmeTransport {
    * The problem document of an error response (RFC 8555 §6.7). A body that is not one (a proxy's
    * HTML page, an empty 503) becomes an RFC 9457 `about:blank` problem: "no more than the status".
    */
-  async #readProblem(res: Response, url: string): Promise<AcmeProblem> {
-    const text = await this.#readText(res, url);
+  #readProblem(res: OutboundResponse): AcmeProblem {
+    const text = res.text();
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
@@ -222,7 +223,7 @@ export class AcmeTransport {
   }
 }
 
-function location(res: Response, url: string): string | undefined {
+function location(res: OutboundResponse, url: string): string | undefined {
   const value = res.headers.get('location');
   if (!value) return undefined;
   try {

@@ -35,7 +35,8 @@ import {
   type SingleResponse,
 } from '@peculiar/asn1-ocsp';
 import { CertkeepError } from '../errors.ts';
-import { concatBytes, toHex } from '../util/encoding.ts';
+import { OutboundError, type Outbound } from '../net/outbound.ts';
+import { toHex } from '../util/encoding.ts';
 import { bufferSource } from './bytes.ts';
 import { parseCertificate, type ParsedCertificate } from './certificate.ts';
 import { DER_TAG, readDer, readDerChildren, readDerSequence } from './der.ts';
@@ -53,7 +54,8 @@ export type RevocationStatus =
 export interface CheckRevocationOptions {
   /** The certificate, then its chain: the issuer must be among the certificates that follow. */
   certificatePem: string;
-  fetch: typeof fetch;
+  /** CRL distribution points and OCSP responders are CA-supplied URLs: the outbound path's policy applies. */
+  outbound: Outbound;
   /** Milliseconds since the epoch; Date.now by default. */
   now?: () => number;
   /** Per request, body included; 10 s by default. */
@@ -95,7 +97,7 @@ export async function checkRevocation(options: CheckRevocationOptions): Promise<
     leaf,
     leafNames,
     issuer,
-    fetch: options.fetch,
+    outbound: options.outbound,
     now: new Date((options.now ?? Date.now)()),
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
   };
@@ -121,7 +123,7 @@ interface Check {
   leaf: ParsedCertificate;
   leafNames: EncodedNames;
   issuer: Issuer;
-  fetch: typeof fetch;
+  outbound: Outbound;
   now: Date;
   timeoutMs: number;
 }
@@ -407,10 +409,10 @@ async function statusFromOcsp(check: Check, url: string): Promise<RevocationStat
   const request = AsnConvert.serialize(
     new OCSPRequest({ tbsRequest: new TBSRequest({ requestList: [new Request({ reqCert: await certId(check, 'SHA-1') })] }) }),
   );
-  const init: RequestInit = {
+  const init = {
     method: 'POST',
     headers: { 'content-type': 'application/ocsp-request', accept: 'application/ocsp-response' },
-    body: request,
+    body: new Uint8Array(request),
   };
   const body = await download(check, url, init, OCSP_MAX_BYTES).catch((error: unknown) =>
     noAnswer(`OCSP request failed: ${url}: ${messageOf(error)}`),
@@ -582,45 +584,20 @@ function checkFreshness(what: string, thisUpdate: Date, nextUpdate: Date | undef
 }
 
 /**
- * The body of a 2xx answer, read with the timeout running and refused once it grows past
- * `maxBytes` — a CRL URL is the CA's, but a byte count we never asked for is not ours to hold.
+ * The body of a 2xx answer through the outbound path: http or https (CRLs and OCSP are served over
+ * plain http by design; their signatures are what is trusted), up to 3 redirects (CDNs in front
+ * of CRLs use them), each hop checked against the private-address policy, the timeout running
+ * over the body, which is refused once it grows past `maxBytes`.
  */
-async function download(check: Check, url: string, init: RequestInit, maxBytes: number): Promise<Uint8Array> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), check.timeoutMs);
+async function download(check: Check, url: string, init: { method: string; headers?: Record<string, string>; body?: Uint8Array<ArrayBuffer> }, maxBytes: number): Promise<Uint8Array> {
+  let response;
   try {
-    const response = await check.fetch(url, { ...init, signal: controller.signal });
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new Error(`HTTP ${response.status}`);
-    }
-    if (Number(response.headers.get('content-length')) > maxBytes) {
-      await response.body?.cancel();
-      throw new Error(`the body is larger than ${maxBytes} bytes`);
-    }
-    return await readCapped(response, maxBytes);
+    response = await check.outbound.request(url, { ...init, timeoutMs: check.timeoutMs, maxBytes, schemes: 'http+https', maxRedirects: 3 });
   } catch (error) {
-    if (controller.signal.aborted) throw new Error(`no answer within ${check.timeoutMs} ms`);
-    throw error;
-  } finally {
-    clearTimeout(timer);
+    throw error instanceof OutboundError ? new Error(error.words) : error;
   }
-}
-
-async function readCapped(response: Response, maxBytes: number): Promise<Uint8Array> {
-  if (!response.body) return new Uint8Array(0);
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  for (let read = await reader.read(); !read.done; read = await reader.read()) {
-    length += read.value.length;
-    if (length > maxBytes) {
-      await reader.cancel();
-      throw new Error(`the body is larger than ${maxBytes} bytes`);
-    }
-    chunks.push(read.value);
-  }
-  return concatBytes(...chunks);
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return response.body;
 }
 
 function messageOf(error: unknown): string {

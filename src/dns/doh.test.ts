@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromHex } from '../util/encoding.ts';
 import { DohResolver } from './doh.ts';
 import { decodeMessage, type DnsMessage } from './message.ts';
+import { loopbackOutbound, testOutbound } from '../../test/harness/outbound.ts';
+
+const outbound = loopbackOutbound();
 
 /** Answer to `_acme-challenge.x.example.test TXT` from Knot, with its ID set to 0 as RFC 8484 asks. */
 const TXT_ANSWER =
@@ -46,24 +49,24 @@ describe('DohResolver (RFC 8484)', () => {
   it('POSTs an application/dns-message with ID 0 and CD set, and decodes the answer', async () => {
     reply = dnsMessage(TXT_ANSWER);
     seen.length = 0;
-    const res = await new DohResolver({ url }).query('_acme-challenge.x.example.test', 'TXT');
+    const res = await new DohResolver({ url, outbound }).query('_acme-challenge.x.example.test', 'TXT');
     expect(res.answers).toEqual([expect.objectContaining({ type: 'TXT', value: 'first-value' })]);
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({ method: 'POST', contentType: 'application/dns-message', accept: 'application/dns-message' });
     expect(seen[0].query).toMatchObject({ id: 0, flags: { rd: true, cd: true }, questions: [{ name: '_acme-challenge.x.example.test', type: 'TXT' }] });
   });
 
-  it('uses the injected fetch, and can leave CD off', async () => {
+  it('goes through the outgoing path it is given, and can leave CD off', async () => {
     reply = dnsMessage(TXT_ANSWER);
     seen.length = 0;
     const urls: string[] = [];
     const resolver = new DohResolver({
       url,
       checkingDisabled: false,
-      fetch: (input, init) => {
+      outbound: testOutbound((input, init) => {
         urls.push(String(input));
         return fetch(input, init);
-      },
+      }),
     });
     await resolver.query('_acme-challenge.x.example.test', 'TXT');
     expect(urls).toEqual([url]);
@@ -71,13 +74,13 @@ describe('DohResolver (RFC 8484)', () => {
   });
 
   it('cannot be pointed at a server, and says it cannot', async () => {
-    const resolver = new DohResolver({ url });
+    const resolver = new DohResolver({ url, outbound });
     expect(resolver.canTargetServers).toBe(false);
     await expect(resolver.query('example.test', 'TXT', '192.0.2.1:53')).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
 
   it('maps HTTP errors, wrong media types, wrong answers and silence to DNS_* codes', async () => {
-    const resolver = new DohResolver({ url, timeoutMs: 300 });
+    const resolver = new DohResolver({ url, timeoutMs: 300, outbound });
     const q = () => resolver.query('_acme-challenge.x.example.test', 'TXT');
 
     reply = (_req, _body, res) => res.writeHead(502).end('bad gateway');
@@ -95,7 +98,7 @@ describe('DohResolver (RFC 8484)', () => {
     reply = () => {}; // never answers
     await expect(q()).rejects.toMatchObject({ code: 'DNS_TIMEOUT' });
 
-    const closed = new DohResolver({ url: 'http://127.0.0.1:1/dns-query' });
+    const closed = new DohResolver({ url: 'http://127.0.0.1:1/dns-query', outbound });
     await expect(closed.query('example.test', 'TXT')).rejects.toMatchObject({ code: 'DNS_NETWORK' });
   });
 });

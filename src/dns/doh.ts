@@ -4,6 +4,7 @@
 // check falls back to asking it directly (see propagation.ts).
 
 import { CertkeepError } from '../errors.ts';
+import { OutboundError, type Outbound } from '../net/outbound.ts';
 import { encodeQuery, type DnsResponse, type RecordType } from './message.ts';
 import { decodeAnswer, type DnsResolver } from './resolver.ts';
 
@@ -14,8 +15,8 @@ const MEDIA_TYPE = 'application/dns-message'; // RFC 8484 §6
 export interface DohResolverOptions {
   /** The resolver's endpoint (default Cloudflare's). */
   url?: string;
-  /** Injectable for tests and for hosts that route outbound requests (default the global fetch). */
-  fetch?: typeof fetch;
+  /** The outgoing-request path: https, or http to an address the private-target allow-list names. */
+  outbound: Outbound;
   /** Per question (default 5 s). */
   timeoutMs?: number;
   /**
@@ -28,13 +29,13 @@ export interface DohResolverOptions {
 export class DohResolver implements DnsResolver {
   readonly canTargetServers = false;
   readonly #url: string;
-  readonly #fetch: typeof fetch;
+  readonly #outbound: Outbound;
   readonly #timeoutMs: number;
   readonly #cd: boolean;
 
-  constructor(opts: DohResolverOptions = {}) {
+  constructor(opts: DohResolverOptions) {
     this.#url = opts.url ?? DEFAULT_DOH_URL;
-    this.#fetch = opts.fetch ?? ((input, init) => fetch(input, init));
+    this.#outbound = opts.outbound;
     this.#timeoutMs = opts.timeoutMs ?? 5000;
     this.#cd = opts.checkingDisabled ?? true;
   }
@@ -45,22 +46,23 @@ export class DohResolver implements DnsResolver {
     }
     // RFC 8484 §4.1: ID 0, so that identical questions are cacheable by HTTP caches.
     const body = encodeQuery({ id: 0, name, type, cd: this.#cd });
-    let res: Response;
-    let bytes: Uint8Array;
+    let res;
     try {
-      // The signal also bounds reading the body.
-      res = await this.#fetch(this.#url, {
+      res = await this.#outbound.request(this.#url, {
         method: 'POST',
         headers: { 'content-type': MEDIA_TYPE, accept: MEDIA_TYPE },
         body,
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        timeoutMs: this.#timeoutMs,
+        // A DNS message is at most 65 535 bytes (RFC 1035 §4.2.2 framing).
+        maxBytes: 65_535,
+        schemes: 'https+private-http',
       });
-      bytes = new Uint8Array(await res.arrayBuffer());
     } catch (err) {
-      const timedOut = err instanceof DOMException && (err.name === 'TimeoutError' || err.name === 'AbortError');
+      const timedOut = err instanceof OutboundError && err.reason === 'timeout';
+      const why = err instanceof OutboundError ? err.words : String(err);
       throw new CertkeepError(
         timedOut ? 'DNS_TIMEOUT' : 'DNS_NETWORK',
-        timedOut ? `${this.#url} did not answer ${name} ${type} within ${this.#timeoutMs} ms` : `cannot reach ${this.#url}: ${String(err)}`,
+        timedOut ? `${this.#url} did not answer ${name} ${type} within ${this.#timeoutMs} ms` : `cannot reach ${this.#url}: ${why}`,
         { url: this.#url },
         { cause: err },
       );
@@ -74,6 +76,6 @@ export class DohResolver implements DnsResolver {
         url: this.#url,
       });
     }
-    return decodeAnswer(bytes, { id: 0, name, type }, this.#url);
+    return decodeAnswer(res.body, { id: 0, name, type }, this.#url);
   }
 }

@@ -49,6 +49,8 @@ export interface NewAccountInput {
  */
 export async function registerAccount(deps: Deps, input: NewAccountInput): Promise<AccountRow> {
   const { url, staging } = resolveDirectoryUrl(input.directoryUrl);
+  // A loopback or private directory is refused here, naming the field, unless the admin allows it.
+  deps.outbound.checkUrl(url, 'directoryUrl');
   const id = newId();
   let pair: CryptoKeyPair;
   let pkcs8: Uint8Array;
@@ -63,7 +65,7 @@ export async function registerAccount(deps: Deps, input: NewAccountInput): Promi
     pair = await generateKeyPair(keyType);
     pkcs8 = await exportPkcs8(pair.privateKey);
   }
-  const client = new AcmeClient({ directoryUrl: url, accountKey: pair, fetch: deps.fetch, sleep: deps.sleep, now: deps.now });
+  const client = new AcmeClient({ directoryUrl: url, accountKey: pair, outbound: deps.outbound, sleep: deps.sleep, now: deps.now });
   const { url: accountUrl } = await client.newAccount({
     contact: input.email ? [`mailto:${input.email}`] : undefined,
     termsOfServiceAgreed: input.termsOfServiceAgreed,
@@ -133,7 +135,7 @@ export async function acmeClientFor(deps: Deps, row: AccountRow): Promise<AcmeCl
     directoryUrl: row.directoryUrl,
     accountKey: await accountKeyPair(deps, row),
     accountUrl: row.accountUrl,
-    fetch: deps.fetch,
+    outbound: deps.outbound,
     sleep: deps.sleep,
     now: deps.now,
   });
@@ -167,7 +169,7 @@ export async function rolloverAccountKey(deps: Deps, name: string, keyType?: Key
 async function recoverRollover(deps: Deps, row: AccountRow): Promise<AccountRow> {
   if (!row.nextKeySealed) return row;
   const next = await accountKeyPair(deps, row, row.nextKeySealed);
-  const probe = new AcmeClient({ directoryUrl: row.directoryUrl, accountKey: next, fetch: deps.fetch, sleep: deps.sleep, now: deps.now });
+  const probe = new AcmeClient({ directoryUrl: row.directoryUrl, accountKey: next, outbound: deps.outbound, sleep: deps.sleep, now: deps.now });
   let caHasNext = false;
   try {
     await probe.newAccount({ onlyReturnExisting: true });

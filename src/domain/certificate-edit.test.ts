@@ -12,6 +12,7 @@ import { createCertificate, findCertificateByName } from './certificates.ts';
 import { createDnsProvider } from './dns/providers.ts';
 import { dueCertificates } from '../jobs/scheduler.ts';
 import { updateCertificate, type CertificateEdit } from './certificate-edit.ts';
+import { testOutbound } from '../../test/harness/outbound.ts';
 
 let opened: OpenedDatabase;
 let deps: Deps;
@@ -25,12 +26,12 @@ beforeEach(async () => {
   acmeDnsRegistrations = 0;
   deps = await offlineDeps(opened.database, {
     // Only the acme-dns provider talks to the network here: a fake /register.
-    fetch: async (input) => {
+    outbound: testOutbound(async (input) => {
       const url = input instanceof Request ? input.url : String(input);
       if (!url.endsWith('/register')) throw new Error(`unexpected fetch ${url}`);
       const n = ++acmeDnsRegistrations;
       return Response.json({ username: `u${n}`, password: `p${n}`, fulldomain: `sub${n}.auth.example.org`, subdomain: `sub${n}`, allowfrom: [] }, { status: 201 });
-    },
+    }),
     now: () => clock,
   });
 

@@ -344,7 +344,7 @@ export async function revokeCertificate(request: RoutedRequest, ctx: HandlerCont
 export async function certificateRevocationStatus(request: RoutedRequest, ctx: HandlerContext) {
   const cert = await certs.requireCertificate(ctx.deps, request.params.name);
   if (!cert.pem) throw new CertkeepError('NOT_FOUND', `certificate "${cert.name}" has not been issued`);
-  const status = await checkRevocation({ certificatePem: cert.pem, fetch: ctx.deps.fetch, now: ctx.deps.now });
+  const status = await checkRevocation({ certificatePem: cert.pem, outbound: ctx.deps.outbound, now: ctx.deps.now });
   return Response.json({ name: cert.name, serial: cert.serial, ...status });
 }
 

@@ -31,6 +31,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   DNS_UPDATE_FAILED: 502,
   DNS_TSIG_FAILED: 502,
   DNS_NOT_PROPAGATED: 504,
+  TARGET_REFUSED: 502,
+  OUTBOUND_FAILED: 502,
 };
 
 const TITLES: Record<number, string> = {
@@ -70,7 +72,7 @@ export function acmeProblemResponse(problem: AcmeProblem, status = 502, extra: R
 export function errorResponse(err: unknown, log: Logger): Response {
   if (err instanceof CertkeepError) {
     const status = STATUS[err.code] ?? 500;
-    if (status >= 500 && !err.code.startsWith('ACME_') && !err.code.startsWith('DNS_')) {
+    if (status >= 500 && !/^(ACME_|DNS_|TARGET_|OUTBOUND_)/.test(err.code)) {
       log.error('request failed', { err });
       return problemResponse(status, 'internal error', { code: err.code });
     }

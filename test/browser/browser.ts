@@ -57,6 +57,13 @@ async function recording(context: BrowserContext, baseUrl: string): Promise<Brow
   // The CSP refusing something is logged as a console error; a script error is a page error.
   page.on('console', (m) => void (m.type() === 'error' && /Content Security Policy/i.test(m.text()) && problems.push(`CSP: ${m.text()}`)));
   page.on('pageerror', (e) => void problems.push(`script error: ${e.message}`));
+  // Every violation the page itself sees, also those Chromium does not log (an inline style set by
+  // a script or a swap), reaches the console as a CSP error.
+  await page.addInitScript(() =>
+    document.addEventListener('securitypolicyviolation', (e) =>
+      console.error(`Content Security Policy violation: ${e.effectiveDirective} ${e.blockedURI} ${e.sample} in ${(e.target as Element | null)?.outerHTML?.slice(0, 120) ?? ''}`),
+    ),
+  );
   return { context, page, problems };
 }
 

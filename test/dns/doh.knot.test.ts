@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { rfc2136Update } from '../../node-host/dns.ts';
 import { DohResolver, findZone, waitForTxt } from '../../src/dns/index.ts';
 import { describeKnot, startKnot, type Knot } from '../harness/knot.ts';
+import { loopbackOutbound } from '../harness/outbound.ts';
 
 /** Sends `query` to Knot over UDP and resolves with the first datagram back. */
 function forward(knot: Knot, query: Buffer): Promise<Buffer> {
@@ -62,7 +63,7 @@ describeKnot('DNS over HTTPS to Knot DNS', () => {
   });
 
   it('asks through the DoH endpoint: SOA, and the zone found from it', async () => {
-    const doh = new DohResolver({ url });
+    const doh = new DohResolver({ url, outbound: loopbackOutbound() });
     const soa = await doh.query('example.test', 'SOA');
     expect(soa.answers[0]).toMatchObject({ type: 'SOA', soa: { mname: 'ns1.example.test' } });
     expect(await findZone(doh, '_acme-challenge.www.example.test')).toEqual({ zone: 'example.test', name: '_acme-challenge.www.example.test' });
@@ -75,14 +76,14 @@ describeKnot('DNS over HTTPS to Knot DNS', () => {
       void rfc2136Update({ server: knot.address, zone: knot.zone, tsig: knot.tsig, add: { name: fqdn, value: 'doh-value', ttl: 60 } });
     }, 300);
     try {
-      await waitForTxt({ fqdn, value: 'doh-value', resolver: new DohResolver({ url }), intervalMs: 100, timeoutMs: 10_000 });
+      await waitForTxt({ fqdn, value: 'doh-value', resolver: new DohResolver({ url, outbound: loopbackOutbound() }), intervalMs: 100, timeoutMs: 10_000 });
     } finally {
       clearTimeout(add);
     }
     // Several rounds went through the endpoint, no discovery of NS names (DoH cannot reach them).
     expect(requests - before).toBeGreaterThanOrEqual(2);
 
-    const err = await waitForTxt({ fqdn, value: 'not-there', resolver: new DohResolver({ url }), intervalMs: 100, timeoutMs: 300 }).catch((e) => e);
+    const err = await waitForTxt({ fqdn, value: 'not-there', resolver: new DohResolver({ url, outbound: loopbackOutbound() }), intervalMs: 100, timeoutMs: 300 }).catch((e) => e);
     expect(err).toMatchObject({ code: 'DNS_NOT_PROPAGATED', details: { missing: [{ server: 'resolver', reason: 'answered NOERROR with only "doh-value"' }] } });
   });
 });

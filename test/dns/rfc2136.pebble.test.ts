@@ -12,6 +12,7 @@ import { waitForTxt } from '../../src/dns/index.ts';
 import { describeKnot, startKnot, type Knot } from '../harness/knot.ts';
 import { describePebble, startPebble, type Pebble } from '../harness/pebble.ts';
 import { freePort } from '../harness/ports.ts';
+import { loopbackOutbound } from '../harness/outbound.ts';
 
 /** TXT values at `name` as Knot serves them, read with Node's c-ares resolver; [] when none. */
 async function servedTxt(knot: Knot, name: string): Promise<string[]> {
@@ -43,7 +44,7 @@ describePebble('dns-01 through RFC 2136 against Knot DNS and Pebble', () => {
     it('issues a certificate for x.<zone> and *.x.<zone>, then removes both TXT records by value', async () => {
       const base = `x${crypto.getRandomValues(new Uint32Array(1))[0]}.${knot.zone}`;
       const names = [base, `*.${base}`];
-      const acme = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: await generateKeyPair('ec-p256') });
+      const acme = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: await generateKeyPair('ec-p256'), outbound: loopbackOutbound() });
       await acme.newAccount({ termsOfServiceAgreed: true, contact: ['mailto:ops@example.test'] });
 
       const { url, order } = await acme.newOrder({ identifiers: names.map((value) => ({ type: 'dns', value })) });

@@ -6,14 +6,15 @@ import { newCaches, type Deps } from '../../src/deps.ts';
 import { silentLogger } from '../../src/log.ts';
 import { parseIpList } from '../../src/http/ip.ts';
 import { generateMasterKey, importMasterKey } from '../../src/crypto/index.ts';
+import { testOutbound } from './outbound.ts';
 
 export async function offlineDeps(db: Database, overrides: Partial<Deps> = {}): Promise<Deps> {
   return {
     db,
     masterKey: await importMasterKey(generateMasterKey()),
-    fetch: async (input) => {
+    outbound: testOutbound(async (input) => {
       throw new Error(`no network in this test: ${input instanceof Request ? input.url : String(input)}`);
-    },
+    }),
     now: () => Date.now(),
     sleep: async () => {},
     log: silentLogger,

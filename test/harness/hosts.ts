@@ -10,6 +10,7 @@ import { Miniflare } from 'miniflare';
 import { startProcess, type RunningProcess } from './processes.ts';
 import { freePort } from './ports.ts';
 import { makeTempDir } from './tmp.ts';
+import { TEST_PRIVATE_TARGETS } from './outbound.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(ROOT, 'node-host/bin/certkeep.mjs');
@@ -47,7 +48,11 @@ export interface HostUnderTest {
 export interface HostOptions {
   /** Listen on this HTTP port (Pebble's httpPort points here); a free one when omitted. */
   httpPort?: number;
-  /** Node host: extra environment (CERTKEEP_*). Worker: extra vars. */
+  /**
+   * Node host: extra environment (CERTKEEP_*). Worker: extra vars. Both hosts allow outgoing
+   * requests to 127.0.0.1 (Pebble, local test servers) unless this sets
+   * CERTKEEP_ALLOW_PRIVATE_TARGETS (node) or ALLOW_PRIVATE_TARGETS (Worker), '' for none.
+   */
   env?: Record<string, string>;
 }
 
@@ -79,6 +84,7 @@ export async function startNodeHost(opts: HostOptions & { dataDir?: string } = {
     CERTKEEP_BIND: '127.0.0.1',
     CERTKEEP_TICK_SECONDS: '0.5',
     CERTKEEP_LOG_LEVEL: 'debug',
+    CERTKEEP_ALLOW_PRIVATE_TARGETS: TEST_PRIVATE_TARGETS,
     ...opts.env,
   };
   const baseUrl = `http://127.0.0.1:${httpPort}`;
@@ -198,6 +204,7 @@ export async function startWorkerHost(opts: HostOptions = {}): Promise<HostUnder
       MASTER_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64'),
       SETUP_TOKEN: TEST_SETUP_TOKEN,
       LOG_LEVEL: 'debug',
+      ALLOW_PRIVATE_TARGETS: TEST_PRIVATE_TARGETS,
       ...opts.env,
     },
   });

@@ -15,6 +15,9 @@ import { generateMasterKey, importMasterKey } from '../../src/crypto/index.ts';
 import { runSetup } from '../../src/domain/setup.ts';
 import { nodeDnsPropagation, nodeRfc2136Client } from '../../node-host/core.ts';
 import { runScript } from '../../node-host/scripts.ts';
+import { nodeTransport } from '../../node-host/outbound.ts';
+import { Outbound } from '../../src/net/outbound.ts';
+import { TEST_PRIVATE_TARGETS } from './outbound.ts';
 
 export interface InProcess {
   deps: Deps;
@@ -25,7 +28,7 @@ export interface InProcess {
 
 export interface InProcessOptions {
   pebble?: Omit<PebbleOptions, 'httpPort'>;
-  /** Wraps the real fetch the core uses towards the CA. */
+  /** Wraps the real transport (the node host's) the core's outgoing requests use towards the CA. */
   fetch?: (real: typeof fetch) => typeof fetch;
   now?: () => number;
   log?: Logger;
@@ -39,11 +42,12 @@ export async function startInProcess(opts: InProcessOptions = {}): Promise<InPro
   const httpPort = await freePort();
   const pebble = await startPebble({ httpPort, ...opts.pebble });
   const db = await openDatabase(opts.databaseUrl ?? `file:${makeTempDir('inprocess-')}/certkeep.db`);
-  const realFetch: typeof fetch = (input, init) => globalThis.fetch(input, init);
+  const allowPrivateTargets = parseIpList(TEST_PRIVATE_TARGETS, { defaultLoopback: false });
+  const realFetch = nodeTransport(allowPrivateTargets);
   const deps: Deps = {
     db: db.database,
     masterKey: await importMasterKey(generateMasterKey()),
-    fetch: opts.fetch ? opts.fetch(realFetch) : realFetch,
+    outbound: new Outbound({ fetch: opts.fetch ? opts.fetch(realFetch) : realFetch, allowPrivateTargets, runtime: 'node' }),
     now: opts.now ?? (() => Date.now()),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     log: opts.log ?? silentLogger,

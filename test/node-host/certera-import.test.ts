@@ -20,6 +20,7 @@ import { createCerteraDb, type CerteraFixture } from '../fixtures/certera/genera
 import { AcmeClient } from '../../src/acme/index.ts';
 import { importPrivateKey } from '../../src/crypto/index.ts';
 import { totpCode } from '../../src/auth/totp.ts';
+import { testOutbound } from '../harness/outbound.ts';
 
 const CHALLTESTSRV_SCRIPT = join(ROOT, 'test/fixtures/dns/challtestsrv-txt.mjs');
 
@@ -80,7 +81,7 @@ describePebble('certkeep import certera', () => {
     });
     // Certera registered its production account at the CA; its staging account the CA has never seen.
     const production = await importPrivateKey(fixture.accounts.production.keyPem);
-    await new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: production.keyPair }).newAccount({ termsOfServiceAgreed: true, contact: [`mailto:${fixture.accounts.production.email}`] });
+    await new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: production.keyPair, outbound: testOutbound() }).newAccount({ termsOfServiceAgreed: true, contact: [`mailto:${fixture.accounts.production.email}`] });
 
     dataDir = makeTempDir('certera-import-');
     // Certera's site hostname (its config.json) was www's subject.
@@ -261,7 +262,7 @@ describePebble('certkeep import certera', () => {
     expect(await counts(dir)).toEqual({ acme_accounts: 0, keys: 0, certificates: 0, api_keys: 0, users: 0, dns_providers: 0, settings: 0 });
     // Pebble still does not know the accounts.
     const key = await importPrivateKey(fresh.accounts.production.keyPem);
-    await expect(new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: key.keyPair }).newAccount({ onlyReturnExisting: true })).rejects.toMatchObject({
+    await expect(new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: key.keyPair, outbound: testOutbound() }).newAccount({ onlyReturnExisting: true })).rejects.toMatchObject({
       problem: { type: 'urn:ietf:params:acme:error:accountDoesNotExist' },
     });
   });

@@ -1,8 +1,11 @@
 // The node host's command line and process behaviour (node host only: the Worker has no CLI,
 // no HTTPS listener of its own and no signals): exit codes, --help, setup and token creation
 // against Pebble, settings errors, the self-signed HTTPS listener, graceful SIGTERM.
-import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,8 +14,9 @@ import { freePort } from '../harness/ports.ts';
 import { makeTempDir } from '../harness/tmp.ts';
 import { runCli, startNodeHost } from '../harness/hosts.ts';
 import { presentedAfterIssuance } from '../harness/served-certificate.ts';
+import { TEST_PRIVATE_TARGETS } from '../harness/outbound.ts';
 
-const baseEnv = (dataDir: string): Record<string, string> => ({ CERTKEEP_DATA_DIR: dataDir, CERTKEEP_LOG_LEVEL: 'warn' });
+const baseEnv = (dataDir: string): Record<string, string> => ({ CERTKEEP_DATA_DIR: dataDir, CERTKEEP_LOG_LEVEL: 'warn', CERTKEEP_ALLOW_PRIVATE_TARGETS: TEST_PRIVATE_TARGETS });
 
 describe('certkeep CLI', () => {
   it('prints help with exit 0, and exits 2 on an unknown command or a bad option', async () => {
@@ -72,6 +76,31 @@ describe('certkeep CLI', () => {
       expect(res.stderr.trim().split('\n')).toHaveLength(1);
       expect(res.stderr).toMatch(/has not been set up: run "certkeep setup" or the setup wizard first/);
     }
+  });
+
+  it('names why a CA cannot be reached: an untrusted certificate (with the NODE_EXTRA_CA_CERTS hint), nothing listening', async () => {
+    const dir = makeTempDir('untrusted-');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=Private CA',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const server = createHttpsServer({ cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) }, (_, res) => res.end('{}'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const passwordFile = join(dir, 'password');
+    writeFileSync(passwordFile, 'correct horse battery staple\n');
+    const setup = (directory: string) =>
+      runCli(['setup', '--admin-email', 'admin@example.com', '--admin-password-file', passwordFile, '--acme-directory', directory, '--accept-tos'], baseEnv(makeTempDir('cli-')));
+    try {
+      const untrusted = await setup(`https://${host}/dir`);
+      expect(untrusted.code).toBe(1);
+      expect(untrusted.stderr).toBe(
+        `certkeep setup: request to https://${host}/dir failed: the TLS certificate of ${host} is not trusted (DEPTH_ZERO_SELF_SIGNED_CERT); if a private CA issued it, start Certkeep with NODE_EXTRA_CA_CERTS=/path/to/ca.pem\n`,
+      );
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+    const refused = await setup(`https://${host}/dir`);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(`certkeep setup: request to https://${host}/dir failed: nothing accepts connections at ${host} (connection refused, ECONNREFUSED)\n`);
   });
 
   it('explains how to fix a port that cannot be bound', async () => {

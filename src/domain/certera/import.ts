@@ -272,7 +272,7 @@ async function importAccounts(ctx: Context): Promise<void> {
     }
 
     // Certera kept no account URL: the CA finds the account by its key (RFC 8555 §7.3.1).
-    const client = new AcmeClient({ directoryUrl, accountKey: key.keyPair, fetch: deps.fetch, sleep: deps.sleep, now: deps.now });
+    const client = new AcmeClient({ directoryUrl, accountKey: key.keyPair, outbound: deps.outbound, sleep: deps.sleep, now: deps.now });
     let accountUrl: string | null = null;
     let how: string;
     try {

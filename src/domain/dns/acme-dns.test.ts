@@ -16,6 +16,11 @@ import {
   type AcmeDnsRegistration,
 } from './acme-dns.ts';
 import type { DnsProviderLog } from './types.ts';
+import { loopbackOutbound } from '../../../test/harness/outbound.ts';
+
+/** The node host's outgoing path, allowed to reach the test servers on 127.0.0.1. */
+const outbound = loopbackOutbound();
+const validateAcmeDns = (input: unknown) => validateAcmeDnsConfig(input, outbound);
 
 const VALUE_1 = 'LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0';
 const VALUE_2 = '9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI';
@@ -93,12 +98,12 @@ function logs() {
 
 describe('validateAcmeDnsConfig', () => {
   it('accepts a base URL and optional CIDRs, and drops a trailing slash', () => {
-    expect(validateAcmeDnsConfig({ url: 'https://auth.acme-dns.io/' })).toEqual({ url: 'https://auth.acme-dns.io' });
-    expect(validateAcmeDnsConfig({ url: 'https://dns.example.com/acme-dns/', allowFrom: ['192.0.2.0/24', '2001:db8::/32'] })).toEqual({
+    expect(validateAcmeDns({ url: 'https://auth.acme-dns.io/' })).toEqual({ url: 'https://auth.acme-dns.io' });
+    expect(validateAcmeDns({ url: 'https://dns.example.com/acme-dns/', allowFrom: ['192.0.2.0/24', '2001:db8::/32'] })).toEqual({
       url: 'https://dns.example.com/acme-dns',
       allowFrom: ['192.0.2.0/24', '2001:db8::/32'],
     });
-    expect(validateAcmeDnsConfig({ url: 'http://127.0.0.1:8053' })).toEqual({ url: 'http://127.0.0.1:8053' });
+    expect(validateAcmeDns({ url: 'http://127.0.0.1:8053' })).toEqual({ url: 'http://127.0.0.1:8053' });
   });
 
   it.each([
@@ -111,7 +116,7 @@ describe('validateAcmeDnsConfig', () => {
     ['allowFrom as a string', { url: 'https://a.example', allowFrom: '10.0.0.0/8' }, 'allowFrom'],
     ['an unknown field', { url: 'https://a.example', password: 'x' }, 'password'],
   ])('refuses %s, naming the field', (_, input, field) => {
-    expect(() => validateAcmeDnsConfig(input)).toThrow(expect.objectContaining({ code: 'BAD_REQUEST', details: { field } }));
+    expect(() => validateAcmeDns(input)).toThrow(expect.objectContaining({ code: 'BAD_REQUEST', details: { field } }));
   });
 
   it('describes the config', () => {
@@ -123,7 +128,7 @@ describe('validateAcmeDnsConfig', () => {
 describe('registerAcmeDns', () => {
   it('registers a name and says which CNAME to create', async () => {
     const server = await acmeDnsStandIn();
-    const registration = await registerAcmeDns({ url: server.url }, '*.WWW.example.com', fetch);
+    const registration = await registerAcmeDns({ url: server.url }, '*.WWW.example.com', outbound);
     expect(registration).toMatchObject({ name: 'www.example.com', allowFrom: [] });
     expect(registration.fulldomain).toBe(`${registration.subdomain}.${ZONE}`);
     expect(registration.password).toMatch(/^[0-9a-f]{32}$/);
@@ -133,14 +138,14 @@ describe('registerAcmeDns', () => {
 
   it('sends allowfrom when configured', async () => {
     const server = await acmeDnsStandIn();
-    const registration = await registerAcmeDns({ url: server.url, allowFrom: ['192.0.2.0/24'] }, 'example.com', fetch);
+    const registration = await registerAcmeDns({ url: server.url, allowFrom: ['192.0.2.0/24'] }, 'example.com', outbound);
     expect(registration.allowFrom).toEqual(['192.0.2.0/24']);
     expect(JSON.parse(server.requests[0].body)).toEqual({ allowfrom: ['192.0.2.0/24'] });
   });
 
   it('fails with the server error', async () => {
     const server = await acmeDnsStandIn();
-    await expect(registerAcmeDns({ url: server.url, allowFrom: ['not-a-cidr'] }, 'example.com', fetch)).rejects.toMatchObject({
+    await expect(registerAcmeDns({ url: server.url, allowFrom: ['not-a-cidr'] }, 'example.com', outbound)).rejects.toMatchObject({
       code: 'DNS_PROVIDER_FAILED',
       message: 'acme-dns: POST /register failed (HTTP 400): {"error":"invalid_allowfrom_cidr"}',
     });
@@ -150,13 +155,13 @@ describe('registerAcmeDns', () => {
 describe('acmeDnsDriver', () => {
   async function registered() {
     const server = await acmeDnsStandIn();
-    const registration = await registerAcmeDns({ url: server.url }, 'example.com', fetch);
+    const registration = await registerAcmeDns({ url: server.url }, 'example.com', outbound);
     const lookups: string[] = [];
     const lookup = async (name: string) => {
       lookups.push(name);
       return name === 'example.com' ? registration : undefined;
     };
-    return { server, registration, lookups, driver: acmeDnsDriver({ url: server.url }, lookup, fetch) };
+    return { server, registration, lookups, driver: acmeDnsDriver({ url: server.url }, lookup, outbound) };
   }
 
   it('sets the TXT value through /update, with the registration found by the validated name', async () => {
@@ -201,7 +206,7 @@ describe('acmeDnsDriver', () => {
   it('fails on refused credentials without repeating the password', async () => {
     const { server, registration } = await registered();
     const wrong = { ...registration, password: 'not-the-password-0123456789' };
-    const driver = acmeDnsDriver({ url: server.url }, async () => wrong, fetch);
+    const driver = acmeDnsDriver({ url: server.url }, async () => wrong, outbound);
     const err = await driver.set({ fqdn: '_acme-challenge.example.com', name: 'example.com', value: VALUE_1 }, () => {}).catch((e) => e);
     expect(err).toMatchObject({ code: 'DNS_PROVIDER_FAILED', details: { status: 401 } });
     expect(err.message).toBe('acme-dns: POST /update for _acme-challenge.example.com failed (HTTP 401): {"error":"forbidden"}');

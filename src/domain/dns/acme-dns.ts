@@ -17,6 +17,7 @@ import { challengeRecordName, subjectName } from './names.ts';
 import { baseUrl, configObject, fieldError, optionalStringArray, serviceUrl } from './provider-config.ts';
 import { callProvider, parseJson, statusError, type ProviderCall } from './provider-http.ts';
 import type { DnsProviderDriver } from './types.ts';
+import type { Outbound } from '../../net/outbound.ts';
 
 export interface AcmeDnsConfig {
   /** The API's base URL, e.g. `https://auth.acme-dns.io` (no trailing slash). */
@@ -38,9 +39,9 @@ export interface AcmeDnsRegistration {
 }
 
 /** Validates `{"url","allowFrom"?}` (the provider's fields without `name` and `type`). */
-export function validateAcmeDnsConfig(input: unknown): AcmeDnsConfig {
+export function validateAcmeDnsConfig(input: unknown, outbound: Outbound): AcmeDnsConfig {
   const obj = configObject(input, '', ['url', 'allowFrom']);
-  const url = serviceUrl(obj, 'url', 'url');
+  const url = serviceUrl(obj, 'url', 'url', outbound);
   if (url.search || url.hash) throw fieldError('url', 'the base URL takes no query or fragment');
   const allowFrom = optionalStringArray(obj, 'allowFrom', 'allowFrom', checkCidr);
   return allowFrom === undefined ? { url: baseUrl(url) } : { url: baseUrl(url), allowFrom };
@@ -60,7 +61,7 @@ export function acmeDnsCname(registration: AcmeDnsRegistration): { name: string;
 export async function registerAcmeDns(
   config: AcmeDnsConfig,
   name: string,
-  fetcher: typeof fetch,
+  outbound: Outbound,
   opts: { timeoutMs?: number } = {},
 ): Promise<AcmeDnsRegistration> {
   const call: ProviderCall = {
@@ -76,7 +77,7 @@ export async function registerAcmeDns(
     timeoutMs: opts.timeoutMs,
     secrets: [],
   };
-  const answer = await callProvider(fetcher, call);
+  const answer = await callProvider(outbound, call);
   if (answer.status !== 201 && answer.status !== 200) throw statusError(call, answer);
   const reply = parseJson(answer.text) as Record<string, unknown> | undefined;
   const text = (key: string): string => {
@@ -101,7 +102,7 @@ export async function registerAcmeDns(
 export function acmeDnsDriver(
   config: AcmeDnsConfig,
   lookup: (name: string) => Promise<AcmeDnsRegistration | undefined>,
-  fetcher: typeof fetch,
+  outbound: Outbound,
   opts: { timeoutMs?: number } = {},
 ): DnsProviderDriver {
   return {
@@ -128,7 +129,7 @@ export function acmeDnsDriver(
         timeoutMs: opts.timeoutMs,
         secrets: [registration.password],
       };
-      const answer = await callProvider(fetcher, call);
+      const answer = await callProvider(outbound, call);
       if (answer.status !== 200) throw statusError(call, answer);
       log({ level: 'info', message: `acme-dns: TXT value set on ${registration.fulldomain} (the CNAME target of ${record.fqdn})` });
     },

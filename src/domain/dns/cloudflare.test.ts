@@ -7,6 +7,11 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cloudflareDriver, describeCloudflareConfig, unquoteTxt, validateCloudflareConfig } from './cloudflare.ts';
 import type { DnsProviderLog } from './types.ts';
+import { loopbackOutbound } from '../../../test/harness/outbound.ts';
+
+/** The node host's outgoing path, allowed to reach the test servers on 127.0.0.1. */
+const outbound = loopbackOutbound();
+const validateCloudflare = (input: unknown) => validateCloudflareConfig(input, outbound);
 
 const TOKEN = 'cf-api-token-Zx9_0123456789abcdefghij';
 const VALUE_1 = 'LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0';
@@ -105,8 +110,8 @@ function logs() {
 
 describe('validateCloudflareConfig', () => {
   it('accepts a token, an optional zone id and an optional API base', () => {
-    expect(validateCloudflareConfig({ apiToken: TOKEN })).toEqual({ apiToken: TOKEN });
-    expect(validateCloudflareConfig({ apiToken: TOKEN, zoneId: ZONE_ID, apiBase: 'http://127.0.0.1:9999/client/v4/' })).toEqual({
+    expect(validateCloudflare({ apiToken: TOKEN })).toEqual({ apiToken: TOKEN });
+    expect(validateCloudflare({ apiToken: TOKEN, zoneId: ZONE_ID, apiBase: 'http://127.0.0.1:9999/client/v4/' })).toEqual({
       apiToken: TOKEN,
       zoneId: ZONE_ID,
       apiBase: 'http://127.0.0.1:9999/client/v4',
@@ -120,7 +125,7 @@ describe('validateCloudflareConfig', () => {
     ['an http API base that is not loopback', { apiToken: TOKEN, apiBase: 'http://api.cloudflare.com/client/v4' }, 'apiBase'],
     ['an unknown field', { apiToken: TOKEN, email: 'a@example.com' }, 'email'],
   ])('refuses %s, naming the field', (_, input, field) => {
-    expect(() => validateCloudflareConfig(input)).toThrow(expect.objectContaining({ code: 'BAD_REQUEST', details: { field } }));
+    expect(() => validateCloudflare(input)).toThrow(expect.objectContaining({ code: 'BAD_REQUEST', details: { field } }));
   });
 
   it('describes the config without the token', () => {
@@ -147,7 +152,7 @@ describe('cloudflareDriver', () => {
   it('finds the zone by walking up from the name and creates the TXT record', async () => {
     const cf = await cloudflareStandIn();
     const { log, entries } = logs();
-    await cloudflareDriver({ apiToken: TOKEN, apiBase: cf.apiBase }, fetch).set(
+    await cloudflareDriver({ apiToken: TOKEN, apiBase: cf.apiBase }, outbound).set(
       { fqdn: '_acme-challenge.a.b.example.com', name: 'a.b.example.com', value: VALUE_1 },
       log,
     );
@@ -170,19 +175,19 @@ describe('cloudflareDriver', () => {
       { id: ZONE_ID, name: 'example.com' },
       { id: SUB_ZONE_ID, name: 'b.example.com' },
     ]);
-    await cloudflareDriver({ apiToken: TOKEN, apiBase: cf.apiBase }, fetch).set({ fqdn: '_acme-challenge.a.b.example.com', name: '*.a.b.example.com', value: VALUE_1 }, () => {});
+    await cloudflareDriver({ apiToken: TOKEN, apiBase: cf.apiBase }, outbound).set({ fqdn: '_acme-challenge.a.b.example.com', name: '*.a.b.example.com', value: VALUE_1 }, () => {});
     expect(cf.records.map((r) => r.zone_id)).toEqual([SUB_ZONE_ID]);
   });
 
   it('uses a configured zone id without looking the zone up', async () => {
     const cf = await cloudflareStandIn();
-    await cloudflareDriver({ apiToken: TOKEN, apiBase: cf.apiBase, zoneId: ZONE_ID }, fetch).set({ fqdn: '_acme-challenge.example.com', name: 'example.com', value: VALUE_1 }, () => {});
+    await cloudflareDriver({ apiToken: TOKEN, apiBase: cf.apiBase, zoneId: ZONE_ID }, outbound).set({ fqdn: '_acme-challenge.example.com', name: 'example.com', value: VALUE_1 }, () => {});
     expect(cf.requests.map((r) => `${r.method} ${r.path}`)).toEqual([`POST /zones/${ZONE_ID}/dns_records`]);
   });
 
   it('clears only the value it set: a wildcard and its base name share one record name', async () => {
     const cf = await cloudflareStandIn();
-    const driver = cloudflareDriver({ apiToken: TOKEN, apiBase: cf.apiBase }, fetch);
+    const driver = cloudflareDriver({ apiToken: TOKEN, apiBase: cf.apiBase }, outbound);
     const wildcard = { fqdn: '_acme-challenge.example.com', name: '*.example.com', value: VALUE_1 };
     const apex = { fqdn: '_acme-challenge.example.com', name: 'example.com', value: VALUE_2 };
     await driver.set(wildcard, () => {});
@@ -203,21 +208,21 @@ describe('cloudflareDriver', () => {
   it('also matches unquoted content of older records', async () => {
     const cf = await cloudflareStandIn();
     cf.records.push({ id: 'legacy', zone_id: ZONE_ID, type: 'TXT', name: '_acme-challenge.example.com', content: VALUE_1, ttl: 120 });
-    await cloudflareDriver({ apiToken: TOKEN, apiBase: cf.apiBase, zoneId: ZONE_ID }, fetch).clear({ fqdn: '_acme-challenge.example.com', name: 'example.com', value: VALUE_1 }, () => {});
+    await cloudflareDriver({ apiToken: TOKEN, apiBase: cf.apiBase, zoneId: ZONE_ID }, outbound).clear({ fqdn: '_acme-challenge.example.com', name: 'example.com', value: VALUE_1 }, () => {});
     expect(cf.records).toEqual([]);
   });
 
   it('treats a missing record as cleared', async () => {
     const cf = await cloudflareStandIn();
     const { log, entries } = logs();
-    await cloudflareDriver({ apiToken: TOKEN, apiBase: cf.apiBase, zoneId: ZONE_ID }, fetch).clear({ fqdn: '_acme-challenge.example.com', name: 'example.com', value: VALUE_1 }, log);
+    await cloudflareDriver({ apiToken: TOKEN, apiBase: cf.apiBase, zoneId: ZONE_ID }, outbound).clear({ fqdn: '_acme-challenge.example.com', name: 'example.com', value: VALUE_1 }, log);
     expect(entries[0].message).toContain('nothing to clear');
     expect(cf.requests.some((r) => r.method === 'DELETE')).toBe(false);
   });
 
   it('treats "an identical record already exists" as set (a retry after a crash)', async () => {
     const cf = await cloudflareStandIn();
-    const driver = cloudflareDriver({ apiToken: TOKEN, apiBase: cf.apiBase, zoneId: ZONE_ID }, fetch);
+    const driver = cloudflareDriver({ apiToken: TOKEN, apiBase: cf.apiBase, zoneId: ZONE_ID }, outbound);
     const record = { fqdn: '_acme-challenge.example.com', name: 'example.com', value: VALUE_1 };
     await driver.set(record, () => {});
     const { log, entries } = logs();
@@ -228,7 +233,7 @@ describe('cloudflareDriver', () => {
 
   it('reports Cloudflare errors by code and message, never the token', async () => {
     const cf = await cloudflareStandIn();
-    const err = await cloudflareDriver({ apiToken: 'wrong-token-0123456789', apiBase: cf.apiBase, zoneId: ZONE_ID }, fetch)
+    const err = await cloudflareDriver({ apiToken: 'wrong-token-0123456789', apiBase: cf.apiBase, zoneId: ZONE_ID }, outbound)
       .set({ fqdn: '_acme-challenge.example.com', name: 'example.com', value: VALUE_1 }, () => {})
       .catch((e) => e);
     expect(err).toMatchObject({ code: 'DNS_PROVIDER_FAILED', details: { provider: 'cloudflare', status: 403 } });
@@ -239,7 +244,7 @@ describe('cloudflareDriver', () => {
   it('says which zones it looked for when none is found', async () => {
     const cf = await cloudflareStandIn([]);
     await expect(
-      cloudflareDriver({ apiToken: TOKEN, apiBase: cf.apiBase }, fetch).set({ fqdn: '_acme-challenge.www.example.co.uk', name: 'www.example.co.uk', value: VALUE_1 }, () => {}),
+      cloudflareDriver({ apiToken: TOKEN, apiBase: cf.apiBase }, outbound).set({ fqdn: '_acme-challenge.www.example.co.uk', name: 'www.example.co.uk', value: VALUE_1 }, () => {}),
     ).rejects.toMatchObject({
       code: 'DNS_PROVIDER_FAILED',
       message: 'cloudflare: no zone found for www.example.co.uk (looked for www.example.co.uk, example.co.uk); the API token needs Zone:Read on the zone, or set zoneId',
@@ -250,7 +255,7 @@ describe('cloudflareDriver', () => {
     const cf = await cloudflareStandIn();
     cf.answerNextWith(502, '<html><body>502 Bad Gateway</body></html>');
     await expect(
-      cloudflareDriver({ apiToken: TOKEN, apiBase: cf.apiBase, zoneId: ZONE_ID }, fetch).clear({ fqdn: '_acme-challenge.example.com', name: 'example.com', value: VALUE_1 }, () => {}),
+      cloudflareDriver({ apiToken: TOKEN, apiBase: cf.apiBase, zoneId: ZONE_ID }, outbound).clear({ fqdn: '_acme-challenge.example.com', name: 'example.com', value: VALUE_1 }, () => {}),
     ).rejects.toMatchObject({
       code: 'DNS_PROVIDER_FAILED',
       message: 'cloudflare: list TXT _acme-challenge.example.com failed (HTTP 502): <html><body>502 Bad Gateway</body></html>',
@@ -261,7 +266,7 @@ describe('cloudflareDriver', () => {
     const cf = await cloudflareStandIn();
     cf.answerNextWith(200, JSON.stringify({ success: false, errors: [], messages: [], result: null }));
     await expect(
-      cloudflareDriver({ apiToken: TOKEN, apiBase: cf.apiBase, zoneId: ZONE_ID }, fetch).set({ fqdn: '_acme-challenge.example.com', name: 'example.com', value: VALUE_1 }, () => {}),
+      cloudflareDriver({ apiToken: TOKEN, apiBase: cf.apiBase, zoneId: ZONE_ID }, outbound).set({ fqdn: '_acme-challenge.example.com', name: 'example.com', value: VALUE_1 }, () => {}),
     ).rejects.toMatchObject({ code: 'DNS_PROVIDER_FAILED', message: expect.stringContaining('(HTTP 200): success is false and no errors were given') });
   });
 });

@@ -12,6 +12,7 @@ import { registrableDomain, subjectName } from './names.ts';
 import { baseUrl, configObject, fieldError, optionalText, requiredText, serviceUrl } from './provider-config.ts';
 import { bodyExcerpt, callProvider, parseJson, statusError, type ProviderCall } from './provider-http.ts';
 import type { DnsProviderDriver } from './types.ts';
+import type { Outbound } from '../../net/outbound.ts';
 
 export const CLOUDFLARE_API_BASE = 'https://api.cloudflare.com/client/v4';
 /** Short, so that a record left behind by a crash stops mattering soon. */
@@ -31,7 +32,7 @@ export interface CloudflareConfig {
 }
 
 /** Validates `{"apiToken","zoneId"?,"apiBase"?}` (the provider's fields without `name` and `type`). */
-export function validateCloudflareConfig(input: unknown): CloudflareConfig {
+export function validateCloudflareConfig(input: unknown, outbound: Outbound): CloudflareConfig {
   const obj = configObject(input, '', ['apiToken', 'zoneId', 'apiBase']);
   const apiToken = requiredText(obj, 'apiToken', 'apiToken', 1024);
   if (!/^[\x21-\x7e]+$/.test(apiToken)) throw fieldError('apiToken', 'expected printable characters without spaces');
@@ -40,7 +41,7 @@ export function validateCloudflareConfig(input: unknown): CloudflareConfig {
   const config: CloudflareConfig = { apiToken };
   if (zoneId !== undefined) config.zoneId = zoneId;
   if (obj.apiBase !== undefined && obj.apiBase !== null) {
-    const url = serviceUrl(obj, 'apiBase', 'apiBase');
+    const url = serviceUrl(obj, 'apiBase', 'apiBase', outbound);
     if (url.search || url.hash) throw fieldError('apiBase', 'the base URL takes no query or fragment');
     config.apiBase = baseUrl(url);
   }
@@ -55,8 +56,8 @@ export function describeCloudflareConfig(config: CloudflareConfig): { zoneId?: s
   return out;
 }
 
-export function cloudflareDriver(config: CloudflareConfig, fetcher: typeof fetch, opts: { timeoutMs?: number } = {}): DnsProviderDriver {
-  const api = cloudflareApi(config, fetcher, opts.timeoutMs);
+export function cloudflareDriver(config: CloudflareConfig, outbound: Outbound, opts: { timeoutMs?: number } = {}): DnsProviderDriver {
+  const api = cloudflareApi(config, outbound, opts.timeoutMs);
   /** Zone ids by validated name, so that clear does not look again what set found. */
   const zones = new Map<string, { id: string; label: string }>();
 
@@ -129,7 +130,7 @@ interface CloudflareApi {
   call(method: string, path: string, what: string, body?: unknown, tolerate?: number[]): Promise<{ result: unknown; tolerated: boolean }>;
 }
 
-function cloudflareApi(config: CloudflareConfig, fetcher: typeof fetch, timeoutMs: number | undefined): CloudflareApi {
+function cloudflareApi(config: CloudflareConfig, outbound: Outbound, timeoutMs: number | undefined): CloudflareApi {
   const base = config.apiBase ?? CLOUDFLARE_API_BASE;
   return {
     async call(method, path, what, body, tolerate = []) {
@@ -148,7 +149,7 @@ function cloudflareApi(config: CloudflareConfig, fetcher: typeof fetch, timeoutM
         timeoutMs,
         secrets: [config.apiToken],
       };
-      const answer = await callProvider(fetcher, call);
+      const answer = await callProvider(outbound, call);
       const envelope = parseJson(answer.text) as { success?: unknown; errors?: unknown; result?: unknown } | undefined;
       if (typeof envelope !== 'object' || envelope === null || typeof envelope.success !== 'boolean') {
         throw statusError(call, answer);

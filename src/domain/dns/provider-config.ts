@@ -2,6 +2,7 @@
 // validation (src/http/validate.ts): unknown fields are refused and every error names its field
 // with a dotted path (`set.command`, `env.FOO`, `allowFrom[1]`).
 import { fieldError } from '../../http/validate.ts';
+import type { Outbound } from '../../net/outbound.ts';
 
 export { fieldError };
 
@@ -60,10 +61,11 @@ export function optionalStringArray(obj: ConfigObject, key: string, field: strin
 
 /**
  * The URL of a service the provider talks to. HTTPS, because the request carries a credential
- * or a signed instruction; plain HTTP only to a loopback address (a local test server, or a
- * relay on the same machine). Credentials in the URL are refused: they would end up in logs.
+ * or a signed instruction; plain HTTP only to an address CERTKEEP_ALLOW_PRIVATE_TARGETS lists (a
+ * local test server, or a relay on the same machine), and no loopback or private address at all
+ * unless that setting lists it. Credentials in the URL are refused: they would end up in logs.
  */
-export function serviceUrl(obj: ConfigObject, key: string, field: string): URL {
+export function serviceUrl(obj: ConfigObject, key: string, field: string, outbound: Outbound): URL {
   const text = requiredText(obj, key, field, 2048);
   let url: URL;
   try {
@@ -72,22 +74,13 @@ export function serviceUrl(obj: ConfigObject, key: string, field: string): URL {
     throw fieldError(field, 'not a valid absolute URL');
   }
   if (url.username !== '' || url.password !== '') throw fieldError(field, 'must not contain a user name or password');
-  if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:') {
-    if (isLoopbackHost(url.hostname)) return url;
-    throw fieldError(field, 'must use https (plain http is allowed only to a loopback address)');
-  }
-  throw fieldError(field, 'must be an https URL');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw fieldError(field, 'must be an https URL');
+  return outbound.checkUrl(url, field, 'https+private-http');
 }
 
 /** A base URL without its trailing slash, so that `base + '/path'` never doubles it. */
 export function baseUrl(url: URL): string {
   return url.href.replace(/\/+$/, '');
-}
-
-function isLoopbackHost(hostname: string): boolean {
-  if (hostname === 'localhost' || hostname === '[::1]') return true;
-  return /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 
 function join(field: string, key: string): string {

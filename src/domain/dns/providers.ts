@@ -14,6 +14,7 @@ import { acmeDnsCname, acmeDnsDriver, describeAcmeDnsConfig, registerAcmeDns, va
 import { cloudflareDriver, describeCloudflareConfig, validateCloudflareConfig, type CloudflareConfig } from './cloudflare.ts';
 import { describeRfc2136Config, rfc2136Driver, validateRfc2136Config, type Rfc2136Config } from './rfc2136.ts';
 import { subjectName } from './names.ts';
+import type { Outbound } from '../../net/outbound.ts';
 
 export type DnsProviderRow = typeof dnsProviders.$inferSelect;
 
@@ -21,7 +22,7 @@ const providerAad = (id: string) => `dns-provider:${id}`;
 const registrationAad = (id: string) => `acme-dns:${id}`;
 
 /** Each type: how to check its configuration, how to show it, how to drive it. */
-const TYPES: { [T in DnsProviderType]: { validate(input: unknown): unknown; describe(config: never): unknown; driver(deps: Deps, row: DnsProviderRow, config: never): DnsProviderDriver } } = {
+const TYPES: { [T in DnsProviderType]: { validate(input: unknown, outbound: Outbound): unknown; describe(config: never): unknown; driver(deps: Deps, row: DnsProviderRow, config: never): DnsProviderDriver } } = {
   script: {
     validate: validateScriptConfig,
     describe: (c: ScriptConfig) => describeScriptConfig(c),
@@ -33,12 +34,12 @@ const TYPES: { [T in DnsProviderType]: { validate(input: unknown): unknown; desc
   webhook: {
     validate: validateWebhookConfig,
     describe: (c: WebhookConfig) => describeWebhookConfig(c),
-    driver: (deps, _row, c: WebhookConfig) => webhookDriver(c, deps.fetch),
+    driver: (deps, _row, c: WebhookConfig) => webhookDriver(c, deps.outbound),
   },
   'acme-dns': {
     validate: validateAcmeDnsConfig,
     describe: (c: AcmeDnsConfig) => describeAcmeDnsConfig(c),
-    driver: (deps, row, c: AcmeDnsConfig) => acmeDnsDriver(c, (name) => findAcmeDnsRegistration(deps, row, name), deps.fetch),
+    driver: (deps, row, c: AcmeDnsConfig) => acmeDnsDriver(c, (name) => findAcmeDnsRegistration(deps, row, name), deps.outbound),
   },
   rfc2136: {
     validate: validateRfc2136Config,
@@ -48,7 +49,7 @@ const TYPES: { [T in DnsProviderType]: { validate(input: unknown): unknown; desc
   cloudflare: {
     validate: validateCloudflareConfig,
     describe: (c: CloudflareConfig) => describeCloudflareConfig(c),
-    driver: (deps, _row, c: CloudflareConfig) => cloudflareDriver(c, deps.fetch),
+    driver: (deps, _row, c: CloudflareConfig) => cloudflareDriver(c, deps.outbound),
   },
 };
 
@@ -61,7 +62,7 @@ export async function createDnsProvider(deps: Deps, name: string, type: DnsProvi
   if (NODE_ONLY_PROVIDER_TYPES.includes(type) && deps.runtime !== 'node') {
     throw new CertkeepError('BAD_REQUEST', `type: "${type}" providers need the node host; on Workers use webhook, acme-dns or cloudflare`, { field: 'type' });
   }
-  const valid = TYPES[type].validate(config);
+  const valid = TYPES[type].validate(config, deps.outbound);
   if (await findDnsProvider(deps, name)) throw new CertkeepError('CONFLICT', `name: a DNS provider named "${name}" already exists`, { field: 'name' });
   const { row, statement } = await prepareDnsProvider(deps, name, type, valid);
   await statement;
@@ -154,7 +155,7 @@ export async function ensureAcmeDnsRegistrations(deps: Deps, row: DnsProviderRow
   for (const name of [...new Set(names.map(subjectName))]) {
     let reg = await findAcmeDnsRegistration(deps, row, name);
     if (!reg) {
-      reg = await registerAcmeDns(config, name, deps.fetch);
+      reg = await registerAcmeDns(config, name, deps.outbound);
       const id = newId();
       await deps.db.db.insert(acmeDnsRegistrations).values({
         id,

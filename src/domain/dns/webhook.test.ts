@@ -6,6 +6,11 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DnsProviderLog } from './types.ts';
 import { describeWebhookConfig, validateWebhookConfig, webhookDriver, webhookSignature } from './webhook.ts';
+import { loopbackOutbound } from '../../../test/harness/outbound.ts';
+
+/** The node host's outgoing path, allowed to reach the test servers on 127.0.0.1. */
+const outbound = loopbackOutbound();
+const validateWebhook = (input: unknown) => validateWebhookConfig(input, outbound);
 
 const SECRET = 'webhook-secret-0123456789-abcdef';
 const RECORD = { fqdn: '_acme-challenge.www.example.com', name: 'www.example.com', value: 'LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0' };
@@ -57,11 +62,40 @@ function logs() {
 }
 
 describe('validateWebhookConfig', () => {
-  it('accepts https anywhere and http to loopback only', () => {
-    expect(validateWebhookConfig({ url: 'https://hooks.example.com/dns', secret: SECRET })).toEqual({ url: 'https://hooks.example.com/dns', secret: SECRET });
-    for (const url of ['http://127.0.0.1:8080/x', 'http://localhost/x', 'http://[::1]:9000/', 'http://127.1.2.3/']) {
-      expect(validateWebhookConfig({ url, secret: SECRET }).url).toBe(new URL(url).href);
+  it('accepts https to public names and addresses, and http only to an address CERTKEEP_ALLOW_PRIVATE_TARGETS lists', () => {
+    expect(validateWebhook({ url: 'https://hooks.example.com/dns', secret: SECRET })).toEqual({ url: 'https://hooks.example.com/dns', secret: SECRET });
+    // This suite allows 127.0.0.1/32; localhost is loopback by definition and counts as 127.0.0.1.
+    for (const url of ['http://127.0.0.1:8080/x', 'https://127.0.0.1/x', 'http://localhost/x', 'https://93.184.215.14/', 'https://[2606:4700::1111]/']) {
+      expect(validateWebhook({ url, secret: SECRET }).url).toBe(new URL(url).href);
     }
+  });
+
+  it.each([
+    ['http://127.1.2.3/', /127\.1\.2\.3/],
+    ['https://127.1.2.3/', /127\.1\.2\.3 is a loopback address/],
+    ['https://10.0.0.1/dns', /private/],
+    ['https://169.254.169.254/latest/meta-data/', /cloud metadata/],
+    ['https://[fd00:ec2::254]/', /cloud metadata/],
+    ['https://100.64.0.1/', /carrier-grade NAT/],
+    ['https://[::ffff:10.1.1.1]/', /10\.1\.1\.1\) is a private/],
+    ['https://[64:ff9b::a9fe:a9fe]/', /cloud metadata/],
+    ['https://[::ffff:7f00:2]/', /127\.0\.0\.2\) is a loopback/],
+    ['https://0.0.0.0/', /unspecified/],
+    ['https://[::]/', /unspecified/],
+    ['https://[fe80::1]/', /link-local/],
+    ['https://2130706434/', /127\.0\.0\.2 is a loopback/],
+    ['https://0x7f.0.0.3/', /127\.0\.0\.3 is a loopback/],
+  ])('refuses %s at creation, naming the field and the setting', (url, words) => {
+    const err = (() => {
+      try {
+        validateWebhook({ url, secret: SECRET });
+      } catch (e) {
+        return e as Error & { code: string; details: unknown };
+      }
+    })();
+    expect(err).toMatchObject({ code: 'BAD_REQUEST', details: { field: 'url' } });
+    expect(err!.message).toMatch(words);
+    expect(err!.message).toMatch(/CERTKEEP_ALLOW_PRIVATE_TARGETS/);
   });
 
   it.each([
@@ -77,11 +111,11 @@ describe('validateWebhookConfig', () => {
     ['an unknown field', { url: 'https://hooks.example.com/', secret: SECRET, method: 'PUT' }, 'method'],
     ['an array', [], 'body'],
   ])('refuses %s, naming the field', (_, input, field) => {
-    expect(() => validateWebhookConfig(input)).toThrow(expect.objectContaining({ code: 'BAD_REQUEST', details: { field } }));
+    expect(() => validateWebhook(input)).toThrow(expect.objectContaining({ code: 'BAD_REQUEST', details: { field } }));
   });
 
   it('describes the config without the secret', () => {
-    const config = validateWebhookConfig({ url: 'https://hooks.example.com/dns', secret: SECRET });
+    const config = validateWebhook({ url: 'https://hooks.example.com/dns', secret: SECRET });
     expect(describeWebhookConfig(config)).toEqual({ url: 'https://hooks.example.com/dns' });
   });
 });
@@ -103,7 +137,7 @@ describe('webhookDriver', () => {
   it('POSTs a signed set and clear, exactly the SPEC body', async () => {
     const { url, received } = await receiver();
     const { log, entries } = logs();
-    const driver = webhookDriver(validateWebhookConfig({ url, secret: SECRET }), fetch);
+    const driver = webhookDriver(validateWebhook({ url, secret: SECRET }), outbound);
     await driver.set(RECORD, log);
     await driver.clear(RECORD, log);
     expect(received.map((r) => [r.method, r.path, r.signatureValid, r.headers['content-type']])).toEqual([
@@ -122,12 +156,12 @@ describe('webhookDriver', () => {
 
   it('accepts any 2xx', async () => {
     const { url } = await receiver((_, res) => res.writeHead(202).end('queued'));
-    await expect(webhookDriver({ url, secret: SECRET }, fetch).set(RECORD, () => {})).resolves.toBeUndefined();
+    await expect(webhookDriver({ url, secret: SECRET }, outbound).set(RECORD, () => {})).resolves.toBeUndefined();
   });
 
   it('fails on a non-2xx with the status and an excerpt of the body, never the secret', async () => {
     const { url } = await receiver((_, res) => res.writeHead(500).end(`zone locked\n(our config has secret=${SECRET})`));
-    const err = await webhookDriver({ url, secret: SECRET }, fetch)
+    const err = await webhookDriver({ url, secret: SECRET }, outbound)
       .set(RECORD, () => {})
       .catch((e) => e);
     expect(err).toMatchObject({ code: 'DNS_PROVIDER_FAILED', details: { provider: 'webhook', status: 500 } });
@@ -136,7 +170,7 @@ describe('webhookDriver', () => {
 
   it('is refused by the receiver when signed with another secret', async () => {
     const { url, received } = await receiver();
-    await expect(webhookDriver({ url, secret: 'a-different-secret-of-some-length' }, fetch).set(RECORD, () => {})).rejects.toMatchObject({
+    await expect(webhookDriver({ url, secret: 'a-different-secret-of-some-length' }, outbound).set(RECORD, () => {})).rejects.toMatchObject({
       code: 'DNS_PROVIDER_FAILED',
       details: { status: 401 },
     });
@@ -145,7 +179,7 @@ describe('webhookDriver', () => {
 
   it('cuts a long error body short', async () => {
     const { url } = await receiver((_, res) => res.writeHead(400).end('e'.repeat(5000)));
-    const err = await webhookDriver({ url, secret: SECRET }, fetch)
+    const err = await webhookDriver({ url, secret: SECRET }, outbound)
       .clear(RECORD, () => {})
       .catch((e) => e);
     expect(err.message.length).toBeLessThan(400);
@@ -155,10 +189,10 @@ describe('webhookDriver', () => {
   it('does not follow a redirect', async () => {
     const target = await receiver();
     const { url } = await receiver((_, res) => res.writeHead(307, { location: target.url }).end());
-    await expect(webhookDriver({ url, secret: SECRET }, fetch).set(RECORD, () => {})).rejects.toMatchObject({
+    await expect(webhookDriver({ url, secret: SECRET }, outbound).set(RECORD, () => {})).rejects.toMatchObject({
       code: 'DNS_PROVIDER_FAILED',
-      message: 'webhook: set _acme-challenge.www.example.com failed (HTTP 307): redirects are not followed; configure the final URL',
-      details: { status: 307 },
+      message: `webhook: set _acme-challenge.www.example.com failed: it redirects (HTTP 307) to ${target.url}; redirects are not followed here: use the final URL`,
+      details: { reason: 'redirect' },
     });
     expect(target.received).toHaveLength(0);
   });
@@ -168,7 +202,7 @@ describe('webhookDriver', () => {
       /* never answers */
     });
     const t0 = Date.now();
-    await expect(webhookDriver({ url, secret: SECRET }, fetch, { timeoutMs: 300 }).set(RECORD, () => {})).rejects.toMatchObject({
+    await expect(webhookDriver({ url, secret: SECRET }, outbound, { timeoutMs: 300 }).set(RECORD, () => {})).rejects.toMatchObject({
       code: 'DNS_PROVIDER_FAILED',
       message: 'webhook: set _acme-challenge.www.example.com got no answer within 300 ms',
       details: { timedOut: true },
@@ -179,7 +213,7 @@ describe('webhookDriver', () => {
   it('reports a refused connection', async () => {
     const { url } = await receiver();
     await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
-    await expect(webhookDriver({ url, secret: SECRET }, fetch).set(RECORD, () => {})).rejects.toMatchObject({
+    await expect(webhookDriver({ url, secret: SECRET }, outbound).set(RECORD, () => {})).rejects.toMatchObject({
       code: 'DNS_PROVIDER_FAILED',
       message: expect.stringContaining('ECONNREFUSED'),
     });

@@ -12,6 +12,7 @@ import { toHex, utf8 } from '../../util/encoding.ts';
 import { configObject, fieldError, requiredText, serviceUrl } from './provider-config.ts';
 import { callProvider, statusError } from './provider-http.ts';
 import type { DnsChallengeRecord, DnsProviderDriver, DnsProviderLog } from './types.ts';
+import type { Outbound } from '../../net/outbound.ts';
 
 export interface WebhookConfig {
   url: string;
@@ -24,9 +25,9 @@ export const WEBHOOK_SIGNATURE_HEADER = 'X-Certkeep-Signature';
 const MIN_SECRET_LENGTH = 16;
 
 /** Validates `{"url","secret"}` (the provider's fields without `name` and `type`). */
-export function validateWebhookConfig(input: unknown): WebhookConfig {
+export function validateWebhookConfig(input: unknown, outbound: Outbound): WebhookConfig {
   const obj = configObject(input, '', ['url', 'secret']);
-  const url = serviceUrl(obj, 'url', 'url');
+  const url = serviceUrl(obj, 'url', 'url', outbound);
   const secret = requiredText(obj, 'secret', 'secret', 1024);
   if (secret.length < MIN_SECRET_LENGTH) throw fieldError('secret', `at least ${MIN_SECRET_LENGTH} characters`);
   return { url: url.href, secret };
@@ -43,7 +44,7 @@ export async function webhookSignature(secret: string, body: string): Promise<st
   return `sha256=${toHex(await crypto.subtle.sign('HMAC', key, utf8(body)))}`;
 }
 
-export function webhookDriver(config: WebhookConfig, fetcher: typeof fetch, opts: { timeoutMs?: number } = {}): DnsProviderDriver {
+export function webhookDriver(config: WebhookConfig, outbound: Outbound, opts: { timeoutMs?: number } = {}): DnsProviderDriver {
   const send = async (action: 'set' | 'clear', record: DnsChallengeRecord, log: (entry: DnsProviderLog) => void): Promise<void> => {
     const body = JSON.stringify({ action, fqdn: record.fqdn, value: record.value });
     const call = {
@@ -58,7 +59,7 @@ export function webhookDriver(config: WebhookConfig, fetcher: typeof fetch, opts
       timeoutMs: opts.timeoutMs,
       secrets: [config.secret],
     };
-    const answer = await callProvider(fetcher, call);
+    const answer = await callProvider(outbound, call);
     if (answer.status < 200 || answer.status > 299) throw statusError(call, answer);
     log({ level: 'info', message: `webhook: ${action} ${record.fqdn} accepted (HTTP ${answer.status})` });
   };

@@ -18,7 +18,7 @@ import { listCertificates } from '../../domain/certificates.ts';
 import { NAME_HINT, NAME_PATTERN } from '../validate.ts';
 import { redirect, signedIn, type PageContext } from './guard.ts';
 import type { PageRoute } from './routes.ts';
-import { CA_CHOICES, type CaInfo } from '../../../templates/ca.ts';
+import { CA_CHOICES, directoryUrlError, directoryUrlField, type CaInfo } from '../../../templates/ca.ts';
 import { directoryOf, EMAIL_PATTERN, lookUpCa, MAX_ACCOUNT_KEY_PEM, uploadedAccountKey } from './ca-directory.ts';
 
 
@@ -100,18 +100,20 @@ function caPart(info: CaInfo): Html {
   const tos = info.termsOfService;
   const linkable = tos !== undefined && /^https?:\/\//i.test(tos);
   return html`<div id="ca-terms" aria-live="polite">
-  ${info.error ? html`<p class="error">${info.error}</p>` : null}
   ${linkable ? html`<p>Read the CA's <a href="${tos}" rel="noreferrer" target="_blank">terms of service</a> before you accept them.</p>` : null}
   ${tos !== undefined && !linkable ? html`<p>The CA's terms of service: <code>${tos}</code></p>` : null}
   ${info.externalAccountRequired ? html`<p><strong>This CA requires external account binding:</strong> enter the key ID and HMAC key it gave you below.</p>` : null}
 </div>`;
 }
 
+/** Both controls ask through one queue: a later question replaces an earlier one still in flight. */
+const LOOKUP = { 'hx-post': '/accounts/new/ca', 'hx-target': '#ca-terms', 'hx-swap': 'outerHTML', 'hx-sync': 'closest fieldset:replace' };
+const DIRECTORY_LOOKUP = { ...LOOKUP, 'hx-trigger': 'change', 'hx-include': '[name=ca]' };
+
 function newAccountPage(pc: PageContext, s: { values: URLSearchParams; errors: Errors; info: CaInfo; flash?: Flash[] }, status = 200): Response {
   const v = (k: string) => s.values.get(k) ?? '';
   const e = s.errors;
-  // Both controls ask through one queue: a later question replaces an earlier one still in flight.
-  const lookUp = { 'hx-post': '/accounts/new/ca', 'hx-target': '#ca-terms', 'hx-swap': 'outerHTML', 'hx-sync': 'closest fieldset:replace' };
+  const lookUp = LOOKUP;
   return page(
     layout(
       { title: 'New ACME account', session: { csrfToken: pc.session.csrfToken, section: 'accounts' }, flash: s.flash },
@@ -128,7 +130,7 @@ function newAccountPage(pc: PageContext, s: { values: URLSearchParams; errors: E
       value: v('ca') || 'letsencrypt',
       attributes: { ...lookUp, 'hx-trigger': 'change', 'hx-include': '[name=directoryUrl]' },
     })}
-    ${field({ name: 'directoryUrl', label: 'Directory URL (another CA)', type: 'url', value: v('directoryUrl'), error: e.directoryUrl, hint: 'Only for "Another ACME CA", e.g. https://acme.example.com/directory', attributes: { ...lookUp, 'hx-trigger': 'change', 'hx-include': '[name=ca]' } })}
+    ${directoryUrlField({ value: v('directoryUrl'), error: e.directoryUrl ?? s.info.error, attributes: DIRECTORY_LOOKUP })}
     ${checkboxField({ name: 'staging', label: 'This CA issues test certificates (staging)', checked: v('staging') === 'on', hint: "Set by itself for Let's Encrypt staging. The download API's staging=true|false parameter matches it." })}
     ${caPart(s.info)}
     <div class="actions">${button('Look up this CA', { name: 'action', value: 'check' })}</div>
@@ -165,7 +167,9 @@ async function showNewAccount(request: Request, ctx: HandlerContext): Promise<Re
 async function caLookUpPart(request: Request, ctx: HandlerContext): Promise<Response> {
   const pc = await signedIn(request, ctx);
   if (pc instanceof Response) return pc;
-  return page(caPart(await lookUpCa(ctx, directoryOf(pc.form))));
+  // The CA's part, and out of band the directory URL field with the look-up's error (or none).
+  const info = await lookUpCa(ctx, directoryOf(pc.form));
+  return page(html`${caPart(info)}${directoryUrlError(info.error, true)}`);
 }
 
 /** Maps an error to the field it is about; ACME problems about the contact or EAB too. */
@@ -176,6 +180,8 @@ function fieldOfError(err: CertkeepError): string | undefined {
   const type = acmeProblemOf(err)?.type ?? '';
   if (/:(invalidContact|unsupportedContact)$/.test(type)) return 'email';
   if (/:externalAccountRequired$/.test(type)) return 'eabKid';
+  if (/external account binding|\bEAB\b/i.test(acmeProblemOf(err)?.detail ?? '')) return 'eabHmacKey';
+  if (['ACME_NETWORK', 'ACME_BAD_RESPONSE', 'TARGET_REFUSED', 'OUTBOUND_FAILED'].includes(err.code)) return 'directoryUrl';
   return undefined;
 }
 
@@ -228,9 +234,11 @@ async function submitNewAccount(request: Request, ctx: HandlerContext): Promise<
     if (!(err instanceof CertkeepError)) throw err;
     const where = fieldOfError(err);
     const message = errorText(err);
-    const status = err.code === 'CONFLICT' ? 409 : err.code.startsWith('ACME_') ? 502 : 400;
+    const status = err.code === 'CONFLICT' ? 409 : /^(ACME_|TARGET_|OUTBOUND_)/.test(err.code) ? 502 : 400;
     const fieldErrors = where ? { [where]: acmeProblemOf(err) ? message : fieldMessage(err) } : {};
-    return newAccountPage(pc, { values, errors: fieldErrors, info, flash: [{ kind: 'error', message }] }, status);
+    // Said once: next to its field (the flash then only points there), or on its own.
+    const flash: Flash[] = where ? [{ kind: 'error', message: 'Some fields need a second look.' }] : [{ kind: 'error', message }];
+    return newAccountPage(pc, { values, errors: fieldErrors, info, flash }, status);
   }
   return redirect(`/accounts/${encodeURIComponent(name)}?done=created`);
 }

@@ -134,7 +134,7 @@ describe('DNS provider forms', () => {
     let res = await f.request('POST', '/dns-providers', { _csrf: f.csrf, type: 'webhook', name: 'hook', url: 'http://dns.example.com/acme', secret });
     expect(res.status).toBe(400);
     let body = await res.text();
-    expect(fieldErrorText(body, 'url')).toBe('Must use https (plain http is allowed only to a loopback address)');
+    expect(fieldErrorText(body, 'url')).toBe('Plain http goes only to an address CERTKEEP_ALLOW_PRIVATE_TARGETS lists, and dns.example.com is not one; use https');
     expect(body).toContain('value="hook"');
     expect(body).not.toContain(secret);
 

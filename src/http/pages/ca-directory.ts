@@ -5,9 +5,13 @@ import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING, resolveDirectoryUrl } from '../../d
 import { CertkeepError } from '../../errors.ts';
 import { CA_CHOICES, type CaInfo } from '../../../templates/ca.ts';
 import { fieldMessage } from '../../../templates/error-text.ts';
+import { excerpt } from '../../net/outbound.ts';
 
 /** Let's Encrypt's terms live in its repository: no need to ask its directory to show the link. */
 const LETS_ENCRYPT_TERMS = 'https://letsencrypt.org/repository/';
+/** A directory is a kilobyte or two; more is not a directory, and is not read. */
+const MAX_DIRECTORY_BYTES = 64 * 1024;
+const LOOKUP_TIMEOUT_MS = 10_000;
 /** A pasted or uploaded account key is a few kilobytes at most. */
 export const MAX_ACCOUNT_KEY_PEM = 16_384;
 export const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -16,16 +20,37 @@ export const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export async function lookUpCa(ctx: HandlerContext, url: string): Promise<CaInfo> {
   if (!url) return { url, externalAccountRequired: false };
   if (url === LETS_ENCRYPT || url === LETS_ENCRYPT_STAGING) return { url, termsOfService: LETS_ENCRYPT_TERMS, externalAccountRequired: false };
+  const failed = (why: string): CaInfo => ({ url, externalAccountRequired: false, error: `The directory at ${url} could not be read: ${why}` });
   try {
     resolveDirectoryUrl(url);
-    const res = await ctx.deps.fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(10_000) });
-    const dir = (await res.json()) as { meta?: { termsOfService?: unknown; externalAccountRequired?: unknown } };
+    // https only, no redirect, the private-address policy, 10 s and 64 KiB (src/net/outbound.ts).
+    const res = await ctx.deps.outbound.request(url, { headers: { accept: 'application/json' }, timeoutMs: LOOKUP_TIMEOUT_MS, maxBytes: MAX_DIRECTORY_BYTES });
+    const dir = parseDirectory(res.ok ? res.text() : '');
+    if (!dir) {
+      const said = excerpt(res.text(), [], 80);
+      return failed(`it answered HTTP ${res.status}${said ? ` (${said})` : ''}, not an ACME directory`);
+    }
     const tos = dir.meta?.termsOfService;
     return { url, termsOfService: typeof tos === 'string' ? tos : undefined, externalAccountRequired: dir.meta?.externalAccountRequired === true };
   } catch (err) {
-    const why = err instanceof CertkeepError ? fieldMessage(err) : 'it did not answer with an ACME directory';
-    return { url, externalAccountRequired: false, error: `The directory at ${url} could not be read: ${why}` };
+    if (err instanceof CertkeepError) return failed(lowerFirst((err as { words?: string }).words ?? fieldMessage(err)));
+    throw err;
   }
+}
+
+/** An ACME directory (RFC 8555 §7.1.1): an object naming at least newNonce, newAccount and newOrder. */
+function parseDirectory(text: string): { meta?: { termsOfService?: unknown; externalAccountRequired?: unknown } } | undefined {
+  try {
+    const dir = JSON.parse(text) as Record<string, unknown>;
+    const isDirectory = typeof dir === 'object' && dir !== null && ['newNonce', 'newAccount', 'newOrder'].every((k) => typeof dir[k] === 'string');
+    return isDirectory ? (dir as { meta?: { termsOfService?: unknown; externalAccountRequired?: unknown } }) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function lowerFirst(text: string): string {
+  return /^[A-Z][a-z]/.test(text) ? text.charAt(0).toLowerCase() + text.slice(1) : text;
 }
 
 /** The directory URL a form chose: a CA by name, or the URL typed for "another CA". */

@@ -213,7 +213,9 @@ function accountFieldOf(err: CertkeepError): string | undefined {
   const type = acmeProblemOf(err)?.type ?? '';
   if (/:(invalidContact|unsupportedContact)$/.test(type)) return 'acmeEmail';
   if (/:externalAccountRequired$/.test(type)) return 'eabKid';
-  if (/:(connection|malformed)$/.test(type) || err.code === 'ACME_NETWORK' || err.code === 'ACME_BAD_RESPONSE') return 'directoryUrl';
+  // A binding the CA could not verify (a wrong key ID or HMAC key): about the HMAC key, typed last.
+  if (/external account binding|\bEAB\b/i.test(acmeProblemOf(err)?.detail ?? '')) return 'eabHmacKey';
+  if (/:(connection|malformed)$/.test(type) || ['ACME_NETWORK', 'ACME_BAD_RESPONSE', 'TARGET_REFUSED', 'OUTBOUND_FAILED'].includes(err.code)) return 'directoryUrl';
   return undefined;
 }
 
@@ -231,8 +233,10 @@ async function submitAccount(request: Request, ctx: HandlerContext, session: Act
   const email = (form.get('acmeEmail') ?? '').trim();
   if (email && (!EMAIL_PATTERN.test(email) || email.length > 254)) errors.acmeEmail = 'Enter an email address, or leave it empty.';
   if (form.get('acceptTos') !== 'on') errors.acceptTos = "The CA's terms of service must be accepted.";
-  else if (info.termsOfService !== undefined && form.get('termsFor') !== directoryUrl) {
-    // Ticked before this CA's terms were on the page (without JavaScript, or a changed URL).
+  else if (info.termsOfService !== undefined && form.get('termsFor') && form.get('termsFor') !== directoryUrl) {
+    // Ticked while another CA's terms were on the page (without JavaScript, or a changed URL). A
+    // tick on a page that showed no terms (the directory typed before could not be read) counts
+    // for this CA's terms, so that correcting the URL takes one send.
     values.delete('acceptTos');
     errors.acceptTos = "Read this CA's terms of service, shown above, and accept them.";
   }
@@ -261,9 +265,10 @@ async function submitAccount(request: Request, ctx: HandlerContext, session: Act
     });
   } catch (err) {
     if (!(err instanceof CertkeepError)) throw err;
+    // Said once: next to the field it is about (the page's flash then only points there), or on its own.
     const where = accountFieldOf(err);
     const message = errorText(err);
-    return again({ values, errors: where ? { [where]: message } : {}, flash: [{ kind: 'error', message }] }, statusOf(err));
+    return again({ values, errors: where ? { [where]: message } : {}, flash: where ? NEEDS_A_LOOK : [{ kind: 'error', message }] }, statusOf(err));
   }
   return redirect(wizard.SETUP_PATH);
 }
@@ -275,7 +280,7 @@ export async function setupCaPart(request: Request, ctx: HandlerContext): Promis
   const form = await formOf(request);
   const session = await wizardSession(request, ctx, state);
   if (!session || !csrfOk(request, form, session)) return problemResponse(403, 'sign in to continue setting up');
-  return page(wizard.caPart(await lookUpCa(ctx, directoryOf(form))));
+  return page(wizard.caLookUpAnswer(await lookUpCa(ctx, directoryOf(form)), { values: keptValues(form), errors: {} }));
 }
 
 // ---- step 3 ------------------------------------------------------------------------------------
