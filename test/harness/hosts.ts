@@ -120,10 +120,14 @@ export async function startNodeHost(opts: HostOptions & { dataDir?: string } = {
   };
 }
 
+/**
+ * Runs a `certkeep` command. Like the hosts, it may reach the loopback address every test server
+ * listens on (CERTKEEP_ALLOW_PRIVATE_TARGETS; '' in `env` for none).
+ */
 export async function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const { spawn } = await import('node:child_process');
   return new Promise((resolve, reject) => {
-    const merged: Record<string, string | undefined> = { ...process.env, ...env };
+    const merged: Record<string, string | undefined> = { ...process.env, CERTKEEP_ALLOW_PRIVATE_TARGETS: TEST_PRIVATE_TARGETS, ...env };
     for (const k of Object.keys(merged)) if (merged[k] === undefined || k.startsWith('CERTKEEP_TEST_')) delete merged[k];
     const child = spawn(process.execPath, [...NODE_FLAGS, CLI, ...args], { cwd: ROOT, env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
