@@ -266,7 +266,7 @@ explain_download() {
   if [ "$ed_status" -ne 0 ]; then
     case $ed_status in
       6 | 7 | 28 | 35 | 60) printf 'cannot reach Certkeep at %s (%s)' "$c_url" "$(curl_error)" ;;
-      18 | 56 | 92) printf 'the %s download broke off (%s)' "$ed_what" "$(curl_error)" ;;
+      18 | 52 | 56 | 92) printf 'the %s download broke off (%s)' "$ed_what" "$(curl_error)" ;;
       63) printf 'the %s download is larger than %s bytes: not a %s' "$ed_what" "$MAX_BYTES" "$ed_what" ;;
       *) printf 'the %s download failed (%s)' "$ed_what" "$(curl_error)" ;;
     esac
