@@ -11,6 +11,8 @@ import { createApp, zoneOf } from '../../src/app.ts';
 import { offlineDeps } from '../harness/deps.ts';
 import { openDatabase } from '../../node-host/db.ts';
 import { makeTempDir } from '../harness/tmp.ts';
+import { ROOT } from '../harness/hosts.ts';
+import { SYSTEMD_SERVICE, SYSTEMD_TIMER, cronLine, installCommands } from '../../templates/agent.ts';
 
 describe('the embedded agent', () => {
   it('is the script in agent/ (else run `npx tsx node-host/embed-agent.ts`)', () => {
@@ -53,6 +55,17 @@ describe('where the agent and its report live', () => {
       expect(challenge.status).toBe(404);
     } finally {
       opened.close();
+    }
+  });
+});
+
+describe('the README section "On your servers"', () => {
+  it('shows the same systemd units, cron line and install commands as the pages', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain(`${SYSTEMD_SERVICE}\n\n${SYSTEMD_TIMER}\n`);
+    expect(readme).toContain(`\n${cronLine('www')}\n`);
+    for (const line of installCommands(null).split('\n').filter((l) => !l.startsWith('#') && !l.includes('run --dry-run'))) {
+      expect(readme).toContain(line.replace(AGENT_SHA256, '<SHA-256 from the certificate page>'));
     }
   });
 });
