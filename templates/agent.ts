@@ -114,7 +114,8 @@ export interface AgentSectionOptions extends Omit<AgentBlockOptions, 'certificat
 export function agentSection(o: AgentSectionOptions): Html {
   const slotOptions = ([1, 2] as const).map((n) => html`<option${attrs({ value: String(n), selected: n === o.slot })}>API key ${n}</option>`);
   return html`<section aria-labelledby="agent-heading" id="agent"><h2 id="agent-heading">On your servers</h2>
-<p>The Certkeep agent (<code>certkeep-agent</code> ${AGENT_VERSION}, a shell script that needs only curl and openssl) fetches this certificate when it changes, checks it, installs it without a half-written file, reloads the server, checks that the server presents it and tells Certkeep, which lists it below under consumers. Its SHA-256: <code id="agent-sha256">${AGENT_SHA256}</code>.</p>
+<p>The Certkeep agent (<code>certkeep-agent</code> ${AGENT_VERSION}, a shell script that needs only curl and openssl) fetches this certificate when it changes, checks it, installs it without a half-written file, reloads the server, checks that the server presents it and tells Certkeep, which lists it above under consumers. Check the script you download against its SHA-256:</p>
+<pre class="commands"><code id="agent-sha256">${AGENT_SHA256}</code></pre>
 ${o.baseUrl
   ? null
   : html`<div class="flash"><p class="info"><strong>No site hostname is configured</strong>, so these lines say <code>${PLACEHOLDER_URL}</code>: replace it with the address your servers reach Certkeep at.</p></div>`}
