@@ -182,74 +182,6 @@ for (const shell of SHELLS) {
       expect(await s.run(['--quiet'])).toEqual({ code: 0, stdout: '', stderr: '' });
     });
 
-    describe('leaves the installed files untouched, says one clear line and exits 1 when', () => {
-      const cases: Array<[string, () => Promise<Partial<Served> & { url?: 'down' }>, RegExp, boolean]> = [
-        ['the key belongs to another certificate', async () => {
-          const next = await issuer.issue({ names: NAMES });
-          return { chain: next.chain, keyPem: (await issuer.issue({ names: NAMES, keys: await newKeyPair() })).keyPem };
-        }, /^www: the key www does not belong to certificate [0-9a-f]+ \(their public keys differ\); nothing installed$/, true],
-        ['the certificate is for other names', async () => {
-          const other = await issuer.issue({ names: ['other.example.net', 'example.com'] });
-          return { chain: other.chain, keyPem: other.keyPem };
-        }, /^www: certificate [0-9a-f]+ does not cover www\.example\.com \(it has: other\.example\.net example\.com\); nothing installed$/, true],
-        ['the certificate has expired', async () => {
-          const old = await issuer.issue({ names: NAMES, notBefore: new Date(Date.now() - 86_400_000 * 100), notAfter: new Date(Date.now() - 86_400_000 * 10) });
-          return { chain: old.chain, keyPem: old.keyPem };
-        }, /^www: certificate [0-9a-f]+ expired on \d{4}-\d\d-\d\d \d\d:\d\d UTC; nothing installed$/, true],
-        ['the certificate is not valid yet', async () => {
-          const early = await issuer.issue({ names: NAMES, notBefore: new Date(Date.now() + 86_400_000 * 2) });
-          return { chain: early.chain, keyPem: early.keyPem };
-        }, /^www: certificate [0-9a-f]+ is not valid before \d{4}-\d\d-\d\d \d\d:\d\d UTC \(is this clock right\?\); nothing installed$/, true],
-        ['the download breaks off', async () => {
-          const next = await issuer.issue({ names: NAMES });
-          return { chain: next.chain, keyPem: next.keyPem, truncate: true };
-        }, /^www: the certificate download broke off \(transfer closed with \d+ bytes remaining to read\); nothing installed$/, false],
-        ['the download is a damaged certificate', async () => {
-          const next = await issuer.issue({ names: NAMES });
-          return { chain: next.chain.slice(0, 300), keyPem: next.keyPem };
-        }, /^www: the certificate download is incomplete or damaged \(no complete PEM certificate\); nothing installed$/, false],
-        ['Certkeep is down', async () => ({ url: 'down' as const }), /^www: cannot reach Certkeep at http:\/\/127\.0\.0\.1:\d+ \(Failed to connect to 127\.0\.0\.1 port \d+.*\); nothing installed$/, false],
-      ];
-      // One installation for all cases: a refused update must leave it exactly as it is.
-      let s: Setup;
-      let before: Record<string, FileState | null>;
-      let installed: Served;
-      beforeAll(async () => {
-        s = setup(shell);
-        const first = await issuer.issue({ names: NAMES });
-        served = installed = { chain: first.chain, keyPem: first.keyPem };
-        expect((await s.run()).code).toBe(0);
-        before = s.snapshot();
-      });
-      for (const [what, serve, message, reported] of cases) {
-        it(what, async () => {
-          const next = await serve();
-          const { url, ...rest } = next as Partial<Served> & { url?: string };
-          served = { ...installed, ...rest };
-          writeConfig(s.config, { www: { ...configOf(s), url: url === 'down' ? downUrl : stubUrl } });
-          const run = await s.run();
-          expect(run.code, run.stderr).toBe(1);
-          expect(oneLine(run.stderr)).toMatch(message);
-          expect(run.stdout).toBe('');
-          expect(s.snapshot()).toEqual(before);
-          expect(linesOf(s.log)).toBe(1);
-          // What Certkeep hears: an install that failed, for the serial it served.
-          if (reported) expect(reports).toEqual([expect.objectContaining({ installed: false, reload: 'skipped', verified: null })]);
-          else expect(reports).toEqual([]);
-        });
-      }
-      it('and tries again at the next run (no ETag is kept for what was refused)', async () => {
-        writeConfig(s.config, { www: { ...configOf(s), url: stubUrl } });
-        served = { ...installed, chain: (await issuer.issue({ names: ['other.example.net'] })).chain };
-        expect((await s.run()).code).toBe(1);
-        expect((await s.run()).code).toBe(1);
-        served = installed;
-        expect(await s.run()).toMatchObject({ code: 0, stdout: expect.stringMatching(/^www: unchanged \(serial [0-9a-f]+\)\n$/) });
-        expect(s.snapshot()).toEqual(before);
-        expect(linesOf(s.log)).toBe(1);
-      });
-    });
-
     it('runs the other blocks when one fails, and exits 1', async () => {
       const s = setup(shell, {}, {
         broken: { url: downUrl, certificate: 'www', 'certificate-api-key': CERT_KEY, fullchain: join(makeTempDir('broken-'), 'x.pem') },
@@ -354,6 +286,83 @@ for (const shell of SHELLS) {
     });
   });
 }
+
+// The refusals, each under one of the two shells in turn: a first installation per shell, which
+// a refused update must leave exactly as it is.
+describeAgent('certkeep-agent leaves the installed files untouched, says one clear line and exits 1 when', () => {
+  const cases: Array<[string, () => Promise<Partial<Served> & { url?: 'down' }>, RegExp, boolean]> = [
+    ['the key belongs to another certificate', async () => {
+      const next = await issuer.issue({ names: NAMES });
+      return { chain: next.chain, keyPem: (await issuer.issue({ names: NAMES, keys: await newKeyPair() })).keyPem };
+    }, /^www: the key www does not belong to certificate [0-9a-f]+ \(their public keys differ\); nothing installed$/, true],
+    ['the certificate is for other names', async () => {
+      const other = await issuer.issue({ names: ['other.example.net', 'example.com'] });
+      return { chain: other.chain, keyPem: other.keyPem };
+    }, /^www: certificate [0-9a-f]+ does not cover www\.example\.com \(it has: other\.example\.net example\.com\); nothing installed$/, true],
+    ['the certificate has expired', async () => {
+      const old = await issuer.issue({ names: NAMES, notBefore: new Date(Date.now() - 86_400_000 * 100), notAfter: new Date(Date.now() - 86_400_000 * 10) });
+      return { chain: old.chain, keyPem: old.keyPem };
+    }, /^www: certificate [0-9a-f]+ expired on \d{4}-\d\d-\d\d \d\d:\d\d UTC; nothing installed$/, true],
+    ['the certificate is not valid yet', async () => {
+      const early = await issuer.issue({ names: NAMES, notBefore: new Date(Date.now() + 86_400_000 * 2) });
+      return { chain: early.chain, keyPem: early.keyPem };
+    }, /^www: certificate [0-9a-f]+ is not valid before \d{4}-\d\d-\d\d \d\d:\d\d UTC \(is this clock right\?\); nothing installed$/, true],
+    ['the download breaks off', async () => {
+      const next = await issuer.issue({ names: NAMES });
+      return { chain: next.chain, keyPem: next.keyPem, truncate: true };
+    }, /^www: the certificate download broke off \(transfer closed with \d+ bytes remaining to read\); nothing installed$/, false],
+    ['the download is a damaged certificate', async () => {
+      const next = await issuer.issue({ names: NAMES });
+      return { chain: next.chain.slice(0, 300), keyPem: next.keyPem };
+    }, /^www: the certificate download is incomplete or damaged \(no complete PEM certificate\); nothing installed$/, false],
+    ['Certkeep is down', async () => ({ url: 'down' as const }), /^www: cannot reach Certkeep at http:\/\/127\.0\.0\.1:\d+ \(Failed to connect to 127\.0\.0\.1 port \d+.*\); nothing installed$/, false],
+  ];
+
+  const installs = {} as Record<Shell, { s: Setup; before: Record<string, FileState | null> }>;
+  let installed: Served;
+  beforeAll(async () => {
+    const first = await issuer.issue({ names: NAMES });
+    served = installed = { chain: first.chain, keyPem: first.keyPem };
+    for (const shell of SHELLS) {
+      const s = setup(shell);
+      expect((await s.run()).code).toBe(0);
+      installs[shell] = { s, before: s.snapshot() };
+    }
+  });
+  beforeEach(() => {
+    reports = [];
+  });
+  cases.forEach(([what, serve, message, reported], i) => {
+    const shell = SHELLS[i % SHELLS.length];
+    it(`${what} (${shell})`, async () => {
+      const { s, before } = installs[shell];
+      const next = await serve();
+      const { url, ...rest } = next as Partial<Served> & { url?: string };
+      served = { ...installed, ...rest };
+      writeConfig(s.config, { www: { ...configOf(s), url: url === 'down' ? downUrl : stubUrl } });
+      const run = await s.run();
+      expect(run.code, run.stderr).toBe(1);
+      expect(oneLine(run.stderr)).toMatch(message);
+      expect(run.stdout).toBe('');
+      expect(s.snapshot()).toEqual(before);
+      expect(linesOf(s.log)).toBe(1);
+      // What Certkeep hears: an install that failed, for the serial it served.
+      if (reported) expect(reports).toEqual([expect.objectContaining({ installed: false, reload: 'skipped', verified: null })]);
+      else expect(reports).toEqual([]);
+    });
+  });
+  it('and the next run tries again (no ETag is kept for what was refused), until the right one is back', async () => {
+    const { s, before } = installs.dash;
+    writeConfig(s.config, { www: { ...configOf(s), url: stubUrl } });
+    served = { ...installed, chain: (await issuer.issue({ names: ['other.example.net'] })).chain };
+    expect((await s.run()).code).toBe(1);
+    expect((await s.run()).code).toBe(1);
+    served = installed;
+    expect(await s.run()).toMatchObject({ code: 0, stdout: expect.stringMatching(/^www: unchanged \(serial [0-9a-f]+\)\n$/) });
+    expect(s.snapshot()).toEqual(before);
+    expect(linesOf(s.log)).toBe(1);
+  });
+});
 
 /** The block of a setup's config, to write it again with one key changed. */
 function configOf(s: Setup): Record<string, string> {
