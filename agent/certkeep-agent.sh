@@ -509,7 +509,9 @@ run_block() {
   load_block "$1"
   NEW_SERIAL=
   CHANGED=
-  rm -f "$WORK"/new.* "$WORK"/backup.* "$WORK/download.pem" "$WORK/key.pem"
+  # What an earlier block left here must not be taken for this block's (globbing is off: by name).
+  for rb_kind in $KINDS; do rm -f "$WORK/new.$rb_kind" "$WORK/backup.$rb_kind"; done
+  rm -f "$WORK/download.pem" "$WORK/key.pem"
   rb_etag_file=$STATE_DIR/$c_name.etag
   rb_etag=
   if [ "$FORCE" = 0 ] && [ -s "$rb_etag_file" ]; then

@@ -217,6 +217,25 @@ for (const shell of SHELLS) {
       expect(s.snapshot().fullchain?.bytes).toBe(before.fullchain?.bytes);
     });
 
+    it('puts back only what each block replaced: a file that did not exist before is removed, not filled with another block\'s', async () => {
+      const s = setup(shell);
+      expect((await s.run()).code).toBe(0);
+      const before = s.snapshot();
+      const next = await issuer.issue({ names: NAMES });
+      served = { chain: next.chain, keyPem: next.keyPem };
+      const fresh = join(makeTempDir('second-'), 'second.pem');
+      const failing = reloadScript(s.dir, 'never', s.log, [], { failTimes: 99 });
+      writeConfig(s.config, {
+        www: { ...configOf(s), reload: failing },
+        second: { url: stubUrl, certificate: 'www', 'certificate-api-key': CERT_KEY, fullchain: fresh, reload: failing },
+      });
+      const run = await s.run();
+      expect(run.code).toBe(1);
+      expect(run.stderr.split('\n').filter(Boolean).map((l) => l.split(':')[0])).toEqual(['www', 'second']);
+      expect(s.snapshot().fullchain?.bytes).toBe(before.fullchain?.bytes);
+      expect(fileState(fresh)).toBeNull();
+    });
+
     it('with verify, checks over TLS that the server presents the new serial, and puts the old files back when it does not', async () => {
       const s = setup(shell);
       expect((await s.run()).code).toBe(0);
