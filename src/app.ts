@@ -24,15 +24,19 @@ import { downloadBackup, listBackups } from './http/backups-api.ts';
 import { withSecurityHeaders } from './http/security-headers.ts';
 import { refuseCrossSite, requireJsonBody } from './http/same-origin.ts';
 import { problemAsPage } from './http/pages/problem-page.ts';
+import { AGENT_REPORT_PATH, AGENT_SCRIPT_PATH, agentReport, agentScript, certificateConsumers } from './http/agent-api.ts';
 
 export type { App, RequestContext } from './http/context.ts';
 
 export type Zone = 'open' | 'api' | 'admin';
 
-/** Which allow-list guards a path (SPEC §1, §2, §5): challenge and health are always open. */
+/**
+ * Which allow-list guards a path (SPEC §1, §2, §5, §4.8): challenge and health are always open,
+ * and so is the agent script (that exact path only); the agent's report goes with the downloads.
+ */
 export function zoneOf(pathname: string): Zone {
-  if (pathname.startsWith('/.well-known/acme-challenge/') || pathname === '/healthz') return 'open';
-  if (pathname.startsWith('/api/certificate/') || pathname.startsWith('/api/key/')) return 'api';
+  if (pathname.startsWith('/.well-known/acme-challenge/') || pathname === '/healthz' || pathname === AGENT_SCRIPT_PATH) return 'open';
+  if (pathname.startsWith('/api/certificate/') || pathname.startsWith('/api/key/') || pathname === AGENT_REPORT_PATH) return 'api';
   return 'admin';
 }
 
@@ -58,7 +62,9 @@ export function createApp(deps: Deps): App {
     const httpsPort = deps.httpsPort?.() ?? null;
     if (httpsPort === null || isLoopback(ctx.clientIp)) return undefined;
     const url = new URL(request.url);
-    if (zoneOf(url.pathname) === 'open') return undefined;
+    // Only the challenge path and /healthz stay on plain HTTP; the agent script is open to all,
+    // but over HTTPS once there is HTTPS, so that it cannot be changed on the way.
+    if (zoneOf(url.pathname) === 'open' && url.pathname !== AGENT_SCRIPT_PATH) return undefined;
     if (url.pathname.startsWith('/api/')) return problemResponse(403, 'use HTTPS: the API is not served over plain HTTP');
     url.protocol = 'https:';
     url.port = httpsPort === 443 ? '' : String(httpsPort);
@@ -82,6 +88,8 @@ export function createApp(deps: Deps): App {
     .post('/api/certificate/:name', downloadCertificate)
     .get('/api/key/:name', downloadKey)
     .post('/api/key/:name', downloadKey)
+    .post(AGENT_REPORT_PATH, agentReport)
+    .all(AGENT_SCRIPT_PATH, agentScript)
     .post('/api/v1/setup', admin.setup)
     .all('/api/v1/*', admin.requireAdmin)
     .post('/api/v1/tokens', admin.createToken)
@@ -109,6 +117,7 @@ export function createApp(deps: Deps): App {
     .delete('/api/v1/certificates/:name', admin.deleteCertificate)
     .post('/api/v1/certificates/:name/issue', admin.issueCertificate)
     .get('/api/v1/certificates/:name/orders', admin.certificateOrders)
+    .get('/api/v1/certificates/:name/consumers', certificateConsumers)
     .post('/api/v1/certificates/:name/revoke', admin.revokeCertificate)
     .get('/api/v1/certificates/:name/revocation-status', admin.certificateRevocationStatus)
     .post('/api/v1/certificates/:name/api-keys/:slot', admin.rotateCertificateApiKey)

@@ -11,6 +11,7 @@ import { layout, type Flash } from './layout.ts';
 import { badge, button, csrfField, field, linkButton, pagination, postButton, selectField, textareaField, type SelectOption } from './components.ts';
 import { formatDate, formatTime, keyTypeLabel, problemInWords, relativeDays } from './format.ts';
 import { downloadCommands, shownOnce, type ShownKey } from './secrets.ts';
+import { agentSection, consumersSection, type AgentSectionOptions, type ConsumersSectionOptions } from './agent.ts';
 
 /** Page size of the list. */
 export const CERTIFICATES_PER_PAGE = 25;
@@ -235,6 +236,8 @@ export interface CertificateCreatedOptions {
   apiKeys: readonly string[];
   key: { name: string; apiKeys?: readonly string[] };
   cnames?: readonly CnameRecord[];
+  /** The agent's config block with these API keys (templates/agent.ts). */
+  agent?: Html;
 }
 
 /** The answer to the creating POST: the only place the new API keys ever appear. */
@@ -250,11 +253,11 @@ ${shownOnce({
   extra: o.key.apiKeys
     ? html`<p>The key <strong>${o.key.name}</strong> was made for this certificate; its own API keys download the private key.</p>`
     : html`<p>The private key is the existing key <a href="/keys/${encodeURIComponent(o.key.name)}">${o.key.name}</a>: download it with one of that key's API keys.</p>`,
-  commands: downloadCommands({
+  commands: html`${downloadCommands({
     origin: o.origin,
     certificate: { name: o.name, apiKey: o.apiKeys[0] },
     key: { name: o.key.name, apiKey: o.key.apiKeys?.[0] },
-  }),
+  })}${o.agent ?? null}`,
 })}
 ${o.cnames?.length
   ? html`<section aria-labelledby="cnames-heading"><h2 id="cnames-heading">DNS records to create</h2>
@@ -308,6 +311,9 @@ export interface CertificateDetail {
   orders: OrderView[];
   /** acme-dns: the CNAMEs this certificate's names need. */
   cnames?: CnameRecord[];
+  /** "On your servers" and the consumers (templates/agent.ts). */
+  agent?: AgentSectionOptions;
+  consumers?: ConsumersSectionOptions;
 }
 
 const ORDER_STATES: Record<string, string> = {
@@ -477,6 +483,8 @@ ${o.shown ?? null}
 ${certificateLivePart(c, o)}
 ${settingsPart(c)}
 ${downloadPart(c, o)}
+${c.consumers ? consumersSection(c.consumers) : null}
+${c.agent ? agentSection(c.agent) : null}
 <section aria-labelledby="delete-heading"><h2 id="delete-heading">Delete</h2>
 <p>Deleting removes the certificate, its history and its API keys. Its key stays (delete it on its own page).</p>
 <div class="actions">${linkButton(`${certificatePath(c.name)}/delete`, 'Delete…', 'danger')}</div>
@@ -586,12 +594,12 @@ export function newKeyShown(o: { origin: string | null; keyName: string; apiKeys
 }
 
 /** A replaced certificate API key, shown once. */
-export function replacedApiKeyShown(o: { origin: string | null; name: string; slot: number; apiKey: string }): Html {
+export function replacedApiKeyShown(o: { origin: string | null; name: string; slot: number; apiKey: string; agent?: Html }): Html {
   return shownOnce({
     heading: `New API key ${o.slot}`,
     keys: [{ label: `Certificate API key ${o.slot}`, id: `certificate-${o.slot}`, value: o.apiKey }],
     extra: html`<p>The old API key ${o.slot} no longer works; API key ${o.slot === 1 ? 2 : 1} is unchanged.</p>`,
-    commands: downloadCommands({ origin: o.origin, certificate: { name: o.name, apiKey: o.apiKey } }),
+    commands: html`${downloadCommands({ origin: o.origin, certificate: { name: o.name, apiKey: o.apiKey } })}${o.agent ?? null}`,
   });
 }
 

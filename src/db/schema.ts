@@ -269,3 +269,39 @@ export const rateLimits = sqliteTable(
   },
   (t) => [index('rate_limits_reset_at').on(t.resetAt)],
 );
+
+/**
+ * Consumers (SPEC §4.5, §4.8): the servers that use a certificate, one row per certificate, API
+ * key slot and client address, upserted (never one row per request). The download side fills
+ * `fetched*`; the agent's report (POST /api/agent/report) fills the rest.
+ */
+export const consumers = sqliteTable(
+  'consumers',
+  {
+    id: text('id').primaryKey(),
+    certificateId: text('certificate_id')
+      .notNull()
+      .references(() => certificates.id),
+    /** The certificate API key slot (1 or 2) the consumer authenticates with. */
+    apiKeySlot: integer('api_key_slot').notNull(),
+    clientIp: text('client_ip').notNull(),
+    /** The serial last downloaded, and when. */
+    fetchedSerial: text('fetched_serial'),
+    fetchedAt: integer('fetched_at'),
+    /** The serial the agent last reported as installed, and when. */
+    installedSerial: text('installed_serial'),
+    installedAt: integer('installed_at'),
+    /** The last report: its serial, whether it installed it, the reload outcome, the TLS check. */
+    reportedSerial: text('reported_serial'),
+    reportedAt: integer('reported_at'),
+    installed: integer('installed', { mode: 'boolean' }),
+    reload: text('reload', { enum: ['ok', 'failed', 'skipped'] }),
+    /** null: no `verify` target configured. */
+    verified: integer('verified', { mode: 'boolean' }),
+    host: text('host'),
+    agentVersion: text('agent_version'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('consumers_certificate_slot_ip').on(t.certificateId, t.apiKeySlot, t.clientIp)],
+);

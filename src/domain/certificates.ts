@@ -6,6 +6,7 @@ import { certificates, orders, orderEvents, challenges, acmeAccounts } from '../
 import { pemDecode, type CsrSubject, type KeyType } from '../crypto/index.ts';
 import type { Statement } from '../db/client.ts';
 import { newApiKeyPair, deleteApiKeysOf } from './apikeys.ts';
+import { deleteConsumersOf } from './consumers.ts';
 import { assertKeyNameFree, findKeyByName, prepareKey } from './keys.ts';
 import { acmeClientFor, findAccountById, findAccountByName, DEFAULT_ACCOUNT } from './accounts.ts';
 import { newId } from './secrets.ts';
@@ -222,6 +223,7 @@ export async function deleteCertificate(deps: Deps, name: string): Promise<void>
     deps.db.db.delete(orderEvents).where(sql`${orderEvents.orderId} in ${orderIds}`),
     deps.db.db.delete(orders).where(eq(orders.certificateId, row.id)),
     deleteApiKeysOf(deps, 'certificate', row.id),
+    deleteConsumersOf(deps, row.id),
     deps.db.db.delete(certificates).where(eq(certificates.id, row.id)),
   ]);
 }

@@ -48,6 +48,8 @@ import { check, statusOf, type FieldErrors } from './form-errors.ts';
 import { errorField, errorText, fieldMessage } from '../../../templates/error-text.ts';
 import { redirect, signedIn, type PageContext } from './guard.ts';
 import { downloadOrigin } from './download-origin.ts';
+import { agentParts } from './agent.ts';
+import { agentConfigShown } from '../../../templates/agent.ts';
 
 /** How long "Request now" waits for the order to show before answering. */
 const START_WAIT_MS = 2_000;
@@ -166,7 +168,7 @@ async function detailPage(
   row: certs.CertificateRow,
   extra: { flash?: Flash[]; shown?: Html; status?: number } = {},
 ): Promise<Response> {
-  const cert = await detailOf(ctx, row);
+  const cert = { ...(await detailOf(ctx, row)), ...(await agentParts(request, ctx, row)) };
   return page(
     certificateDetailPage({ csrfToken: pc.session.csrfToken, origin: await downloadOrigin(request, ctx), now: ctx.deps.now(), cert, flash: extra.flash ?? noticeOf(request), shown: extra.shown }),
     { status: extra.status ?? 200 },
@@ -289,6 +291,15 @@ async function create(request: Request, ctx: HandlerContext): Promise<Response> 
       apiKeys: result.apiKeys,
       key: { name: result.key.name, apiKeys: 'apiKeys' in result.key ? result.key.apiKeys : undefined },
       cnames: result.dns?.cnames,
+      agent: agentConfigShown({
+        baseUrl: await downloadOrigin(request, ctx),
+        certificate: result.row.name,
+        keyName: result.key.name,
+        domains: input.domains,
+        slot: 1,
+        certificateApiKey: result.apiKeys[0],
+        keyApiKey: 'apiKeys' in result.key ? result.key.apiKeys[0] : undefined,
+      }),
     }),
     { status: 201 },
   );
@@ -363,7 +374,20 @@ async function replaceApiKey(request: RoutedRequest, ctx: HandlerContext): Promi
   const apiKey = await rotateApiKey(ctx.deps, 'certificate', row.id, slot);
   return detailPage(request, ctx, pc, row, {
     flash: [{ kind: 'success', message: `API key ${slot} was replaced.` }],
-    shown: replacedApiKeyShown({ origin: await downloadOrigin(request, ctx), name: row.name, slot, apiKey }),
+    shown: replacedApiKeyShown({
+      origin: await downloadOrigin(request, ctx),
+      name: row.name,
+      slot,
+      apiKey,
+      agent: agentConfigShown({
+        baseUrl: await downloadOrigin(request, ctx),
+        certificate: row.name,
+        keyName: (await findKeyById(ctx.deps, row.servedKeyId ?? row.keyId))?.name ?? null,
+        domains: JSON.parse(row.domains) as string[],
+        slot,
+        certificateApiKey: apiKey,
+      }),
+    }),
   });
 }
 
