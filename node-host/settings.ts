@@ -120,7 +120,7 @@ const TABLE: readonly Definition[] = [
   {
     name: 'CERTKEEP_ALLOW_API',
     default: 'loopback only',
-    meaning: 'IPs/CIDRs that may reach /api/certificate and /api/key',
+    meaning: 'IPs/CIDRs that may reach /api/certificate, /api/key and /api/agent/report',
     list: true,
   },
   { name: 'CERTKEEP_TRUST_PROXY', default: 'none', meaning: 'CIDRs of reverse proxies whose X-Forwarded-For is believed', list: true },
