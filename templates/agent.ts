@@ -6,7 +6,7 @@
 import { attrs, html, type Html } from '../src/html/html.ts';
 import type { ConsumerView } from '../src/domain/consumers.ts';
 import { AGENT_SHA256, AGENT_VERSION } from './static/agent.generated.ts';
-import { copyButton } from './components.ts';
+import { copyButton, table } from './components.ts';
 import { formatTime } from './format.ts';
 
 /** Where the agent is served, on both hosts. */
@@ -171,22 +171,23 @@ function lastReport(c: ConsumerView): Html {
 /** Who uses this certificate: one row per API key slot and address. */
 export function consumersSection(o: ConsumersSectionOptions): Html {
   const behind = o.consumers.filter((c) => c.behind || c.installed === false || c.verified === false).length;
-  const rows = o.consumers.map(
-    (c) => html`<tr>
-<td><code>${c.address}</code>${c.host ? html`<br>${c.host}` : null}<br><span class="muted">API key ${c.apiKeySlot}</span></td>
-<td>${consumerState(c)}</td>
-<td>${serialCell(c.fetchedSerial, c.fetchedAt, o.currentSerial)}</td>
-<td>${serialCell(c.installedSerial, c.installedAt, o.currentSerial)}</td>
-<td>${lastReport(c)}</td>
-</tr>`,
-  );
+  const consumersTable = table<ConsumerView>({
+    id: 'consumers-table',
+    caption: `Consumers of ${o.name}`,
+    captionHidden: true,
+    columns: [
+      { label: 'Server', cell: (c) => html`<code>${c.address}</code>${c.host ? html`<br>${c.host}` : null}<br><span class="muted">API key ${c.apiKeySlot}</span>` },
+      { label: 'State', cell: consumerState },
+      { label: 'Fetched', cell: (c) => serialCell(c.fetchedSerial, c.fetchedAt, o.currentSerial) },
+      { label: 'Installed', cell: (c) => serialCell(c.installedSerial, c.installedAt, o.currentSerial) },
+      { label: 'Last agent report', cell: lastReport },
+    ],
+    rows: o.consumers,
+    empty: 'No server has reported yet. Servers appear here once they fetch the certificate or their agent reports.',
+  });
   return html`<section aria-labelledby="consumers-heading" id="consumers"><h2 id="consumers-heading">Consumers</h2>
 <p>The servers that fetch this certificate, by API key and address${o.currentSerial ? html`; the current serial is <code>${o.currentSerial}</code>` : null}.${behind ? html` <strong>${behind} need${behind === 1 ? 's' : ''} attention.</strong>` : null}</p>
-<div class="table-wrap"><table id="consumers-table">
-<caption class="visually-hidden">Consumers of ${o.name}</caption>
-<thead><tr><th scope="col">Server</th><th scope="col">State</th><th scope="col">Fetched</th><th scope="col">Installed</th><th scope="col">Last agent report</th></tr></thead>
-<tbody>${rows.length ? rows : html`<tr><td class="empty" colspan="5">No server has reported yet. Servers appear here once they fetch the certificate or their agent reports.</td></tr>`}</tbody>
-</table></div>
+${consumersTable}
 ${o.more ? html`<p class="muted">More consumers than shown here: <code>GET /api/v1/certificates/${o.name}/consumers</code> lists them all.</p>` : null}
 </section>`;
 }

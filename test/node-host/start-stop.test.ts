@@ -15,6 +15,7 @@ import { makeTempDir } from '../harness/tmp.ts';
 import { NODE_FLAGS, ROOT } from '../harness/hosts.ts';
 import { descendants, isAlive, startProcess, type RunningProcess } from '../harness/processes.ts';
 import { AdminClient, setupBody } from '../harness/world.ts';
+import { TEST_PRIVATE_TARGETS } from '../harness/outbound.ts';
 
 const CLI = join(ROOT, 'node-host/bin/certkeep.mjs');
 
@@ -28,6 +29,7 @@ function hostEnv(dataDir: string, httpPort: number, httpsPort: number): Record<s
     CERTKEEP_HTTPS_PORT: String(httpsPort),
     CERTKEEP_BIND: '127.0.0.1',
     CERTKEEP_LOG_LEVEL: 'info',
+    CERTKEEP_ALLOW_PRIVATE_TARGETS: TEST_PRIVATE_TARGETS,
     npm_config_update_notifier: 'false',
   };
 }

@@ -97,7 +97,7 @@ describe('the certificate page, on your servers', () => {
   it('fills in the API keys only in the answers that made them', async () => {
     const created = await post('/certificates', { name: 'fresh', domains: 'fresh.example.com' });
     expect(created.status).toBe(201);
-    const keys = [...created.text.matchAll(/value="(cka_[A-Za-z0-9_-]{32})"/g)].map((m) => m[1]);
+    const keys = [...created.text.matchAll(/value="(ck[ck]_[A-Za-z0-9_-]{32})"/g)].map((m) => m[1]);
     expect(keys).toHaveLength(4);
     const shown = block(created.text, 'agent-config-shown');
     expect(shown).toContain(`certificate-api-key = ${keys[0]}\n`);
@@ -105,12 +105,12 @@ describe('the certificate page, on your servers', () => {
 
     const replaced = await post('/certificates/fresh/api-keys/2', {});
     expect(replaced.status).toBe(200);
-    const [newKey] = [...replaced.text.matchAll(/value="(cka_[A-Za-z0-9_-]{32})"/g)].map((m) => m[1]);
+    const [newKey] = [...replaced.text.matchAll(/value="(ck[ck]_[A-Za-z0-9_-]{32})"/g)].map((m) => m[1]);
     const again = block(replaced.text, 'agent-config-shown');
     expect(again).toContain(`certificate-api-key = ${newKey}\n`);
     expect(again).toContain('key-api-key = <API key 2 of the key fresh>\n');
     // A later GET shows no key.
-    expect((await f.call('/certificates/fresh')).text).not.toMatch(/cka_[A-Za-z0-9_-]{32}/);
+    expect((await f.call('/certificates/fresh')).text).not.toMatch(/ck[cka]_[A-Za-z0-9_-]{32}/);
   });
 });
 
@@ -129,7 +129,7 @@ describe('the certificate page, consumers', () => {
       consumer('192.0.2.12', { apiKeySlot: 2, fetchedSerial: 'aa01', fetchedAt: now }),
     ]);
     const text = (await f.call('/certificates/www')).text;
-    const table = /<table id="consumers-table">([\s\S]*?)<\/table>/.exec(text)![1];
+    const table = /<table id="consumers-table"[^>]*>([\s\S]*?)<\/table>/.exec(text)![1];
     const rows = table.split('<tr>').slice(2);
     expect(rows).toHaveLength(3);
     expect(rows[0]).toContain('<code>192.0.2.10</code><br>web1');
