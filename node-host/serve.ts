@@ -60,7 +60,10 @@ export async function serve(settings: Settings): Promise<RunningServer> {
     deps.httpsPort = () => (siteTls.servingSiteCertificate ? port : null);
   }
 
-  const scheduler = new Scheduler(deps);
+  // A work queue: orders start when a certificate becomes due (deps.wake), when a slot frees up,
+  // and at the next known due time; the periodic tick is the safety net.
+  const scheduler = new Scheduler(deps, { wakeTimerMaxMs: settings.tickSeconds * 1000 });
+  deps.wake = () => scheduler.notify();
   let ticking = true;
   const tick = async () => {
     try {
@@ -82,6 +85,7 @@ export async function serve(settings: Settings): Promise<RunningServer> {
       if (!ticking) return;
       ticking = false;
       clearInterval(timer);
+      scheduler.stop();
       const closing = [close(httpServer), httpsServer ? close(httpsServer) : Promise.resolve()];
       await Promise.race([Promise.all([scheduler.drain(), plain.drain(), secure?.drain()]), delay(20_000)]);
       httpServer.closeAllConnections();

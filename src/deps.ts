@@ -41,6 +41,12 @@ export interface Deps {
   /** ACME orders in flight at once on this host. */
   concurrency: number;
   /**
+   * Something became due for issuance (a certificate created, its names changed, a retry asked
+   * for, a pacing limit raised): the host starts orders for it now if a slot is free
+   * (jobs/scheduler.ts). Returns at once. Absent: the next scheduler tick finds the work.
+   */
+  wake?: () => void;
+  /**
    * Node host: the HTTPS port once the site certificate is served there, else null. While it
    * returns a port, plain HTTP is redirected to HTTPS (SPEC §7). Absent on the Worker, where
    * Cloudflare terminates TLS.

@@ -5,6 +5,7 @@ const NOW = Date.UTC(2030, 0, 10);
 
 function detail(over: Partial<CertificateDetail> = {}): CertificateDetail {
   return {
+    olderOrders: null, caPause: null,
     name: 'www', domains: ['www.example.com'], status: 'valid', challenge: 'http-01', account: { name: 'default', staging: false },
     key: { name: 'www', type: 'ec-p256' }, servedKey: null, dnsProvider: null, preferredChain: null, profile: null, subject: null,
     serial: '0abc', notBefore: NOW - 86_400_000, notAfter: NOW + 89 * 86_400_000, renewAt: NOW + 59 * 86_400_000, nextAttemptAt: null,

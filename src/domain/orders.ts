@@ -22,7 +22,8 @@ import { createCsr, parseCertificate, splitCertificates } from '../crypto/index.
 import { acmeClientFor, findAccountById } from './accounts.ts';
 import { findKeyById, keyPair } from './keys.ts';
 import { findCertificateById, type CertificateRow, type CsrSubject } from './certificates.ts';
-import { backoffMs, renewalTime, replacesIdentifier } from './renewal.ts';
+import { backoffMs, renewalJitterMs, renewalTime, replacesIdentifier } from './renewal.ts';
+import { pauseAccount, pauseOf } from './ca-pace.ts';
 import { getSettings } from './settings.ts';
 import { newId } from './secrets.ts';
 import { dns01TxtValue } from '../acme/index.ts';
@@ -99,7 +100,10 @@ async function issueUnderLease(deps: Deps, certificateId: string, reason: OrderR
   } catch (err) {
     const failure = describeFailure(err);
     log.warn('order failed', { order: order?.id, problemType: failure.problem.type, detail: failure.problem.detail, retryable: failure.retryable });
-    await recordFailure(deps, cert, order, failure);
+    // The CA asks us to slow down: no new order of this account until then (domain/ca-pace.ts).
+    const pause = pauseOf(err, deps.now());
+    if (pause) await pauseAccount(deps, order?.accountId ?? cert.accountId, pause);
+    await recordFailure(deps, cert, order, failure, pause?.until);
     return { ok: false, ...failure };
   }
 }
@@ -402,7 +406,8 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
         serial: leaf.serialNumber,
         notBefore,
         notAfter,
-        renewAt: renewalTime(notBefore, notAfter, settings.renewDays),
+        // Spread a little, so that certificates obtained together do not all come due together.
+        renewAt: renewalTime(notBefore, notAfter, settings.renewDays) - renewalJitterMs(notBefore, notAfter),
         // A new certificate: ask the CA's renewalInfo on the next tick (domain/renewal.ts).
         ariWindowStart: null,
         ariWindowEnd: null,
@@ -447,9 +452,16 @@ function event(deps: Deps, orderId: string, level: 'info' | 'warn' | 'error', me
  * A failed attempt: the certificate gets the problem and a back-off; the order ends when the
  * CA refused, and stays open to be resumed when the failure was transient.
  */
-async function recordFailure(deps: Deps, cert: CertificateRow, order: OrderRow | undefined, failure: { problem: AcmeProblem; retryable: boolean }) {
+async function recordFailure(
+  deps: Deps,
+  cert: CertificateRow,
+  order: OrderRow | undefined,
+  failure: { problem: AcmeProblem; retryable: boolean },
+  /** The CA paused the account until then: the certificate waits for that, not for a back-off of its own. */
+  pausedUntil?: number,
+) {
   const fresh = (await findCertificateById(deps, cert.id)) ?? cert;
-  const failures = fresh.failureCount + 1;
+  const failures = pausedUntil === undefined ? fresh.failureCount + 1 : fresh.failureCount;
   const now = deps.now();
   const statements: Statement[] = [
     deps.db.db
@@ -457,7 +469,7 @@ async function recordFailure(deps: Deps, cert: CertificateRow, order: OrderRow |
       .set({
         lastError: JSON.stringify(failure.problem),
         failureCount: failures,
-        nextAttemptAt: now + backoffMs(failures),
+        nextAttemptAt: pausedUntil ?? now + backoffMs(failures),
         ...(fresh.pem ? {} : { status: 'invalid' as const }),
         updatedAt: now,
       })
