@@ -42,13 +42,16 @@ export function pauseOf(err: unknown, now: number): { until: number; problem: Ac
   return { until: now + wait, problem: err.problem };
 }
 
-/** Stores a pause on the account; a later end already stored stays. */
-export async function pauseAccount(deps: Deps, accountId: string, pause: { until: number; problem: AcmeProblem }): Promise<void> {
+/** Stores a pause on the account (a later end already stored stays); returns the pause's end. */
+export async function pauseAccount(deps: Deps, accountId: string, pause: { until: number; problem: AcmeProblem }): Promise<number> {
   await deps.db.db
     .update(acmeAccounts)
     .set({ pausedUntil: pause.until, pauseProblem: JSON.stringify(pause.problem), updatedAt: deps.now() })
     .where(and(eq(acmeAccounts.id, accountId), or(isNull(acmeAccounts.pausedUntil), lte(acmeAccounts.pausedUntil, pause.until))));
-  deps.log.warn('the CA asked to pause new orders', { accountId, until: new Date(pause.until).toISOString(), problemType: pause.problem.type });
+  const [row] = await deps.db.db.select({ until: acmeAccounts.pausedUntil }).from(acmeAccounts).where(eq(acmeAccounts.id, accountId)).limit(1);
+  const until = Math.max(pause.until, row?.until ?? 0);
+  deps.log.warn('the CA asked to pause new orders', { accountId, until: new Date(until).toISOString(), problemType: pause.problem.type });
+  return until;
 }
 
 /** The account's pause while it lasts, else null. */

@@ -102,8 +102,8 @@ async function issueUnderLease(deps: Deps, certificateId: string, reason: OrderR
     log.warn('order failed', { order: order?.id, problemType: failure.problem.type, detail: failure.problem.detail, retryable: failure.retryable });
     // The CA asks us to slow down: no new order of this account until then (domain/ca-pace.ts).
     const pause = pauseOf(err, deps.now());
-    if (pause) await pauseAccount(deps, order?.accountId ?? cert.accountId, pause);
-    await recordFailure(deps, cert, order, failure, pause?.until);
+    const pausedUntil = pause ? await pauseAccount(deps, order?.accountId ?? cert.accountId, pause) : undefined;
+    await recordFailure(deps, cert, order, failure, pausedUntil);
     return { ok: false, ...failure };
   }
 }
