@@ -52,6 +52,8 @@ interface Runtime {
   app: App;
   /** Fetches and D1 queries made by this isolate so far (subrequests). */
   subrequests: number;
+  fetches: number;
+  queries: number;
   /** Set by deps.wake during a request: its waitUntil then starts the due orders. */
   woken: boolean;
 }
@@ -63,14 +65,15 @@ async function runtimeFor(env: Env): Promise<Runtime> {
   if (cached && cached.env === env) return cached;
   if (!env.MASTER_KEY) throw new Error('MASTER_KEY is not set: run "wrangler secret put MASTER_KEY" with base64 of 32 random bytes');
   const level = (LOG_LEVELS as readonly string[]).includes(env.LOG_LEVEL ?? '') ? (env.LOG_LEVEL as LogLevel) : 'info';
-  const counted = { subrequests: 0 };
-  // Every query is a subrequest to D1: drizzle's logger sees each one (a batch's statements one by one).
-  const countQueries = { logQuery: () => void counted.subrequests++ };
+  const counted = { fetches: 0, queries: 0 };
+  // Every query is a subrequest to D1: drizzle's logger sees each one (a batch's statements one by
+  // one, so a batch counts as more than the one subrequest it is: on the safe side).
+  const countQueries = { logQuery: () => void counted.queries++ };
   const deps: Deps = {
     db: wrapDatabase(drizzle(env.DB as never, { schema, logger: countQueries }) as unknown as Db & { batch(s: unknown[]): Promise<unknown[]> }),
     masterKey: await importMasterKey(env.MASTER_KEY),
     fetch: (input, init) => {
-      counted.subrequests++;
+      counted.fetches++;
       return fetch(input, init);
     },
     now: () => Date.now(),
@@ -90,7 +93,13 @@ async function runtimeFor(env: Env): Promise<Runtime> {
     deps,
     app: createApp(deps),
     get subrequests() {
-      return counted.subrequests;
+      return counted.fetches + counted.queries;
+    },
+    get fetches() {
+      return counted.fetches;
+    },
+    get queries() {
+      return counted.queries;
     },
     woken: false,
   };
@@ -138,6 +147,12 @@ export default {
   async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
     const rt = await runtimeFor(env);
     const budget = invocationBudget(rt, CRON_BUDGET_MS, subrequestLimit(env));
-    ctx.waitUntil(new Scheduler(rt.deps).tick({ budget }).then((r) => rt.deps.log.info('tick', { ...r })));
+    const before = { fetches: rt.fetches, queries: rt.queries, at: Date.now() };
+    ctx.waitUntil(
+      new Scheduler(rt.deps).tick({ budget }).then((r) =>
+        // What the run spent (the isolate's count: requests served meanwhile are in it too).
+        rt.deps.log.info('tick', { ...r, fetches: rt.fetches - before.fetches, queries: rt.queries - before.queries, ms: Date.now() - before.at }),
+      ),
+    );
   },
 };

@@ -127,7 +127,7 @@ export function certificateListPage(o: CertificateListOptions): Html {
   ${selectField({ name: 'status', label: 'Show', options: STATUS_FILTERS, placeholder: 'All certificates', value: o.status })}
   ${field({ name: 'days', label: 'Expiring within (days)', type: 'number', value: o.days, hint: 'For “Expiring soon”.', attributes: { min: 1, max: 3650, inputmode: 'numeric' } })}
   ${selectField({ name: 'sort', label: 'Sort by', options: SORTS, value: o.sort })}
-  <div class="actions">${button('Show')}${o.query || o.status || o.url.searchParams.has('sort') ? linkButton('/certificates', 'Show all') : null}</div>
+  <div class="actions">${button('Search')}${o.query || o.status || o.url.searchParams.has('sort') ? linkButton('/certificates', 'Show all') : null}</div>
 </form>
 ${certificateResults(o)}`,
   );

@@ -15,4 +15,10 @@ describe('invocationBudget', () => {
     now = 10_000;
     expect(budget.mayStart(0)).toBe(false);
   });
+
+  it('lets one order start per invocation on the Workers Free plan (50 subrequests)', () => {
+    const free = invocationBudget({ subrequests: 0 }, 10_000, 50, () => 0);
+    expect(free.mayStart(0)).toBe(true);
+    expect(free.mayStart(1)).toBe(false);
+  });
 });

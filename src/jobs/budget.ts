@@ -4,11 +4,12 @@ import type { RunBudget } from './scheduler.ts';
 
 /**
  * Subrequests set aside for each order that may still start or is still running: a 2-name http-01
- * order measured 40 under Miniflare (fetches to the CA and D1 queries), with room for retries.
+ * order measured 33 under Miniflare against Pebble (14 fetches to the CA, 20 D1 queries; `npm run
+ * bench worker`), with room for a few retries (badNonce, a polled resource not ready yet).
  */
-export const SUBREQUESTS_PER_ORDER = 60;
-/** Kept free for the run's own bookkeeping (the due list, ARI checks, sessions). */
-const SUBREQUESTS_RESERVE = 30;
+export const SUBREQUESTS_PER_ORDER = 45;
+/** Kept free for the run's own bookkeeping (the due list, ARI checks, sessions): 30, less on a small plan. */
+const reserveFor = (limit: number) => Math.min(30, Math.floor(limit / 10));
 
 /**
  * What a run may spend. The subrequest count is the isolate's, so requests served beside the run
@@ -21,7 +22,7 @@ export function invocationBudget(rt: { subrequests: number }, limitMs: number, s
     mayStart(inFlight: number): boolean {
       if (now() - started >= limitMs) return false;
       const used = rt.subrequests - base;
-      return used + (inFlight + 1) * SUBREQUESTS_PER_ORDER + SUBREQUESTS_RESERVE <= subrequestLimit;
+      return used + (inFlight + 1) * SUBREQUESTS_PER_ORDER + reserveFor(subrequestLimit) <= subrequestLimit;
     },
   };
 }

@@ -5,7 +5,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
-import { Miniflare } from 'miniflare';
 import { startProcess, type RunningProcess } from './processes.ts';
 import { freePort } from './ports.ts';
 import { makeTempDir } from './tmp.ts';
@@ -38,6 +37,8 @@ export interface HostOptions {
   httpPort?: number;
   /** Node host: extra environment (CERTKEEP_*). Worker: extra vars. */
   env?: Record<string, string>;
+  /** Worker: each line the Worker logs, as it comes (instead of on this process's console). */
+  onLog?: (line: string) => void;
 }
 
 export const HOST_KINDS: HostKind[] = ['node', 'worker'];
@@ -169,6 +170,9 @@ export async function startWorkerHost(opts: HostOptions = {}): Promise<HostUnder
   const httpPort = opts.httpPort ?? (await freePort());
   const scriptPath = await workerBundle();
   const persist = makeTempDir('worker-d1-');
+  // Loaded here, not at the top: Miniflare reads NODE_EXTRA_CA_CERTS once, when it is loaded, and
+  // a benchmark sets it (its own CA) after this module was imported.
+  const { Miniflare } = await import('miniflare');
   const mf = new Miniflare({
     modules: true,
     scriptPath,
@@ -176,6 +180,7 @@ export async function startWorkerHost(opts: HostOptions = {}): Promise<HostUnder
     host: '127.0.0.1',
     port: httpPort,
     d1Databases: { DB: 'certkeep-test' },
+    ...(opts.onLog ? { handleStructuredLogs: ({ message }: { message: string }) => void opts.onLog!(message) } : {}),
     d1Persist: persist,
     bindings: {
       MASTER_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64'),
