@@ -35,6 +35,9 @@ export interface TickResult {
 /** renewalInfo requests per tick: cheap GETs, but a tick must stay bounded. */
 const ARI_CHECKS_PER_TICK = 50;
 
+/** Due certificates read beyond the free slots, to start as slots free up. */
+const READ_AHEAD = 64;
+
 /**
  * What one run may spend (the Worker's invocation limits). A run starts no order once `mayStart`
  * says no; orders already started run to their end.
@@ -69,6 +72,13 @@ export class Scheduler {
   private filling: Promise<void> | undefined;
   /** Runs waiting for the due list to be read for them. */
   private readonly wanting = new Set<Run>();
+  /**
+   * The due list as last read, in order, at most READ_AHEAD beyond the free slots. Read again when
+   * it runs short, at every tick (work found by time may come first), and after a failed order
+   * (the CA may have paused the account). A new certificate comes after every one already due, so
+   * a wake-up needs no fresh read while entries are left.
+   */
+  private queue: Array<{ id: string; issued: boolean }> = [];
   /** After an order crashed (not a failure the order recorded), no refill until the next tick. */
   private crashed = false;
   private stopped = false;
@@ -98,6 +108,7 @@ export class Scheduler {
   async tick(opts: { budget?: RunBudget } = {}): Promise<TickResult> {
     const run = newRun(opts.budget ?? UNLIMITED);
     this.crashed = false;
+    this.queue = [];
     // ARI first: a window that moved into the past makes its certificate due in this same tick.
     await this.checkRenewalInfo(run.result);
     await purgeSessions(this.deps);
@@ -158,12 +169,16 @@ export class Scheduler {
   private async fillOnce(run: Run): Promise<void> {
     const free = this.deps.concurrency - this.inFlight.size;
     if (free <= 0 || this.stopped || !run.budget.mayStart(run.pending.size)) return;
-    // Those in flight here may not hold their lease yet: ask for enough to skip them.
-    const due = await dueCertificates(this.deps, free + this.inFlight.size);
+    this.queue = this.queue.filter((c) => !this.inFlight.has(c.id));
+    if (this.queue.length < free) {
+      // Read ahead, so that a backlog of thousands is not sorted again for every slot that frees
+      // up; those in flight here may not hold their lease yet: ask for enough to skip them.
+      const due = await dueCertificates(this.deps, free + this.inFlight.size + READ_AHEAD);
+      this.queue = due.filter((c) => !this.inFlight.has(c.id));
+    }
     let started = 0;
-    for (const cert of due) {
-      if (started >= free || this.stopped || !run.budget.mayStart(run.pending.size)) break;
-      if (this.inFlight.has(cert.id)) continue;
+    while (this.queue.length > 0 && started < free && !this.stopped && run.budget.mayStart(run.pending.size)) {
+      const cert = this.queue.shift()!;
       this.start(run, cert.id, cert.issued ? 'renewal' : 'new');
       started++;
     }
@@ -228,7 +243,10 @@ export class Scheduler {
       const outcome = await issue(this.deps, certificateId, reason, { stillDue: () => isDue(this.deps, certificateId) });
       if (outcome.ok === 'not-due') result.skipped++;
       else if (outcome.ok) result.succeeded++;
-      else result.failed++;
+      else {
+        result.failed++;
+        this.queue = [];
+      }
     } catch (err) {
       if (err instanceof CertkeepError && err.code === 'LEASE_BUSY') {
         result.skipped++;
@@ -277,10 +295,19 @@ export async function isDue(deps: Deps, certificateId: string): Promise<boolean>
   const now = deps.now();
   const accounts = await orderableAccounts(deps, now);
   if (accounts.length === 0) return false;
+  const open = sql`exists (select 1 from ${orders} where ${orders.certificateId} = ${certificates.id} and ${orders.finishedAt} is null)`;
   const [row] = await deps.db.db
     .select({ id: certificates.id })
     .from(certificates)
-    .where(and(eq(certificates.id, certificateId), dueNow(now, { ignoreLease: true }), ofAccounts(accounts)))
+    .where(
+      and(
+        eq(certificates.id, certificateId),
+        ne(certificates.status, 'revoked'),
+        or(isNull(certificates.nextAttemptAt), lte(certificates.nextAttemptAt, now)),
+        or(isNull(certificates.pem), lte(certificates.renewAt, now), open),
+        ofAccounts(accounts),
+      ),
+    )
     .limit(1);
   return row !== undefined;
 }
@@ -296,8 +323,9 @@ function ofAccounts(accountIds: string[]) {
 /**
  * Not revoked, its back-off passed, no lease held on it, and either never issued, its renewal time
  * reached, or an order left unfinished. (Whose account may order is decided by the caller.)
+ * isDue asks the same of one certificate (without the lease: its caller holds it).
  */
-function dueNow(now: number, opts: { ignoreLease?: boolean } = {}) {
+function dueNow(now: number) {
   const candidates = sql`${certificates.id} in (
     select ${certificates.id} from ${certificates} where ${certificates.pem} is null
     union all select ${certificates.id} from ${certificates} where ${certificates.renewAt} <= ${now}
@@ -307,7 +335,7 @@ function dueNow(now: number, opts: { ignoreLease?: boolean } = {}) {
     candidates,
     ne(certificates.status, 'revoked'),
     or(isNull(certificates.nextAttemptAt), lte(certificates.nextAttemptAt, now)),
-    opts.ignoreLease ? undefined : sql`not ${leased}`,
+    sql`not ${leased}`,
   );
 }
 
