@@ -67,7 +67,7 @@ export async function serve(settings: Settings): Promise<RunningServer> {
   let ticking = true;
   const tick = async () => {
     try {
-      await scheduler.tick();
+      await scheduler.tick({ settle: false });
       if (httpsServer) await siteTls.refresh();
     } catch (err) {
       log.error('scheduler tick failed', { err });

@@ -103,9 +103,10 @@ export class Scheduler {
   /**
    * The periodic safety net: asks the CA's renewalInfo where due, starts due work up to the free
    * slots, refills them as orders end, and resolves when this run's orders (and their refills)
-   * have ended or the budget stops new ones.
+   * have ended or the budget stops new ones — or, with `settle: false` (the node host's timer),
+   * once they are started.
    */
-  async tick(opts: { budget?: RunBudget } = {}): Promise<TickResult> {
+  async tick(opts: { budget?: RunBudget; settle?: boolean } = {}): Promise<TickResult> {
     const run = newRun(opts.budget ?? UNLIMITED);
     this.crashed = false;
     this.queue = [];
@@ -113,7 +114,7 @@ export class Scheduler {
     await this.checkRenewalInfo(run.result);
     await purgeSessions(this.deps);
     await this.fill(run);
-    await settle(run);
+    if (opts.settle !== false) await settle(run);
     await this.armTimer();
     return run.result;
   }
@@ -234,7 +235,7 @@ export class Scheduler {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.timerAt = undefined;
-      if (!this.stopped) void this.tick().catch((err) => this.deps.log.error('scheduler tick failed', { err }));
+      if (!this.stopped) void this.tick({ settle: false }).catch((err) => this.deps.log.error('scheduler tick failed', { err }));
     }, Math.max(0, at - now) + 5);
   }
 
