@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startProcess } from '../test/harness/processes.ts';
 import { cpuMs, sampleRss } from './rss.ts';
-import { sleep, startSetUpHost, twoNames, type Lab } from './lab.ts';
+import { sleep, startSetUpHost, twoNames, withFreshPebble, type Lab } from './lab.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const IDLE_SETTLE_MS = 1000;
@@ -47,8 +47,12 @@ export interface ScaleResult {
 }
 
 export async function runScale(lab: Lab, opts: { count: number; inFlight: number }): Promise<ScaleResult> {
-  const certkeep = await certkeepBatch(lab, opts.count, opts.inFlight);
-  const bare = await bareBatch(lab, opts.count, opts.inFlight);
+  // Each side with a fresh Pebble of the same settings: Pebble slows down as orders pile up in
+  // its memory (at 1,000 the second side's newOrder calls timed out on a shared one).
+  const certkeep = await withFreshPebble(lab, (l) => certkeepBatch(l, opts.count, opts.inFlight));
+  console.log(`  certkeep ${opts.count}: ${(certkeep.ms / 1000).toFixed(2)} s (creates ${(certkeep.createsMs / 1000).toFixed(2)} s)`);
+  const bare = await withFreshPebble(lab, (l) => bareBatch(l, opts.count, opts.inFlight));
+  console.log(`  bare client ${opts.count}: ${(bare.ms / 1000).toFixed(2)} s`);
   return { count: opts.count, inFlight: opts.inFlight, certkeep, bare };
 }
 
