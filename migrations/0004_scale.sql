@@ -2,6 +2,7 @@ DROP INDEX `certificates_status`;--> statement-breakpoint
 CREATE INDEX `certificates_status_name` ON `certificates` (`status`,`name`);--> statement-breakpoint
 CREATE INDEX `certificates_expiry` ON `certificates` (`not_after`,`name`,`status`);--> statement-breakpoint
 CREATE INDEX `certificates_failing` ON `certificates` (`name`) WHERE "certificates"."last_error" is not null;--> statement-breakpoint
+CREATE INDEX `certificates_failing_recent` ON `certificates` (`updated_at`) WHERE "certificates"."last_error" is not null;--> statement-breakpoint
 CREATE INDEX `certificates_search` ON `certificates` (`name`,`domains`);--> statement-breakpoint
 CREATE INDEX `certificates_unissued` ON `certificates` (`created_at`) WHERE "certificates"."pem" is null;--> statement-breakpoint
 CREATE INDEX `certificates_next_attempt` ON `certificates` (`next_attempt_at`) WHERE "certificates"."next_attempt_at" is not null;--> statement-breakpoint

@@ -166,6 +166,8 @@ export const certificates = sqliteTable(
     // (status last: the valid/expired/expiring filters and counts are answered from the index alone)
     index('certificates_expiry').on(t.notAfter, t.name, t.status),
     index('certificates_failing').on(t.name).where(sql`${t.lastError} is not null`),
+    // The dashboard's most recent failures.
+    index('certificates_failing_recent').on(t.updatedAt).where(sql`${t.lastError} is not null`),
     // Search by substring walks this narrow index instead of the rows (which carry the PEM).
     index('certificates_search').on(t.name, t.domains),
     // The scheduler's due list and its next wake-up (jobs/scheduler.ts).

@@ -267,8 +267,8 @@ export async function dashboardFigures(deps: Deps, opts: { listed?: number; expi
       .where(and(isNotNull(c.notAfter), sql`${c.status} <> 'revoked'`))
       .orderBy(asc(c.notAfter), asc(c.name))
       .limit(listedCount),
-    // Failing certificates are few (or the dashboard has bigger news): sorted by when they failed.
-    select(deps).where(isNotNull(c.lastError)).orderBy(desc(c.updatedAt), asc(c.name)).limit(listedCount),
+    // The most recent failures: along the partial index of failing certificates by update time.
+    select(deps).where(isNotNull(c.lastError)).orderBy(desc(c.updatedAt)).limit(listedCount),
     db
       .select({ name: acmeAccounts.name, pausedUntil: acmeAccounts.pausedUntil, pauseProblem: acmeAccounts.pauseProblem })
       .from(acmeAccounts)
