@@ -66,7 +66,7 @@ export async function runScales(lab: Lab, opts: { counts: number[]; inFlight: nu
   return results;
 }
 
-async function certkeepBatch(lab: Lab, count: number, inFlight: number): Promise<BatchRun & { createsMs: number }> {
+export async function certkeepBatch(lab: Lab, count: number, inFlight: number): Promise<BatchRun & { createsMs: number }> {
   // The settings of `npm start` (the tick and the log level at their defaults).
   const { host, api } = await startSetUpHost(lab, `scale-${count}`, { CERTKEEP_TICK_SECONDS: '60', CERTKEEP_CONCURRENCY: String(inFlight), CERTKEEP_LOG_LEVEL: 'info' });
   try {
@@ -111,7 +111,7 @@ async function certkeepBatch(lab: Lab, count: number, inFlight: number): Promise
   }
 }
 
-async function bareBatch(lab: Lab, count: number, inFlight: number): Promise<BatchRun> {
+export async function bareBatch(lab: Lab, count: number, inFlight: number): Promise<BatchRun> {
   const logFile = join(lab.work, 'bare-client.log');
   const proc = await startProcess(
     process.execPath,

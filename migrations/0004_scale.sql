@@ -14,4 +14,5 @@ ALTER TABLE `acme_accounts` ADD `max_orders_per_hour` integer;--> statement-brea
 ALTER TABLE `acme_accounts` ADD `paused_until` integer;--> statement-breakpoint
 ALTER TABLE `acme_accounts` ADD `pause_problem` text;--> statement-breakpoint
 CREATE INDEX `orders_open` ON `orders` (`certificate_id`) WHERE "orders"."finished_at" is null;--> statement-breakpoint
-CREATE INDEX `orders_account_created` ON `orders` (`account_id`,`created_at`);
+CREATE INDEX `orders_account_created` ON `orders` (`account_id`,`created_at`);--> statement-breakpoint
+CREATE INDEX `orders_url` ON `orders` (`order_url`);

@@ -222,6 +222,8 @@ export const orders = sqliteTable(
     index('orders_open').on(t.certificateId).where(sql`${t.finishedAt} is null`),
     // Orders an account placed in the last hour (pacing, maxOrdersPerHour).
     index('orders_account_created').on(t.accountId, t.createdAt),
+    // Which of the CA's order URLs are recorded here (an order lost in a crash is looked up).
+    index('orders_url').on(t.orderUrl),
   ],
 );
 

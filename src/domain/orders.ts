@@ -10,7 +10,7 @@
 // sure only one host works on a certificate at a time. Transient failures (network, CA 5xx,
 // rate limits) leave the order open to be resumed after the back-off; a refusal by the CA ends
 // it. A failed attempt never touches the certificate and key being served.
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import type { Statement } from '../db/client.ts';
 import { CertkeepError } from '../errors.ts';
@@ -209,11 +209,14 @@ async function newOrderReplacing(client: AcmeClient, req: Parameters<AcmeClient[
 async function findLostOrder(deps: Deps, client: AcmeClient, order: OrderRow, domains: string[]) {
   const urls = await client.listOrders();
   if (!urls) return null;
+  // The newest of the CA's list, less those recorded here (asked for those only: an account may
+  // have placed many thousands of orders).
+  const recent = urls.slice(-200).reverse();
   const known = new Set(
-    (await deps.db.db.select({ url: orders.orderUrl }).from(orders).where(eq(orders.accountId, order.accountId))).map((r) => r.url),
+    recent.length ? (await deps.db.db.select({ url: orders.orderUrl }).from(orders).where(inArray(orders.orderUrl, recent))).map((r) => r.url) : [],
   );
   const wanted = [...domains].sort().join(',');
-  for (const url of urls.filter((u) => !known.has(u)).reverse().slice(0, 50)) {
+  for (const url of recent.filter((u) => !known.has(u)).slice(0, 50)) {
     const candidate = await client.getOrder(url);
     const names = candidate.identifiers.map((i) => i.value).sort().join(',');
     if (names === wanted && candidate.status !== 'invalid') return { url, order: candidate };
