@@ -106,7 +106,7 @@ describe('list API', () => {
     expect(await allPages('/api/v1/certificates?limit=3&sort=-expiry')).toEqual([...issued.map((c) => c.name).reverse(), ...[...never].reverse()]);
     expect(await allPages('/api/v1/certificates?limit=2&q=WWW.C00')).toEqual(['c000', 'c001', 'c002', 'c003', 'c004', 'c005', 'c006', 'c007', 'c008', 'c009']);
     expect(await allPages('/api/v1/certificates?limit=1&status=failing')).toEqual(['c000', 'c005', 'c010']);
-    // What is typed is looked for as it is: LIKE's wildcards are taken literally.
+    // What is typed is looked for as it is: LIKE's wildcards are escaped.
     expect(await allPages('/api/v1/certificates?q=_')).toEqual([]);
     expect(await allPages('/api/v1/certificates?q=%25')).toEqual([]);
     // What is typed is looked for as it is: no wildcards.

@@ -13,7 +13,7 @@ import { acmeAccounts, certificates, keys } from '../db/schema.ts';
 import type { AcmeProblem } from '../acme/index.ts';
 import { activePause } from './ca-pace.ts';
 import type { CertificateStatus } from './certificates.ts';
-import { badCursor, decodeCursor, integerParam, pageOf, parseListQuery, type KeyValue, type ListQuery, type Page } from './paging.ts';
+import { badCursor, decodeCursor, integerParam, likeSubstring, pageOf, parseListQuery, type KeyValue, type ListQuery, type Page } from './paging.ts';
 
 export const CERTIFICATE_SORTS = ['name', '-name', 'expiry', '-expiry'] as const;
 export type CertificateSort = (typeof CERTIFICATE_SORTS)[number];
@@ -152,14 +152,9 @@ function filterCondition(filter: CertificateFilter, now: number, days: number, b
   }
 }
 
-/**
- * A substring of the name (any case) or of a domain name (stored in lower case, punycoded). instr
- * rather than LIKE: no wildcards to escape, and half the time per row (a search reads every
- * entry of the narrow index when few match).
- */
 function searchCondition(q: string): SQL {
-  const needle = q.toLowerCase();
-  return sql`(instr(lower(${c.name}), ${needle}) > 0 or instr(${c.domains}, ${needle}) > 0)`;
+  const pattern = likeSubstring(q);
+  return sql`(${c.name} like ${pattern} escape '\\' or ${c.domains} like ${pattern} escape '\\')`;
 }
 
 /** The conditions every page of this query shares (filters, search). */

@@ -8,7 +8,7 @@ import type { AccountRow } from './accounts.ts';
 import type { KeyRow } from './keys.ts';
 import type { DnsProviderRow } from './dns/providers.ts';
 import type { OrderRow } from './orders.ts';
-import { badCursor, decodeCursor, pageOf, parseListQuery, type ListQuery, type Page } from './paging.ts';
+import { badCursor, decodeCursor, likeSubstring, pageOf, parseListQuery, type ListQuery, type Page } from './paging.ts';
 
 export const NAME_SORTS = ['name', '-name'] as const;
 export type NameSort = (typeof NAME_SORTS)[number];
@@ -29,7 +29,7 @@ async function pageByName<T extends NamedTable, R>(deps: Deps, table: T, query: 
     if (typeof name !== 'string') throw badCursor();
     conds.push(descending ? lt(table.name, name) : gt(table.name, name));
   }
-  if (query.q) conds.push(sql`instr(lower(${table.name}), ${query.q.toLowerCase()}) > 0`);
+  if (query.q) conds.push(sql`${table.name} like ${likeSubstring(query.q)} escape '\\'`);
   const rows = (await deps.db.db
     .select()
     .from(table as typeof keys)

@@ -129,6 +129,11 @@ export function integerParam(value: string | undefined, name: string, min: numbe
   return Number(value);
 }
 
+/** `LIKE` pattern for a substring, with the wildcards in it taken literally (`escape '\'`). */
+export function likeSubstring(q: string): string {
+  return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
 /**
  * A page from rows read with one extra: that extra says a next page exists, and the last row
  * shown gives the next cursor.
