@@ -1,14 +1,16 @@
-// Lists at scale: what a user waits for on the API and the pages with 100 certificates, and again
-// with 10,000, on one node host and its data directory (default settings, log level info).
+// Lists at scale: what a user waits for on the API and the pages with 100 certificates beside the
+// same with 10,000: one node host per size (default settings, log level info), both running, the
+// requests sent to them in turn.
 //
-// The certificates are made through the domain layer (createCertificate: a key and API keys
-// each, as the admin API would) by this process while the host is stopped, then given the states
-// a fleet has: most issued (one real certificate from Pebble, copied, with expiries spread over
-// 31–120 days so that no renewal is due), 2% failing, 1% waiting to be obtained (with a retry time
-// far off, so the scheduler stays quiet and only the lists are measured). The host is started
-// again on the same data for each size, signed in, warmed up (WARMUP requests each), and then
-// each request is timed SAMPLES times, one after another; the median is reported. The RSS
-// (process and children, largest of a second of samples) is taken after the timed requests.
+// Each size has its own data directory, set up at the lab's Pebble with one real certificate. The
+// other certificates are made through the domain layer (createCertificate: a key and API keys
+// each, as the admin API would) by this process while its host is stopped, then given the states
+// a fleet has: most issued (the real certificate's PEM, copied, with expiries spread over 31–120
+// days so that no renewal is due), 2% failing, 1% waiting to be obtained (with a retry time far
+// off, so the scheduler stays quiet and only the lists are measured). Then both hosts are started,
+// signed in, and each request is sent WARMUP times and then SAMPLES times to each host in turn;
+// the median per host is reported. The RSS (process and children, largest of a second of
+// samples) is taken after the timed requests.
 import { randomBytes } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { startNodeHost, type NodeHostUnderTest } from '../test/harness/hosts.ts';
@@ -55,39 +57,46 @@ const nameOf = (i: number) => `bench-${String(i).padStart(5, '0')}`;
 
 export async function runLists(lab: Lab, opts: { counts: number[]; samples: number }): Promise<ListsResult> {
   const env = { CERTKEEP_TICK_SECONDS: '60', CERTKEEP_LOG_LEVEL: 'info' };
-  const first = await startSetUpHost(lab, 'lists', env);
-  let host: NodeHostUnderTest = first.host;
-  const api = first.api;
-  const runs: ListsAt[] = [];
-  try {
-    // One real certificate: its PEM is what every issued row carries (a list never reads it, but
-    // the rows are as large as real ones).
-    const real = `real-${randomBytes(4).toString('hex')}`;
-    const created = await api.post('/api/v1/certificates', { name: real, domains: [`${real}.example.com`] });
-    if (created.status !== 201) throw new Error(`create: ${created.status} ${created.text}`);
-    const issued = await api.post(`/api/v1/certificates/${real}/issue?wait=true`);
-    if (issued.status !== 200) throw new Error(`issue: ${issued.status} ${issued.text}`);
-
-    let made = 0;
-    for (const count of [...opts.counts].sort((a, b) => a - b)) {
+  const counts = [...opts.counts].sort((a, b) => a - b);
+  // One data directory per size, each set up and holding one real certificate (obtained on the
+  // lab's httpPort, one host at a time), then filled through the domain layer.
+  const sites: Array<{ count: number; dataDir: string; token: string; insertMs: number }> = [];
+  for (const count of counts) {
+    const { host, api } = await startSetUpHost(lab, `lists-${count}`, env);
+    try {
+      const created = await api.post('/api/v1/certificates', { name: REAL, domains: [`${REAL}-${randomBytes(4).toString('hex')}.example.com`] });
+      if (created.status !== 201) throw new Error(`create: ${created.status} ${created.text}`);
+      const issued = await api.post(`/api/v1/certificates/${REAL}/issue?wait=true`);
+      if (issued.status !== 200) throw new Error(`issue: ${issued.status} ${issued.text}`);
+    } finally {
       await host.stop();
-      const started = performance.now();
-      await makeCertificates(host.dataDir, made, count, real);
-      const insertMs = performance.now() - started;
-      made = count;
-      host = await startNodeHost({ httpPort: lab.httpPort, dataDir: host.dataDir, env: { ...env, NODE_EXTRA_CA_CERTS: lab.ca.caCertPath } });
-      const medianMs = await timeRequests(host, api.token!, count, opts.samples);
-      const rss = sampleRss(host.process.pid);
-      await sleep(1000);
-      runs.push({ count, medianMs, rssMiB: Math.max(...rss.stop()), insertMs });
     }
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n--- node host log (tail) ---\n${host.logs().slice(-3000)}`);
-  } finally {
-    await host.stop();
+    const started = performance.now();
+    await makeCertificates(host.dataDir, 0, count, REAL);
+    sites.push({ count, dataDir: host.dataDir, token: api.token!, insertMs: performance.now() - started });
   }
-  return { samples: opts.samples, runs };
+  // Then every size served at once, and the requests sent to them in turn, so that whatever else
+  // the machine does meanwhile weighs on each size alike.
+  const hosts: NodeHostUnderTest[] = [];
+  try {
+    for (const site of sites) hosts.push(await startNodeHost({ dataDir: site.dataDir, env: { ...env, NODE_EXTRA_CA_CERTS: lab.ca.caCertPath } }));
+    const clients = await Promise.all(hosts.map((host, i) => requestsOf(host, sites[i].token, sites[i].count)));
+    const medianMs = await timeSideBySide(clients, opts.samples);
+    const runs: ListsAt[] = [];
+    for (const [i, site] of sites.entries()) {
+      const rss = sampleRss(hosts[i].process.pid);
+      await sleep(1000);
+      runs.push({ count: site.count, medianMs: medianMs[i], rssMiB: Math.max(...rss.stop()), insertMs: site.insertMs });
+    }
+    return { samples: opts.samples, runs };
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n--- node host logs (tail) ---\n${hosts.map((h) => h.logs().slice(-1500)).join('\n')}`);
+  } finally {
+    await Promise.all(hosts.map((h) => h.stop()));
+  }
 }
+
+const REAL = 'real';
 
 /** Certificates `from`…`to - 1`, through the domain layer, then put in a fleet's states. */
 async function makeCertificates(dataDir: string, from: number, to: number, realName: string): Promise<void> {
@@ -99,6 +108,7 @@ async function makeCertificates(dataDir: string, from: number, to: number, realN
       await createCertificate(deps, { name: nameOf(i), domains: [`www-${String(i).padStart(5, '0')}.bench.example.com`, `api-${String(i).padStart(5, '0')}.bench.example.com`], challenge: 'http-01' });
     }
     const [real] = await deps.db.db.select({ pem: certificates.pem, serial: certificates.serial }).from(certificates).where(eq(certificates.name, realName));
+    if (!real?.pem) throw new Error(`no issued certificate named ${realName}`);
     const now = Date.now();
     const i = sql`cast(substr(${certificates.name}, 7) as integer)`;
     const range = sql`${certificates.name} like 'bench-%' and ${i} >= ${from} and ${i} < ${to}`;
@@ -120,16 +130,20 @@ async function makeCertificates(dataDir: string, from: number, to: number, realN
   }
 }
 
-async function timeRequests(host: NodeHostUnderTest, token: string, count: number, samples: number): Promise<Record<ListRequest, number>> {
+type Requests = Record<ListRequest, () => Promise<number>>;
+
+/** Each request as a function that sends it once and answers its time in ms (checking the answer). */
+async function requestsOf(host: NodeHostUnderTest, token: string, count: number): Promise<Requests> {
   const base = host.baseUrl;
   const login = await fetch(`${base}/login`, { method: 'POST', body: new URLSearchParams({ ...ADMIN, next: '/' }), redirect: 'manual' });
   const cookie = login.headers.get('set-cookie')?.split(';')[0];
   if (login.status !== 303 || !cookie) throw new Error(`sign-in failed: ${login.status}`);
   const middle = encodeURIComponent(encodeCursor('name', [nameOf(Math.floor(count / 2))]));
+  // The last certificate's name: a search that reads the whole index to find its one match.
   const needle = `www-${String(count - 1).padStart(5, '0')}.bench`;
   const bearer = { authorization: `Bearer ${token}` };
   const page = { cookie };
-  const requests: Record<ListRequest, [string, Record<string, string>]> = {
+  const paths: Record<ListRequest, [string, Record<string, string>]> = {
     'API: first page': ['/api/v1/certificates', bearer],
     'API: a middle page': [`/api/v1/certificates?cursor=${middle}`, bearer],
     'API: a search': [`/api/v1/certificates?q=${needle}`, bearer],
@@ -138,10 +152,10 @@ async function timeRequests(host: NodeHostUnderTest, token: string, count: numbe
     'certificates page: a search': [`/certificates?q=${needle}`, page],
     dashboard: ['/', page],
   };
-  const medianMs = {} as Record<ListRequest, number>;
+  const requests = {} as Requests;
   for (const label of LIST_REQUESTS) {
-    const [path, headers] = requests[label];
-    const once = async () => {
+    const [path, headers] = paths[label];
+    requests[label] = async () => {
       const started = performance.now();
       const res = await fetch(base + path, { headers });
       const body = await res.text();
@@ -150,12 +164,20 @@ async function timeRequests(host: NodeHostUnderTest, token: string, count: numbe
       if (label.includes('search') && !body.includes(needle)) throw new Error(`${label}: ${needle} not found`);
       return ms;
     };
-    for (let i = 0; i < WARMUP; i++) await once();
-    const times: number[] = [];
-    for (let i = 0; i < samples; i++) times.push(await once());
-    medianMs[label] = median(times);
   }
-  return medianMs;
+  return requests;
+}
+
+/** Every request, WARMUP then `samples` times, alternating between the sizes; medians per size. */
+async function timeSideBySide(sites: Requests[], samples: number): Promise<Array<Record<ListRequest, number>>> {
+  const medians = sites.map(() => ({}) as Record<ListRequest, number>);
+  for (const label of LIST_REQUESTS) {
+    for (let i = 0; i < WARMUP; i++) for (const site of sites) await site[label]();
+    const times = sites.map(() => [] as number[]);
+    for (let i = 0; i < samples; i++) for (const [s, site] of sites.entries()) times[s].push(await site[label]());
+    for (const [s] of sites.entries()) medians[s][label] = median(times[s]);
+  }
+  return medians;
 }
 
 export function printLists(result: ListsResult): void {

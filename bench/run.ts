@@ -12,7 +12,7 @@
 //
 // Knobs (environment): BENCH_ROUNDS (30), BENCH_CERTBOT (5), BENCH_LEGO (3), BENCH_SCALE_COUNTS
 // (100,1000), BENCH_SCALE_IN_FLIGHT (8), BENCH_WRK_SECONDS (5), BENCH_WRK_ROUNDS (3),
-// BENCH_LISTS_COUNTS (100,10000), BENCH_LISTS_SAMPLES (40), BENCH_WORKER_CERTIFICATES (120),
+// BENCH_LISTS_COUNTS (100,10000), BENCH_LISTS_SAMPLES (60), BENCH_WORKER_CERTIFICATES (120),
 // BENCH_NODE_OPTIONS (passed to the node host, e.g. for profiling).
 import { runDownloads } from './downloads.ts';
 import { runIssuance } from './issuance.ts';
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     }
     if (which.has('lists')) {
       console.log('lists…');
-      results.lists = await runLists(lab, { counts: nums('BENCH_LISTS_COUNTS', [100, 10_000]), samples: num('BENCH_LISTS_SAMPLES', 40) });
+      results.lists = await runLists(lab, { counts: nums('BENCH_LISTS_COUNTS', [100, 10_000]), samples: num('BENCH_LISTS_SAMPLES', 60) });
     }
     if (which.has('worker')) {
       console.log('worker…');
