@@ -164,6 +164,24 @@ describe('list API', () => {
   });
 });
 
+describe('the due list', () => {
+  it('puts ARI renewals first, then renewals closest to expiry, then new certificates, the oldest first', async () => {
+    const now = Date.now();
+    for (const name of ['new-old', 'new-young', 'renew-late', 'renew-soon', 'ari', 'not-due']) {
+      await createCertificate(f.deps, { name, domains: [`${name}.example.com`], challenge: 'http-01' });
+    }
+    const set = (name: string, values: Partial<typeof certificates.$inferInsert>) => f.deps.db.db.update(certificates).set(values).where(eq(certificates.name, name));
+    await set('new-old', { createdAt: now - 60_000 });
+    const issued = (notAfter: number, renewAt: number) => ({ status: 'valid' as const, pem: 'PEM', notBefore: notAfter - 90 * DAY, notAfter, renewAt });
+    await set('renew-late', issued(now + 20 * DAY, now - DAY));
+    await set('renew-soon', issued(now + 5 * DAY, now - 1000));
+    await set('ari', { ...issued(now + 40 * DAY, now - 1000), ariWindowStart: now - DAY, ariWindowEnd: now + DAY });
+    await set('not-due', issued(now + 60 * DAY, now + DAY));
+    const names = new Map((await f.deps.db.db.select({ id: certificates.id, name: certificates.name }).from(certificates)).map((r) => [r.id, r.name]));
+    expect((await dueCertificates(f.deps, 10)).map((c) => names.get(c.id))).toEqual(['ari', 'renew-soon', 'renew-late', 'new-old', 'new-young']);
+  });
+});
+
 describe('query plans', () => {
   /** The plan of every statement sent by `run`, as EXPLAIN QUERY PLAN words it. */
   async function plansOf(run: () => Promise<unknown>): Promise<Array<{ sql: string; plan: string[] }>> {
