@@ -22,6 +22,22 @@ export interface Lab {
 }
 
 /** Pebble as PEBBLE.md describes it for timing: no validation sleep, fresh authorizations. */
+export const PEBBLE_TIMING_ENV = { PEBBLE_VA_NOSLEEP: '1', PEBBLE_AUTHZREUSE: '0', PEBBLE_WFE_NONCEREJECT: '0' };
+
+/**
+ * Runs `fn` with a lab whose Pebble is a fresh one (same settings, same httpPort): Pebble keeps
+ * every order in memory and slows down as they pile up, so each side of a large comparison gets
+ * its own.
+ */
+export async function withFreshPebble<T>(lab: Lab, fn: (lab: Lab) => Promise<T>): Promise<T> {
+  const pebble = await startPebble({ httpPort: lab.httpPort, ca: lab.ca, env: PEBBLE_TIMING_ENV });
+  try {
+    return await fn({ ...lab, pebble });
+  } finally {
+    await pebble.stop();
+  }
+}
+
 export async function startLab(): Promise<Lab> {
   const work = mkdtempSync(join(tmpdir(), 'certkeep-bench-'));
   process.env.CERTKEEP_TEST_RUN_DIR = work;
@@ -29,7 +45,7 @@ export async function startLab(): Promise<Lab> {
   // Children (the node host, the bare client) trust Pebble through this.
   process.env.NODE_EXTRA_CA_CERTS = ca.caCertPath;
   const httpPort = await freePort();
-  const pebble = await startPebble({ httpPort, ca, env: { PEBBLE_VA_NOSLEEP: '1', PEBBLE_AUTHZREUSE: '0', PEBBLE_WFE_NONCEREJECT: '0' } });
+  const pebble = await startPebble({ httpPort, ca, env: PEBBLE_TIMING_ENV });
   return {
     work,
     ca,

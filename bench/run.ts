@@ -3,21 +3,33 @@
 // in bench/.results/.
 //
 //   issuance   one 2-name certificate through the node host's admin API, beside certbot and lego
-//   scale      100 certificates obtained by the scheduler, beside the bare ACME client
-//   memory     the node host's RSS idle and during the scale batch (runs the scale batch)
+//   scale      100 and 1,000 certificates created through the API and obtained by the scheduler on
+//              the default settings, beside the bare ACME client with as many in flight
+//   memory     the node host's RSS idle and during the scale batch (runs the first scale batch)
 //   downloads  authenticated certificate downloads per second, beside nginx serving the file
+//   lists      list and page latencies and RSS at 100 and 10,000 certificates
+//   worker     how many orders one cron run of the Worker starts under Miniflare, and its subrequests
 //
-// Knobs (environment): BENCH_ROUNDS (30), BENCH_CERTBOT (5), BENCH_LEGO (3), BENCH_SCALE_COUNT
-// (100), BENCH_SCALE_IN_FLIGHT (8), BENCH_WRK_SECONDS (5), BENCH_WRK_ROUNDS (3),
+// Knobs (environment): BENCH_ROUNDS (30), BENCH_CERTBOT (5), BENCH_LEGO (3), BENCH_SCALE_COUNTS
+// (100,1000), BENCH_SCALE_IN_FLIGHT (8), BENCH_WRK_SECONDS (5), BENCH_WRK_ROUNDS (3),
+// BENCH_LISTS_COUNTS (100,10000), BENCH_LISTS_SAMPLES (60), BENCH_WORKER_CERTIFICATES (120),
 // BENCH_NODE_OPTIONS (passed to the node host, e.g. for profiling).
 import { runDownloads } from './downloads.ts';
 import { runIssuance } from './issuance.ts';
 import { startLab } from './lab.ts';
 import { currentLoad, printDetails, printSummary, summarize, writeResults, type Results } from './report.ts';
-import { runScale } from './scale.ts';
+import { runScales } from './scale.ts';
+import { runLists } from './lists.ts';
+import { runWorker } from './worker.ts';
 
-const BENCHMARKS = ['issuance', 'scale', 'downloads', 'memory'] as const;
+const BENCHMARKS = ['issuance', 'scale', 'downloads', 'memory', 'lists', 'worker'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
+
+const nums = (name: string, fallback: number[]) => {
+  const values = (process.env[name] ?? fallback.join(',')).split(',').map(Number);
+  if (values.some((v) => !Number.isInteger(v) || v < 1)) throw new Error(`${name}: expected whole numbers separated by commas`);
+  return values;
+};
 
 const num = (name: string, fallback: number) => {
   const value = Number(process.env[name] ?? fallback);
@@ -53,8 +65,17 @@ async function main(): Promise<void> {
     }
     if (which.has('scale') || which.has('memory')) {
       console.log('scale…');
-      // The memory rows come from this run; the bare client is the anchor of both.
-      results.scale = await runScale(lab, { count: num('BENCH_SCALE_COUNT', 100), inFlight: num('BENCH_SCALE_IN_FLIGHT', 8) });
+      // The memory rows come from the first of these runs; the bare client is the anchor of both.
+      const counts = which.has('scale') ? nums('BENCH_SCALE_COUNTS', [100, 1000]) : nums('BENCH_SCALE_COUNTS', [100]).slice(0, 1);
+      results.scale = await runScales(lab, { counts, inFlight: num('BENCH_SCALE_IN_FLIGHT', 8) });
+    }
+    if (which.has('lists')) {
+      console.log('lists…');
+      results.lists = await runLists(lab, { counts: nums('BENCH_LISTS_COUNTS', [100, 10_000]), samples: num('BENCH_LISTS_SAMPLES', 60) });
+    }
+    if (which.has('worker')) {
+      console.log('worker…');
+      results.worker = await runWorker(lab, { certificates: num('BENCH_WORKER_CERTIFICATES', 120) });
     }
     if (which.has('downloads')) {
       console.log('downloads…');

@@ -59,11 +59,14 @@ export async function serve(settings: Settings): Promise<RunningServer> {
     ]);
     if (siteTls) deps.httpsPort = () => (siteTls.servingSiteCertificate ? httpsPort : null);
 
-    const scheduler = new Scheduler(deps);
+    // A work queue: orders start when a certificate becomes due (deps.wake), when a slot frees up,
+    // and at the next known due time; the periodic tick is the safety net.
+    const scheduler = new Scheduler(deps, { wakeTimerMaxMs: settings.tickSeconds * 1000 });
+    deps.wake = () => scheduler.notify();
     let ticking = true;
     const tick = async () => {
       try {
-        await scheduler.tick();
+        await scheduler.tick({ settle: false });
       } catch (err) {
         log.error('scheduler tick failed', { err });
       }
@@ -84,6 +87,7 @@ export async function serve(settings: Settings): Promise<RunningServer> {
         ticking = false;
         clearInterval(timer);
         clearInterval(siteCheck);
+        scheduler.stop();
         const stoppingBackups = backups.stop();
         const servers = httpsServer ? [httpServer, httpsServer] : [httpServer];
         const closing = servers.map(close);

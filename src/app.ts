@@ -96,6 +96,7 @@ export function createApp(deps: Deps): App {
     .get('/api/v1/accounts', admin.listAccounts)
     .post('/api/v1/accounts', admin.createAccount)
     .get('/api/v1/accounts/:name', admin.getAccount)
+    .patch('/api/v1/accounts/:name', admin.editAccount)
     .delete('/api/v1/accounts/:name', admin.deleteAccount)
     .post('/api/v1/accounts/:name/key-rollover', admin.rolloverAccountKey)
     .post('/api/v1/accounts/:name/deactivate', admin.deactivateAccount)

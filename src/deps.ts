@@ -70,6 +70,12 @@ export interface Deps {
   /** Node host: seconds between scheduler ticks (CERTKEEP_TICK_SECONDS), shown on the settings page. */
   tickSeconds?: number;
   /**
+   * Something became due for issuance (a certificate created, its names changed, a retry asked
+   * for, a pacing limit raised): the host starts orders for it now if a slot is free
+   * (jobs/scheduler.ts). Returns at once. Absent: the next scheduler tick finds the work.
+   */
+  wake?: () => void;
+  /**
    * Node host: the HTTPS port once the site certificate is served there, else null. While it
    * returns a port, plain HTTP is redirected to HTTPS (SPEC §7). Absent on the Worker, where
    * Cloudflare terminates TLS.

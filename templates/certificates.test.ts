@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { certificateCreatedPage, certificateDetailPage, certificateLivePart, REVOCATION_REASONS, revocationReasonName, type CertificateDetail } from './certificates.ts';
+import { certificateCreatedPage, certificateDetailPage, certificateLivePart, newCertificatePage, REVOCATION_REASONS, revocationReasonName, type CertificateDetail } from './certificates.ts';
 
 const NOW = Date.UTC(2030, 0, 10);
 
 function detail(over: Partial<CertificateDetail> = {}): CertificateDetail {
   return {
+    olderOrders: null, caPause: null,
     name: 'www', domains: ['www.example.com'], status: 'valid', challenge: 'http-01', account: { name: 'default', staging: false },
     key: { name: 'www', type: 'ec-p256' }, servedKey: null, dnsProvider: null, preferredChain: null, profile: null, subject: null,
     serial: '0abc', notBefore: NOW - 86_400_000, notAfter: NOW + 89 * 86_400_000, renewAt: NOW + 59 * 86_400_000, nextAttemptAt: null,
@@ -42,6 +43,25 @@ describe('the detail page', () => {
     expect(revoked).not.toContain('/issue"');
     expect(revoked).not.toContain('/revoke"');
     expect(revoked).not.toContain('/edit"');
+  });
+
+  it('links older orders by their cursor, and says when the CA asked the account to wait', () => {
+    const out = certificateLivePart(
+      detail({ olderOrders: 'abc=', caPause: { account: 'le prod', until: NOW + 3_600_000, problem: { type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many' } } }),
+      { csrfToken: 't', now: NOW },
+    ).toString();
+    expect(out).toContain('<a href="/certificates/www?orders=abc%3D#orders-heading">Older orders</a>');
+    expect(out).toContain('New orders of the ACME account <a href="/accounts/le%20prod">le prod</a> are paused until 2030-01-10 01:00 UTC');
+    expect(certificateLivePart(detail(), { csrfToken: 't', now: NOW }).toString()).not.toContain('paused');
+  });
+
+  it('asks for a key by name when there are too many keys to list', () => {
+    const form = (keys: { value: string; label: string }[] | null) =>
+      newCertificatePage({ csrfToken: 't', values: new URLSearchParams({ key: 'mine' }), errors: {}, accounts: [], keys, dnsProviders: [] }).toString();
+    expect(form([{ value: 'mine', label: 'mine (EC P-256)' }])).toContain('<option value="mine" selected>');
+    const named = form(null);
+    expect(named).toMatch(/<input[^>]*name="key"[^>]*value="mine"/);
+    expect(named).toContain('Existing key (its name)');
   });
 
   it('names revocation reasons as RFC 5280 §5.3.1 does, offering a subscriber only its own', () => {

@@ -8,13 +8,10 @@ import type { CertificateStatus } from '../src/domain/certificates.ts';
 import type { AcmeProblem } from '../src/acme/types.ts';
 import { KEY_TYPES } from '../src/crypto/keys.ts';
 import { layout, type Flash } from './layout.ts';
-import { badge, button, csrfField, field, linkButton, pagination, postButton, selectField, textareaField, type SelectOption } from './components.ts';
+import { badge, button, csrfField, field, linkButton, postButton, selectField, textareaField, type SelectOption } from './components.ts';
 import { formatDate, formatTime, keyTypeLabel, problemInWords, relativeDays } from './format.ts';
 import { downloadCommands, shownOnce, type ShownKey } from './secrets.ts';
 import { agentSection, consumersSection, type AgentSectionOptions, type ConsumersSectionOptions } from './agent.ts';
-
-/** Page size of the list. */
-export const CERTIFICATES_PER_PAGE = 25;
 
 /** How often the live part asks for news while an order runs, in seconds. */
 const POLL_SECONDS = 1;
@@ -46,92 +43,16 @@ export function revocationReasonName(code: number | null): string {
 
 const session = (csrfToken: string) => ({ csrfToken, section: 'certificates' as const });
 
-// ---- list ---------------------------------------------------------------------------------------
-
-export interface CertificateListItem {
-  name: string;
-  status: CertificateStatus;
-  domains: string[];
-  notAfter: number | null;
-  staging: boolean;
-  keyName: string | null;
-}
-
-export interface CertificateListOptions {
-  csrfToken: string;
-  items: readonly CertificateListItem[];
-  /** Matches before paging. */
-  total: number;
-  query: string;
-  page: number;
-  pageCount: number;
-  url: URL;
-  now: number;
-  flash?: readonly Flash[];
-}
-
-function namesSummary(domains: readonly string[]): Html {
-  if (domains.length === 0) return html`—`;
-  const more = domains.length - 1;
-  return html`${domains[0]}${more > 0 ? ` and ${more} more` : null}`;
-}
-
-function expiry(notAfter: number | null, now: number): Html {
-  if (notAfter === null) return html`—`;
-  return html`${formatDate(notAfter)}<br><span class="muted">${relativeDays(notAfter, now)}</span>`;
-}
-
 function stagingBadge(staging: boolean): Html | null {
   return staging ? html` <span class="badge">staging</span>` : null;
-}
-
-/** The part htmx swaps when the search changes: count, table and paging. */
-export function certificateResults(o: CertificateListOptions): Html {
-  const rows = o.items.map(
-    (c) => html`<tr>
-<td data-label="Certificate"><a href="${certificatePath(c.name)}">${c.name}</a>${stagingBadge(c.staging)}<br><span class="muted">${namesSummary(c.domains)}</span></td>
-<td data-label="State">${badge(c.status)}</td>
-<td data-label="Expires">${expiry(c.notAfter, o.now)}</td>
-<td data-label="Key">${c.keyName ? html`<a href="/keys/${encodeURIComponent(c.keyName)}">${c.keyName}</a>` : '—'}</td>
-</tr>`,
-  );
-  const empty = o.query ? html`No certificate matches “${o.query}”.` : html`No certificates yet. <a href="${NEW_CERTIFICATE_PATH}">Create the first one</a>.`;
-  return html`<div id="certificate-results">
-<p class="muted" role="status">${o.total} certificate${o.total === 1 ? '' : 's'}${o.query ? html` matching “${o.query}”` : null}${o.pageCount > 1 ? html`, page ${o.page} of ${o.pageCount}` : null}.</p>
-<div class="table-wrap"><table class="stack">
-<caption class="visually-hidden">Certificates</caption>
-<thead><tr><th scope="col">Certificate</th><th scope="col">State</th><th scope="col">Expires</th><th scope="col">Key</th></tr></thead>
-<tbody>${rows.length ? rows : html`<tr><td class="empty" colspan="4">${empty}</td></tr>`}</tbody>
-</table></div>
-${pagination({ url: o.url, page: o.page, pageCount: o.pageCount })}
-</div>`;
-}
-
-export function certificateListPage(o: CertificateListOptions): Html {
-  return layout(
-    { title: 'Certificates', session: session(o.csrfToken), flash: o.flash },
-    html`<h1>Certificates</h1>
-<div class="actions">${linkButton(NEW_CERTIFICATE_PATH, 'New certificate', 'primary')}</div>
-<form method="get" action="/certificates" role="search"${attrs({
-      'hx-get': '/certificates',
-      'hx-trigger': 'input delay:300ms, submit',
-      'hx-target': '#certificate-results',
-      'hx-select': '#certificate-results',
-      'hx-swap': 'outerHTML',
-      'hx-push-url': 'true',
-    })}>
-  ${field({ name: 'q', label: 'Search by name or domain', type: 'search', value: o.query, attributes: { autocomplete: 'off', spellcheck: 'false' } })}
-  <div class="actions">${button('Search')}${o.query ? linkButton('/certificates', 'Show all') : null}</div>
-</form>
-${certificateResults(o)}`,
-  );
 }
 
 // ---- new certificate ------------------------------------------------------------------------------
 
 export interface CertificateFormChoices {
   accounts: readonly SelectOption[];
-  keys: readonly SelectOption[];
+  /** Null when there are too many keys for a select: the form asks for a key's name instead. */
+  keys: readonly SelectOption[] | null;
   dnsProviders: readonly SelectOption[];
 }
 
@@ -173,6 +94,19 @@ function challengeFields(o: { values: URLSearchParams; errors: Readonly<Record<s
   })}`;
 }
 
+/** An existing key: a select of the keys, or (too many to list) a field for a key's name. */
+function keyField(o: { keys: readonly SelectOption[] | null; placeholder: string; value: string; error?: string }): Html {
+  if (o.keys) return selectField({ name: 'key', label: 'Key', options: o.keys, placeholder: o.placeholder, value: o.value, error: o.error });
+  return field({
+    name: 'key',
+    label: 'Existing key (its name)',
+    value: o.value,
+    error: o.error,
+    hint: html`Empty: ${o.placeholder.toLowerCase()}. The names are on the <a href="/keys">Keys</a> page.`,
+    attributes: { autocomplete: 'off', spellcheck: 'false', maxlength: 64 },
+  });
+}
+
 export function newCertificatePage(o: CertificateFormOptions): Html {
   const v = (k: string) => o.values.get(k) ?? '';
   const advancedOpen = ['preferredChain', 'profile', ...SUBJECT_FIELDS.map((f) => `subject.${f.key}`)].some((k) => v(k) !== '' || o.errors[k]);
@@ -195,7 +129,7 @@ export function newCertificatePage(o: CertificateFormOptions): Html {
   ${selectField({ name: 'account', label: 'ACME account', options: o.accounts, value: v('account') || 'default', error: o.errors.account })}
   <fieldset>
     <legend>Private key</legend>
-    ${selectField({ name: 'key', label: 'Key', options: o.keys, placeholder: 'A new key, named after the certificate', value: v('key'), error: o.errors.key })}
+    ${keyField({ keys: o.keys, placeholder: 'A new key, named after the certificate', value: v('key'), error: o.errors.key })}
     ${selectField({ name: 'keyType', label: 'Type of the new key', options: KEY_TYPE_OPTIONS, value: v('keyType') || 'ec-p256', error: o.errors.keyType, hint: 'Only used when a new key is made.' })}
   </fieldset>
   <details${advancedOpen ? html` open` : null}>
@@ -245,7 +179,7 @@ export function certificateCreatedPage(o: CertificateCreatedOptions): Html {
   const keys: ShownKey[] = o.apiKeys.map((value, i) => ({ label: `Certificate API key ${i + 1}`, id: `certificate-${i + 1}`, value }));
   if (o.key.apiKeys) keys.push(...o.key.apiKeys.map((value, i) => ({ label: `Key API key ${i + 1}`, id: `key-${i + 1}`, value })));
   return layout(
-    { title: `Certificate ${o.name} created`, session: session(o.csrfToken), flash: [{ kind: 'success', message: html`Certificate <strong>${o.name}</strong> was created. Certkeep obtains it on its next scheduled run, or at once with “Request now” on its page.` }] },
+    { title: `Certificate ${o.name} created`, session: session(o.csrfToken), flash: [{ kind: 'success', message: html`Certificate <strong>${o.name}</strong> was created. Its order starts as soon as one of Certkeep's order slots is free; its page shows the progress.` }] },
     html`<h1>Certificate ${o.name} created</h1>
 ${shownOnce({
   heading: 'API keys for downloading',
@@ -308,7 +242,12 @@ export interface CertificateDetail {
   createdAt: number;
   /** An order runs now (the certificate's lease is held). */
   running: boolean;
+  /** The most recent orders (a page of them). */
   orders: OrderView[];
+  /** The cursor of the older orders, or null when none are left. */
+  olderOrders: string | null;
+  /** The CA asked to pause new orders of the certificate's account (domain/ca-pace.ts). */
+  caPause: { account: string; until: number; problem: AcmeProblem | null } | null;
   /** acme-dns: the CNAMEs this certificate's names need. */
   cnames?: CnameRecord[];
   /** "On your servers" and the consumers (templates/agent.ts). */
@@ -329,9 +268,6 @@ const ORDER_STATES: Record<string, string> = {
 
 const ORDER_REASONS: Record<string, string> = { new: 'First issuance', renewal: 'Renewal', manual: 'Requested now' };
 
-/** Shown orders; older ones are left to the admin API. */
-const MAX_ORDERS = 20;
-
 function facts(caption: string, rows: ReadonlyArray<readonly [string, HtmlValue] | null>): Html {
   return html`<div class="table-wrap"><table class="details">
 <caption class="visually-hidden">${caption}</caption>
@@ -342,7 +278,7 @@ function facts(caption: string, rows: ReadonlyArray<readonly [string, HtmlValue]
 function stateSentence(c: CertificateDetail, now: number): Html {
   switch (c.status) {
     case 'new':
-      return html`Not obtained yet. Certkeep obtains it on its next scheduled run; “Request now” does it at once.`;
+      return html`Not obtained yet. Its order starts as soon as one of Certkeep's order slots is free.`;
     case 'pending':
       return html`Being obtained from the CA.`;
     case 'valid':
@@ -374,8 +310,7 @@ ${open && open.log.length ? html`<pre class="log" aria-label="Progress of the ru
 }
 
 function orderHistory(c: CertificateDetail): Html {
-  const shown = c.orders.slice(0, MAX_ORDERS);
-  const rows = shown.map(
+  const rows = c.orders.map(
     (o) => html`<tr>
 <td data-label="Started" class="nowrap">${formatTime(o.createdAt)}${o.finishedAt ? html`<br><span class="muted">ended ${formatTime(o.finishedAt)}</span>` : null}</td>
 <td data-label="State">${ORDER_STATES[o.state] ?? o.state}${o.finishedAt ? null : html` <span class="muted">(open)</span>`}<br><span class="muted">${ORDER_REASONS[o.reason] ?? o.reason}</span></td>
@@ -389,8 +324,13 @@ function orderHistory(c: CertificateDetail): Html {
 <thead><tr><th scope="col">Started</th><th scope="col">State</th><th scope="col">Certificate</th><th scope="col">Problem and log</th></tr></thead>
 <tbody>${rows.length ? rows : html`<tr><td class="empty" colspan="4">No orders yet.</td></tr>`}</tbody>
 </table></div>
-${c.orders.length > MAX_ORDERS ? html`<p class="muted">${c.orders.length - MAX_ORDERS} older orders are not shown here; <code>GET /api/v1/certificates/${c.name}/orders</code> lists them all.</p>` : null}
+${c.olderOrders ? html`<p><a href="${certificatePath(c.name)}?orders=${encodeURIComponent(c.olderOrders)}#orders-heading">Older orders</a></p>` : null}
 </section>`;
+}
+
+/** The CA asked to wait: why, and until when (it is the account's pause, shared by its certificates). */
+export function caPauseNotice(p: { account: string; until: number; problem: AcmeProblem | null }): Html {
+  return html`<div class="flash"><p class="info" role="status"><strong>The CA asked Certkeep to wait.</strong> New orders of the ACME account <a href="/accounts/${encodeURIComponent(p.account)}">${p.account}</a> are paused until ${formatTime(p.until)}; they start by themselves then.</p>${p.problem ? problemInWords(p.problem) : null}</div>`;
 }
 
 /**
@@ -418,6 +358,7 @@ export function certificateLivePart(c: CertificateDetail, o: { csrfToken: string
 </div>`;
   return html`<div id="certificate-live"${polling}>
 ${c.running ? runningProgress(c) : null}
+${c.caPause ? caPauseNotice(c.caPause) : null}
 ${facts_}
 ${c.lastError && c.status !== 'revoked'
   ? html`<section aria-labelledby="problem-heading" class="last-problem"><h2 id="problem-heading">Last problem</h2>${problemInWords(c.lastError)}</section>`
@@ -559,7 +500,7 @@ export function certificateKeyPage(o: {
   csrfToken: string;
   name: string;
   currentKey: string | null;
-  keys: readonly SelectOption[];
+  keys: readonly SelectOption[] | null;
   values: URLSearchParams;
   errors: Readonly<Record<string, string>>;
   message?: string;
@@ -573,7 +514,7 @@ export function certificateKeyPage(o: {
 <p>The next issuance uses the chosen key${o.currentKey ? html` instead of <strong>${o.currentKey}</strong>` : null}. The served certificate and its key stay as they are until that issuance succeeds; “Request now” on the certificate's page does it at once.</p>
 <form method="post" action="${path}/key" novalidate>
   ${csrfField(o.csrfToken)}
-  ${selectField({ name: 'key', label: 'Key', options: o.keys, placeholder: 'A new key', value: v('key'), error: o.errors.key })}
+  ${keyField({ keys: o.keys, placeholder: 'A new key', value: v('key'), error: o.errors.key })}
   <fieldset>
     <legend>A new key</legend>
     ${selectField({ name: 'keyType', label: 'Type of the new key', options: KEY_TYPE_OPTIONS, value: v('keyType') || 'ec-p256', error: o.errors.keyType })}
@@ -606,7 +547,7 @@ export function replacedApiKeyShown(o: { origin: string | null; name: string; sl
 export const CERTIFICATE_NOTICES: Readonly<Record<string, string>> = {
   revoked: 'The certificate was revoked. Certkeep no longer renews it.',
   edited: 'Saved.',
-  'edited-reissue': 'Saved. The new names are obtained on the next scheduled run; “Request now” does it at once.',
+  'edited-reissue': 'Saved. An order for the new names starts as soon as an order slot is free.',
   'key-changed': 'The next issuance uses the chosen key.',
   deleted: 'The certificate was deleted.',
 };

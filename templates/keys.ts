@@ -4,11 +4,13 @@
 // identified by the SHA-256 of its public key.
 import { html, type Html } from '../src/html/html.ts';
 import { layout, type Flash } from './layout.ts';
-import { button, csrfField, field, linkButton, pagination, postButton, selectField, textareaField } from './components.ts';
+import { button, csrfField, field, linkButton, postButton, selectField, textareaField } from './components.ts';
+import { cursorPager } from './pager.ts';
 import { formatTime, keyTypeLabel } from './format.ts';
 import { downloadCommands, shownOnce } from './secrets.ts';
 import { KEY_TYPE_OPTIONS, certificatePath } from './certificates.ts';
 
+/** Page size of the list. */
 export const KEYS_PER_PAGE = 25;
 export const NEW_KEY_PATH = '/keys/-/new';
 export const keyPath = (name: string) => `/keys/${encodeURIComponent(name)}`;
@@ -30,39 +32,48 @@ export interface KeyListItem {
   name: string;
   type: string;
   createdAt: number;
-  usedBy: readonly string[];
+  /** How many certificates use it, and the first of them by name; null: none. */
+  usage: { count: number; first: string } | null;
 }
 
-function certificateLinks(names: readonly string[]): Html {
-  if (names.length === 0) return html`<span class="muted">unused</span>`;
-  return html`${names.map((n, i) => html`${i > 0 ? ', ' : null}<a href="${certificatePath(n)}">${n}</a>`)}`;
+function certificateLinks(usage: KeyListItem['usage']): Html {
+  if (!usage) return html`<span class="muted">unused</span>`;
+  const more = usage.count - 1;
+  return html`<a href="${certificatePath(usage.first)}">${usage.first}</a>${more > 0 ? html` and ${more} more` : null}`;
 }
 
 export function keyListPage(o: {
   csrfToken: string;
   items: readonly KeyListItem[];
-  total: number;
-  page: number;
-  pageCount: number;
+  next: string | null;
+  query: string;
   url: URL;
   flash?: readonly Flash[];
 }): Html {
   const rows = o.items.map(
     (k) =>
-      html`<tr><td data-label="Name"><a href="${keyPath(k.name)}">${k.name}</a></td><td data-label="Type">${keyTypeLabel(k.type)}</td><td data-label="Created" class="nowrap">${formatTime(k.createdAt)}</td><td data-label="Used by">${certificateLinks(k.usedBy)}</td></tr>`,
+      html`<tr><td data-label="Name"><a href="${keyPath(k.name)}">${k.name}</a></td><td data-label="Type">${keyTypeLabel(k.type)}</td><td data-label="Created" class="nowrap">${formatTime(k.createdAt)}</td><td data-label="Used by">${certificateLinks(k.usage)}</td></tr>`,
   );
+  const empty = o.query
+    ? html`No key name contains “${o.query}”.`
+    : o.url.searchParams.has('cursor')
+      ? html`No more keys.`
+      : html`No keys yet. A new certificate makes its own, or <a href="${NEW_KEY_PATH}">add one</a>.`;
   return layout(
     { title: 'Keys', session: session(o.csrfToken), flash: o.flash },
     html`<h1>Keys</h1>
 <p>Private keys for certificates. Certkeep stores them encrypted and never shows them; servers download them with a key's API keys.</p>
 <div class="actions">${linkButton(NEW_KEY_PATH, 'New key', 'primary')}</div>
-<p class="muted">${o.total} key${o.total === 1 ? '' : 's'}${o.pageCount > 1 ? html`, page ${o.page} of ${o.pageCount}` : null}.</p>
+<form method="get" action="/keys" role="search">
+  ${field({ name: 'q', label: 'Search by name', type: 'search', value: o.query, attributes: { autocomplete: 'off', spellcheck: 'false' } })}
+  <div class="actions">${button('Search')}${o.query ? linkButton('/keys', 'Show all') : null}</div>
+</form>
 <div class="table-wrap"><table class="stack">
 <caption class="visually-hidden">Keys</caption>
 <thead><tr><th scope="col">Name</th><th scope="col">Type</th><th scope="col">Created</th><th scope="col">Used by</th></tr></thead>
-<tbody>${rows.length ? rows : html`<tr><td class="empty" colspan="4">No keys yet. A new certificate makes its own, or <a href="${NEW_KEY_PATH}">add one</a>.</td></tr>`}</tbody>
+<tbody>${rows.length ? rows : html`<tr><td class="empty" colspan="4">${empty}</td></tr>`}</tbody>
 </table></div>
-${pagination({ url: o.url, page: o.page, pageCount: o.pageCount })}`,
+${cursorPager({ url: o.url, next: o.next, label: 'Pages of keys' })}`,
   );
 }
 
@@ -137,10 +148,13 @@ export interface KeyDetail {
   type: string;
   createdAt: number;
   spkiSha256: string;
+  /** The first of the certificates that use it, by name. */
   usedBy: readonly KeyUse[];
+  /** How many use it in all. */
+  usedByTotal: number;
 }
 
-function usesPart(uses: readonly KeyUse[]): Html {
+function usesPart(uses: readonly KeyUse[], total: number): Html {
   if (uses.length === 0) return html`<p>No certificate uses this key.</p>`;
   const role = (u: KeyUse) =>
     u.roles.includes('next') && u.roles.includes('served')
@@ -148,7 +162,8 @@ function usesPart(uses: readonly KeyUse[]): Html {
       : u.roles.includes('served')
         ? 'served certificate (until its next issuance)'
         : 'next issuance';
-  return html`<ul>${uses.map((u) => html`<li><a href="${certificatePath(u.certificate)}">${u.certificate}</a> <span class="muted">(${role(u)})</span></li>`)}</ul>`;
+  return html`<ul>${uses.map((u) => html`<li><a href="${certificatePath(u.certificate)}">${u.certificate}</a> <span class="muted">(${role(u)})</span></li>`)}</ul>
+${total > uses.length ? html`<p class="muted">…and ${total - uses.length} more.</p>` : null}`;
 }
 
 export function keyDetailPage(o: { csrfToken: string; origin: string | null; key: KeyDetail; flash?: readonly Flash[]; shown?: Html }): Html {
@@ -167,7 +182,7 @@ ${o.shown ?? null}
 <tr><th scope="row">Public key SHA-256</th><td><code>${k.spkiSha256.replace(/(.{8})(?=.)/g, '$1 ')}</code><br><span class="muted">Compare: <code>openssl pkey -in ${k.name}.key -pubout -outform DER | sha256sum</code></span></td></tr>
 </tbody></table></div>
 <section aria-labelledby="uses-heading"><h2 id="uses-heading">Certificates using it</h2>
-${usesPart(k.usedBy)}
+${usesPart(k.usedBy, k.usedByTotal)}
 </section>
 <section aria-labelledby="download-heading"><h2 id="download-heading">Download</h2>
 <p>Servers fetch the private key with one of its two API keys. They are shown only when made; replace one to get a new one (the other keeps working meanwhile).</p>
@@ -193,14 +208,14 @@ export function replacedKeyApiKeyShown(o: { origin: string | null; name: string;
   });
 }
 
-export function deleteKeyPage(o: { csrfToken: string; name: string; usedBy: readonly KeyUse[]; message?: string }): Html {
+export function deleteKeyPage(o: { csrfToken: string; name: string; usedBy: readonly KeyUse[]; usedByTotal: number; message?: string }): Html {
   const path = keyPath(o.name);
   return layout(
     { title: `Delete ${o.name}`, session: session(o.csrfToken), flash: o.message ? [{ kind: 'error', message: o.message }] : [] },
     html`<p class="breadcrumb"><a href="/keys">Keys</a> / <a href="${path}">${o.name}</a></p>
 <h1>Delete key ${o.name}?</h1>
 ${o.usedBy.length
-  ? html`<p>It cannot be deleted while certificates use it. Give each of these another key first (“Use another key” on its page):</p>${usesPart(o.usedBy)}
+  ? html`<p>It cannot be deleted while certificates use it. Give each of these another key first (“Use another key” on its page):</p>${usesPart(o.usedBy, o.usedByTotal)}
 <div class="actions">${linkButton(path, 'Back to the key')}</div>`
   : html`<p>The private key and its two API keys are removed for good; servers can no longer download it.</p>
 <form method="post" action="${path}/delete">

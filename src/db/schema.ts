@@ -2,6 +2,7 @@
 // Conventions: ids are random text (so a row's identity exists before it is written and can be
 // bound into at-rest encryption), times are integer milliseconds since the epoch, JSON lives in
 // text columns, booleans are integers 0/1.
+import { sql } from 'drizzle-orm';
 import { sqliteTable, text, integer, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 const createdAt = () => integer('created_at').notNull();
@@ -69,6 +70,15 @@ export const acmeAccounts = sqliteTable('acme_accounts', {
    */
   nextKeySealed: text('next_key_sealed'),
   eabKid: text('eab_kid'),
+  /**
+   * Pacing (optional): at most this many new orders in any hour, e.g. the CA's new-orders rate
+   * limit, so a large import drains at the CA's pace. Null: no pacing.
+   */
+  maxOrdersPerHour: integer('max_orders_per_hour'),
+  /** The CA asked to wait (rateLimited, or 429/503 with Retry-After): no new order before this. */
+  pausedUntil: integer('paused_until'),
+  /** The CA's problem document (JSON) that caused the pause. */
+  pauseProblem: text('pause_problem'),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
@@ -147,7 +157,28 @@ export const certificates = sqliteTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [index('certificates_renew_at').on(t.renewAt), index('certificates_status').on(t.status), index('certificates_ari_check_at').on(t.ariCheckAt)],
+  (t) => [
+    index('certificates_renew_at').on(t.renewAt),
+    index('certificates_ari_check_at').on(t.ariCheckAt),
+    // Lists (domain/certificate-list.ts): every sort and filter walks one of these in order, so a
+    // page costs the same at 100 certificates as at 100,000.
+    index('certificates_status_name').on(t.status, t.name),
+    // (status last: the valid/expired/expiring filters and counts are answered from the index alone)
+    index('certificates_expiry').on(t.notAfter, t.name, t.status),
+    index('certificates_failing').on(t.name).where(sql`${t.lastError} is not null`),
+    // The dashboard's most recent failures.
+    index('certificates_failing_recent').on(t.updatedAt).where(sql`${t.lastError} is not null`),
+    // Search by substring walks this narrow index instead of the rows (which carry the PEM).
+    index('certificates_search').on(t.name, t.domains),
+    // The scheduler's due list and its next wake-up (jobs/scheduler.ts).
+    index('certificates_unissued').on(t.createdAt).where(sql`${t.pem} is null`),
+    index('certificates_next_attempt').on(t.nextAttemptAt).where(sql`${t.nextAttemptAt} is not null`),
+    // What uses an account, a key or a DNS provider (their pages, and refusing a delete).
+    index('certificates_account').on(t.accountId, t.name),
+    index('certificates_key').on(t.keyId, t.name),
+    index('certificates_served_key').on(t.servedKeyId),
+    index('certificates_dns_provider').on(t.dnsProviderId, t.name),
+  ],
 );
 
 /**
@@ -184,7 +215,16 @@ export const orders = sqliteTable(
     updatedAt: updatedAt(),
     finishedAt: integer('finished_at'),
   },
-  (t) => [index('orders_certificate').on(t.certificateId, t.createdAt), index('orders_state').on(t.state)],
+  (t) => [
+    index('orders_certificate').on(t.certificateId, t.createdAt),
+    index('orders_state').on(t.state),
+    // Unfinished orders: the scheduler resumes them (jobs/scheduler.ts).
+    index('orders_open').on(t.certificateId).where(sql`${t.finishedAt} is null`),
+    // Orders an account placed in the last hour (pacing, maxOrdersPerHour).
+    index('orders_account_created').on(t.accountId, t.createdAt),
+    // Which of the CA's order URLs are recorded here (an order lost in a crash is looked up).
+    index('orders_url').on(t.orderUrl),
+  ],
 );
 
 /** What happened during an order, in order: shown in the history and the admin API. */

@@ -7,6 +7,7 @@ import { acmeAccounts, certificates } from '../db/schema.ts';
 import { AcmeClient } from '../acme/index.ts';
 import { type KeyType, generateKeyPair, exportPkcs8, importPrivateKey, keyFromPkcs8, sealSecret, openSecret } from '../crypto/index.ts';
 import { newId } from './secrets.ts';
+import { activePause, MAX_ORDERS_PER_HOUR } from './ca-pace.ts';
 
 export type AccountRow = typeof acmeAccounts.$inferSelect;
 
@@ -41,6 +42,8 @@ export interface NewAccountInput {
   eab?: { kid: string; hmacKey: string };
   keyType?: KeyType;
   keyPem?: string;
+  /** Pacing: at most this many new orders in any hour (domain/ca-pace.ts); absent: none. */
+  maxOrdersPerHour?: number | null;
 }
 
 /**
@@ -86,6 +89,9 @@ export async function registerAccount(deps: Deps, input: NewAccountInput): Promi
     keySealed: await sealSecret(deps.masterKey, pkcs8, accountAad(id)),
     nextKeySealed: null,
     eabKid: input.eab?.kid ?? null,
+    maxOrdersPerHour: input.maxOrdersPerHour ?? null,
+    pausedUntil: null,
+    pauseProblem: null,
     createdAt: now,
     updatedAt: now,
   };
@@ -197,7 +203,24 @@ export async function deleteAccount(deps: Deps, name: string): Promise<void> {
   await deps.db.db.delete(acmeAccounts).where(eq(acmeAccounts.id, row.id));
 }
 
-export function accountView(row: AccountRow) {
+/**
+ * Sets or clears (null) the account's pacing. Orders already placed count towards the hour, so
+ * a lower limit takes effect at once.
+ */
+export async function setAccountPacing(deps: Deps, name: string, maxOrdersPerHour: number | null): Promise<AccountRow> {
+  const row = await requireAccount(deps, name);
+  if (maxOrdersPerHour !== null && (!Number.isInteger(maxOrdersPerHour) || maxOrdersPerHour < 1 || maxOrdersPerHour > MAX_ORDERS_PER_HOUR)) {
+    throw new CertkeepError('BAD_REQUEST', `maxOrdersPerHour: expected an integer from 1 to ${MAX_ORDERS_PER_HOUR}, or null`, { field: 'maxOrdersPerHour' });
+  }
+  await deps.db.db.update(acmeAccounts).set({ maxOrdersPerHour, updatedAt: deps.now() }).where(eq(acmeAccounts.id, row.id));
+  deps.log.info('account pacing changed', { account: name, maxOrdersPerHour });
+  // A raised limit may let waiting certificates go now.
+  deps.wake?.();
+  return (await findAccountById(deps, row.id))!;
+}
+
+export function accountView(row: AccountRow, now = Date.now()) {
+  const pause = activePause(row, now);
   return {
     name: row.name,
     directoryUrl: row.directoryUrl,
@@ -207,6 +230,9 @@ export function accountView(row: AccountRow) {
     status: row.status,
     accountUrl: row.accountUrl,
     keyType: row.keyType,
+    maxOrdersPerHour: row.maxOrdersPerHour,
+    /** The CA asked to wait: no new order for this account before `until`. */
+    pause: pause ? { until: new Date(pause.until).toISOString(), problem: pause.problem } : null,
     createdAt: new Date(row.createdAt).toISOString(),
   };
 }

@@ -121,6 +121,8 @@ export async function updateCertificate(deps: Deps, name: string, edit: Certific
     })
     .where(eq(certificates.id, cert.id));
   deps.log.info('certificate edited', { certificate: name, changed });
+  // New names (or a way of obtaining it without the old back-off) may make it due now.
+  if (obtaining.length > 0) deps.wake?.();
   const row = (await findCertificateById(deps, cert.id))!;
   return { row, changed, reissue, ...(cnames ? { dns: { cnames } } : {}) };
 }

@@ -1,5 +1,5 @@
 // Certificates: what to obtain (names, challenge, account, key) and what is being served.
-import { desc, eq, inArray, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { CertkeepError } from '../errors.ts';
 import { certificates, orders, orderEvents, challenges, acmeAccounts } from '../db/schema.ts';
@@ -10,6 +10,7 @@ import { deleteConsumersOf } from './consumers.ts';
 import { assertKeyNameFree, findKeyByName, prepareKey } from './keys.ts';
 import { acmeClientFor, findAccountById, findAccountByName, DEFAULT_ACCOUNT } from './accounts.ts';
 import { newId } from './secrets.ts';
+import { activePause } from './ca-pace.ts';
 import { ensureAcmeDnsRegistrations, findDnsProvider, type DnsProviderRow } from './dns/providers.ts';
 
 export type { CsrSubject };
@@ -80,6 +81,8 @@ export async function createCertificate(deps: Deps, input: NewCertificateInput) 
   // One batch: the key (when made here), the certificate and both API key pairs, or nothing.
   await deps.db.batch([...statements, deps.db.db.insert(certificates).values(row), apiKeyPair.insert]);
   deps.log.info('certificate created', { certificate: input.name, domains: input.domains.length });
+  // Never issued: due now (SPEC §7: its order starts within a second when a slot is free).
+  deps.wake?.();
   return { row, apiKeys: apiKeyPair.plain, key: newKey ?? { name: input.key! }, ...(cnames ? { dns: { cnames } } : {}) };
 }
 
@@ -147,10 +150,6 @@ export async function requireCertificate(deps: Deps, name: string): Promise<Cert
   return row;
 }
 
-export async function listCertificates(deps: Deps): Promise<CertificateRow[]> {
-  return deps.db.db.select().from(certificates).orderBy(certificates.name);
-}
-
 /** The status a user sees: stored status, with `expired` derived from the served certificate. */
 export function certificateStatus(row: CertificateRow, now: number): CertificateStatus {
   if (row.status === 'revoked') return 'revoked';
@@ -162,7 +161,11 @@ export function certificateStatus(row: CertificateRow, now: number): Certificate
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export async function certificateView(deps: Deps, row: CertificateRow) {
-  const [account] = await deps.db.db.select({ name: acmeAccounts.name, staging: acmeAccounts.staging }).from(acmeAccounts).where(eq(acmeAccounts.id, row.accountId));
+  const [account] = await deps.db.db
+    .select({ name: acmeAccounts.name, staging: acmeAccounts.staging, pausedUntil: acmeAccounts.pausedUntil, pauseProblem: acmeAccounts.pauseProblem })
+    .from(acmeAccounts)
+    .where(eq(acmeAccounts.id, row.accountId));
+  const pause = account ? activePause(account, deps.now()) : null;
   return {
     name: row.name,
     domains: JSON.parse(row.domains) as string[],
@@ -179,30 +182,9 @@ export async function certificateView(deps: Deps, row: CertificateRow) {
     lastError: row.lastError ? JSON.parse(row.lastError) : null,
     revokedAt: iso(row.revokedAt),
     createdAt: iso(row.createdAt),
+    /** The CA asked to pause new orders of this certificate's account until `until` (domain/ca-pace.ts). */
+    caPause: pause ? { until: iso(pause.until), problem: pause.problem } : null,
   };
-}
-
-export async function orderHistory(deps: Deps, row: CertificateRow) {
-  const rows = await deps.db.db.select().from(orders).where(eq(orders.certificateId, row.id)).orderBy(desc(orders.createdAt), desc(orders.id));
-  const events = rows.length
-    ? await deps.db.db.select().from(orderEvents).where(inArray(orderEvents.orderId, rows.map((o) => o.id))).orderBy(orderEvents.id)
-    : [];
-  return rows.map((o) => ({
-    id: o.id,
-    state: o.state,
-    reason: o.reason,
-    domains: JSON.parse(o.domains) as string[],
-    orderUrl: o.orderUrl,
-    serial: o.serial,
-    thumbprint: o.thumbprint,
-    notBefore: iso(o.notBefore),
-    notAfter: iso(o.notAfter),
-    error: o.error ? JSON.parse(o.error) : null,
-    createdAt: iso(o.createdAt),
-    finishedAt: iso(o.finishedAt),
-    /** What happened, in order: steps, provider and script output, failures. */
-    log: events.filter((e) => e.orderId === o.id).map((e) => ({ at: iso(e.at), level: e.level, message: e.message })),
-  }));
 }
 
 export async function orderEventsOf(deps: Deps, orderId: string) {

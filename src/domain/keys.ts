@@ -88,10 +88,6 @@ export async function findKeyById(deps: Deps, id: string): Promise<KeyRow | unde
   return row;
 }
 
-export async function listKeys(deps: Deps): Promise<KeyRow[]> {
-  return deps.db.db.select().from(keys).orderBy(keys.name);
-}
-
 /** The key's PKCS#8 bytes, unsealed. */
 export async function keyPkcs8(deps: Deps, row: KeyRow): Promise<Uint8Array> {
   return openSecret(deps.masterKey, row.keySealed, keyAad(row.id));

@@ -10,7 +10,7 @@
 // sure only one host works on a certificate at a time. Transient failures (network, CA 5xx,
 // rate limits) leave the order open to be resumed after the back-off; a refusal by the CA ends
 // it. A failed attempt never touches the certificate and key being served.
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import type { Statement } from '../db/client.ts';
 import { CertkeepError } from '../errors.ts';
@@ -22,7 +22,8 @@ import { createCsr, parseCertificate, splitCertificates } from '../crypto/index.
 import { acmeClientFor, findAccountById } from './accounts.ts';
 import { findKeyById, keyPair } from './keys.ts';
 import { findCertificateById, type CertificateRow, type CsrSubject } from './certificates.ts';
-import { backoffMs, renewalTime, replacesIdentifier } from './renewal.ts';
+import { backoffMs, renewalJitterMs, renewalTime, replacesIdentifier } from './renewal.ts';
+import { pauseAccount, pauseOf } from './ca-pace.ts';
 import { getSettings } from './settings.ts';
 import { newId } from './secrets.ts';
 import { dns01TxtValue } from '../acme/index.ts';
@@ -99,7 +100,10 @@ async function issueUnderLease(deps: Deps, certificateId: string, reason: OrderR
   } catch (err) {
     const failure = describeFailure(err);
     log.warn('order failed', { order: order?.id, problemType: failure.problem.type, detail: failure.problem.detail, retryable: failure.retryable });
-    await recordFailure(deps, cert, order, failure);
+    // The CA asks us to slow down: no new order of this account until then (domain/ca-pace.ts).
+    const pause = pauseOf(err, deps.now());
+    const pausedUntil = pause ? await pauseAccount(deps, order?.accountId ?? cert.accountId, pause) : undefined;
+    await recordFailure(deps, cert, order, failure, pausedUntil);
     return { ok: false, ...failure };
   }
 }
@@ -205,11 +209,14 @@ async function newOrderReplacing(client: AcmeClient, req: Parameters<AcmeClient[
 async function findLostOrder(deps: Deps, client: AcmeClient, order: OrderRow, domains: string[]) {
   const urls = await client.listOrders();
   if (!urls) return null;
+  // The newest of the CA's list, less those recorded here (asked for those only: an account may
+  // have placed many thousands of orders).
+  const recent = urls.slice(-200).reverse();
   const known = new Set(
-    (await deps.db.db.select({ url: orders.orderUrl }).from(orders).where(eq(orders.accountId, order.accountId))).map((r) => r.url),
+    recent.length ? (await deps.db.db.select({ url: orders.orderUrl }).from(orders).where(inArray(orders.orderUrl, recent))).map((r) => r.url) : [],
   );
   const wanted = [...domains].sort().join(',');
-  for (const url of urls.filter((u) => !known.has(u)).reverse().slice(0, 50)) {
+  for (const url of recent.filter((u) => !known.has(u)).slice(0, 50)) {
     const candidate = await client.getOrder(url);
     const names = candidate.identifiers.map((i) => i.value).sort().join(',');
     if (names === wanted && candidate.status !== 'invalid') return { url, order: candidate };
@@ -402,7 +409,8 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
         serial: leaf.serialNumber,
         notBefore,
         notAfter,
-        renewAt: renewalTime(notBefore, notAfter, settings.renewDays),
+        // Spread a little, so that certificates obtained together do not all come due together.
+        renewAt: renewalTime(notBefore, notAfter, settings.renewDays) - renewalJitterMs(notBefore, notAfter),
         // A new certificate: ask the CA's renewalInfo on the next tick (domain/renewal.ts).
         ariWindowStart: null,
         ariWindowEnd: null,
@@ -452,9 +460,16 @@ function event(deps: Deps, orderId: string, level: 'info' | 'warn' | 'error', me
  * A failed attempt: the certificate gets the problem and a back-off; the order ends when the
  * CA refused, and stays open to be resumed when the failure was transient.
  */
-async function recordFailure(deps: Deps, cert: CertificateRow, order: OrderRow | undefined, failure: { problem: AcmeProblem; retryable: boolean }) {
+async function recordFailure(
+  deps: Deps,
+  cert: CertificateRow,
+  order: OrderRow | undefined,
+  failure: { problem: AcmeProblem; retryable: boolean },
+  /** The CA paused the account until then: the certificate waits for that, not for a back-off of its own. */
+  pausedUntil?: number,
+) {
   const fresh = (await findCertificateById(deps, cert.id)) ?? cert;
-  const failures = fresh.failureCount + 1;
+  const failures = pausedUntil === undefined ? fresh.failureCount + 1 : fresh.failureCount;
   const now = deps.now();
   const statements: Statement[] = [
     deps.db.db
@@ -462,7 +477,7 @@ async function recordFailure(deps: Deps, cert: CertificateRow, order: OrderRow |
       .set({
         lastError: JSON.stringify(failure.problem),
         failureCount: failures,
-        nextAttemptAt: now + backoffMs(failures),
+        nextAttemptAt: pausedUntil ?? now + backoffMs(failures),
         ...(fresh.pem ? {} : { status: 'invalid' as const }),
         updatedAt: now,
       })

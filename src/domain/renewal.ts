@@ -1,7 +1,7 @@
 // When a certificate is due again (SPEC §7). With ARI (RFC 9773): a random point inside the
 // CA's suggested window, the window asked for again at least twice a day. Without it: when a
 // third of the lifetime is left, or `renewDays` before expiry when that setting is given.
-import { and, eq, isNotNull, isNull } from 'drizzle-orm';
+import { and, eq, isNotNull, isNull, ne, sql } from 'drizzle-orm';
 import { CertkeepError } from '../errors.ts';
 import { setSetting } from './settings.ts';
 import type { Deps } from '../deps.ts';
@@ -28,6 +28,20 @@ export function renewalTime(notBefore: number, notAfter: number, renewDays?: num
     return Math.max(notAfter - renewDays * DAY, notBefore + lifetime / 2);
   }
   return notAfter - (notAfter - notBefore) / 3;
+}
+
+/**
+ * How much earlier than `renewalTime` a certificate is renewed: a random share of at most 5% of
+ * its lifetime and at most 3 days. Certificates obtained in the same minute (an import, a bulk
+ * creation) so come due spread over days instead of all at once a third of a lifetime later.
+ * (With ARI the CA's window does the spreading: renewalTimeInWindow.)
+ */
+export const RENEWAL_JITTER_SHARE = 0.05;
+export const RENEWAL_JITTER_MAX_MS = 3 * DAY;
+
+export function renewalJitterMs(notBefore: number, notAfter: number, random: () => number = Math.random): number {
+  const span = Math.min((notAfter - notBefore) * RENEWAL_JITTER_SHARE, RENEWAL_JITTER_MAX_MS);
+  return Math.floor(Math.max(0, span) * random());
 }
 
 /** Back-off after consecutive failures: about 1 min, 10 min, 100 min, then daily. */
@@ -104,15 +118,21 @@ export async function setRenewDays(deps: Deps, renewDays: number | null): Promis
     throw new CertkeepError('BAD_REQUEST', `renewDays: expected an integer from ${RENEW_DAYS_MIN} to ${RENEW_DAYS_MAX}, or null`, { field: 'renewDays' });
   }
   await setSetting(deps, 'renewDays', renewDays);
-  const served = await deps.db.db
-    .select({ id: certificates.id, notBefore: certificates.notBefore, notAfter: certificates.notAfter })
-    .from(certificates)
-    .where(and(isNotNull(certificates.notAfter), isNotNull(certificates.notBefore), isNull(certificates.ariWindowStart)));
-  const updates = served.map((c) =>
-    deps.db.db.update(certificates).set({ renewAt: renewalTime(c.notBefore!, c.notAfter!, renewDays) }).where(eq(certificates.id, c.id)),
-  );
-  for (let i = 0; i < updates.length; i += 100) await deps.db.batch(updates.slice(i, i + 100));
-  deps.log.info('setting changed', { renewDays, certificatesRescheduled: served.length });
+  // One statement, whatever the number of certificates: the same rule as renewalTime, and the
+  // same spread as renewalJitterMs, computed by the database.
+  const lifetime = sql`(${certificates.notAfter} - ${certificates.notBefore})`;
+  const base =
+    renewDays === null
+      ? sql`${certificates.notAfter} - ${lifetime} / 3`
+      : sql`max(${certificates.notAfter} - ${renewDays * DAY}, ${certificates.notBefore} + ${lifetime} / 2)`;
+  const spread = sql`max(1, min(${lifetime} * ${RENEWAL_JITTER_SHARE}, ${RENEWAL_JITTER_MAX_MS}))`;
+  await deps.db.db
+    .update(certificates)
+    .set({ renewAt: sql`cast(${base} - abs(random() % ${spread}) as integer)` })
+    .where(and(isNotNull(certificates.notAfter), isNotNull(certificates.notBefore), isNull(certificates.ariWindowStart), ne(certificates.status, 'revoked')));
+  deps.log.info('setting changed', { renewDays });
+  // Renewal times that moved into the past are due now.
+  deps.wake?.();
 }
 
 /** The ARI identifier of the served certificate, for newOrder's `replaces`; null when unreadable. */

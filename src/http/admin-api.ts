@@ -18,6 +18,9 @@ import { RENEW_DAYS_MAX, RENEW_DAYS_MIN, setRenewDays } from '../domain/renewal.
 import { authenticateAdminToken, createAdminToken } from '../domain/tokens.ts';
 import { refuseCredential } from '../domain/throttle.ts';
 import { isLeaseHeld } from '../db/lease.ts';
+import * as lists from '../domain/lists.ts';
+import { certificateApiView, pageCertificates, parseCertificateListQuery } from '../domain/certificate-list.ts';
+import { assertNotPaused, MAX_ORDERS_PER_HOUR } from '../domain/ca-pace.ts';
 import { certificateLeaseName } from '../domain/orders.ts';
 import { timingSafeEqual, utf8 } from '../util/encoding.ts';
 import type { HandlerContext, RoutedRequest } from './context.ts';
@@ -115,16 +118,30 @@ export async function createToken(request: Request, ctx: HandlerContext): Promis
 
 // ---- ACME accounts ---------------------------------------------------------------------------
 
-export async function listAccounts(_r: Request, ctx: HandlerContext) {
-  return Response.json((await accounts.listAccounts(ctx.deps)).map(accounts.accountView));
+/** SPEC §4.1: `{"items","next"}`; `limit`, `cursor`, `q` (part of the name), `sort` (name, -name). */
+export async function listAccounts(request: Request, ctx: HandlerContext) {
+  const page = await lists.pageAccounts(ctx.deps, lists.parseNameListQuery(new URL(request.url).searchParams));
+  const now = ctx.deps.now();
+  return Response.json({ items: page.items.map((row) => accounts.accountView(row, now)), next: page.next });
 }
 
 export async function getAccount(request: RoutedRequest, ctx: HandlerContext) {
-  return Response.json(accounts.accountView(await accounts.requireAccount(ctx.deps, request.params.name)));
+  return Response.json(accounts.accountView(await accounts.requireAccount(ctx.deps, request.params.name), ctx.deps.now()));
+}
+
+/** `{"maxOrdersPerHour": 1..100000 | null}`: pacing of the account's new orders (the accounts page's twin). */
+export async function editAccount(request: RoutedRequest, ctx: HandlerContext) {
+  const body = await readJsonObject(request, ['maxOrdersPerHour']);
+  let row = await accounts.requireAccount(ctx.deps, request.params.name);
+  if ('maxOrdersPerHour' in body) {
+    const value = body.maxOrdersPerHour === null ? null : optionalInteger(body, 'maxOrdersPerHour', 1, MAX_ORDERS_PER_HOUR);
+    row = await accounts.setAccountPacing(ctx.deps, row.name, value ?? null);
+  }
+  return Response.json(accounts.accountView(row, ctx.deps.now()));
 }
 
 export async function createAccount(request: Request, ctx: HandlerContext) {
-  const body = await readJsonObject(request, ['name', 'directoryUrl', 'email', 'termsOfServiceAgreed', 'staging', 'eab', 'eab.kid', 'eab.hmacKey', 'keyType', 'keyPem']);
+  const body = await readJsonObject(request, ['name', 'directoryUrl', 'email', 'termsOfServiceAgreed', 'staging', 'eab', 'eab.kid', 'eab.hmacKey', 'keyType', 'keyPem', 'maxOrdersPerHour']);
   const row = await accounts.createAccount(ctx.deps, {
     name: requiredName(body),
     directoryUrl: requiredString(body, 'directoryUrl', { max: 2048 }),
@@ -134,18 +151,19 @@ export async function createAccount(request: Request, ctx: HandlerContext) {
     eab: eabOf(body, 'eab'),
     keyType: optionalEnum(body, 'keyType', ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const),
     keyPem: optionalString(body, 'keyPem', { max: 16384 }),
+    maxOrdersPerHour: optionalInteger(body, 'maxOrdersPerHour', 1, MAX_ORDERS_PER_HOUR),
   });
-  return created(accounts.accountView(row));
+  return created(accounts.accountView(row, ctx.deps.now()));
 }
 
 export async function rolloverAccountKey(request: RoutedRequest, ctx: HandlerContext) {
   const body = await readJsonObject(request, ['keyType']);
   const keyType = optionalEnum(body, 'keyType', ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const);
-  return Response.json(accounts.accountView(await accounts.rolloverAccountKey(ctx.deps, request.params.name, keyType)));
+  return Response.json(accounts.accountView(await accounts.rolloverAccountKey(ctx.deps, request.params.name, keyType), ctx.deps.now()));
 }
 
 export async function deactivateAccount(request: RoutedRequest, ctx: HandlerContext) {
-  return Response.json(accounts.accountView(await accounts.deactivateAccount(ctx.deps, request.params.name)));
+  return Response.json(accounts.accountView(await accounts.deactivateAccount(ctx.deps, request.params.name), ctx.deps.now()));
 }
 
 export async function deleteAccount(request: RoutedRequest, ctx: HandlerContext) {
@@ -155,8 +173,10 @@ export async function deleteAccount(request: RoutedRequest, ctx: HandlerContext)
 
 // ---- keys ------------------------------------------------------------------------------------
 
-export async function listKeys(_r: Request, ctx: HandlerContext) {
-  return Response.json((await keys.listKeys(ctx.deps)).map(keys.keyView));
+/** SPEC §4.1: `{"items","next"}`; `limit`, `cursor`, `q` (part of the name), `sort` (name, -name). */
+export async function listKeys(request: Request, ctx: HandlerContext) {
+  const page = await lists.pageKeys(ctx.deps, lists.parseNameListQuery(new URL(request.url).searchParams));
+  return Response.json({ items: page.items.map(keys.keyView), next: page.next });
 }
 
 export async function getKey(request: RoutedRequest, ctx: HandlerContext) {
@@ -220,9 +240,13 @@ export async function updateAppSettings(request: Request, ctx: HandlerContext) {
 
 // ---- DNS providers -----------------------------------------------------------------------------
 
-export async function listDnsProviders(_r: Request, ctx: HandlerContext) {
-  const rows = await dns.listDnsProviders(ctx.deps);
-  return Response.json(await Promise.all(rows.map((row) => dns.dnsProviderView(ctx.deps, row))));
+/**
+ * SPEC §4.1: `{"items","next"}`; `limit`, `cursor`, `q` (part of the name), `sort` (name, -name).
+ * An acme-dns provider's CNAME records (one per name it serves) are on its own GET.
+ */
+export async function listDnsProviders(request: Request, ctx: HandlerContext) {
+  const page = await lists.pageDnsProviders(ctx.deps, lists.parseNameListQuery(new URL(request.url).searchParams));
+  return Response.json({ items: await Promise.all(page.items.map((row) => dns.dnsProviderView(ctx.deps, row, { cnames: false }))), next: page.next });
 }
 
 export async function getDnsProvider(request: RoutedRequest, ctx: HandlerContext) {
@@ -247,9 +271,14 @@ export async function deleteDnsProvider(request: RoutedRequest, ctx: HandlerCont
 
 // ---- certificates ------------------------------------------------------------------------------
 
-export async function listCertificates(_r: Request, ctx: HandlerContext) {
-  const rows = await certs.listCertificates(ctx.deps);
-  return Response.json(await Promise.all(rows.map((row) => certs.certificateView(ctx.deps, row))));
+/**
+ * SPEC §4.1: `{"items","next"}`; `limit` (1–500, 100), `cursor`, `q` (part of the name or a domain),
+ * `status` (new, pending, valid, invalid, expired, revoked, failing, expiring; several separated
+ * by commas), `days` (expiring within, default 30), `sort` (name, -name, expiry, -expiry).
+ */
+export async function listCertificates(request: Request, ctx: HandlerContext) {
+  const page = await pageCertificates(ctx.deps, parseCertificateListQuery(new URL(request.url).searchParams));
+  return Response.json({ items: page.items.map(certificateApiView), next: page.next });
 }
 
 export async function getCertificate(request: RoutedRequest, ctx: HandlerContext) {
@@ -304,6 +333,8 @@ export async function issueCertificate(request: RoutedRequest, ctx: HandlerConte
   const { deps } = ctx;
   let cert = await certs.requireCertificate(deps, request.params.name);
   if (cert.status === 'revoked') throw new CertkeepError('CONFLICT', `certificate "${cert.name}" is revoked; create a new one`);
+  // The CA asked this account to wait: a forced order would only be refused again.
+  await assertNotPaused(deps, cert.accountId);
   const wait = new URL(request.url).searchParams.get('wait') === 'true';
   const run = async () => {
     try {
@@ -327,9 +358,11 @@ export async function issueCertificate(request: RoutedRequest, ctx: HandlerConte
   return Response.json(await certs.certificateView(deps, cert));
 }
 
+/** SPEC §4.1: `{"items","next"}`, newest first; `limit`, `cursor`. */
 export async function certificateOrders(request: RoutedRequest, ctx: HandlerContext) {
+  const query = lists.parseOrderListQuery(new URL(request.url).searchParams);
   const cert = await certs.requireCertificate(ctx.deps, request.params.name);
-  return Response.json(await certs.orderHistory(ctx.deps, cert));
+  return Response.json(await lists.pageOrders(ctx.deps, cert.id, query));
 }
 
 export async function revokeCertificate(request: RoutedRequest, ctx: HandlerContext) {

@@ -267,7 +267,7 @@ for (const kind of HOST_KINDS) {
           const second = world.domain('ops2');
           await page.getByLabel('Domain names').fill(`${domain}; ${second}`);
           await page.getByRole('button', { name: 'Save' }).click();
-          await page.getByText('Saved. The new names are obtained').waitFor();
+          await page.getByText('Saved. An order for the new names starts').waitFor();
           expect(await page.locator('h1 + p').innerText()).toBe(`${domain}, ${second}`);
           // Let the due order end (the node host's scheduler may already run it) before deleting.
           expect((await world.api.post(`/api/v1/certificates/${name}/issue?wait=true`)).status).toBe(200);

@@ -65,7 +65,7 @@ for (const kind of HOST_KINDS) {
         const cert = await world.api.get(`/api/v1/certificates/${name}`);
         expect(cert.body.lastError.detail).toMatch(/503/);
         const orders = await world.api.get(`/api/v1/certificates/${name}/orders`);
-        expect(orders.body[0].state).toBe('failed');
+        expect(orders.body.items[0].state).toBe('failed');
       } finally {
         hook.failWith = undefined;
       }

@@ -18,8 +18,9 @@ for (const kind of HOST_KINDS) {
     it('registered the default ACME account at setup and can register another', async () => {
       const list = await world.api.get('/api/v1/accounts');
       expect(list.status).toBe(200);
-      expect(list.body.map((a: { name: string }) => a.name)).toContain('default');
-      expect(list.body[0].accountUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+\//);
+      expect(list.body.items.map((a: { name: string }) => a.name)).toContain('default');
+      expect(list.body.next).toBeNull();
+      expect(list.body.items[0].accountUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+\//);
 
       const name = world.name('acct');
       const created = await world.api.post('/api/v1/accounts', {
@@ -70,8 +71,8 @@ for (const kind of HOST_KINDS) {
 
       // One order in the history, done.
       const orders = await world.api.get(`/api/v1/certificates/${name}/orders`);
-      expect(orders.body).toHaveLength(1);
-      expect(orders.body[0]).toMatchObject({ state: 'done', serial: certificate.serial, error: null });
+      expect(orders.body.items).toHaveLength(1);
+      expect(orders.body.items[0]).toMatchObject({ state: 'done', serial: certificate.serial, error: null });
     });
 
     it('obtains a new certificate on the next scheduler tick without anyone calling issue', async () => {
@@ -87,8 +88,8 @@ for (const kind of HOST_KINDS) {
       }
       expect(status).toBe('valid');
       const orders = await world.api.get(`/api/v1/certificates/${name}/orders`);
-      expect(orders.body).toHaveLength(1);
-      expect(orders.body[0].reason).toBe('new');
+      expect(orders.body.items).toHaveLength(1);
+      expect(orders.body.items[0].reason).toBe('new');
     });
 
     it('revokes a certificate, and Pebble reports it revoked', async () => {
@@ -138,7 +139,7 @@ for (const kind of HOST_KINDS) {
       expect(cert.body.failureCount).toBe(1);
       expect(Date.parse(cert.body.nextAttemptAt)).toBeGreaterThan(Date.now());
       const orders = await world.api.get(`/api/v1/certificates/${name}/orders`);
-      expect(orders.body[0]).toMatchObject({ state: 'failed', error: { type: issued.body.type } });
+      expect(orders.body.items[0]).toMatchObject({ state: 'failed', error: { type: issued.body.type } });
     });
   });
 

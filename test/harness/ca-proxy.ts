@@ -16,6 +16,12 @@ export interface Exchange {
   status: number;
 }
 
+export interface CannedAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
 export interface CaProxy {
   /** The directory URL to give clients: `https://127.0.0.1:<proxy port>/dir`. */
   directoryUrl: string;
@@ -28,6 +34,11 @@ export interface CaProxy {
    * may drop it (resolve to false): the client then waits, as for a CA that does not answer.
    */
   beforeForward: ((request: { method: string; path: string }) => Promise<boolean> | boolean) | undefined;
+  /**
+   * Answers a request itself instead of passing it on (the CA never sees it): e.g. a 429
+   * `rateLimited` problem with Retry-After. Undefined: forward as usual.
+   */
+  respondInstead: ((request: { method: string; path: string }) => CannedAnswer | undefined) | undefined;
   /** From now on, connections are reset: the CA is unreachable. */
   cut(): void;
   restore(): void;
@@ -44,6 +55,7 @@ export async function startCaProxy(pebbleDirectoryUrl: string): Promise<CaProxy>
     exchanges: [],
     onExchange: undefined,
     beforeForward: undefined,
+    respondInstead: undefined,
     cut() {
       down = true;
       for (const s of sockets) s.destroy();
@@ -59,7 +71,19 @@ export async function startCaProxy(pebbleDirectoryUrl: string): Promise<CaProxy>
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     if (down) return void req.socket.destroy();
-    if (proxy.beforeForward && !(await proxy.beforeForward({ method: req.method!, path: new URL(req.url!, 'https://x').pathname }))) return;
+    const path = new URL(req.url!, 'https://x').pathname;
+    if (proxy.beforeForward && !(await proxy.beforeForward({ method: req.method!, path }))) return;
+    const canned = proxy.respondInstead?.({ method: req.method!, path });
+    if (canned) {
+      req.resume();
+      res.writeHead(canned.status, canned.headers ?? {});
+      res.end(canned.body ?? '', () => {
+        const exchange = { method: req.method!, path, status: canned.status };
+        proxy.exchanges.push(exchange);
+        proxy.onExchange?.(exchange);
+      });
+      return;
+    }
     // node:https, not fetch: fetch drops the Host header, and Pebble must see the proxy's.
     const forward = https.request(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },

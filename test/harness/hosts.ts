@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
-import { Miniflare } from 'miniflare';
 import { startProcess, type RunningProcess } from './processes.ts';
 import { freePort } from './ports.ts';
 import { makeTempDir } from './tmp.ts';
@@ -54,6 +53,8 @@ export interface HostOptions {
    * CERTKEEP_ALLOW_PRIVATE_TARGETS (node) or ALLOW_PRIVATE_TARGETS (Worker), '' for none.
    */
   env?: Record<string, string>;
+  /** Worker: each line the Worker logs, as it comes (instead of on this process's console). */
+  onLog?: (line: string) => void;
 }
 
 export const HOST_KINDS: HostKind[] = ['node', 'worker'];
@@ -192,6 +193,9 @@ export async function startWorkerHost(opts: HostOptions = {}): Promise<HostUnder
   const persist = makeTempDir('worker-d1-');
   // What the Worker writes (its JSON log lines) is kept for logs(), as the node host's output is.
   let logs = '';
+  // Loaded here, not at the top: Miniflare reads NODE_EXTRA_CA_CERTS once, when it is loaded, and
+  // a benchmark sets it (its own CA) after this module was imported.
+  const { Miniflare } = await import('miniflare');
   const mf = new Miniflare({
     handleRuntimeStdio(stdout: Readable, stderr: Readable) {
       stdout.on('data', (chunk: Buffer) => (logs += chunk));
@@ -203,6 +207,7 @@ export async function startWorkerHost(opts: HostOptions = {}): Promise<HostUnder
     host: '127.0.0.1',
     port: httpPort,
     d1Databases: { DB: 'certkeep-test' },
+    ...(opts.onLog ? { handleStructuredLogs: ({ message }: { message: string }) => void opts.onLog!(message) } : {}),
     d1Persist: persist,
     bindings: {
       MASTER_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64'),

@@ -160,7 +160,7 @@ describePebble('certkeep setup, token create and serve', () => {
       for (const t of [token, second]) {
         const res = await fetch(`${host.baseUrl}/api/v1/accounts`, { headers: { authorization: `Bearer ${t}` } });
         expect(res.status).toBe(200);
-        expect((await res.json())[0]).toMatchObject({ name: 'default', email: 'ops@example.com', status: 'valid' });
+        expect((await res.json()).items[0]).toMatchObject({ name: 'default', email: 'ops@example.com', status: 'valid' });
       }
       // HTTPS answers with a self-signed certificate until a site certificate exists.
       const peer = await new Promise<tls.PeerCertificate>((resolve, reject) => {

@@ -32,7 +32,7 @@ describePebble('dns-01 through a script on the node host', () => {
     expect((await world.api.post('/api/v1/certificates', { name, domains: [base, `*.${base}`], challenge: 'dns-01', dnsProvider: 'script' })).status).toBe(201);
     const issued = await world.api.post(`/api/v1/certificates/${name}/issue?wait=true`);
     expect(issued.status, issued.text).toBe(200);
-    const [order] = (await world.api.get(`/api/v1/certificates/${name}/orders`)).body;
+    const [order] = (await world.api.get(`/api/v1/certificates/${name}/orders`)).body.items;
     const log = order.log.map((l: { message: string }) => l.message).join('\n');
     expect(log).toContain(`set _acme-challenge.${base}: challtestsrv answered 200`);
     expect(log).toContain(`clear _acme-challenge.${base}: challtestsrv answered 200`);

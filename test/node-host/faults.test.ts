@@ -117,8 +117,8 @@ describePebble('kill -9 during an order, then restart', () => {
         expect(cert.serial).toMatch(/^[0-9a-f]+$/);
         expect(newOrders(site.proxy.exchanges)).toBe(1);
         const orders = await site.api.get(`/api/v1/certificates/${name}/orders`);
-        expect(orders.body).toHaveLength(1);
-        expect(orders.body[0].state).toBe('done');
+        expect(orders.body.items).toHaveLength(1);
+        expect(orders.body.items[0].state).toBe('done');
       } finally {
         await site.stop();
       }
@@ -147,14 +147,14 @@ describePebble('two node hosts on one libSQL file', () => {
       '30 valid certificates',
       async () => {
         const list = await site.api.get('/api/v1/certificates');
-        return list.body.filter((c: { status: string }) => c.status === 'valid').length === 30 ? true : undefined;
+        return list.body.items.filter((c: { status: string }) => c.status === 'valid').length === 30 ? true : undefined;
       },
       90_000,
     );
     for (const name of names) {
       const orders = await site.api.get(`/api/v1/certificates/${name}/orders`);
       // On failure, the orders themselves (state, error, log) say why there was a second one.
-      expect(orders.body, `${name}: ${JSON.stringify(orders.body)}`).toHaveLength(1);
+      expect(orders.body.items, `${name}: ${JSON.stringify(orders.body)}`).toHaveLength(1);
     }
     expect(newOrders(site.proxy.exchanges)).toBe(30);
     // Nobody hit a locked database, and nobody waited for a lease of the other host to expire.
@@ -191,7 +191,7 @@ describePebble('a CA outage in the middle of a batch', () => {
     const failing = await waitFor(
       'failures with lastError',
       async () => {
-        const list = (await site.api.get('/api/v1/certificates')).body as Array<{ name: string; status: string; lastError: { type: string } | null; nextAttemptAt: string | null }>;
+        const list = (await site.api.get('/api/v1/certificates')).body.items as Array<{ name: string; status: string; lastError: { type: string } | null; nextAttemptAt: string | null }>;
         const batch = list.filter((c) => c.name.startsWith('outage-'));
         const failed = batch.filter((c) => c.lastError);
         return failed.length > 0 && batch.every((c) => c.status === 'valid' || c.lastError) ? failed : undefined;
@@ -210,11 +210,11 @@ describePebble('a CA outage in the middle of a batch', () => {
     await waitFor(
       'the whole batch',
       async () => {
-        const list = (await site.api.get('/api/v1/certificates')).body as Array<{ name: string; status: string; lastError: unknown }>;
+        const list = (await site.api.get('/api/v1/certificates')).body.items as Array<{ name: string; status: string; lastError: unknown }>;
         return list.filter((c) => c.name.startsWith('outage-')).every((c) => c.status === 'valid' && c.lastError === null) ? true : undefined;
       },
       100_000,
     );
-    for (const name of names) expect((await site.api.get(`/api/v1/certificates/${name}/orders`)).body.filter((o: { state: string }) => o.state === 'done')).toHaveLength(1);
+    for (const name of names) expect((await site.api.get(`/api/v1/certificates/${name}/orders`)).body.items.filter((o: { state: string }) => o.state === 'done')).toHaveLength(1);
   }, 150_000);
 });

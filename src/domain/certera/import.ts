@@ -327,6 +327,9 @@ async function importAccounts(ctx: Context): Promise<void> {
       keySealed: await sealSecret(deps.masterKey, key.pkcs8, accountAad(id)),
       nextKeySealed: null,
       eabKid: null,
+      maxOrdersPerHour: null,
+      pausedUntil: null,
+      pauseProblem: null,
       createdAt: now,
       updatedAt: now,
     };

@@ -1,6 +1,6 @@
 // DNS providers as stored objects: validated per type, the whole configuration sealed under the
 // master key (most types carry a secret), shown without secrets, turned into a driver on demand.
-import { and, eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import type { Deps } from '../../deps.ts';
 import { CertkeepError } from '../../errors.ts';
 import { acmeDnsRegistrations, certificates, dnsProviders } from '../../db/schema.ts';
@@ -119,14 +119,14 @@ export async function dnsDriverFor(deps: Deps, row: DnsProviderRow): Promise<Dns
 }
 
 /** What the admin API shows: the configuration without secrets, and acme-dns CNAMEs to create. */
-export async function dnsProviderView(deps: Deps, row: DnsProviderRow) {
+export async function dnsProviderView(deps: Deps, row: DnsProviderRow, opts: { cnames?: boolean } = {}) {
   const view: Record<string, unknown> = {
     name: row.name,
     type: row.type,
     config: TYPES[row.type as DnsProviderType].describe(await configOf(deps, row)),
     createdAt: new Date(row.createdAt).toISOString(),
   };
-  if (row.type === 'acme-dns') {
+  if (row.type === 'acme-dns' && opts.cnames !== false) {
     const regs = await deps.db.db.select().from(acmeDnsRegistrations).where(eq(acmeDnsRegistrations.providerId, row.id));
     view.cnames = regs.map((r) => ({ name: `_acme-challenge.${r.name}`, target: r.fulldomain }));
   }
@@ -141,6 +141,17 @@ export async function deleteDnsProvider(deps: Deps, name: string): Promise<void>
     deps.db.db.delete(acmeDnsRegistrations).where(eq(acmeDnsRegistrations.providerId, row.id)),
     deps.db.db.delete(dnsProviders).where(eq(dnsProviders.id, row.id)),
   ]);
+}
+
+/** acme-dns: the CNAME records these names need (an index lookup per provider and name, not all of the provider's). */
+export async function acmeDnsCnamesFor(deps: Deps, row: DnsProviderRow, names: string[]) {
+  const wanted = [...new Set(names.map(subjectName))];
+  if (wanted.length === 0) return [];
+  const regs = await deps.db.db
+    .select()
+    .from(acmeDnsRegistrations)
+    .where(and(eq(acmeDnsRegistrations.providerId, row.id), inArray(acmeDnsRegistrations.name, wanted)));
+  return regs.map((r) => ({ name: `_acme-challenge.${r.name}`, target: r.fulldomain }));
 }
 
 // ---- acme-dns registrations ------------------------------------------------------------------

@@ -14,7 +14,10 @@ import { CertkeepError } from '../../errors.ts';
 import { KEY_TYPES, type KeyType } from '../../crypto/index.ts';
 import * as accounts from '../../domain/accounts.ts';
 import { LETS_ENCRYPT, LETS_ENCRYPT_STAGING, type AccountRow } from '../../domain/accounts.ts';
-import { listCertificates } from '../../domain/certificates.ts';
+import { certificatesUsing, pageAccounts, parseNameListQuery } from '../../domain/lists.ts';
+import { activePause, MAX_ORDERS_PER_HOUR } from '../../domain/ca-pace.ts';
+import { cursorPager } from '../../../templates/pager.ts';
+import { formatTime, problemInWords } from '../../../templates/format.ts';
 import { NAME_HINT, NAME_PATTERN } from '../validate.ts';
 import { redirect, signedIn, type PageContext } from './guard.ts';
 import type { PageRoute } from './routes.ts';
@@ -33,6 +36,7 @@ export const KEY_TYPE_LABELS: Record<KeyType, string> = {
 const DONE: Record<string, string> = {
   created: 'The account was registered at the CA.',
   'rolled-over': 'The account has a new key; the CA no longer accepts the old one.',
+  paced: 'Saved: the pace of new orders applies from now on.',
   deactivated: 'The account was deactivated at the CA.',
   deleted: 'The account was removed from Certkeep.',
 };
@@ -65,10 +69,17 @@ const stagingBadge = html`<span class="badge new">Staging</span>`;
 
 // ---- the list ------------------------------------------------------------------------------------
 
+/** Accounts shown on one page of the list. */
+const ACCOUNTS_PER_PAGE = 50;
+
 async function listPage(request: Request, ctx: HandlerContext): Promise<Response> {
   const pc = await signedIn(request, ctx);
   if (pc instanceof Response) return pc;
-  const rows = await accounts.listAccounts(ctx.deps);
+  const url = new URL(request.url);
+  const found = await pageAccounts(ctx.deps, parseNameListQuery(url.searchParams, { defaultLimit: ACCOUNTS_PER_PAGE, ignore: ['done'] }));
+  const rows = found.items;
+  const now = ctx.deps.now();
+  url.searchParams.delete('done');
   return page(
     layout(
       { title: 'ACME accounts', session: { csrfToken: pc.session.csrfToken, section: 'accounts' }, flash: doneFlash(request) },
@@ -82,13 +93,15 @@ ${table({
     { label: 'Name', cell: (a: AccountRow) => html`<a href="/accounts/${encodeURIComponent(a.name)}">${a.name}</a>` },
     { label: 'Email', cell: (a) => a.email ?? '—' },
     { label: 'Certificate authority', cell: (a) => html`${caName(a.directoryUrl)}${a.staging ? html` ${stagingBadge}` : null}` },
-    { label: 'Status', cell: (a) => statusBadge(a.status) },
+    { label: 'Status', cell: (a) => html`${statusBadge(a.status)}${activePause(a, now) ? html`<br><span class="muted">paused by the CA until ${formatTime(a.pausedUntil)}</span>` : null}` },
     { label: 'Terms accepted', cell: (a) => (a.termsOfServiceAgreed ? 'Yes' : 'No') },
+    { label: 'New orders per hour', cell: (a) => (a.maxOrdersPerHour === null ? 'no limit' : String(a.maxOrdersPerHour)), numeric: true },
     { label: 'Key', cell: (a) => KEY_TYPE_LABELS[a.keyType as KeyType]?.replace(' (recommended)', '') ?? a.keyType },
   ],
   rows,
   empty: 'No ACME account yet.',
-})}`,
+})}
+${cursorPager({ url, next: found.next, label: 'Pages of ACME accounts' })}`,
     ),
   );
 }
@@ -255,9 +268,10 @@ function notFound(pc: PageContext, name: string): Response {
   );
 }
 
-async function accountPage(ctx: HandlerContext, pc: PageContext, row: AccountRow, o: { flash?: Flash[]; errors?: Errors } = {}, status = 200): Promise<Response> {
+async function accountPage(ctx: HandlerContext, pc: PageContext, row: AccountRow, o: { flash?: Flash[]; errors?: Errors; values?: URLSearchParams } = {}, status = 200): Promise<Response> {
   const errors = o.errors ?? {};
-  const users = (await listCertificates(ctx.deps)).filter((c) => c.accountId === row.id);
+  const users = await certificatesUsing(ctx.deps, { accountId: row.id });
+  const pause = activePause(row, ctx.deps.now());
   const base = `/accounts/${encodeURIComponent(row.name)}`;
   const active = row.status === 'valid';
   const when = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
@@ -279,9 +293,28 @@ ${detailsTable('Account', [
   { label: 'External account binding', value: row.eabKid ? html`key ID <code>${row.eabKid}</code>` : 'None' },
   { label: 'Created', value: when(row.createdAt) },
 ])}
+${pause
+  ? html`<div class="flash"><p class="info" role="status"><strong>The CA asked Certkeep to wait:</strong> no new order with this account until ${formatTime(pause.until)}. Orders start by themselves then.</p>${pause.problem ? problemInWords(pause.problem) : null}</div>`
+  : null}
+<section aria-labelledby="pace"><h2 id="pace">Pace of new orders</h2>
+<p>A CA limits how many orders an account may place (Let's Encrypt: 300 new orders per account every 3 hours). With a limit here, Certkeep places at most that many in any hour and keeps the rest waiting, so a large import is obtained at the CA's pace instead of failing.</p>
+<form method="post" action="${base}/pace" novalidate>
+  ${csrfField(pc.session.csrfToken)}
+  ${field({
+    name: 'maxOrdersPerHour',
+    label: 'New orders per hour, at most',
+    type: 'number',
+    value: errors.maxOrdersPerHour ? (o.values?.get('maxOrdersPerHour') ?? '') : (row.maxOrdersPerHour ?? ''),
+    error: errors.maxOrdersPerHour,
+    hint: `Empty: no limit. From 1 to ${MAX_ORDERS_PER_HOUR}.`,
+    attributes: { min: 1, max: MAX_ORDERS_PER_HOUR, inputmode: 'numeric' },
+  })}
+  <div class="actions">${button('Save the pace')}</div>
+</form>
+</section>
 <section aria-labelledby="used-by"><h2 id="used-by">Certificates ordered with it</h2>
-${users.length
-  ? html`<ul>${users.map((c) => html`<li><a href="/certificates/${encodeURIComponent(c.name)}">${c.name}</a></li>`)}</ul>`
+${users.items.length
+  ? html`<ul>${users.items.map((c) => html`<li><a href="/certificates/${encodeURIComponent(c.name)}">${c.name}</a></li>`)}</ul>${users.total > users.items.length ? html`<p class="muted">…and ${users.total - users.items.length} more.</p>` : null}`
   : html`<p>None.</p>`}
 </section>
 <section aria-labelledby="actions"><h2 id="actions">Actions</h2>
@@ -366,6 +399,21 @@ const deactivate = action('deactivate', async (ctx, _pc, row) => {
   return `/accounts/${encodeURIComponent(row.name)}?done=deactivated`;
 });
 
+/** The pacing form: `maxOrdersPerHour`, empty for no limit. */
+async function pace(request: RoutedRequest, ctx: HandlerContext): Promise<Response> {
+  const pc = await signedIn(request, ctx);
+  if (pc instanceof Response) return pc;
+  const row = await accounts.findAccountByName(ctx.deps, request.params.name);
+  if (!row) return notFound(pc, request.params.name);
+  const text = (pc.form.get('maxOrdersPerHour') ?? '').trim();
+  const value = text === '' ? null : /^\d{1,6}$/.test(text) ? Number(text) : NaN;
+  if (value !== null && (!Number.isInteger(value) || value < 1 || value > MAX_ORDERS_PER_HOUR)) {
+    return accountPage(ctx, pc, row, { errors: { maxOrdersPerHour: `A whole number from 1 to ${MAX_ORDERS_PER_HOUR}, or empty for no limit.` }, values: pc.form }, 400);
+  }
+  await accounts.setAccountPacing(ctx.deps, row.name, value);
+  return redirect(`/accounts/${encodeURIComponent(row.name)}?done=paced`);
+}
+
 const remove = action('delete', async (ctx, _pc, row) => {
   await accounts.deleteAccount(ctx.deps, row.name);
   return '/accounts?done=deleted';
@@ -380,4 +428,5 @@ export const accountsPages: readonly PageRoute[] = [
   ['post', '/accounts/:name/key-rollover', rollover],
   ['post', '/accounts/:name/deactivate', deactivate],
   ['post', '/accounts/:name/delete', remove],
+  ['post', '/accounts/:name/pace', pace],
 ];

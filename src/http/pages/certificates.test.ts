@@ -82,28 +82,73 @@ describe('certificate pages', () => {
     expect(res.headers.get('location')).toBe(`/login?next=${encodeURIComponent('/certificates?q=www')}`);
   });
 
-  it('list 25 per page with working page links, and search names and domains', async () => {
+  it('list 25 per page with Next page / First page links, and search names and domains', async () => {
     for (let i = 0; i < 27; i++) {
       await createCertificate(f.deps, { name: `c${String(i).padStart(2, '0')}`, domains: [`host${i}.example.com`, `alt${i}.example.org`], challenge: 'http-01' });
     }
     const first = await f.get('/certificates');
     expect(first.status).toBe(200);
     expect(first.text.match(/<tr>\s*<td data-label="Certificate"><a href="\/certificates\/c\d\d">/g)).toHaveLength(25);
-    expect(first.text).toContain('27 certificates, page 1 of 2.');
-    expect(first.text).toContain('<a href="/certificates?page=2" rel="next">Next</a>');
-    const second = await f.get('/certificates?page=2');
+    expect(first.text).toContain('27 certificates.');
+    expect(first.text).not.toContain('rel="first"');
+    const next = /<a href="([^"]+)" rel="next">Next page<\/a>/.exec(first.text)![1];
+    const second = await f.get(decode(next));
     expect(second.text.match(/<a href="\/certificates\/c\d\d">/g)).toEqual(['<a href="/certificates/c25">', '<a href="/certificates/c26">']);
-    // Past the end: the last page.
-    expect((await f.get('/certificates?page=99')).text).toContain('page 2 of 2');
+    expect(second.text).toContain('<a href="/certificates" rel="first">First page</a>');
+    expect(second.text).not.toContain('rel="next"');
+    // An old bookmark with a page number shows the first page rather than an error.
+    expect((await f.get('/certificates?page=2')).status).toBe(200);
 
     const byDomain = await f.get('/certificates?q=ALT13.example');
     expect(byDomain.text.match(/<a href="\/certificates\/c\d\d">/g)).toEqual(['<a href="/certificates/c13">']);
-    expect(byDomain.text).toContain('1 certificate matching “ALT13.example”');
+    expect(byDomain.text).toContain('Certificates matching “ALT13.example”.');
+    // A search that matches many pages them too, keeping the search in the link.
+    const many = await f.get('/certificates?q=example&limit=10');
+    expect(many.text.match(/<a href="\/certificates\/c\d\d">/g)).toHaveLength(10);
+    expect(decode(/<a href="([^"]+)" rel="next">/.exec(many.text)![1])).toMatch(/^\/certificates\?q=example&limit=10&cursor=/);
     // The search box keeps the query, escaped.
     const xss = await f.get(`/certificates?q=${encodeURIComponent('"><script>x</script>')}`);
     expect(xss.text).not.toContain('<script>x');
     expect(inputValue(xss.text, 'field-q')).toBe('&quot;&gt;&lt;script&gt;x&lt;/script&gt;');
     expect(xss.text).toContain('No certificate matches');
+  });
+
+  it('filter failing, expiring within N days and waiting certificates, and sort by expiry, with a plain GET form', async () => {
+    const DAY = 86_400_000;
+    const now = Date.now();
+    const make = async (name: string, set: Partial<typeof certificates.$inferInsert>) => {
+      await createCertificate(f.deps, { name, domains: [`${name}.example.com`], challenge: 'http-01' });
+      if (Object.keys(set).length) await f.deps.db.db.update(certificates).set(set).where(eq(certificates.name, name));
+    };
+    const issued = (days: number) => ({ status: 'valid' as const, pem: 'PEM', serial: '01', notBefore: now - 10 * DAY, notAfter: now + days * DAY });
+    await make('soon', issued(5));
+    await make('later', issued(40));
+    await make('gone', issued(-2));
+    await make('failing', { ...issued(60), lastError: JSON.stringify({ type: 'urn:ietf:params:acme:error:connection', detail: 'no route' }), nextAttemptAt: now + 60_000 });
+    await make('waiting', {});
+    await make('never', { status: 'invalid', lastError: JSON.stringify({ type: 'urn:ietf:params:acme:error:dns', detail: 'NXDOMAIN' }) });
+    const names = (text: string) => [...text.matchAll(/<tr>\s*<td><a href="\/certificates\/([a-z]+)">/g)].map((m) => m[1]);
+
+    const page = await f.get('/certificates');
+    expect(page.text).toContain('<form method="get" action="/certificates" role="search"');
+    expect(unlabelledControls(page.text)).toEqual([]);
+    expect(names((await f.get('/certificates?status=failing')).text)).toEqual(['failing', 'never']);
+    const expiring = await f.get('/certificates?status=expiring&days=10');
+    expect(names(expiring.text)).toEqual(['soon']);
+    expect(expiring.text).toContain('1 certificate (expiring within 10 days).');
+    // Expiring soon reads soonest first.
+    expect(names((await f.get('/certificates?status=expiring&days=45')).text)).toEqual(['soon', 'later']);
+    expect(names((await f.get('/certificates?status=new%2Cpending')).text)).toEqual(['waiting']);
+    expect(names((await f.get('/certificates?status=expired')).text)).toEqual(['gone']);
+    // Expiry order: issued ones soonest first, then those never issued; the reverse puts the latest first.
+    expect(names((await f.get('/certificates?sort=expiry')).text)).toEqual(['gone', 'soon', 'later', 'failing', 'never', 'waiting']);
+    expect(names((await f.get('/certificates?sort=-expiry')).text)).toEqual(['failing', 'later', 'soon', 'gone', 'waiting', 'never']);
+    // The form's empty fields (a plain GET without JavaScript) mean "no filter".
+    expect(names((await f.get('/certificates?q=&status=&days=&sort=name')).text)).toHaveLength(6);
+
+    const bad = await f.get('/certificates?status=bogus');
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('status');
   });
 
   it('offer a new-certificate form where every control has a label', async () => {

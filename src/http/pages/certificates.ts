@@ -10,10 +10,9 @@ import type { KeyType } from '../../crypto/index.ts';
 import { KEY_TYPES } from '../../crypto/index.ts';
 import * as certs from '../../domain/certificates.ts';
 import { updateCertificate } from '../../domain/certificate-edit.ts';
-import { findKeyById, listKeys } from '../../domain/keys.ts';
+import { findKeyById } from '../../domain/keys.ts';
 import { listAccounts } from '../../domain/accounts.ts';
-import { dnsProviderView, findDnsProviderById, listDnsProviders } from '../../domain/dns/providers.ts';
-import { challengeRecordName } from '../../domain/dns/names.ts';
+import { findDnsProviderById, listDnsProviders } from '../../domain/dns/providers.ts';
 import { normalizeDomains } from '../../domain/names.ts';
 import { rotateApiKey } from '../../domain/apikeys.ts';
 import { certificateLeaseName, issue } from '../../domain/orders.ts';
@@ -25,13 +24,11 @@ import type { Flash } from '../../../templates/layout.ts';
 import type { SelectOption } from '../../../templates/components.ts';
 import {
   CERTIFICATE_NOTICES,
-  CERTIFICATES_PER_PAGE,
   REVOCATION_REASONS,
   SUBJECT_FIELDS,
   certificateCreatedPage,
   certificateDetailPage,
   certificateKeyPage,
-  certificateListPage,
   certificatePath,
   deleteCertificatePage,
   editCertificatePage,
@@ -41,7 +38,6 @@ import {
   revokePage,
   type CertificateDetail,
   type CertificateFormChoices,
-  type CertificateListItem,
   type OrderView,
 } from '../../../templates/certificates.ts';
 import { check, statusOf, type FieldErrors } from './form-errors.ts';
@@ -50,6 +46,13 @@ import { redirect, signedIn, type PageContext } from './guard.ts';
 import { downloadOrigin } from './download-origin.ts';
 import { agentParts } from './agent.ts';
 import { agentConfigShown } from '../../../templates/agent.ts';
+import { CERTIFICATES_PER_PAGE, certificateListPage } from '../../../templates/certificate-list.ts';
+import { countCertificates, pageCertificates, parseCertificateListQuery } from '../../domain/certificate-list.ts';
+import { pageKeys, pageOrders } from '../../domain/lists.ts';
+import { acmeDnsCnamesFor } from '../../domain/dns/providers.ts';
+import { activePause, assertNotPaused } from '../../domain/ca-pace.ts';
+import { acmeAccounts } from '../../db/schema.ts';
+import { eq } from 'drizzle-orm';
 
 /** How long "Request now" waits for the order to show before answering. */
 const START_WAIT_MS = 2_000;
@@ -98,15 +101,25 @@ async function withCertificate(request: RoutedRequest, ctx: HandlerContext): Pro
   return row ? { pc, row } : notFound(pc, name);
 }
 
+/** Keys offered in a select; with more, the form asks for a key's name instead (the page stays small). */
+export const KEY_CHOICES = 200;
+
+/** The keys to offer in a select, or null when there are more than KEY_CHOICES. */
+async function keyOptions(ctx: HandlerContext): Promise<SelectOption[] | null> {
+  const page = await pageKeys(ctx.deps, { limit: KEY_CHOICES, sort: 'name', status: [], extra: {} });
+  if (page.next) return null;
+  return page.items.map((k) => ({ value: k.name, label: `${k.name} (${keyTypeLabel(k.type)})` }));
+}
+
 async function formChoices(ctx: HandlerContext): Promise<CertificateFormChoices> {
-  const [accounts, keys, providers] = await Promise.all([listAccounts(ctx.deps), listKeys(ctx.deps), listDnsProviders(ctx.deps)]);
+  const [accounts, keys, providers] = await Promise.all([listAccounts(ctx.deps), keyOptions(ctx), listDnsProviders(ctx.deps)]);
   return {
     accounts: accounts.map((a) => ({
       value: a.name,
       label: `${a.name}${a.staging ? ' (staging)' : ''}${a.status !== 'valid' ? ` (${a.status})` : ''}`,
       disabled: a.status !== 'valid',
     })),
-    keys: keys.map((k) => ({ value: k.name, label: `${k.name} (${keyTypeLabel(k.type)})` })),
+    keys,
     dnsProviders: dnsProviderOptions(providers),
   };
 }
@@ -116,23 +129,23 @@ function dnsProviderOptions(providers: ReadonlyArray<{ name: string; type: strin
 }
 
 /** Everything the detail page shows, read fresh. */
-async function detailOf(ctx: HandlerContext, row: certs.CertificateRow): Promise<CertificateDetail> {
+/** Orders shown on the detail page; `?orders=<cursor>` shows older ones. */
+export const ORDERS_PER_PAGE = 20;
+
+async function detailOf(ctx: HandlerContext, row: certs.CertificateRow, ordersCursor?: string): Promise<CertificateDetail> {
   const { deps } = ctx;
-  const [view, key, served, provider, history, running] = await Promise.all([
+  const [view, key, served, provider, history, running, account] = await Promise.all([
     certs.certificateView(deps, row),
     findKeyById(deps, row.keyId),
     row.servedKeyId && row.servedKeyId !== row.keyId ? findKeyById(deps, row.servedKeyId) : undefined,
     row.dnsProviderId ? findDnsProviderById(deps, row.dnsProviderId) : undefined,
-    certs.orderHistory(deps, row),
+    pageOrders(deps, row.id, { limit: ORDERS_PER_PAGE, cursor: ordersCursor, sort: '-created', status: [], extra: {} }),
     isLeaseHeld(deps.db, certificateLeaseName(row.id), deps.now()),
+    deps.db.db.select().from(acmeAccounts).where(eq(acmeAccounts.id, row.accountId)).limit(1),
   ]);
   const domains = JSON.parse(row.domains) as string[];
-  let cnames: CertificateDetail['cnames'];
-  if (provider?.type === 'acme-dns') {
-    const wanted = new Set(domains.map(challengeRecordName));
-    const all = ((await dnsProviderView(deps, provider)).cnames ?? []) as Array<{ name: string; target: string }>;
-    cnames = all.filter((c) => wanted.has(c.name));
-  }
+  const cnames = provider?.type === 'acme-dns' ? await acmeDnsCnamesFor(deps, provider, domains) : undefined;
+  const pause = account[0] ? activePause(account[0], deps.now()) : null;
   return {
     name: row.name,
     domains,
@@ -156,7 +169,9 @@ async function detailOf(ctx: HandlerContext, row: certs.CertificateRow): Promise
     revocationReason: row.revocationReason,
     createdAt: row.createdAt,
     running,
-    orders: history as OrderView[],
+    orders: history.items as OrderView[],
+    olderOrders: history.next,
+    caPause: pause && account[0] ? { account: account[0].name, until: pause.until, problem: pause.problem } : null,
     cnames,
   };
 }
@@ -168,7 +183,8 @@ async function detailPage(
   row: certs.CertificateRow,
   extra: { flash?: Flash[]; shown?: Html; status?: number } = {},
 ): Promise<Response> {
-  const cert = { ...(await detailOf(ctx, row)), ...(await agentParts(request, ctx, row)) };
+  const cursor = new URL(request.url).searchParams.get('orders') ?? undefined;
+  const cert = { ...(await detailOf(ctx, row, cursor)), ...(await agentParts(request, ctx, row)) };
   return page(
     certificateDetailPage({ csrfToken: pc.session.csrfToken, origin: await downloadOrigin(request, ctx), now: ctx.deps.now(), cert, flash: extra.flash ?? noticeOf(request), shown: extra.shown }),
     { status: extra.status ?? 200 },
@@ -177,36 +193,30 @@ async function detailPage(
 
 // ---- list ------------------------------------------------------------------------------------
 
-function matches(row: certs.CertificateRow, query: string): boolean {
-  if (!query) return true;
-  const q = query.toLowerCase();
-  return row.name.toLowerCase().includes(q) || (JSON.parse(row.domains) as string[]).some((d) => d.includes(q));
-}
-
 async function listPage(request: Request, ctx: HandlerContext): Promise<Response> {
   const pc = await signedIn(request, ctx);
   if (pc instanceof Response) return pc;
   const url = new URL(request.url);
-  const query = (url.searchParams.get('q') ?? '').trim().slice(0, 253);
-  const [rows, accounts, keys] = await Promise.all([certs.listCertificates(ctx.deps), listAccounts(ctx.deps), listKeys(ctx.deps)]);
-  const found = rows.filter((r) => matches(r, query));
-  const pageCount = Math.max(1, Math.ceil(found.length / CERTIFICATES_PER_PAGE));
-  const requested = Number.parseInt(url.searchParams.get('page') ?? '1', 10);
-  const current = Math.min(Math.max(1, Number.isFinite(requested) ? requested : 1), pageCount);
-  const staging = new Map(accounts.map((a) => [a.id, a.staging]));
-  const keyNames = new Map(keys.map((k) => [k.id, k.name]));
-  const now = ctx.deps.now();
-  const items: CertificateListItem[] = found.slice((current - 1) * CERTIFICATES_PER_PAGE, current * CERTIFICATES_PER_PAGE).map((r) => ({
-    name: r.name,
-    status: certs.certificateStatus(r, now),
-    domains: JSON.parse(r.domains) as string[],
-    notAfter: r.notAfter,
-    staging: staging.get(r.accountId) ?? false,
-    keyName: keyNames.get(r.keyId) ?? null,
-  }));
+  const params = new URLSearchParams(url.searchParams);
+  // "Expiring soon" reads best soonest first, unless a sort was chosen.
+  if (!params.get('sort') && params.get('status') === 'expiring') params.set('sort', 'expiry');
+  const query = parseCertificateListQuery(params, { defaultLimit: CERTIFICATES_PER_PAGE, ignore: ['notice', 'page'] });
+  const [found, total] = await Promise.all([pageCertificates(ctx.deps, query), query.q ? null : countCertificates(ctx.deps, query)]);
   url.searchParams.delete('notice');
   return page(
-    certificateListPage({ csrfToken: pc.session.csrfToken, items, total: found.length, query, page: current, pageCount, url, now, flash: noticeOf(request) }),
+    certificateListPage({
+      csrfToken: pc.session.csrfToken,
+      items: found.items,
+      next: found.next,
+      total,
+      query: query.q ?? '',
+      status: query.status.join(','),
+      days: query.days,
+      sort: query.sort,
+      url,
+      now: ctx.deps.now(),
+      flash: noticeOf(request),
+    }),
   );
 }
 
@@ -325,6 +335,12 @@ async function requestNow(request: RoutedRequest, ctx: HandlerContext): Promise<
   const { deps } = ctx;
   if (row.status === 'revoked') {
     return detailPage(request, ctx, pc, row, { status: 409, flash: [{ kind: 'error', message: 'This certificate is revoked: create a new one for these names.' }] });
+  }
+  try {
+    await assertNotPaused(deps, row.accountId);
+  } catch (err) {
+    if (!(err instanceof CertkeepError)) throw err;
+    return detailPage(request, ctx, pc, row, { status: 409, flash: [{ kind: 'error', message: `Not now: ${err.message}. The order starts by itself when the pause ends.` }] });
   }
   const run = issue(deps, row.id, 'manual').then(
     () => undefined,
@@ -446,8 +462,8 @@ async function edit(request: RoutedRequest, ctx: HandlerContext): Promise<Respon
 
 // ---- another key -----------------------------------------------------------------------------
 
-async function keyChoices(ctx: HandlerContext): Promise<SelectOption[]> {
-  return (await listKeys(ctx.deps)).map((k) => ({ value: k.name, label: `${k.name} (${keyTypeLabel(k.type)})` }));
+async function keyChoices(ctx: HandlerContext): Promise<SelectOption[] | null> {
+  return keyOptions(ctx);
 }
 
 async function keyForm(request: RoutedRequest, ctx: HandlerContext): Promise<Response> {

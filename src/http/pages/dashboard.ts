@@ -1,9 +1,13 @@
-// `/`: the dashboard — certificates by state, what expires soonest, recent failures.
+// `/`: the dashboard — certificates by state, what expires soonest, recent failures, and the
+// CAs that asked Certkeep to wait. Counts are aggregates and the tables short index walks
+// (domain/certificate-list.ts): the page costs the same at 100 certificates as at 100,000.
 import type { HandlerContext } from '../context.ts';
 import { html, page } from '../../html/html.ts';
 import { layout } from '../../../templates/layout.ts';
 import { badge, linkButton, table } from '../../../templates/components.ts';
-import { certificateStatus, listCertificates, type CertificateRow, type CertificateStatus } from '../../domain/certificates.ts';
+import { formatTime, problemSummary } from '../../../templates/format.ts';
+import type { CertificateStatus } from '../../domain/certificates.ts';
+import { dashboardFigures, DEFAULT_EXPIRING_DAYS, type ListedCertificate } from '../../domain/certificate-list.ts';
 import { signedIn } from './guard.ts';
 
 const STATES: CertificateStatus[] = ['valid', 'pending', 'new', 'invalid', 'expired', 'revoked'];
@@ -13,50 +17,50 @@ export async function dashboard(request: Request, ctx: HandlerContext): Promise<
   const pc = await signedIn(request, ctx);
   if (pc instanceof Response) return pc;
   const now = ctx.deps.now();
-  const certs = await listCertificates(ctx.deps);
-  const withStatus = certs.map((c) => ({ c, status: certificateStatus(c, now) }));
-  const counts = STATES.map((s) => ({ status: s, n: withStatus.filter((x) => x.status === s).length }));
-  const expiring = withStatus
-    .filter((x) => x.c.notAfter !== null && x.status !== 'revoked')
-    .sort((a, b) => a.c.notAfter! - b.c.notAfter!)
-    .slice(0, 10);
-  const failures = withStatus
-    .filter((x) => x.c.lastError)
-    .sort((a, b) => b.c.updatedAt - a.c.updatedAt)
-    .slice(0, 10);
-  const nameLink = (c: CertificateRow) => html`<a href="/certificates/${encodeURIComponent(c.name)}">${c.name}</a>`;
-  const daysLeft = (c: CertificateRow) => Math.floor((c.notAfter! - now) / DAY);
+  const f = await dashboardFigures(ctx.deps);
+  const nameLink = (c: ListedCertificate) => html`<a href="/certificates/${encodeURIComponent(c.name)}">${c.name}</a>`;
+  const daysLeft = (c: ListedCertificate) => Math.floor((c.notAfter! - now) / DAY);
+  const filterLink = (status: string, label: string) => html`<a href="/certificates?status=${encodeURIComponent(status)}">${label}</a>`;
 
   return page(
     layout(
       { title: 'Dashboard', session: { csrfToken: pc.session.csrfToken, section: 'dashboard' } },
       html`<h1>Dashboard</h1>
+${f.pausedAccounts.length
+  ? html`<section aria-labelledby="ca-pauses"><h2 id="ca-pauses">The CA asked to wait</h2>
+<div class="flash">${f.pausedAccounts.map(
+      (a) =>
+        html`<p class="info" role="status">New orders of the ACME account <a href="/accounts/${encodeURIComponent(a.name)}">${a.name}</a> are paused until ${formatTime(a.until)}${a.problem ? html` (${problemSummary(a.problem)}${a.problem.detail ? html`: ${a.problem.detail}` : null})` : null}. They start by themselves then.</p>`,
+    )}</div></section>`
+  : null}
 <section aria-labelledby="by-state"><h2 id="by-state">Certificates by state</h2>
-  <ul class="state-counts">${counts.map(({ status, n }) => html`<li>${badge(status)} <strong>${n}</strong></li>`)}</ul>
+  <ul class="state-counts">${STATES.map((s) => html`<li>${badge(s)} <strong>${f.counts[s]}</strong></li>`)}</ul>
+  <p>${filterLink('failing', `${f.failing} failing`)} · ${filterLink('expiring', `${f.expiringSoon} expiring within ${DEFAULT_EXPIRING_DAYS} days`)}</p>
   <div class="actions">${linkButton('/certificates', 'All certificates')}</div>
 </section>
 ${table({
   caption: 'Expiring soonest',
   columns: [
-    { label: 'Certificate', cell: (x: (typeof expiring)[number]) => nameLink(x.c) },
-    { label: 'State', cell: (x) => badge(x.status) },
-    { label: 'Expires', cell: (x) => new Date(x.c.notAfter!).toISOString().slice(0, 10) },
-    { label: 'Days left', cell: (x) => daysLeft(x.c), numeric: true },
-    { label: 'Renewal due', cell: (x) => (x.c.renewAt ? new Date(x.c.renewAt).toISOString().slice(0, 16).replace('T', ' ') : '—') },
+    { label: 'Certificate', cell: (c: ListedCertificate) => nameLink(c) },
+    { label: 'State', cell: (c) => badge(c.status) },
+    { label: 'Expires', cell: (c) => new Date(c.notAfter!).toISOString().slice(0, 10) },
+    { label: 'Days left', cell: (c) => daysLeft(c), numeric: true },
+    { label: 'Renewal due', cell: (c) => (c.renewAt ? new Date(c.renewAt).toISOString().slice(0, 16).replace('T', ' ') : '—') },
   ],
-  rows: expiring,
+  rows: f.expiring,
   empty: 'No certificate has been issued yet.',
 })}
 ${table({
   caption: 'Recent failures',
   columns: [
-    { label: 'Certificate', cell: (x: (typeof failures)[number]) => nameLink(x.c) },
-    { label: 'Problem', cell: (x) => (JSON.parse(x.c.lastError!) as { detail?: string; type?: string }).detail ?? '' },
-    { label: 'Next attempt', cell: (x) => (x.c.nextAttemptAt ? new Date(x.c.nextAttemptAt).toISOString().slice(0, 16).replace('T', ' ') : '—') },
+    { label: 'Certificate', cell: (c: ListedCertificate) => nameLink(c) },
+    { label: 'Problem', cell: (c) => c.lastError?.detail ?? '' },
+    { label: 'Next attempt', cell: (c) => (c.nextAttemptAt ? new Date(c.nextAttemptAt).toISOString().slice(0, 16).replace('T', ' ') : '—') },
   ],
-  rows: failures,
+  rows: f.failures,
   empty: 'No failures.',
-})}`,
+})}
+${f.failing > f.failures.length ? html`<p>${filterLink('failing', `All ${f.failing} failing certificates`)}</p>` : null}`,
     ),
   );
 }

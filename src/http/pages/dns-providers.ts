@@ -15,7 +15,8 @@ import { CertkeepError } from '../../errors.ts';
 import * as dns from '../../domain/dns/providers.ts';
 import { DNS_PROVIDER_TYPES, NODE_ONLY_PROVIDER_TYPES, type DnsProviderType } from '../../domain/dns/types.ts';
 import { PLACEHOLDERS } from '../../domain/dns/names.ts';
-import { listCertificates } from '../../domain/certificates.ts';
+import { certificatesUsing, dnsProviderUsage, pageDnsProviders, parseNameListQuery } from '../../domain/lists.ts';
+import { cursorPager } from '../../../templates/pager.ts';
 import type { Runtime } from '../../deps.ts';
 import { fieldError, NAME_HINT, NAME_PATTERN } from '../validate.ts';
 import { redirect, signedIn, type PageContext } from './guard.ts';
@@ -198,12 +199,18 @@ function typeLabel(type: string): string {
 
 const when = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
+/** Providers shown on one page of the list. */
+const PROVIDERS_PER_PAGE = 50;
+
 async function listPage(request: Request, ctx: HandlerContext): Promise<Response> {
   const pc = await signedIn(request, ctx);
   if (pc instanceof Response) return pc;
-  const rows = await dns.listDnsProviders(ctx.deps);
-  const certs = await listCertificates(ctx.deps);
-  const uses = (id: string) => certs.filter((c) => c.dnsProviderId === id).length;
+  const url = new URL(request.url);
+  const found = await pageDnsProviders(ctx.deps, parseNameListQuery(url.searchParams, { defaultLimit: PROVIDERS_PER_PAGE, ignore: ['done'] }));
+  const rows = found.items;
+  const usage = await dnsProviderUsage(ctx.deps, rows.map((r) => r.id));
+  const uses = (id: string) => usage.get(id)?.count ?? 0;
+  url.searchParams.delete('done');
   return page(
     layout(
       { title: 'DNS providers', session: { csrfToken: pc.session.csrfToken, section: 'dns-providers' }, flash: doneFlash(request) },
@@ -221,7 +228,8 @@ ${table({
   ],
   rows,
   empty: 'No DNS provider yet.',
-})}`,
+})}
+${cursorPager({ url, next: found.next, label: 'Pages of DNS providers' })}`,
     ),
   );
 }
@@ -356,7 +364,7 @@ function notFound(pc: PageContext, name: string): Response {
 
 async function providerPage(ctx: HandlerContext, pc: PageContext, row: dns.DnsProviderRow, o: { flash?: Flash[]; errors?: Errors } = {}, status = 200): Promise<Response> {
   const view = (await dns.dnsProviderView(ctx.deps, row)) as { config: Record<string, unknown>; cnames?: { name: string; target: string }[] };
-  const users = (await listCertificates(ctx.deps)).filter((c) => c.dnsProviderId === row.id);
+  const users = await certificatesUsing(ctx.deps, { dnsProviderId: row.id });
   return page(
     layout(
       { title: `DNS provider ${row.name}`, session: { csrfToken: pc.session.csrfToken, section: 'dns-providers' }, flash: o.flash },
@@ -375,7 +383,9 @@ ${row.type === 'acme-dns'
     })
   : null}
 <section aria-labelledby="used-by"><h2 id="used-by">Certificates using it</h2>
-${users.length ? html`<ul>${users.map((c) => html`<li><a href="/certificates/${encodeURIComponent(c.name)}">${c.name}</a></li>`)}</ul>` : html`<p>None.</p>`}
+${users.items.length
+  ? html`<ul>${users.items.map((c) => html`<li><a href="/certificates/${encodeURIComponent(c.name)}">${c.name}</a></li>`)}</ul>${users.total > users.items.length ? html`<p class="muted">…and ${users.total - users.items.length} more.</p>` : null}`
+  : html`<p>None.</p>`}
 </section>
 ${confirmForm({
   action: `/dns-providers/${encodeURIComponent(row.name)}/delete`,

@@ -6,7 +6,6 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } fr
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCertificate } from '../../domain/certificates.ts';
 import { createKey, findKeyByName } from '../../domain/keys.ts';
-import { keyUses } from './keys.ts';
 import { signedInPageApp, type PageApp } from '../../../test/harness/page-app.ts';
 import { fieldErrorText, inputValue, unlabelledControls } from '../../../test/harness/markup.ts';
 
@@ -170,16 +169,5 @@ describe('key pages', () => {
     const res = await f.get('/keys/none');
     expect(res.status).toBe(404);
     expect(res.text).toContain('There is no key named “none”.');
-  });
-});
-
-describe('keyUses', () => {
-  it('names each certificate once, with its next and served roles', () => {
-    const row = (name: string, keyId: string, servedKeyId: string | null) => ({ name, keyId, servedKeyId }) as never;
-    expect(keyUses('k', [row('a', 'k', 'k'), row('b', 'x', 'k'), row('c', 'k', null), row('d', 'x', 'y')])).toEqual([
-      { certificate: 'a', roles: ['next', 'served'] },
-      { certificate: 'b', roles: ['served'] },
-      { certificate: 'c', roles: ['next'] },
-    ]);
   });
 });

@@ -6,8 +6,8 @@ import type { PageRoute } from './routes.ts';
 import { page, type Html } from '../../html/html.ts';
 import { CertkeepError } from '../../errors.ts';
 import { KEY_TYPES, type KeyType } from '../../crypto/index.ts';
-import { createKey, deleteKey, findKeyByName, listKeys, type KeyRow } from '../../domain/keys.ts';
-import { listCertificates, type CertificateRow } from '../../domain/certificates.ts';
+import { createKey, deleteKey, findKeyByName, type KeyRow } from '../../domain/keys.ts';
+import { certificatesUsing, keyUsage, pageKeys, parseNameListQuery } from '../../domain/lists.ts';
 import { rotateApiKey } from '../../domain/apikeys.ts';
 import { optionalEnum, optionalString, requiredName, type Json } from '../validate.ts';
 import { messagePage } from '../../../templates/message-page.ts';
@@ -24,7 +24,6 @@ import {
   newKeyPage,
   replacedKeyApiKeyShown,
   type KeySource,
-  type KeyUse,
 } from '../../../templates/keys.ts';
 import { check, statusOf, type FieldErrors } from './form-errors.ts';
 import { errorField, fieldMessage } from '../../../templates/error-text.ts';
@@ -40,16 +39,10 @@ function paramName(request: RoutedRequest): string {
   }
 }
 
-/** Which certificates use each key, for the next issuance (keyId) or the served one (servedKeyId). */
-export function keyUses(keyId: string, rows: readonly CertificateRow[]): KeyUse[] {
-  const uses: KeyUse[] = [];
-  for (const r of rows) {
-    const roles: Array<'next' | 'served'> = [];
-    if (r.keyId === keyId) roles.push('next');
-    if (r.servedKeyId === keyId) roles.push('served');
-    if (roles.length) uses.push({ certificate: r.name, roles });
-  }
-  return uses;
+/** The certificates that use a key (the first ones by name) and how many in all. */
+async function usesOf(ctx: HandlerContext, keyId: string) {
+  const found = await certificatesUsing(ctx.deps, { keyId });
+  return { usedBy: found.items.map((u) => ({ certificate: u.name, roles: u.roles })), usedByTotal: found.total };
 }
 
 function notFound(pc: PageContext, name: string): Response {
@@ -73,20 +66,14 @@ async function listPage(request: Request, ctx: HandlerContext): Promise<Response
   const pc = await signedIn(request, ctx);
   if (pc instanceof Response) return pc;
   const url = new URL(request.url);
-  const [keys, certificates] = await Promise.all([listKeys(ctx.deps), listCertificates(ctx.deps)]);
-  const pageCount = Math.max(1, Math.ceil(keys.length / KEYS_PER_PAGE));
-  const requested = Number.parseInt(url.searchParams.get('page') ?? '1', 10);
-  const current = Math.min(Math.max(1, Number.isFinite(requested) ? requested : 1), pageCount);
-  const items = keys.slice((current - 1) * KEYS_PER_PAGE, current * KEYS_PER_PAGE).map((k) => ({
-    name: k.name,
-    type: k.type,
-    createdAt: k.createdAt,
-    usedBy: keyUses(k.id, certificates).map((u) => u.certificate),
-  }));
+  const query = parseNameListQuery(url.searchParams, { defaultLimit: KEYS_PER_PAGE, ignore: ['notice', 'page'] });
+  const found = await pageKeys(ctx.deps, query);
+  const usage = await keyUsage(ctx.deps, found.items.map((k) => k.id));
+  const items = found.items.map((k) => ({ name: k.name, type: k.type, createdAt: k.createdAt, usage: usage.get(k.id) ?? null }));
   const notice = url.searchParams.get('notice');
   const flash: Flash[] = notice && KEY_NOTICES[notice] ? [{ kind: 'success', message: KEY_NOTICES[notice] }] : [];
   url.searchParams.delete('notice');
-  return page(keyListPage({ csrfToken: pc.session.csrfToken, items, total: keys.length, page: current, pageCount, url, flash }));
+  return page(keyListPage({ csrfToken: pc.session.csrfToken, items, next: found.next, query: query.q ?? '', url, flash }));
 }
 
 // ---- create ----------------------------------------------------------------------------------
@@ -153,12 +140,12 @@ async function create(request: Request, ctx: HandlerContext): Promise<Response> 
 // ---- detail and actions ------------------------------------------------------------------------
 
 async function detailResponse(request: Request, ctx: HandlerContext, pc: PageContext, row: KeyRow, extra: { flash?: Flash[]; shown?: Html } = {}): Promise<Response> {
-  const usedBy = keyUses(row.id, await listCertificates(ctx.deps));
+  const uses = await usesOf(ctx, row.id);
   return page(
     keyDetailPage({
       csrfToken: pc.session.csrfToken,
       origin: await downloadOrigin(request, ctx),
-      key: { name: row.name, type: row.type, createdAt: row.createdAt, spkiSha256: row.spkiSha256, usedBy },
+      key: { name: row.name, type: row.type, createdAt: row.createdAt, spkiSha256: row.spkiSha256, ...uses },
       flash: extra.flash,
       shown: extra.shown,
     }),
@@ -187,8 +174,7 @@ async function replaceApiKey(request: RoutedRequest, ctx: HandlerContext): Promi
 async function deleteForm(request: RoutedRequest, ctx: HandlerContext): Promise<Response> {
   const found = await withKey(request, ctx);
   if (found instanceof Response) return found;
-  const usedBy = keyUses(found.row.id, await listCertificates(ctx.deps));
-  return page(deleteKeyPage({ csrfToken: found.pc.session.csrfToken, name: found.row.name, usedBy }));
+  return page(deleteKeyPage({ csrfToken: found.pc.session.csrfToken, name: found.row.name, ...(await usesOf(ctx, found.row.id)) }));
 }
 
 async function remove(request: RoutedRequest, ctx: HandlerContext): Promise<Response> {
@@ -199,10 +185,11 @@ async function remove(request: RoutedRequest, ctx: HandlerContext): Promise<Resp
     await deleteKey(ctx.deps, row.name);
   } catch (err) {
     if (!(err instanceof CertkeepError && err.code === 'CONFLICT')) throw err;
-    const usedBy = keyUses(row.id, await listCertificates(ctx.deps));
-    const names = usedBy.map((u) => u.certificate);
-    const message = `The key cannot be deleted: ${names.length === 1 ? `the certificate ${names[0]} uses it` : `the certificates ${names.join(', ')} use it`}. Give ${names.length === 1 ? 'it' : 'each'} another key first.`;
-    return page(deleteKeyPage({ csrfToken: pc.session.csrfToken, name: row.name, usedBy, message }), { status: 409 });
+    const uses = await usesOf(ctx, row.id);
+    const names = uses.usedBy.map((u) => u.certificate);
+    const more = uses.usedByTotal - names.length;
+    const message = `The key cannot be deleted: ${uses.usedByTotal === 1 ? `the certificate ${names[0]} uses it` : `the certificates ${names.join(', ')}${more > 0 ? ` and ${more} more` : ''} use it`}. Give ${uses.usedByTotal === 1 ? 'it' : 'each'} another key first.`;
+    return page(deleteKeyPage({ csrfToken: pc.session.csrfToken, name: row.name, ...uses, message }), { status: 409 });
   }
   return redirect('/keys?notice=deleted');
 }
