@@ -127,7 +127,7 @@ describe('certificate pages', () => {
     await make('failing', { ...issued(60), lastError: JSON.stringify({ type: 'urn:ietf:params:acme:error:connection', detail: 'no route' }), nextAttemptAt: now + 60_000 });
     await make('waiting', {});
     await make('never', { status: 'invalid', lastError: JSON.stringify({ type: 'urn:ietf:params:acme:error:dns', detail: 'NXDOMAIN' }) });
-    const names = (text: string) => [...text.matchAll(/<tr>\s*<td><a href="\/certificates\/([a-z]+)">/g)].map((m) => m[1]);
+    const names = (text: string) => [...text.matchAll(/<tr>\s*<td data-label="Certificate"><a href="\/certificates\/([a-z]+)">/g)].map((m) => m[1]);
 
     const page = await f.get('/certificates');
     expect(page.text).toContain('<form method="get" action="/certificates" role="search"');

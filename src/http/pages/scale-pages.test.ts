@@ -56,7 +56,7 @@ describe('the pace of an account', () => {
     const saved = await post('/accounts/default/pace', { maxOrdersPerHour: '300' });
     expect(saved.status).toBe(303);
     expect(saved.headers.get('location')).toBe('/accounts/default?done=paced');
-    expect((await f.call('/accounts')).text).toMatch(/<td class="numeric">300<\/td>/);
+    expect((await f.call('/accounts')).text).toMatch(/<td class="numeric" data-label="New orders per hour">300<\/td>/);
     expect((await f.deps.db.db.select().from(acmeAccounts).where(eq(acmeAccounts.name, 'default')))[0].maxOrdersPerHour).toBe(300);
     expect((await post('/accounts/default/pace', { maxOrdersPerHour: '' })).status).toBe(303);
     expect((await f.deps.db.db.select().from(acmeAccounts).where(eq(acmeAccounts.name, 'default')))[0].maxOrdersPerHour).toBeNull();
@@ -78,11 +78,11 @@ describe('large lists', () => {
     for (let i = 0; i < 3; i++) await createCertificate(f.deps, { name: `s${i}`, domains: [`s${i}.example.com`], challenge: 'http-01', key: 'shared' });
     for (let i = 0; i < 26; i++) await createKey(f.deps, `k${String(i).padStart(2, '0')}`, { type: 'ec-p256' });
     const first = (await f.call('/keys')).text;
-    expect(first.match(/<tr><td><a href="\/keys\/k\d\d">/g)).toHaveLength(25);
+    expect(first.match(/<tr><td data-label="Name"><a href="\/keys\/k\d\d">/g)).toHaveLength(25);
     const next = decode(/<a href="([^"]+)" rel="next">Next page<\/a>/.exec(first)![1]);
     const second = (await f.call(next)).text;
     expect(second).toContain('<a href="/certificates/s0">s0</a> and 2 more');
     expect(second).toContain('<a href="/keys" rel="first">First page</a>');
-    expect((await f.call('/keys?q=shar')).text.match(/<tr><td><a href="\/keys\/[^"]+">/g)).toEqual(['<tr><td><a href="/keys/shared">']);
+    expect((await f.call('/keys?q=shar')).text.match(/<tr><td data-label="Name"><a href="\/keys\/[^"]+">/g)).toEqual(['<tr><td data-label="Name"><a href="/keys/shared">']);
   });
 });
