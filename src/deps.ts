@@ -76,6 +76,11 @@ export interface Deps {
    */
   wake?: () => void;
   /**
+   * Events were committed (domain/events.ts): the host starts their notifications now. Returns at
+   * once. Absent: the next scheduler tick finds them.
+   */
+  onEvents?: () => void;
+  /**
    * Node host: the HTTPS port once the site certificate is served there, else null. While it
    * returns a port, plain HTTP is redirected to HTTPS (SPEC §7). Absent on the Worker, where
    * Cloudflare terminates TLS.

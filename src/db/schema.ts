@@ -345,3 +345,64 @@ export const consumers = sqliteTable(
   },
   (t) => [uniqueIndex('consumers_certificate_slot_ip').on(t.certificateId, t.apiKeySlot, t.clientIp)],
 );
+
+/**
+ * Domain events (SPEC §4.3): what happened that someone may want to hear of, written in the same
+ * batch as the change that caused it (an outbox), so that no change is without its event and no
+ * event without its change. `dedupe_key` makes an event happen once (an insert of a key already
+ * there does nothing): `certificate.expiring:<certificate id>:<serial>:7`. Notifications
+ * (domain/notifications) turn each event into one delivery per subscribed channel.
+ */
+export const events = sqliteTable(
+  'events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    type: text('type').notNull(),
+    dedupeKey: text('dedupe_key').notNull().unique(),
+    /** What the event is about: `certificate`, `tracking`, `consumer`, `channel`. */
+    subjectKind: text('subject_kind').notNull(),
+    subjectId: text('subject_id'),
+    /** Its name as people know it (a certificate's name, a tracked URL). */
+    subjectName: text('subject_name').notNull(),
+    /** One line in words: a mail's subject, a chat message's first line. */
+    title: text('title').notNull(),
+    /** The message in words. */
+    body: text('body').notNull(),
+    /** Path of the page about it (`/certificates/www`); senders make it absolute. */
+    link: text('link'),
+    /** JSON object: the facts, for webhooks. */
+    data: text('data').notNull(),
+    createdAt: createdAt(),
+    /** When its deliveries were made (one per subscribed channel); null until then. */
+    dispatchedAt: integer('dispatched_at'),
+  },
+  (t) => [index('events_undispatched').on(t.id).where(sql`${t.dispatchedAt} is null`), index('events_subject').on(t.subjectKind, t.subjectId, t.id)],
+);
+
+/**
+ * The audit log (SPEC §4.4): who did what to which object, from where, with what outcome.
+ * Written in the same batch as the change it records (domain/audit.ts): an action whose record
+ * cannot be written is not carried out.
+ */
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    at: integer('at').notNull(),
+    /** `user` (signed in to the pages), `token` (admin API), `api-key` (download API), `cli`, `system`. */
+    actorKind: text('actor_kind').notNull(),
+    /** The user's, token's or API key owner's id; null for the CLI and the system. */
+    actorId: text('actor_id'),
+    /** As people know it: an email, a token's name, `certificate www, API key 1`, `certkeep CLI`. */
+    actorName: text('actor_name').notNull(),
+    /** `certificate.create`, `key.download`, … */
+    action: text('action').notNull(),
+    objectKind: text('object_kind'),
+    objectName: text('object_name'),
+    clientIp: text('client_ip'),
+    outcome: text('outcome', { enum: ['ok', 'refused', 'failed'] }).notNull(),
+    /** JSON object of further facts (never a secret), or null. */
+    detail: text('detail'),
+  },
+  (t) => [index('audit_log_at').on(t.at), index('audit_log_object').on(t.objectKind, t.objectName, t.id), index('audit_log_actor').on(t.actorKind, t.actorId, t.id)],
+);

@@ -51,6 +51,7 @@ export async function requireAdmin(request: Request, ctx: HandlerContext): Promi
   if (!token) {
     throw await refuseCredential(ctx.deps, 'admin-token', ctx.clientIp, new CertkeepError('UNAUTHORIZED', 'a valid admin token is required (Authorization: Bearer …)'));
   }
+  ctx.actor = { kind: 'token', id: token.id, name: token.name };
   return undefined;
 }
 

@@ -1,5 +1,6 @@
 // What every handler receives beside the Request.
 import type { Deps } from '../deps.ts';
+import type { Actor } from '../domain/audit.ts';
 
 /** Supplied by the host for each request. */
 export interface RequestContext {
@@ -17,6 +18,8 @@ export interface App {
 
 export interface HandlerContext extends RequestContext {
   deps: Deps;
+  /** Who makes the request, once the admin API's token was checked (requireAdmin). */
+  actor?: Actor;
 }
 
 export type RoutedRequest = Request & { params: Record<string, string>; query: Record<string, string | string[] | undefined> };

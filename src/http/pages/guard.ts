@@ -3,6 +3,7 @@
 import type { HandlerContext } from '../context.ts';
 import { isSetupDone } from '../../domain/setup.ts';
 import type { ActiveSession } from '../../domain/sessions.ts';
+import type { Actor } from '../../domain/audit.ts';
 import { csrfOk, formOf, sessionOf } from '../session.ts';
 import { problemResponse } from '../problem.ts';
 
@@ -12,6 +13,8 @@ export function redirect(location: string, headers: Record<string, string> = {})
 
 export interface PageContext {
   session: ActiveSession;
+  /** The signed-in user, for the audit log. */
+  actor: Actor;
   /** The POST body (empty for GET). */
   form: URLSearchParams;
 }
@@ -26,7 +29,7 @@ export async function signedIn(request: Request, ctx: HandlerContext): Promise<P
   if (request.method === 'POST' && !csrfOk(request, form, session)) {
     return problemResponse(403, 'the form is out of date or was not sent by this site; reload the page and try again');
   }
-  return { session, form };
+  return { session, form, actor: { kind: 'user', id: session.user.id, name: session.user.email } };
 }
 
 /**
