@@ -206,15 +206,17 @@ describePebble('a CA outage in the middle of a batch', () => {
     expect(site.hosts[0].process.pid).toBeGreaterThan(0);
 
     site.proxy.restore();
-    // After the first back-off (about a minute) the scheduler finishes the batch by itself.
+    // The first back-off is about a minute: let it pass in the database instead of waiting it out.
+    // From there the scheduler finishes the batch by itself.
+    await site.hosts[0].sql("UPDATE certificates SET next_attempt_at = ? WHERE name LIKE 'outage-%' AND next_attempt_at IS NOT NULL", Date.now() - 1);
     await waitFor(
       'the whole batch',
       async () => {
         const list = (await site.api.get('/api/v1/certificates')).body.items as Array<{ name: string; status: string; lastError: unknown }>;
         return list.filter((c) => c.name.startsWith('outage-')).every((c) => c.status === 'valid' && c.lastError === null) ? true : undefined;
       },
-      100_000,
+      30_000,
     );
     for (const name of names) expect((await site.api.get(`/api/v1/certificates/${name}/orders`)).body.items.filter((o: { state: string }) => o.state === 'done')).toHaveLength(1);
-  }, 150_000);
+  }, 90_000);
 });
