@@ -7,6 +7,7 @@ import type { App, HandlerContext, RequestContext } from './http/context.ts';
 import { errorResponse, problemResponse } from './http/problem.ts';
 import { acmeChallenge, healthz } from './http/well-known.ts';
 import { downloadCertificate, downloadKey } from './http/download-api.ts';
+import { auditedDownload } from './http/download-audit.ts';
 import * as admin from './http/admin-api.ts';
 import { isLoopback } from './http/ip.ts';
 import { serveStatic } from './http/static.ts';
@@ -84,10 +85,11 @@ export function createApp(deps: Deps): App {
   router
     .get('/.well-known/acme-challenge/:token', acmeChallenge)
     .get('/healthz', healthz)
-    .get('/api/certificate/:name', downloadCertificate)
-    .post('/api/certificate/:name', downloadCertificate)
-    .get('/api/key/:name', downloadKey)
-    .post('/api/key/:name', downloadKey)
+    // Every download, and every refused one, is audited (per consumer and hour).
+    .get('/api/certificate/:name', auditedDownload('certificate', downloadCertificate))
+    .post('/api/certificate/:name', auditedDownload('certificate', downloadCertificate))
+    .get('/api/key/:name', auditedDownload('key', downloadKey))
+    .post('/api/key/:name', auditedDownload('key', downloadKey))
     .post(AGENT_REPORT_PATH, agentReport)
     .all(AGENT_SCRIPT_PATH, agentScript)
     .post('/api/v1/setup', admin.setup)

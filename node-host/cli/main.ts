@@ -12,6 +12,7 @@ import { createAdminToken } from '../../src/domain/tokens.ts';
 import { changePassword, findUserByEmail, unlockUser } from '../../src/domain/sessions.ts';
 import { createLogger } from '../../src/log.ts';
 import { CertkeepError } from '../../src/errors.ts';
+import { BY_CLI } from '../../src/domain/audit.ts';
 import { UsageError } from './usage.ts';
 import { backupCommand, restoreCommand } from './backup.ts';
 
@@ -84,7 +85,7 @@ const COMMANDS: Record<string, Command> = {
       const core = await createNodeCore(settings, quietLogger(settings.logLevel));
       try {
         const { normalizeDomain } = await import('../../src/domain/names.ts');
-        const { token } = await runSetup(core.deps, {
+        const { token } = await runSetup(core.deps, BY_CLI, {
           adminEmail: String(v['admin-email']),
           adminPassword: password,
           acme: {
@@ -114,14 +115,14 @@ const COMMANDS: Record<string, Command> = {
       const core = await openSetUpInstallation();
       try {
         if (action === 'unlock') {
-          await unlockUser(core.deps, email);
+          await unlockUser(core.deps, BY_CLI, email);
           process.stdout.write(`${email} can sign in again\n`);
         } else {
           const user = await findUserByEmail(core.deps, email);
           if (!user) throw new Error(`no user with email ${email}`);
           const password = (await readFile(String(v['password-file']), 'utf8')).replace(/\r?\n$/, '');
-          await changePassword(core.deps, user.id, password);
-          await unlockUser(core.deps, email);
+          await changePassword(core.deps, BY_CLI, user, password);
+          await unlockUser(core.deps, BY_CLI, email);
           process.stdout.write(`password of ${email} changed; its sessions ended\n`);
         }
       } finally {
@@ -171,7 +172,7 @@ const COMMANDS: Record<string, Command> = {
       if (positionals[0] !== 'create' || positionals.length !== 1) throw new UsageError('expected: certkeep token create [--name N]');
       const core = await openSetUpInstallation();
       try {
-        await emitToken(await createAdminToken(core.deps, v.name ? String(v.name) : 'cli'), undefined);
+        await emitToken(await createAdminToken(core.deps, BY_CLI, v.name ? String(v.name) : 'cli'), undefined);
       } finally {
         core.db.close();
       }

@@ -22,6 +22,7 @@ import { issue, type OrderReason } from '../domain/orders.ts';
 import { refreshRenewalInfo } from '../domain/renewal.ts';
 import { purgeSessions } from '../domain/sessions.ts';
 import { purgeRateLimits } from '../domain/throttle.ts';
+import { auditTick } from '../domain/audit-chain.ts';
 import { nextAccountOpening, orderableAccounts } from '../domain/ca-pace.ts';
 
 export interface TickResult {
@@ -115,6 +116,8 @@ export class Scheduler {
     await this.checkRenewalInfo(run.result);
     await purgeSessions(this.deps);
     await purgeRateLimits(this.deps);
+    // Download counts written, records sealed into the chain, old ones purged (all bounded).
+    await auditTick(this.deps).catch((err) => this.deps.log.error('audit housekeeping failed', { err }));
     await this.fill(run);
     if (opts.settle !== false) await settle(run);
     await this.armTimer();
