@@ -21,6 +21,8 @@ import { dnsProvidersPages } from './http/pages/dns-providers.ts';
 import { settingsPages } from './http/pages/settings.ts';
 import { accountPages } from './http/pages/account.ts';
 import { backupsPages } from './http/pages/backups.ts';
+import { auditPages } from './http/pages/audit.ts';
+import { listAudit } from './http/audit-api.ts';
 import { downloadBackup, listBackups } from './http/backups-api.ts';
 import { withSecurityHeaders } from './http/security-headers.ts';
 import { refuseCrossSite, requireJsonBody } from './http/same-origin.ts';
@@ -125,6 +127,7 @@ export function createApp(deps: Deps): App {
     .get('/api/v1/certificates/:name/revocation-status', admin.certificateRevocationStatus)
     .post('/api/v1/certificates/:name/api-keys/:slot', admin.rotateCertificateApiKey)
     .post('/api/v1/certificates/:name/key', admin.rotateCertificateKey)
+    .get('/api/v1/audit', listAudit)
     .get('/api/v1/backups', listBackups)
     .get('/api/v1/backups/:name', downloadBackup)
     .all('/static/*', serveStatic)
@@ -136,7 +139,7 @@ export function createApp(deps: Deps): App {
     .post('/login', auth.submitLogin)
     .post('/logout', auth.logout)
     .get('/', dashboard);
-  for (const [method, path, handler] of [...certificatesPages, ...keysPages, ...accountsPages, ...dnsProvidersPages, ...settingsPages, ...accountPages, ...backupsPages]) {
+  for (const [method, path, handler] of [...certificatesPages, ...keysPages, ...accountsPages, ...dnsProvidersPages, ...settingsPages, ...accountPages, ...backupsPages, ...auditPages]) {
     router[method](path, handler as never);
   }
   router.all('*', () => problemResponse(404, 'no such resource'));

@@ -178,6 +178,32 @@ const COMMANDS: Record<string, Command> = {
       }
     },
   },
+  audit: {
+    usage: 'certkeep audit verify',
+    summary:
+      "check the audit log's chain: every sealed record as it was written, none removed or inserted since (from where retention's purge left off); names the first record that breaks it and exits 1. Prints the chain's last place and hash: keep them elsewhere to tell later that nothing was cut off the end",
+    options: {},
+    async run(_v, positionals) {
+      if (positionals[0] !== 'verify' || positionals.length !== 1) throw new UsageError('expected: certkeep audit verify');
+      const core = await openSetUpInstallation();
+      try {
+        const { verifyAudit } = await import('../../src/domain/audit-chain.ts');
+        const result = await verifyAudit(core.deps);
+        if (!result.ok) {
+          const at = result.broken ? `record ${result.broken.id} (${new Date(result.broken.at).toISOString()}, ${result.broken.action} by ${result.broken.actorName}${result.broken.seq !== null ? `, place ${result.broken.seq}` : ''})` : 'the anchor';
+          throw new Error(`the audit log was tampered with: ${at}: ${result.problem} (${result.records} records before it verified)`);
+        }
+        const lines = [
+          `audit log verified: ${result.records} sealed record${result.records === 1 ? '' : 's'}${result.anchor ? ` after the ${result.anchor.seq} removed by retention (up to ${new Date(result.anchor.at).toISOString()})` : ''}`,
+          result.head ? `last: place ${result.head.seq}, record ${result.head.id} of ${new Date(result.head.at).toISOString()}, hash ${result.head.hash}` : 'no record is sealed yet',
+          `not yet sealed: ${result.unsealed} (the running server seals them at its next tick; downloads once their hour has ended)`,
+        ];
+        process.stdout.write(lines.join('\n') + '\n');
+      } finally {
+        core.db.close();
+      }
+    },
+  },
   backup: backupCommand,
   restore: restoreCommand,
 };
@@ -235,7 +261,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`Usage: ${command.usage}\n\n${command.summary}\n${name === 'serve' ? settingsHelp() + '\n' : ''}`);
     return 0;
   }
-  if (!['token', 'user', 'import', 'backup', 'restore'].includes(name) && parsed.positionals.length > 0) {
+  if (!['token', 'user', 'import', 'backup', 'restore', 'audit'].includes(name) && parsed.positionals.length > 0) {
     process.stderr.write(`certkeep ${name}: unexpected argument "${parsed.positionals[0]}"\nUsage: ${command.usage}\n`);
     return 2;
   }
