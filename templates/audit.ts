@@ -94,8 +94,8 @@ export function auditPage(o: AuditPageOptions): Html {
   ${selectField({ name: 'action', label: 'What', options: actions, placeholder: 'Everything', value: value('action'), error: errors.action })}
   ${field({ name: 'object', label: 'Object', value: value('object'), error: errors.object, hint: 'A certificate’s, key’s or account’s name, or a user’s email.', attributes: { autocomplete: 'off', spellcheck: 'false' } })}
   ${selectField({ name: 'outcome', label: 'Outcome', options: OUTCOMES, placeholder: 'Any', value: value('outcome'), error: errors.outcome })}
-  ${field({ name: 'since', label: 'From (UTC)', type: 'date', value: value('since'), error: errors.since })}
-  ${field({ name: 'until', label: 'Before (UTC)', type: 'date', value: value('until'), error: errors.until })}
+  ${field({ name: 'since', label: 'From (UTC)', value: value('since'), error: errors.since, hint: 'A date, 2030-05-01, or a date and time, 2030-05-01T12:00Z.', attributes: { autocomplete: 'off', spellcheck: 'false', placeholder: 'YYYY-MM-DD' } })}
+  ${field({ name: 'until', label: 'Before (UTC)', value: value('until'), error: errors.until, attributes: { autocomplete: 'off', spellcheck: 'false', placeholder: 'YYYY-MM-DD' } })}
   <div class="actions">${button('Show')}${filtered ? linkButton(AUDIT_PATH, 'Show all') : null}</div>
 </form>
 <div class="actions">${linkButton(`${AUDIT_EXPORT_PATH}${exportQuery.size ? `?${exportQuery}` : ''}`, filtered ? 'Download these records (JSON lines)' : 'Download all records (JSON lines)')}</div>

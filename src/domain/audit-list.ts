@@ -34,11 +34,12 @@ function bad(name: string, detail: string): CertkeepError {
   return new CertkeepError('BAD_REQUEST', `${name}: ${detail}`, { field: name });
 }
 
-/** A time as given: an ISO 8601 date (`2026-05-01`, midnight UTC) or date and time. */
+/** A time as given, in UTC: an ISO 8601 date (`2026-05-01`, midnight) or date and time (a zone is optional). */
 function timeParam(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
-  const t = /^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value) ? Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value) : NaN;
-  if (!Number.isFinite(t)) throw bad(name, 'expected a date (2026-05-01) or a date and time (2026-05-01T12:00:00Z)');
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?)(Z|[+-]\d{2}:?\d{2})?)?$/.exec(value.trim());
+  const t = m ? Date.parse(`${m[1]}T${m[2] ?? '00:00'}${m[3] ?? 'Z'}`) : NaN;
+  if (!Number.isFinite(t)) throw bad(name, 'expected a date (2026-05-01) or a date and time (2026-05-01T12:00Z), in UTC unless a zone is given');
   return t;
 }
 
