@@ -33,8 +33,13 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 /** An aggregated download record is sealed this long after its hour ended: late counts still go into it. */
 export const SEAL_GRACE_MS = 10 * 60_000;
-/** Records sealed, or purged, per tick: a tick stays bounded; a backlog takes a few ticks. */
+/**
+ * Records sealed, or purged, per tick: a tick stays bounded; a backlog takes a few ticks. On the
+ * Worker the cron run's budget counts each statement of a batch as a subrequest (src/jobs/budget.ts),
+ * so fewer are sealed per run there, leaving the budget to orders.
+ */
 export const SEAL_PER_TICK = 500;
+export const WORKER_SEAL_PER_TICK = 200;
 export const PURGE_PER_TICK = 500;
 const LEASE = 'audit-chain';
 const LEASE_TTL_MS = 60_000;
@@ -187,7 +192,7 @@ export async function sealAndPurge(deps: Deps, opts: { seal?: number; purge?: nu
   const lease = await tryAcquireLease(deps.db, LEASE, `${deps.hostId}:${newId()}`, LEASE_TTL_MS, deps.now);
   if (!lease) return null;
   try {
-    const sealed = await sealUnderLease(deps, opts.seal ?? SEAL_PER_TICK);
+    const sealed = await sealUnderLease(deps, opts.seal ?? (deps.runtime === 'worker' ? WORKER_SEAL_PER_TICK : SEAL_PER_TICK));
     const purged = await purgeUnderLease(deps, opts.purge ?? PURGE_PER_TICK);
     return { sealed, purged };
   } finally {
