@@ -116,10 +116,11 @@ export class Scheduler {
     await this.checkRenewalInfo(run.result);
     await purgeSessions(this.deps);
     await purgeRateLimits(this.deps);
-    // Download counts written, records sealed into the chain, old ones purged (all bounded).
-    await auditTick(this.deps).catch((err) => this.deps.log.error('audit housekeeping failed', { err }));
     await this.fill(run);
     if (opts.settle !== false) await settle(run);
+    // Download counts written, records sealed into the chain, old ones purged (all bounded): after
+    // the orders have started, so that a Worker's budget goes to them first.
+    await auditTick(this.deps).catch((err) => this.deps.log.error('audit housekeeping failed', { err }));
     await this.armTimer();
     return run.result;
   }
