@@ -26,12 +26,19 @@ export interface DownloadsResult extends DownloadsOptions {
   nginx: WrkResult[];
   /** The bare node:http server; absent from results written before it was measured. */
   bareNode?: WrkResult[];
+  /**
+   * The audit log's share: downloads made of Certkeep (warm-up included), the download records
+   * written while they ran, and the downloads those records count once the host has stopped
+   * (it writes the counts it kept in memory). Absent from results written before the audit log.
+   */
+  audit?: { downloads: number; rows: number; counted: number };
 }
 
 const NAME = 'download-bench';
 
 export async function runDownloads(lab: Lab, opts: DownloadsOptions): Promise<DownloadsResult> {
   const { host, api } = await startSetUpHost(lab, 'downloads');
+  let stopped = false;
   try {
     const created = await api.post('/api/v1/certificates', { name: NAME, domains: twoNames() });
     if (created.status !== 201) throw new Error(`create: ${created.status} ${created.text}`);
@@ -41,6 +48,7 @@ export async function runDownloads(lab: Lab, opts: DownloadsOptions): Promise<Do
     const certkeepUrl = `${host.baseUrl}/api/certificate/${NAME}`;
     const pem = await fetchBody(certkeepUrl, { apikey: apiKey });
     const certkeepHeaders = await fetchHeaders(certkeepUrl, { apikey: apiKey });
+    let certkeepDownloads = 2;
 
     // nginx serves the very same bytes from <root>/api/certificate/<name>.
     const root = join(lab.work, 'nginx-root');
@@ -55,8 +63,11 @@ export async function runDownloads(lab: Lab, opts: DownloadsOptions): Promise<Do
       if ((await fetchBody(nginxUrl, {})) !== pem) throw new Error('nginx serves other bytes than Certkeep');
       if ((await fetchBody(bare.url, {})) !== pem) throw new Error('the bare node:http server serves other bytes than Certkeep');
 
-      const load = (label: string, url: string, headers?: Record<string, string>) => (seconds: number) =>
-        checked(label, wrk({ url, headers, seconds, threads: opts.threads, connections: opts.connections }));
+      const load = (label: string, url: string, headers?: Record<string, string>) => async (seconds: number) => {
+        const result = await checked(label, wrk({ url, headers, seconds, threads: opts.threads, connections: opts.connections }));
+        if (label === 'certkeep') certkeepDownloads += result.requests;
+        return result;
+      };
       const sides = {
         certkeep: load('certkeep', certkeepUrl, { apikey: apiKey }),
         nginx: load('nginx', nginxUrl),
@@ -69,12 +80,18 @@ export async function runDownloads(lab: Lab, opts: DownloadsOptions): Promise<Do
         const order = round % 2 === 0 ? (['certkeep', 'nginx', 'bareNode'] as const) : (['bareNode', 'nginx', 'certkeep'] as const);
         for (const side of order) result[side]!.push(await sides[side](opts.seconds));
       }
+      const downloadRecords = `select count(*) as n, coalesce(sum(count), 0) as counted from audit_log where action = 'certificate.download'`;
+      const [during] = await host.sql(downloadRecords);
+      stopped = true;
+      await host.stop();
+      const [after] = await host.sql(downloadRecords);
+      result.audit = { downloads: certkeepDownloads, rows: Number(during.n), counted: Number(after.counted) };
       return result;
     } finally {
       await Promise.all([nginx.stop(), bare.stop()]);
     }
   } finally {
-    await host.stop();
+    if (!stopped) await host.stop();
   }
 }
 

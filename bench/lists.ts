@@ -23,6 +23,7 @@ import { silentLogger } from '../src/log.ts';
 import { sampleRss } from './rss.ts';
 import { fmtMs, median, sleep, startSetUpHost, type Lab } from './lab.ts';
 import type { SummaryRow } from './report.ts';
+import { BY_CLI } from '../src/domain/audit.ts';
 
 const WARMUP = 5;
 const DAY = 86_400_000;
@@ -105,7 +106,7 @@ async function makeCertificates(dataDir: string, from: number, to: number, realN
   try {
     const { deps } = core;
     for (let i = from; i < to; i++) {
-      await createCertificate(deps, { name: nameOf(i), domains: [`www-${String(i).padStart(5, '0')}.bench.example.com`, `api-${String(i).padStart(5, '0')}.bench.example.com`], challenge: 'http-01' });
+      await createCertificate(deps, BY_CLI, { name: nameOf(i), domains: [`www-${String(i).padStart(5, '0')}.bench.example.com`, `api-${String(i).padStart(5, '0')}.bench.example.com`], challenge: 'http-01' });
     }
     const [real] = await deps.db.db.select({ pem: certificates.pem, serial: certificates.serial }).from(certificates).where(eq(certificates.name, realName));
     if (!real?.pem) throw new Error(`no issued certificate named ${realName}`);

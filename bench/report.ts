@@ -78,6 +78,12 @@ export function printDetails(results: Results): void {
       if (!runs) continue;
       console.log(`${label.padEnd(14)} ${runs.map((r) => rate(r.requestsPerSecond).padStart(10)).join(' ')}   median ${rate(median(runs.map((r) => r.requestsPerSecond)))}, latency ${runs.map((r) => r.latencyAvg).join(' ')}`);
     }
+    if (downloads.audit) {
+      const { downloads: made, rows, counted } = downloads.audit;
+      console.log(
+        `audit log: ${made} downloads of Certkeep wrote ${rows} download record${rows === 1 ? '' : 's'} (${((rows * 1000) / made).toFixed(3)} per 1,000 downloads); after the host stopped they count ${counted}`,
+      );
+    }
   }
 }
 

@@ -13,6 +13,7 @@ import { ScheduledBackups } from './backup/schedule.ts';
 import { createRequestListener } from './http-adapter.ts';
 import { SiteTls } from './site-tls.ts';
 import { enableDownloadCache } from '../src/http/download-cache.ts';
+import { flushDownloadAudit } from '../src/domain/download-audit.ts';
 import { databaseFilePath, walVersion } from './db-version.ts';
 import type { Deps } from '../src/deps.ts';
 
@@ -96,6 +97,8 @@ export async function serve(settings: Settings): Promise<RunningServer> {
         if (!settled) log.warn('stopping with work in flight; unfinished orders resume at the next start');
         for (const server of servers) server.closeAllConnections();
         await Promise.all([...closing, stoppingBackups]);
+        // The download counts still in memory go into the audit log.
+        await flushDownloadAudit(deps, { all: true }).catch((err) => log.error('download counts not written to the audit log', { err }));
         await core.db.checkpoint().catch((err) => log.error('database checkpoint failed', { err }));
         core.db.close();
         log.info('certkeep stopped');

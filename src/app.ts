@@ -7,6 +7,7 @@ import type { App, HandlerContext, RequestContext } from './http/context.ts';
 import { errorResponse, problemResponse } from './http/problem.ts';
 import { acmeChallenge, healthz } from './http/well-known.ts';
 import { downloadCertificate, downloadKey } from './http/download-api.ts';
+import { auditedDownload } from './http/download-audit.ts';
 import * as admin from './http/admin-api.ts';
 import { isLoopback } from './http/ip.ts';
 import { serveStatic } from './http/static.ts';
@@ -20,6 +21,8 @@ import { dnsProvidersPages } from './http/pages/dns-providers.ts';
 import { settingsPages } from './http/pages/settings.ts';
 import { accountPages } from './http/pages/account.ts';
 import { backupsPages } from './http/pages/backups.ts';
+import { auditPages } from './http/pages/audit.ts';
+import { listAudit } from './http/audit-api.ts';
 import { downloadBackup, listBackups } from './http/backups-api.ts';
 import { withSecurityHeaders } from './http/security-headers.ts';
 import { refuseCrossSite, requireJsonBody } from './http/same-origin.ts';
@@ -84,10 +87,11 @@ export function createApp(deps: Deps): App {
   router
     .get('/.well-known/acme-challenge/:token', acmeChallenge)
     .get('/healthz', healthz)
-    .get('/api/certificate/:name', downloadCertificate)
-    .post('/api/certificate/:name', downloadCertificate)
-    .get('/api/key/:name', downloadKey)
-    .post('/api/key/:name', downloadKey)
+    // Every download, and every refused one, is audited (per consumer and hour).
+    .get('/api/certificate/:name', auditedDownload('certificate', downloadCertificate))
+    .post('/api/certificate/:name', auditedDownload('certificate', downloadCertificate))
+    .get('/api/key/:name', auditedDownload('key', downloadKey))
+    .post('/api/key/:name', auditedDownload('key', downloadKey))
     .post(AGENT_REPORT_PATH, agentReport)
     .all(AGENT_SCRIPT_PATH, agentScript)
     .post('/api/v1/setup', admin.setup)
@@ -123,6 +127,7 @@ export function createApp(deps: Deps): App {
     .get('/api/v1/certificates/:name/revocation-status', admin.certificateRevocationStatus)
     .post('/api/v1/certificates/:name/api-keys/:slot', admin.rotateCertificateApiKey)
     .post('/api/v1/certificates/:name/key', admin.rotateCertificateKey)
+    .get('/api/v1/audit', listAudit)
     .get('/api/v1/backups', listBackups)
     .get('/api/v1/backups/:name', downloadBackup)
     .all('/static/*', serveStatic)
@@ -134,7 +139,7 @@ export function createApp(deps: Deps): App {
     .post('/login', auth.submitLogin)
     .post('/logout', auth.logout)
     .get('/', dashboard);
-  for (const [method, path, handler] of [...certificatesPages, ...keysPages, ...accountsPages, ...dnsProvidersPages, ...settingsPages, ...accountPages, ...backupsPages]) {
+  for (const [method, path, handler] of [...certificatesPages, ...keysPages, ...accountsPages, ...dnsProvidersPages, ...settingsPages, ...accountPages, ...backupsPages, ...auditPages]) {
     router[method](path, handler as never);
   }
   router.all('*', () => problemResponse(404, 'no such resource'));

@@ -5,7 +5,7 @@ import { attrs, html, type Html, type HtmlValue } from '../src/html/html.ts';
 import { assetUrl } from './assets.ts';
 import { CSRF_HEADER, postButton } from './components.ts';
 
-export type Section = 'dashboard' | 'certificates' | 'keys' | 'accounts' | 'dns-providers' | 'tracking' | 'notifications' | 'backups' | 'settings' | 'account';
+export type Section = 'dashboard' | 'certificates' | 'keys' | 'accounts' | 'dns-providers' | 'tracking' | 'notifications' | 'audit' | 'backups' | 'settings' | 'account';
 
 /**
  * The navigation, in order; pages route to these paths. Tracking and notifications have their
@@ -18,6 +18,7 @@ export const NAVIGATION: readonly { section: Section; label: string; href: strin
   { section: 'keys', label: 'Keys', href: '/keys' },
   { section: 'accounts', label: 'ACME accounts', href: '/accounts' },
   { section: 'dns-providers', label: 'DNS providers', href: '/dns-providers' },
+  { section: 'audit', label: 'Audit log', href: '/audit' },
   { section: 'backups', label: 'Backups', href: '/backups' },
   { section: 'settings', label: 'Settings', href: '/settings' },
   { section: 'account', label: 'Account', href: '/account' },

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { Deps } from '../../src/deps.ts';
 import { importCertera, type CerteraImportOptions, type CerteraImportReport } from '../../src/domain/certera/import.ts';
+import { BY_CLI } from '../../src/domain/audit.ts';
 import type { CerteraReader } from '../../src/domain/certera/source.ts';
 
 /** The first 16 bytes of every SQLite 3 database file. */
@@ -60,7 +61,7 @@ export async function importCerteraFile(deps: Deps, file: string, options: Certe
       },
     };
     try {
-      return await importCertera(deps, reader, options);
+      return await importCertera(deps, BY_CLI, reader, options);
     } finally {
       client.close();
     }

@@ -12,6 +12,7 @@ import { createAdminToken } from '../../src/domain/tokens.ts';
 import { changePassword, findUserByEmail, unlockUser } from '../../src/domain/sessions.ts';
 import { createLogger } from '../../src/log.ts';
 import { CertkeepError } from '../../src/errors.ts';
+import { BY_CLI } from '../../src/domain/audit.ts';
 import { UsageError } from './usage.ts';
 import { backupCommand, restoreCommand } from './backup.ts';
 
@@ -84,7 +85,7 @@ const COMMANDS: Record<string, Command> = {
       const core = await createNodeCore(settings, quietLogger(settings.logLevel));
       try {
         const { normalizeDomain } = await import('../../src/domain/names.ts');
-        const { token } = await runSetup(core.deps, {
+        const { token } = await runSetup(core.deps, BY_CLI, {
           adminEmail: String(v['admin-email']),
           adminPassword: password,
           acme: {
@@ -114,14 +115,14 @@ const COMMANDS: Record<string, Command> = {
       const core = await openSetUpInstallation();
       try {
         if (action === 'unlock') {
-          await unlockUser(core.deps, email);
+          await unlockUser(core.deps, BY_CLI, email);
           process.stdout.write(`${email} can sign in again\n`);
         } else {
           const user = await findUserByEmail(core.deps, email);
           if (!user) throw new Error(`no user with email ${email}`);
           const password = (await readFile(String(v['password-file']), 'utf8')).replace(/\r?\n$/, '');
-          await changePassword(core.deps, user.id, password);
-          await unlockUser(core.deps, email);
+          await changePassword(core.deps, BY_CLI, user, password);
+          await unlockUser(core.deps, BY_CLI, email);
           process.stdout.write(`password of ${email} changed; its sessions ended\n`);
         }
       } finally {
@@ -171,7 +172,33 @@ const COMMANDS: Record<string, Command> = {
       if (positionals[0] !== 'create' || positionals.length !== 1) throw new UsageError('expected: certkeep token create [--name N]');
       const core = await openSetUpInstallation();
       try {
-        await emitToken(await createAdminToken(core.deps, v.name ? String(v.name) : 'cli'), undefined);
+        await emitToken(await createAdminToken(core.deps, BY_CLI, v.name ? String(v.name) : 'cli'), undefined);
+      } finally {
+        core.db.close();
+      }
+    },
+  },
+  audit: {
+    usage: 'certkeep audit verify',
+    summary:
+      "check the audit log's chain: every sealed record as it was written, none removed or inserted since (from where retention's purge left off); names the first record that breaks it and exits 1. Prints the chain's last place and hash: keep them elsewhere to tell later that nothing was cut off the end",
+    options: {},
+    async run(_v, positionals) {
+      if (positionals[0] !== 'verify' || positionals.length !== 1) throw new UsageError('expected: certkeep audit verify');
+      const core = await openSetUpInstallation();
+      try {
+        const { verifyAudit } = await import('../../src/domain/audit-chain.ts');
+        const result = await verifyAudit(core.deps);
+        if (!result.ok) {
+          const at = result.broken ? `record ${result.broken.id} (${new Date(result.broken.at).toISOString()}, ${result.broken.action} by ${result.broken.actorName}${result.broken.seq !== null ? `, place ${result.broken.seq}` : ''})` : 'the anchor';
+          throw new Error(`the audit log was tampered with: ${at}: ${result.problem} (${result.records} records before it verified)`);
+        }
+        const lines = [
+          `audit log verified: ${result.records} sealed record${result.records === 1 ? '' : 's'}${result.anchor ? ` after the ${result.anchor.seq} removed by retention (up to ${new Date(result.anchor.at).toISOString()})` : ''}`,
+          result.head ? `last: place ${result.head.seq}, record ${result.head.id} of ${new Date(result.head.at).toISOString()}, hash ${result.head.hash}` : 'no record is sealed yet',
+          `not yet sealed: ${result.unsealed} (the running server seals them at its next tick; downloads once their hour has ended)`,
+        ];
+        process.stdout.write(lines.join('\n') + '\n');
       } finally {
         core.db.close();
       }
@@ -234,7 +261,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`Usage: ${command.usage}\n\n${command.summary}\n${name === 'serve' ? settingsHelp() + '\n' : ''}`);
     return 0;
   }
-  if (!['token', 'user', 'import', 'backup', 'restore'].includes(name) && parsed.positionals.length > 0) {
+  if (!['token', 'user', 'import', 'backup', 'restore', 'audit'].includes(name) && parsed.positionals.length > 0) {
     process.stderr.write(`certkeep ${name}: unexpected argument "${parsed.positionals[0]}"\nUsage: ${command.usage}\n`);
     return 2;
   }

@@ -54,6 +54,22 @@ export async function sealSecret(masterKey: CryptoKey, plaintext: Uint8Array, aa
 }
 
 /**
+ * 32 bytes derived from the master key for another use, named by `label` (the audit log's chain
+ * key): AES-GCM of 32 zero bytes under an all-zero IV, with the label as associated data. It is
+ * deterministic on purpose (the same key every time), and distinct from every sealed value,
+ * whose IVs are random and whose associated data starts with `certkeep-at-rest/`.
+ */
+export async function deriveFromMasterKey(masterKey: CryptoKey, label: string): Promise<Uint8Array<ArrayBuffer>> {
+  const out = await crypto.subtle.encrypt(
+    { name: 'AES-GCM', iv: new Uint8Array(IV_BYTES), additionalData: bufferSource(utf8(`certkeep-derive/${VERSION}\n${label}`)), tagLength: TAG_BYTES * 8 },
+    masterKey,
+    new Uint8Array(32),
+  );
+  // The ciphertext is the keystream (the plaintext is zeros); the tag adds nothing to a key.
+  return new Uint8Array(out).slice(0, 32);
+}
+
+/**
  * Decrypts a value from sealSecret. Any failure — another master key, another row's `aad`,
  * a changed byte, a malformed value — is the same DECRYPT_FAILED: telling them apart would
  * help nobody but someone probing.

@@ -26,6 +26,6 @@ export {
   publicKeyMatches,
   createSelfSignedCertificate,
 } from './certificate.ts';
-export { generateMasterKey, importMasterKey, sealSecret, openSecret } from './atrest.ts';
+export { generateMasterKey, importMasterKey, sealSecret, openSecret, deriveFromMasterKey } from './atrest.ts';
 export { type Pkcs12Options, createPkcs12 } from './pkcs12.ts';
 export { type RevocationStatus, type RevocationSource, type CheckRevocationOptions, checkRevocation } from './revocation.ts';

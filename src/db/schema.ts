@@ -383,6 +383,12 @@ export const events = sqliteTable(
  * The audit log (SPEC §4.4): who did what to which object, from where, with what outcome.
  * Written in the same batch as the change it records (domain/audit.ts): an action whose record
  * cannot be written is not carried out.
+ *
+ * Downloads are aggregated (domain/download-audit.ts): one row per certificate or key, API key
+ * slot, client address, outcome and hour (`aggregate_key`), whose `count` grows while it is not
+ * sealed. Sealing (domain/audit-chain.ts) chains the records after commit: `seq` is the record's
+ * place in the chain and `hash` an HMAC (under a key derived from the master key) of the previous
+ * record's hash and this record, so that an edited, removed or inserted record is found.
  */
 export const auditLog = sqliteTable(
   'audit_log',
@@ -403,6 +409,29 @@ export const auditLog = sqliteTable(
     outcome: text('outcome', { enum: ['ok', 'refused', 'failed'] }).notNull(),
     /** JSON object of further facts (never a secret), or null. */
     detail: text('detail'),
+    /** How many times it happened: 1, or the downloads an aggregated record stands for. */
+    count: integer('count').notNull().default(1),
+    /** Aggregated downloads: when the last one counted happened (`at` is the first). */
+    lastAt: integer('last_at'),
+    /** Aggregated downloads: `<hour>|<kind>|<object>|<owner>|<slot>|<address>|<outcome>`; null for other records. */
+    aggregateKey: text('aggregate_key'),
+    /** The record's place in the chain, from 1; null until it is sealed. */
+    seq: integer('seq'),
+    /** HMAC-SHA-256 (hex) of the previous record's hash and this record; null until sealed. */
+    hash: text('hash'),
   },
-  (t) => [index('audit_log_at').on(t.at), index('audit_log_object').on(t.objectKind, t.objectName, t.id), index('audit_log_actor').on(t.actorKind, t.actorId, t.id)],
+  (t) => [
+    // The list, newest first (`at`, then id), and each of its filters along its own index.
+    index('audit_log_at').on(t.at),
+    index('audit_log_action').on(t.action, t.at),
+    index('audit_log_actor_name').on(t.actorName, t.at),
+    index('audit_log_object_name').on(t.objectName, t.at),
+    index('audit_log_outcome').on(t.outcome, t.at),
+    // The chain: its head, the records to seal (in id order; downloads once their hour ended), the purge.
+    uniqueIndex('audit_log_seq').on(t.seq),
+    index('audit_log_unsealed').on(t.id).where(sql`${t.seq} is null and ${t.aggregateKey} is null`),
+    index('audit_log_unsealed_downloads').on(t.at).where(sql`${t.seq} is null and ${t.aggregateKey} is not null`),
+    // One open (unsealed) row per aggregate: downloads add to it until it is sealed.
+    uniqueIndex('audit_log_aggregate').on(t.aggregateKey).where(sql`${t.seq} is null`),
+  ],
 );

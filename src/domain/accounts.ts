@@ -8,6 +8,7 @@ import { AcmeClient } from '../acme/index.ts';
 import { type KeyType, generateKeyPair, exportPkcs8, importPrivateKey, keyFromPkcs8, sealSecret, openSecret } from '../crypto/index.ts';
 import { newId } from './secrets.ts';
 import { activePause, MAX_ORDERS_PER_HOUR } from './ca-pace.ts';
+import { audit, record, type By } from './audit.ts';
 
 export type AccountRow = typeof acmeAccounts.$inferSelect;
 
@@ -97,13 +98,28 @@ export async function registerAccount(deps: Deps, input: NewAccountInput): Promi
   };
 }
 
-export async function createAccount(deps: Deps, input: NewAccountInput): Promise<AccountRow> {
+/**
+ * Registers an account at its CA and stores it with its audit record. (An account the CA has
+ * registered but Certkeep failed to store is one nothing uses.)
+ */
+export async function createAccount(deps: Deps, by: By, input: NewAccountInput): Promise<AccountRow> {
   if (await findAccountByName(deps, input.name)) {
     throw new CertkeepError('CONFLICT', `name: an account named "${input.name}" already exists`, { field: 'name' });
   }
   const row = await registerAccount(deps, input);
-  await deps.db.db.insert(acmeAccounts).values(row);
+  await deps.db.batch([
+    deps.db.db.insert(acmeAccounts).values(row),
+    audit(deps, by, { action: 'account.create', object: { kind: 'account', name: row.name }, detail: { directoryUrl: row.directoryUrl, keyType: row.keyType } }),
+  ]);
   return row;
+}
+
+/** A second record when the CA refused what was recorded before asking it. */
+async function recordRefusal(deps: Deps, by: By, action: string, name: string, err: unknown): Promise<void> {
+  const problem = err instanceof CertkeepError ? ((err.details?.problem as { type?: string; detail?: string } | undefined) ?? { detail: err.message }) : { detail: String(err) };
+  await record(deps, by, { action, object: { kind: 'account', name }, outcome: 'failed', detail: { problem: { type: problem.type, detail: problem.detail } } }).catch((e) =>
+    deps.log.error('audit record of a failure not written', { err: e }),
+  );
 }
 
 export async function findAccountByName(deps: Deps, name: string): Promise<AccountRow | undefined> {
@@ -155,14 +171,23 @@ export async function acmeClientFor(deps: Deps, row: AccountRow): Promise<AcmeCl
  * asked; after the CA's answer it becomes the key. If we crashed in between, the next rollover
  * (or `recoverRollover`) finds out which key the CA knows and settles on it.
  */
-export async function rolloverAccountKey(deps: Deps, name: string, keyType?: KeyType): Promise<AccountRow> {
+export async function rolloverAccountKey(deps: Deps, by: By, name: string, keyType?: KeyType): Promise<AccountRow> {
   let row = await recoverRollover(deps, await requireAccount(deps, name));
   const type = keyType ?? (row.keyType as KeyType);
   const pair = await generateKeyPair(type);
   const nextSealed = await sealSecret(deps.masterKey, await exportPkcs8(pair.privateKey), accountAad(row.id));
-  await deps.db.db.update(acmeAccounts).set({ nextKeySealed: nextSealed, updatedAt: deps.now() }).where(eq(acmeAccounts.id, row.id));
+  // Recorded with the new key, before the CA is asked.
+  await deps.db.batch([
+    deps.db.db.update(acmeAccounts).set({ nextKeySealed: nextSealed, updatedAt: deps.now() }).where(eq(acmeAccounts.id, row.id)),
+    audit(deps, by, { action: 'account.key-rollover', object: { kind: 'account', name }, detail: { keyType: type } }),
+  ]);
   const client = await acmeClientFor(deps, row);
-  await client.keyRollover(pair);
+  try {
+    await client.keyRollover(pair);
+  } catch (err) {
+    await recordRefusal(deps, by, 'account.key-rollover', name, err);
+    throw err;
+  }
   await deps.db.db
     .update(acmeAccounts)
     .set({ keySealed: nextSealed, nextKeySealed: null, keyType: type, updatedAt: deps.now() })
@@ -188,31 +213,41 @@ async function recoverRollover(deps: Deps, row: AccountRow): Promise<AccountRow>
   return (await findAccountById(deps, row.id))!;
 }
 
-export async function deactivateAccount(deps: Deps, name: string): Promise<AccountRow> {
+export async function deactivateAccount(deps: Deps, by: By, name: string): Promise<AccountRow> {
   const row = await requireAccount(deps, name);
   const client = await acmeClientFor(deps, row);
-  await client.deactivateAccount();
+  // Recorded before the CA is asked: it cannot be undone.
+  await record(deps, by, { action: 'account.deactivate', object: { kind: 'account', name } });
+  try {
+    await client.deactivateAccount();
+  } catch (err) {
+    await recordRefusal(deps, by, 'account.deactivate', name, err);
+    throw err;
+  }
   await deps.db.db.update(acmeAccounts).set({ status: 'deactivated', updatedAt: deps.now() }).where(eq(acmeAccounts.id, row.id));
   return (await findAccountById(deps, row.id))!;
 }
 
-export async function deleteAccount(deps: Deps, name: string): Promise<void> {
+export async function deleteAccount(deps: Deps, by: By, name: string): Promise<void> {
   const row = await requireAccount(deps, name);
   const [user] = await deps.db.db.select({ name: certificates.name }).from(certificates).where(eq(certificates.accountId, row.id)).limit(1);
   if (user) throw new CertkeepError('CONFLICT', `account "${name}" is used by certificate "${user.name}"`);
-  await deps.db.db.delete(acmeAccounts).where(eq(acmeAccounts.id, row.id));
+  await deps.db.batch([deps.db.db.delete(acmeAccounts).where(eq(acmeAccounts.id, row.id)), audit(deps, by, { action: 'account.delete', object: { kind: 'account', name } })]);
 }
 
 /**
  * Sets or clears (null) the account's pacing. Orders already placed count towards the hour, so
  * a lower limit takes effect at once.
  */
-export async function setAccountPacing(deps: Deps, name: string, maxOrdersPerHour: number | null): Promise<AccountRow> {
+export async function setAccountPacing(deps: Deps, by: By, name: string, maxOrdersPerHour: number | null): Promise<AccountRow> {
   const row = await requireAccount(deps, name);
   if (maxOrdersPerHour !== null && (!Number.isInteger(maxOrdersPerHour) || maxOrdersPerHour < 1 || maxOrdersPerHour > MAX_ORDERS_PER_HOUR)) {
     throw new CertkeepError('BAD_REQUEST', `maxOrdersPerHour: expected an integer from 1 to ${MAX_ORDERS_PER_HOUR}, or null`, { field: 'maxOrdersPerHour' });
   }
-  await deps.db.db.update(acmeAccounts).set({ maxOrdersPerHour, updatedAt: deps.now() }).where(eq(acmeAccounts.id, row.id));
+  await deps.db.batch([
+    deps.db.db.update(acmeAccounts).set({ maxOrdersPerHour, updatedAt: deps.now() }).where(eq(acmeAccounts.id, row.id)),
+    audit(deps, by, { action: 'account.pace', object: { kind: 'account', name }, detail: { maxOrdersPerHour } }),
+  ]);
   deps.log.info('account pacing changed', { account: name, maxOrdersPerHour });
   // A raised limit may let waiting certificates go now.
   deps.wake?.();

@@ -6,6 +6,7 @@ import { and, eq } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { apiKeys } from '../db/schema.ts';
 import { hashSecret, hashesEqual, looksLikeSecret, newId, newSecret, type SecretPrefix } from './secrets.ts';
+import { audit, type By } from './audit.ts';
 
 export type ApiKeyOwnerKind = 'key' | 'certificate';
 
@@ -23,12 +24,15 @@ export async function newApiKeyPair(deps: Deps, ownerKind: ApiKeyOwnerKind, owne
 }
 
 /** Replaces the key in one slot; the other slot keeps working. Returns the new key, shown once. */
-export async function rotateApiKey(deps: Deps, ownerKind: ApiKeyOwnerKind, ownerId: string, slot: 1 | 2): Promise<string> {
+export async function rotateApiKey(deps: Deps, by: By, ownerKind: ApiKeyOwnerKind, owner: { id: string; name: string }, slot: 1 | 2): Promise<string> {
   const plain = newSecret(API_KEY_PREFIX[ownerKind]);
-  await deps.db.db
-    .update(apiKeys)
-    .set({ keyHash: await hashSecret(plain), createdAt: deps.now() })
-    .where(and(eq(apiKeys.ownerKind, ownerKind), eq(apiKeys.ownerId, ownerId), eq(apiKeys.slot, slot)));
+  await deps.db.batch([
+    deps.db.db
+      .update(apiKeys)
+      .set({ keyHash: await hashSecret(plain), createdAt: deps.now() })
+      .where(and(eq(apiKeys.ownerKind, ownerKind), eq(apiKeys.ownerId, owner.id), eq(apiKeys.slot, slot))),
+    audit(deps, by, { action: `${ownerKind}.api-key`, object: { kind: ownerKind, name: owner.name }, detail: { slot } }),
+  ]);
   return plain;
 }
 

@@ -13,6 +13,7 @@ import { createDnsProvider } from './dns/providers.ts';
 import { dueCertificates } from '../jobs/scheduler.ts';
 import { updateCertificate, type CertificateEdit } from './certificate-edit.ts';
 import { testOutbound } from '../../test/harness/outbound.ts';
+import { BY_CLI } from './audit.ts';
 
 let opened: OpenedDatabase;
 let deps: Deps;
@@ -52,14 +53,14 @@ beforeEach(async () => {
     createdAt: clock,
     updatedAt: clock,
   });
-  await createDnsProvider(deps, 'hook', 'webhook', { url: 'https://dns.example/hook', secret: 'a long enough shared secret' });
-  await createDnsProvider(deps, 'adns', 'acme-dns', { url: 'https://auth.example.org' });
+  await createDnsProvider(deps, BY_CLI, 'hook', 'webhook', { url: 'https://dns.example/hook', secret: 'a long enough shared secret' });
+  await createDnsProvider(deps, BY_CLI, 'adns', 'acme-dns', { url: 'https://auth.example.org' });
 });
 
 afterEach(() => opened.close());
 
 async function edit(name: string, e: CertificateEdit) {
-  return updateCertificate(deps, name, e);
+  return updateCertificate(deps, BY_CLI, name, e);
 }
 
 async function codeAndField(p: Promise<unknown>) {
@@ -82,7 +83,7 @@ async function markIssued(name: string) {
 
 describe('updateCertificate', () => {
   it('normalizes new names as creation does and makes an issued certificate due at once', async () => {
-    await createCertificate(deps, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
+    await createCertificate(deps, BY_CLI, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
     await markIssued('www');
     expect(await dueCertificates(deps, 10)).toEqual([]);
 
@@ -95,7 +96,7 @@ describe('updateCertificate', () => {
   });
 
   it('changes nothing (and writes nothing) when the values are the same', async () => {
-    await createCertificate(deps, { name: 'same', domains: ['a.example.com'], challenge: 'http-01' });
+    await createCertificate(deps, BY_CLI, { name: 'same', domains: ['a.example.com'], challenge: 'http-01' });
     const before = await findCertificateByName(deps, 'same');
     clock += 1000;
     const result = await edit('same', { domains: ['a.example.com'], challenge: 'http-01', dnsProvider: null, preferredChain: '' });
@@ -104,7 +105,7 @@ describe('updateCertificate', () => {
   });
 
   it('refuses what creation refuses, naming the field', async () => {
-    await createCertificate(deps, { name: 'c', domains: ['c.example.com'], challenge: 'http-01' });
+    await createCertificate(deps, BY_CLI, { name: 'c', domains: ['c.example.com'], challenge: 'http-01' });
     expect(await codeAndField(edit('c', { domains: ['*.example.com'] }))).toEqual({ code: 'BAD_REQUEST', field: 'domains' });
     expect(await codeAndField(edit('c', { domains: ['192.0.2.1'] }))).toEqual({ code: 'BAD_REQUEST', field: 'domains' });
     expect(await codeAndField(edit('c', { domains: [] }))).toEqual({ code: 'BAD_REQUEST', field: 'domains' });
@@ -121,7 +122,7 @@ describe('updateCertificate', () => {
   });
 
   it('moves between http-01 and dns-01 with the provider rules of creation', async () => {
-    await createCertificate(deps, { name: 'w', domains: ['w.example.com'], challenge: 'http-01' });
+    await createCertificate(deps, BY_CLI, { name: 'w', domains: ['w.example.com'], challenge: 'http-01' });
     const toDns = await edit('w', { challenge: 'dns-01', dnsProvider: 'hook', domains: ['*.w.example.com', 'w.example.com'] });
     expect(toDns.changed).toEqual(['domains', 'challenge', 'dnsProvider']);
     expect(toDns.reissue).toBe(false); // never issued: due anyway
@@ -133,7 +134,7 @@ describe('updateCertificate', () => {
   });
 
   it('keeps the provider when only other fields change, and sets or clears the preferred chain', async () => {
-    await createCertificate(deps, { name: 'd', domains: ['d.example.com'], challenge: 'dns-01', dnsProvider: 'hook' });
+    await createCertificate(deps, BY_CLI, { name: 'd', domains: ['d.example.com'], challenge: 'dns-01', dnsProvider: 'hook' });
     const chain = await edit('d', { preferredChain: '  ISRG Root X1 ' });
     expect(chain.changed).toEqual(['preferredChain']);
     expect(chain.row.preferredChain).toBe('ISRG Root X1');
@@ -142,7 +143,7 @@ describe('updateCertificate', () => {
   });
 
   it('refuses to change how an open order obtains the certificate, but not its preferred chain', async () => {
-    const { row } = await createCertificate(deps, { name: 'busy', domains: ['busy.example.com'], challenge: 'http-01' });
+    const { row } = await createCertificate(deps, BY_CLI, { name: 'busy', domains: ['busy.example.com'], challenge: 'http-01' });
     await deps.db.db.insert(orders).values({
       id: 'o1', certificateId: row.id, accountId: 'acct', keyId: row.keyId, state: 'authorizing', reason: 'new',
       domains: row.domains, attempts: 1, createdAt: clock, updatedAt: clock,
@@ -155,7 +156,7 @@ describe('updateCertificate', () => {
   });
 
   it('clears the back-off of a failing certificate when how it is obtained changes', async () => {
-    await createCertificate(deps, { name: 'f', domains: ['f.example.com'], challenge: 'http-01' });
+    await createCertificate(deps, BY_CLI, { name: 'f', domains: ['f.example.com'], challenge: 'http-01' });
     await deps.db.db.update(certificates).set({ status: 'invalid', failureCount: 3, nextAttemptAt: clock + 6_000_000 }).where(eq(certificates.name, 'f'));
     expect(await dueCertificates(deps, 10)).toEqual([]);
     await edit('f', { domains: ['g.example.com'] });
@@ -163,7 +164,7 @@ describe('updateCertificate', () => {
   });
 
   it('registers new names with acme-dns and returns the CNAMEs to create', async () => {
-    await createCertificate(deps, { name: 'a', domains: ['a.example.com'], challenge: 'http-01' });
+    await createCertificate(deps, BY_CLI, { name: 'a', domains: ['a.example.com'], challenge: 'http-01' });
     const result = await edit('a', { challenge: 'dns-01', dnsProvider: 'adns', domains: ['a.example.com', '*.a.example.com', 'b.example.com'] });
     expect(result.dns?.cnames).toEqual([
       { name: '_acme-challenge.a.example.com', target: 'sub1.auth.example.org' },
@@ -176,7 +177,7 @@ describe('updateCertificate', () => {
   });
 
   it('refuses to edit a revoked certificate', async () => {
-    await createCertificate(deps, { name: 'r', domains: ['r.example.com'], challenge: 'http-01' });
+    await createCertificate(deps, BY_CLI, { name: 'r', domains: ['r.example.com'], challenge: 'http-01' });
     await deps.db.db.update(certificates).set({ status: 'revoked' }).where(eq(certificates.name, 'r'));
     expect(await codeAndField(edit('r', { preferredChain: 'X' }))).toEqual({ code: 'CONFLICT', field: undefined });
   });

@@ -9,6 +9,7 @@ import { certificates, orders } from '../db/schema.ts';
 import { normalizeDomains } from './names.ts';
 import { findCertificateById, requireCertificate, type CertificateRow } from './certificates.ts';
 import { ensureAcmeDnsRegistrations, findDnsProvider, findDnsProviderById, type DnsProviderRow } from './dns/providers.ts';
+import { audit, type By } from './audit.ts';
 
 /** The longest preferred-chain name accepted, as at creation. */
 export const MAX_PREFERRED_CHAIN = 256;
@@ -49,7 +50,7 @@ const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.
  * the fields an order depends on (names, challenge, provider) — while an order for it is open:
  * a resumed order keeps its own names and would clean up through the certificate's provider.
  */
-export async function updateCertificate(deps: Deps, name: string, edit: CertificateEdit): Promise<CertificateEditResult> {
+export async function updateCertificate(deps: Deps, by: By, name: string, edit: CertificateEdit): Promise<CertificateEditResult> {
   const cert = await requireCertificate(deps, name);
   if (cert.status === 'revoked') throw new CertkeepError('CONFLICT', `certificate "${name}" is revoked; create a new one`);
 
@@ -108,18 +109,31 @@ export async function updateCertificate(deps: Deps, name: string, edit: Certific
   // New names: due at once (a served certificate no longer covers them). A changed way of
   // obtaining it deserves a fresh attempt, so the back-off of the old way is dropped.
   const reissue = changed.includes('domains') && cert.pem !== null;
-  await deps.db.db
-    .update(certificates)
-    .set({
-      domains: JSON.stringify(domains),
-      challenge,
-      dnsProviderId,
-      preferredChain,
-      ...(obtaining.length > 0 ? { nextAttemptAt: null } : {}),
-      ...(reissue ? { renewAt: now } : {}),
-      updatedAt: now,
-    })
-    .where(eq(certificates.id, cert.id));
+  await deps.db.batch([
+    deps.db.db
+      .update(certificates)
+      .set({
+        domains: JSON.stringify(domains),
+        challenge,
+        dnsProviderId,
+        preferredChain,
+        ...(obtaining.length > 0 ? { nextAttemptAt: null } : {}),
+        ...(reissue ? { renewAt: now } : {}),
+        updatedAt: now,
+      })
+      .where(eq(certificates.id, cert.id)),
+    audit(deps, by, {
+      action: 'certificate.edit',
+      object: { kind: 'certificate', name },
+      detail: {
+        changed,
+        ...(changed.includes('domains') ? { domains } : {}),
+        ...(changed.includes('challenge') ? { challenge } : {}),
+        ...(changed.includes('dnsProvider') ? { dnsProvider: provider?.name ?? null } : {}),
+        ...(changed.includes('preferredChain') ? { preferredChain } : {}),
+      },
+    }),
+  ]);
   deps.log.info('certificate edited', { certificate: name, changed });
   // New names (or a way of obtaining it without the old back-off) may make it due now.
   if (obtaining.length > 0) deps.wake?.();

@@ -20,6 +20,7 @@ import { keyUsage, pageKeys, parseNameListQuery } from './lists.ts';
 import { dueCertificates, nextDueTime } from '../jobs/scheduler.ts';
 import { offlineDeps } from '../../test/harness/deps.ts';
 import { makeTempDir } from '../../test/harness/tmp.ts';
+import { BY_CLI } from './audit.ts';
 
 const DAY = 86_400_000;
 
@@ -43,7 +44,7 @@ async function fixture(): Promise<Fixture> {
     id: 'acct', name: 'default', directoryUrl: 'https://ca.example/dir', email: null, staging: false, termsOfServiceAgreed: true,
     accountUrl: 'https://ca.example/acct/1', status: 'valid', keyType: 'ec-p256', keySealed: 'unused', nextKeySealed: null, eabKid: null, createdAt: now, updatedAt: now,
   });
-  const token = await createAdminToken(deps, 'lists');
+  const token = await createAdminToken(deps, BY_CLI, 'lists');
   const app = createApp(deps);
   return {
     opened,
@@ -68,7 +69,7 @@ async function seed(count: number): Promise<void> {
   const now = Date.now();
   for (let i = 0; i < count; i++) {
     const name = `c${String(i).padStart(3, '0')}`;
-    await createCertificate(f.deps, { name, domains: [`${name}.example.com`, `www.${name}.example.org`], challenge: 'http-01' });
+    await createCertificate(f.deps, BY_CLI, { name, domains: [`${name}.example.com`, `www.${name}.example.org`], challenge: 'http-01' });
     if (i % 4 === 3) continue; // never issued
     const notAfter = now + ((i * 7) % 90) * DAY;
     await f.deps.db.db
@@ -152,7 +153,7 @@ describe('list API', () => {
 
   it('shows key usage as one count per key, and the dashboard as aggregates', async () => {
     await seed(9);
-    await createKey(f.deps, 'spare', { type: 'ec-p256' });
+    await createKey(f.deps, BY_CLI, 'spare', { type: 'ec-p256' });
     const keys = await pageKeys(f.deps, parseNameListQuery(new URLSearchParams('limit=500')));
     const usage = await keyUsage(f.deps, keys.items.map((k) => k.id));
     expect(usage.get(keys.items.find((k) => k.name === 'c004')!.id)).toEqual({ count: 1, first: 'c004' });
@@ -168,7 +169,7 @@ describe('the due list', () => {
   it('puts ARI renewals first, then renewals closest to expiry, then new certificates, the oldest first', async () => {
     const now = Date.now();
     for (const name of ['new-old', 'new-young', 'renew-late', 'renew-soon', 'ari', 'not-due']) {
-      await createCertificate(f.deps, { name, domains: [`${name}.example.com`], challenge: 'http-01' });
+      await createCertificate(f.deps, BY_CLI, { name, domains: [`${name}.example.com`], challenge: 'http-01' });
     }
     const set = (name: string, values: Partial<typeof certificates.$inferInsert>) => f.deps.db.db.update(certificates).set(values).where(eq(certificates.name, name));
     await set('new-old', { createdAt: now - 60_000 });

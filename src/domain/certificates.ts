@@ -12,6 +12,7 @@ import { acmeClientFor, findAccountById, findAccountByName, DEFAULT_ACCOUNT } fr
 import { newId } from './secrets.ts';
 import { activePause } from './ca-pace.ts';
 import { ensureAcmeDnsRegistrations, findDnsProvider, type DnsProviderRow } from './dns/providers.ts';
+import { audit, record, type By } from './audit.ts';
 
 export type { CsrSubject };
 
@@ -31,7 +32,7 @@ export interface NewCertificateInput {
   subject?: CsrSubject;
 }
 
-export async function createCertificate(deps: Deps, input: NewCertificateInput) {
+export async function createCertificate(deps: Deps, by: By, input: NewCertificateInput) {
   if (await findCertificateByName(deps, input.name)) {
     throw new CertkeepError('CONFLICT', `name: a certificate named "${input.name}" already exists`, { field: 'name' });
   }
@@ -79,7 +80,16 @@ export async function createCertificate(deps: Deps, input: NewCertificateInput) 
     subject: input.subject,
   });
   // One batch: the key (when made here), the certificate and both API key pairs, or nothing.
-  await deps.db.batch([...statements, deps.db.db.insert(certificates).values(row), apiKeyPair.insert]);
+  await deps.db.batch([
+    ...statements,
+    deps.db.db.insert(certificates).values(row),
+    apiKeyPair.insert,
+    audit(deps, by, {
+      action: 'certificate.create',
+      object: { kind: 'certificate', name: input.name },
+      detail: { domains: input.domains, challenge: input.challenge, account: account.name, key: newKey ? { name: newKey.name, created: true } : { name: input.key } },
+    }),
+  ]);
   deps.log.info('certificate created', { certificate: input.name, domains: input.domains.length });
   // Never issued: due now (SPEC §7: its order starts within a second when a slot is free).
   deps.wake?.();
@@ -192,7 +202,7 @@ export async function orderEventsOf(deps: Deps, orderId: string) {
 }
 
 /** Deletes a certificate with its history; refused while an order for it runs. */
-export async function deleteCertificate(deps: Deps, name: string): Promise<void> {
+export async function deleteCertificate(deps: Deps, by: By, name: string): Promise<void> {
   const row = await requireCertificate(deps, name);
   const running = await deps.db.db
     .select({ n: sql<number>`count(*)` })
@@ -207,17 +217,35 @@ export async function deleteCertificate(deps: Deps, name: string): Promise<void>
     deleteApiKeysOf(deps, 'certificate', row.id),
     deleteConsumersOf(deps, row.id),
     deps.db.db.delete(certificates).where(eq(certificates.id, row.id)),
+    audit(deps, by, { action: 'certificate.delete', object: { kind: 'certificate', name }, detail: { serial: row.serial } }),
   ]);
 }
 
+/** "Issue now" (the admin API's issue, the page's "Request now"): recorded before the order starts. */
+export async function recordIssueRequest(deps: Deps, by: By, cert: CertificateRow): Promise<void> {
+  await record(deps, by, { action: 'certificate.issue', object: { kind: 'certificate', name: cert.name } });
+}
+
 /** RFC 8555 §7.6 revocation with the account key; the certificate stops being renewed. */
-export async function revokeCertificate(deps: Deps, name: string, reason: number): Promise<CertificateRow> {
+export async function revokeCertificate(deps: Deps, by: By, name: string, reason: number): Promise<CertificateRow> {
   const row = await requireCertificate(deps, name);
   if (!row.pem) throw new CertkeepError('CONFLICT', `certificate "${name}" has not been issued`);
   if (row.status === 'revoked') throw new CertkeepError('CONFLICT', `certificate "${name}" is already revoked`);
   const account = await findAccountById(deps, row.accountId);
   if (!account) throw new CertkeepError('INTERNAL', "the certificate's ACME account is missing");
-  await (await acmeClientFor(deps, account)).revokeCertificate(pemDecode(row.pem)[0].der, { reason });
+  const client = await acmeClientFor(deps, account);
+  // Recorded before the CA is asked: a revocation cannot be undone.
+  const object = { kind: 'certificate', name };
+  await record(deps, by, { action: 'certificate.revoke', object, detail: { serial: row.serial, reason } });
+  try {
+    await client.revokeCertificate(pemDecode(row.pem)[0].der, { reason });
+  } catch (err) {
+    const problem = err instanceof CertkeepError ? (err.details?.problem as { type?: string; detail?: string } | undefined) : undefined;
+    await record(deps, by, { action: 'certificate.revoke', object, outcome: 'failed', detail: { serial: row.serial, problem: { type: problem?.type, detail: problem?.detail ?? (err as Error).message } } }).catch(
+      (e) => deps.log.error('audit record of a failure not written', { err: e }),
+    );
+    throw err;
+  }
   const now = deps.now();
   await deps.db.db
     .update(certificates)
@@ -232,7 +260,7 @@ export async function revokeCertificate(deps: Deps, name: string, reason: number
  * its next issuance uses it. The certificate being served, and its key, stay as they are until
  * that issuance succeeds.
  */
-export async function rotateCertificateKey(deps: Deps, name: string, to: { key: string } | { keyType: KeyType; keyName?: string }) {
+export async function rotateCertificateKey(deps: Deps, by: By, name: string, to: { key: string } | { keyType: KeyType; keyName?: string }) {
   const cert = await requireCertificate(deps, name);
   let keyId: string;
   let created: { name: string; type: string; apiKeys: string[] } | undefined;
@@ -250,7 +278,14 @@ export async function rotateCertificateKey(deps: Deps, name: string, to: { key: 
     keyId = prepared.row.id;
     created = { name: keyName, type: prepared.row.type, apiKeys: prepared.apiKeys };
   }
-  statements.push(deps.db.db.update(certificates).set({ keyId, updatedAt: deps.now() }).where(eq(certificates.id, cert.id)));
+  statements.push(
+    deps.db.db.update(certificates).set({ keyId, updatedAt: deps.now() }).where(eq(certificates.id, cert.id)),
+    audit(deps, by, {
+      action: 'certificate.key',
+      object: { kind: 'certificate', name },
+      detail: { key: created ? { name: created.name, type: created.type, created: true } : { name: (to as { key: string }).key } },
+    }),
+  );
   await deps.db.batch(statements);
   deps.log.info('certificate key rotated', { certificate: name });
   return created ?? { name: (to as { key: string }).key };

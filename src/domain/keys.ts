@@ -18,6 +18,7 @@ import {
 import { sha256, toHex } from '../util/encoding.ts';
 import { newApiKeyPair, deleteApiKeysOf } from './apikeys.ts';
 import { newId } from './secrets.ts';
+import { audit, type By } from './audit.ts';
 
 export type KeyRow = typeof keys.$inferSelect;
 
@@ -65,10 +66,13 @@ export async function prepareKey(deps: Deps, name: string, source: { type: KeyTy
   };
 }
 
-export async function createKey(deps: Deps, name: string, source: { type: KeyType } | { pem: string | Uint8Array }) {
+export async function createKey(deps: Deps, by: By, name: string, source: { type: KeyType } | { pem: string | Uint8Array }) {
   await assertKeyNameFree(deps, name);
   const prepared = await prepareKey(deps, name, source);
-  await deps.db.batch([...prepared.statements]);
+  await deps.db.batch([
+    ...prepared.statements,
+    audit(deps, by, { action: 'type' in source ? 'key.create' : 'key.import', object: { kind: 'key', name }, detail: { type: prepared.row.type } }),
+  ]);
   deps.log.info('key created', { key: name, type: prepared.row.type });
   return { name, type: prepared.row.type, apiKeys: prepared.apiKeys };
 }
@@ -98,7 +102,7 @@ export async function keyPair(deps: Deps, row: KeyRow): Promise<CryptoKeyPair> {
 }
 
 /** Deletes a key that no certificate uses (409 otherwise). */
-export async function deleteKey(deps: Deps, name: string): Promise<void> {
+export async function deleteKey(deps: Deps, by: By, name: string): Promise<void> {
   const row = await findKeyByName(deps, name);
   if (!row) throw new CertkeepError('NOT_FOUND', `no key named "${name}"`);
   const [user] = await deps.db.db
@@ -107,7 +111,11 @@ export async function deleteKey(deps: Deps, name: string): Promise<void> {
     .where(or(eq(certificates.keyId, row.id), eq(certificates.servedKeyId, row.id)))
     .limit(1);
   if (user) throw new CertkeepError('CONFLICT', `key "${name}" is used by certificate "${user.name}"`);
-  await deps.db.batch([deps.db.db.delete(keys).where(eq(keys.id, row.id)), deleteApiKeysOf(deps, 'key', row.id)]);
+  await deps.db.batch([
+    deps.db.db.delete(keys).where(eq(keys.id, row.id)),
+    deleteApiKeysOf(deps, 'key', row.id),
+    audit(deps, by, { action: 'key.delete', object: { kind: 'key', name } }),
+  ]);
 }
 
 export function keyView(row: KeyRow) {

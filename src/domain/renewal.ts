@@ -3,7 +3,8 @@
 // third of the lifetime is left, or `renewDays` before expiry when that setting is given.
 import { and, eq, isNotNull, isNull, ne, sql } from 'drizzle-orm';
 import { CertkeepError } from '../errors.ts';
-import { setSetting } from './settings.ts';
+import { settingStatement } from './settings.ts';
+import { audit, type By } from './audit.ts';
 import type { Deps } from '../deps.ts';
 import { certificates } from '../db/schema.ts';
 import { certificateIdentifier, type RenewalInfo } from '../acme/index.ts';
@@ -113,11 +114,10 @@ export const RENEW_DAYS_MAX = 45;
  * served certificate whose CA gave no ARI window, so the change applies now rather than at each
  * certificate's next issuance.
  */
-export async function setRenewDays(deps: Deps, renewDays: number | null): Promise<void> {
+export async function setRenewDays(deps: Deps, by: By, renewDays: number | null): Promise<void> {
   if (renewDays !== null && (!Number.isInteger(renewDays) || renewDays < RENEW_DAYS_MIN || renewDays > RENEW_DAYS_MAX)) {
     throw new CertkeepError('BAD_REQUEST', `renewDays: expected an integer from ${RENEW_DAYS_MIN} to ${RENEW_DAYS_MAX}, or null`, { field: 'renewDays' });
   }
-  await setSetting(deps, 'renewDays', renewDays);
   // One statement, whatever the number of certificates: the same rule as renewalTime, and the
   // same spread as renewalJitterMs, computed by the database.
   const lifetime = sql`(${certificates.notAfter} - ${certificates.notBefore})`;
@@ -126,10 +126,15 @@ export async function setRenewDays(deps: Deps, renewDays: number | null): Promis
       ? sql`${certificates.notAfter} - ${lifetime} / 3`
       : sql`max(${certificates.notAfter} - ${renewDays * DAY}, ${certificates.notBefore} + ${lifetime} / 2)`;
   const spread = sql`max(1, min(${lifetime} * ${RENEWAL_JITTER_SHARE}, ${RENEWAL_JITTER_MAX_MS}))`;
-  await deps.db.db
-    .update(certificates)
-    .set({ renewAt: sql`cast(${base} - abs(random() % ${spread}) as integer)` })
-    .where(and(isNotNull(certificates.notAfter), isNotNull(certificates.notBefore), isNull(certificates.ariWindowStart), ne(certificates.status, 'revoked')));
+  // The setting, every renewal time it moves and the record: one batch.
+  await deps.db.batch([
+    settingStatement(deps, 'renewDays', renewDays),
+    deps.db.db
+      .update(certificates)
+      .set({ renewAt: sql`cast(${base} - abs(random() % ${spread}) as integer)` })
+      .where(and(isNotNull(certificates.notAfter), isNotNull(certificates.notBefore), isNull(certificates.ariWindowStart), ne(certificates.status, 'revoked'))),
+    audit(deps, by, { action: 'settings.update', object: { kind: 'settings', name: 'renewDays' }, detail: { renewDays } }),
+  ]);
   deps.log.info('setting changed', { renewDays });
   // Renewal times that moved into the past are due now.
   deps.wake?.();

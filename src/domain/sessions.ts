@@ -12,7 +12,8 @@
 //    30 parallel guesses check 5 passwords, not 30. Wrong TOTP and recovery codes count the same.
 // A success forgets the account's failures and gives the address its attempt back; so does a
 // right password that still needs its second factor (the code is what is counted then).
-import { and, eq, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { and, eq, isNull, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm';
+import type { Statement } from '../db/client.ts';
 import type { Deps } from '../deps.ts';
 import { CertkeepError } from '../errors.ts';
 import { sessions, users } from '../db/schema.ts';
@@ -22,7 +23,8 @@ import { verifyTotp } from '../auth/totp.ts';
 import { hashRecoveryCode } from '../auth/recovery.ts';
 import { decoyPasswordHash, hashPassword, needsRehash, verifyPassword } from './passwords.ts';
 import { hashSecret, hashesEqual } from './secrets.ts';
-import { clearSignInLimits, countAttempt, refundAttempt, tooManyAttempts } from './throttle.ts';
+import { countAttempt, refundAttempt, signInLimitsStatement, tooManyAttempts } from './throttle.ts';
+import { audit, record, type Actor, type By } from './audit.ts';
 
 export const SESSION_IDLE_MS = 20 * 60_000;
 export const SESSION_ABSOLUTE_MS = 12 * 3_600_000;
@@ -52,9 +54,15 @@ export type SignInResult =
  * for an unknown email is the same as for a wrong password. Throws RATE_LIMITED when the client's
  * address is past its limit.
  */
-export async function signIn(deps: Deps, input: { email: string; password: string; code?: string; clientIp: string }): Promise<SignInResult> {
+export async function signIn(
+  deps: Deps,
+  input: { email: string; password: string; code?: string; clientIp: string; purpose?: 'sign-in' | 'reauthenticate' },
+): Promise<SignInResult> {
   const email = input.email.trim().toLowerCase();
   const log = (outcome: string) => deps.log.info('sign-in attempt', { email, clientIp: input.clientIp, outcome });
+  // A refusal is recorded (up to the address's limit: past it, nothing is looked at or written).
+  const refused = (actor: Actor, reason: string) =>
+    record(deps, { actor, clientIp: input.clientIp }, { action: 'user.sign-in', object: { kind: 'user', name: email.slice(0, 254) }, outcome: 'refused', detail: { reason, purpose: input.purpose ?? 'sign-in' } });
 
   const address = await countAttempt(deps, 'sign-in', input.clientIp);
   if (!address.allowed) {
@@ -67,11 +75,14 @@ export async function signIn(deps: Deps, input: { email: string; password: strin
     // itself costs nothing to make, so the first unknown email is no slower than the next).
     await verifyPassword(input.password, decoyPasswordHash());
     log('unknown email');
+    await refused({ kind: 'anonymous', name: email.slice(0, 254) }, 'unknown email');
     return { ok: false, reason: 'invalid' };
   }
+  const who: Actor = { kind: 'user', id: user.id, name: user.email };
   const claim = await claimAttempt(deps, user.id);
   if (!claim) {
     log('locked');
+    await refused(who, 'account locked');
     return { ok: false, reason: 'locked', lockedUntil: await lockedUntilOf(deps, user.id) };
   }
   const passwordOk = await verifyPassword(input.password, user.passwordHash);
@@ -82,7 +93,9 @@ export async function signIn(deps: Deps, input: { email: string; password: strin
   }
   const secondOk = passwordOk && user.totpSecretSealed ? await checkSecondFactor(deps, user, input.code!) : true;
   if (!passwordOk || !secondOk) {
-    log(`${passwordOk ? 'wrong second factor' : 'wrong password'}${claim.lockedUntil ? ', account locked' : ''}`);
+    const reason = `${passwordOk ? 'wrong second factor' : 'wrong password'}${claim.lockedUntil ? ', account locked' : ''}`;
+    log(reason);
+    await refused(who, reason);
     return claim.lockedUntil ? { ok: false, reason: 'locked', lockedUntil: claim.lockedUntil } : { ok: false, reason: 'invalid' };
   }
   // A hash in a foreign form (Certera's, brought by the importer) is replaced by our own now.
@@ -159,8 +172,12 @@ async function checkSecondFactor(deps: Deps, user: UserRow, code: string): Promi
   return updated.length === 1;
 }
 
-/** A new session (new id at every sign-in). Returns the cookie value, shown to nobody else. */
-export async function createSession(deps: Deps, userId: string): Promise<{ token: string; session: SessionRow }> {
+/**
+ * A new session (new id at every sign-in), recorded as the user's sign-in. Returns the cookie
+ * value, shown to nobody else.
+ */
+export async function createSession(deps: Deps, by: By, user: { id: string; email: string }): Promise<{ token: string; session: SessionRow }> {
+  const userId = user.id;
   const token = toBase64Url(randomBytes(32));
   const now = deps.now();
   const session: SessionRow = {
@@ -171,7 +188,7 @@ export async function createSession(deps: Deps, userId: string): Promise<{ token
     lastSeenAt: now,
     authenticatedAt: now,
   };
-  await deps.db.db.insert(sessions).values(session);
+  await deps.db.batch([deps.db.db.insert(sessions).values(session), audit(deps, by, { action: 'user.sign-in', object: { kind: 'user', name: user.email } })]);
   return { token, session };
 }
 
@@ -191,14 +208,17 @@ export async function loadSession(deps: Deps, token: string | undefined): Promis
   return { id, user: row.users, csrfToken: session.csrfToken, authenticatedAt: session.authenticatedAt };
 }
 
-export async function endSession(deps: Deps, sessionId: string): Promise<void> {
-  await deps.db.db.delete(sessions).where(eq(sessions.id, sessionId));
+/** Sign-out: the session ends, recorded. */
+export async function endSession(deps: Deps, by: By, session: { id: string; user: { email: string } }): Promise<void> {
+  await deps.db.batch([
+    deps.db.db.delete(sessions).where(eq(sessions.id, session.id)),
+    audit(deps, by, { action: 'user.sign-out', object: { kind: 'user', name: session.user.email } }),
+  ]);
 }
 
-/** Ends every session of a user (password change, 2FA change), optionally keeping one. */
-export async function endUserSessions(deps: Deps, userId: string, keep?: string): Promise<void> {
-  const all = await deps.db.db.select({ id: sessions.id }).from(sessions).where(eq(sessions.userId, userId));
-  for (const s of all) if (s.id !== keep) await deps.db.db.delete(sessions).where(eq(sessions.id, s.id));
+/** The statement that ends every session of a user (password change, 2FA change), optionally keeping one. */
+export function endUserSessions(deps: Deps, userId: string, keep?: string, condition?: SQL): Statement {
+  return deps.db.db.delete(sessions).where(and(eq(sessions.userId, userId), keep ? ne(sessions.id, keep) : undefined, condition));
 }
 
 /** Removes expired sessions (run by the scheduler). */
@@ -208,18 +228,24 @@ export async function purgeSessions(deps: Deps): Promise<void> {
 }
 
 /** Changes a password and ends the user's other sessions. */
-export async function changePassword(deps: Deps, userId: string, password: string, keepSession?: string): Promise<void> {
+export async function changePassword(deps: Deps, by: By, user: { id: string; email: string }, password: string, keepSession?: string): Promise<void> {
   if (password.length < 10) throw new CertkeepError('BAD_REQUEST', 'password: at least 10 characters', { field: 'password' });
-  await deps.db.db.update(users).set({ passwordHash: await hashPassword(password), updatedAt: deps.now() }).where(eq(users.id, userId));
-  await endUserSessions(deps, userId, keepSession);
+  await deps.db.batch([
+    deps.db.db.update(users).set({ passwordHash: await hashPassword(password), updatedAt: deps.now() }).where(eq(users.id, user.id)),
+    endUserSessions(deps, user.id, keepSession),
+    audit(deps, by, { action: 'user.password', object: { kind: 'user', name: user.email } }),
+  ]);
 }
 
 /** `certkeep user unlock`: clears the lock after failed sign-ins, and every address's sign-in limit. */
-export async function unlockUser(deps: Deps, email: string): Promise<void> {
+export async function unlockUser(deps: Deps, by: By, email: string): Promise<void> {
   const [user] = await deps.db.db.select().from(users).where(eq(users.email, email.trim().toLowerCase())).limit(1);
   if (!user) throw new CertkeepError('NOT_FOUND', `no user with email ${email}`);
-  await deps.db.db.update(users).set({ failedLogins: 0, lockedUntil: null, updatedAt: deps.now() }).where(eq(users.id, user.id));
-  await clearSignInLimits(deps);
+  await deps.db.batch([
+    deps.db.db.update(users).set({ failedLogins: 0, lockedUntil: null, updatedAt: deps.now() }).where(eq(users.id, user.id)),
+    signInLimitsStatement(deps),
+    audit(deps, by, { action: 'user.unlock', object: { kind: 'user', name: user.email } }),
+  ]);
 }
 
 export async function findUserByEmail(deps: Deps, email: string): Promise<UserRow | undefined> {

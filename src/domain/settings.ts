@@ -2,6 +2,8 @@
 // settings that come from the environment.
 import type { Deps } from '../deps.ts';
 import { settings } from '../db/schema.ts';
+import { CertkeepError } from '../errors.ts';
+import { audit, type By } from './audit.ts';
 
 export interface AppSettings {
   /** Renew this many days before expiry instead of at a third of the lifetime; null = default rule. */
@@ -10,9 +12,14 @@ export interface AppSettings {
   siteCertificate: string | null;
   /** Set once setup has completed. */
   setupCompletedAt: number | null;
+  /** Audit records older than this many days are removed (domain/audit-chain.ts). */
+  auditRetentionDays: number;
 }
 
-const DEFAULTS: AppSettings = { renewDays: null, siteCertificate: null, setupCompletedAt: null };
+/** The audit log's retention: the default, and what may be set. */
+export const AUDIT_RETENTION = { default: 365, min: 7, max: 3650 } as const;
+
+const DEFAULTS: AppSettings = { renewDays: null, siteCertificate: null, setupCompletedAt: null, auditRetentionDays: AUDIT_RETENTION.default };
 
 export async function getSettings(deps: Deps): Promise<AppSettings> {
   const rows = await deps.db.db.select().from(settings);
@@ -34,4 +41,16 @@ export function settingStatement<K extends keyof AppSettings>(deps: Deps, key: K
 
 export async function setSetting<K extends keyof AppSettings>(deps: Deps, key: K, value: AppSettings[K]): Promise<void> {
   await settingStatement(deps, key, value);
+}
+
+/** How many days audit records are kept (AUDIT_RETENTION); the tick purges older ones. */
+export async function setAuditRetention(deps: Deps, by: By, days: number): Promise<void> {
+  if (!Number.isInteger(days) || days < AUDIT_RETENTION.min || days > AUDIT_RETENTION.max) {
+    throw new CertkeepError('BAD_REQUEST', `auditRetentionDays: expected an integer from ${AUDIT_RETENTION.min} to ${AUDIT_RETENTION.max}`, { field: 'auditRetentionDays' });
+  }
+  await deps.db.batch([
+    settingStatement(deps, 'auditRetentionDays', days),
+    audit(deps, by, { action: 'settings.update', object: { kind: 'settings', name: 'auditRetentionDays' }, detail: { auditRetentionDays: days } }),
+  ]);
+  deps.log.info('setting changed', { auditRetentionDays: days });
 }

@@ -30,6 +30,7 @@ import { settingStatement } from './settings.ts';
 import { certificateStatus, findCertificateByName, newCertificateRow } from './certificates.ts';
 import { updateCertificate } from './certificate-edit.ts';
 import { normalizeDomain } from './names.ts';
+import { audit, type Actor, type By } from './audit.ts';
 
 export const SITE_CERTIFICATE = 'site';
 
@@ -132,7 +133,7 @@ function checkAdmin(input: { email: string; password?: string }): { email: strin
  * plainly in the same batch, so a second browser's attempt fails (CONFLICT: sign in instead). A
  * WIZARD_ADMIN row left pointing at no user (its user replaced by runSetup) does not block.
  */
-export async function startSetup(deps: Deps, input: { email: string; password: string }): Promise<UserRow> {
+export async function startSetup(deps: Deps, from: { clientIp?: string | null }, input: { email: string; password: string }): Promise<UserRow> {
   const { email } = checkAdmin(input);
   if (await isSetupDone(deps)) throw alreadyDone();
   const now = deps.now();
@@ -153,6 +154,8 @@ export async function startSetup(deps: Deps, input: { email: string; password: s
       deps.db.db.delete(settings).where(and(eq(settings.key, WIZARD_ADMIN), sql`${settings.value} not in (select json_quote(${users.id}) from ${users})`)),
       deps.db.db.insert(settings).values({ key: WIZARD_ADMIN, value: JSON.stringify(user.id), updatedAt: now }),
       deps.db.db.insert(users).values(user),
+      // Who acts is the administrator being created.
+      audit(deps, { actor: { kind: 'user', id: user.id, name: email }, clientIp: from.clientIp }, { action: 'setup.admin', object: { kind: 'user', name: email } }),
     ]);
   } catch (err) {
     if (err instanceof CertkeepError || (await setupState(deps)).step === 'admin') throw err;
@@ -163,7 +166,7 @@ export async function startSetup(deps: Deps, input: { email: string; password: s
 }
 
 /** Back at step 1: another email, and a new password when one is given. */
-export async function changeSetupAdmin(deps: Deps, adminId: string, input: { email: string; password?: string }): Promise<void> {
+export async function changeSetupAdmin(deps: Deps, by: By, adminId: string, input: { email: string; password?: string }): Promise<void> {
   const { email } = checkAdmin(input);
   const now = deps.now();
   await wizardBatch(deps, [
@@ -171,6 +174,7 @@ export async function changeSetupAdmin(deps: Deps, adminId: string, input: { ema
       .update(users)
       .set({ email, ...(input.password !== undefined ? { passwordHash: await hashPassword(input.password) } : {}), updatedAt: now })
       .where(eq(users.id, adminId)),
+    audit(deps, by, { action: 'setup.admin', object: { kind: 'user', name: email }, detail: { passwordChanged: input.password !== undefined } }),
   ]);
 }
 
@@ -181,11 +185,15 @@ export async function changeSetupAdmin(deps: Deps, adminId: string, input: { ema
  * to this step and registering again replaces the stored account (the CA keeps the old one, which
  * nothing uses). Nothing is stored when the CA refuses.
  */
-export async function registerSetupAccount(deps: Deps, acme: AcmeAccountInput): Promise<AccountRow> {
+export async function registerSetupAccount(deps: Deps, by: By, acme: AcmeAccountInput): Promise<AccountRow> {
   if (!acme.termsOfServiceAgreed) throw invalid('acme.termsOfServiceAgreed', "the CA's terms of service must be accepted");
   if (await isSetupDone(deps)) throw alreadyDone();
   const account = await registerAccount(deps, { name: DEFAULT_ACCOUNT, ...acme, termsOfServiceAgreed: true });
-  await wizardBatch(deps, [deps.db.db.delete(acmeAccounts).where(eq(acmeAccounts.name, DEFAULT_ACCOUNT)), deps.db.db.insert(acmeAccounts).values(account)]);
+  await wizardBatch(deps, [
+    deps.db.db.delete(acmeAccounts).where(eq(acmeAccounts.name, DEFAULT_ACCOUNT)),
+    deps.db.db.insert(acmeAccounts).values(account),
+    audit(deps, by, { action: 'setup.account', object: { kind: 'account', name: DEFAULT_ACCOUNT }, detail: { directoryUrl: account.directoryUrl, keyType: account.keyType } }),
+  ]);
   return account;
 }
 
@@ -203,7 +211,7 @@ export function siteHostname(input: string): string {
  * The wizard's last step: with a hostname, the site certificate (obtained from then on like any
  * other); then setup is done. Needs the account of step 2.
  */
-export async function finishSetup(deps: Deps, input: { hostname?: string }): Promise<void> {
+export async function finishSetup(deps: Deps, by: By, input: { hostname?: string }): Promise<void> {
   const account = await findAccountByName(deps, DEFAULT_ACCOUNT);
   if (!account) throw new CertkeepError('CONFLICT', 'the ACME account is missing: register it first');
   const hostname = input.hostname === undefined ? undefined : siteHostname(input.hostname);
@@ -212,6 +220,7 @@ export async function finishSetup(deps: Deps, input: { hostname?: string }): Pro
     // Plain insert: it fails once setup is done, and the whole batch with it.
     deps.db.db.insert(settings).values({ key: SETUP_COMPLETED, value: JSON.stringify(now), updatedAt: now }),
     deps.db.db.delete(settings).where(eq(settings.key, WIZARD_ADMIN)),
+    audit(deps, by, { action: 'setup.complete', detail: { hostname: hostname ?? null, by: 'wizard' } }),
   ];
   if (hostname) statements.push(...(await siteCertificateStatements(deps, hostname, account.id)));
   try {
@@ -225,7 +234,11 @@ export async function finishSetup(deps: Deps, input: { hostname?: string }): Pro
 
 // ---- all at once --------------------------------------------------------------------------------
 
-export async function runSetup(deps: Deps, input: SetupInput): Promise<{ token: string }> {
+/**
+ * `by.actor`: who runs it (the CLI); absent for POST /api/v1/setup, where the administrator being
+ * created is who acts.
+ */
+export async function runSetup(deps: Deps, by: { actor?: Actor; clientIp?: string | null }, input: SetupInput): Promise<{ token: string }> {
   if (await isSetupDone(deps)) throw alreadyDone();
   if (!input.acme.termsOfServiceAgreed) {
     throw invalid('acme.termsOfServiceAgreed', "the CA's terms of service must be accepted");
@@ -241,14 +254,17 @@ export async function runSetup(deps: Deps, input: SetupInput): Promise<{ token: 
   });
   const now = deps.now();
   const { token, statement: tokenInsert } = await prepareAdminToken(deps, 'setup');
+  const adminId = newId();
+  const adminEmail = input.adminEmail.toLowerCase();
+  const actor: Actor = by.actor ?? { kind: 'user', id: adminId, name: adminEmail };
   const statements: Statement[] = [
     // Plain insert: a second setup fails here, and the whole batch with it.
     deps.db.db.insert(settings).values({ key: SETUP_COMPLETED, value: JSON.stringify(now), updatedAt: now }),
     // A wizard left half-way is replaced: before setup, every user and the `default` account are its.
     ...(await abandonedWizardStatements(deps)),
     deps.db.db.insert(users).values({
-      id: newId(),
-      email: input.adminEmail.toLowerCase(),
+      id: adminId,
+      email: adminEmail,
       passwordHash: await hashPassword(input.adminPassword),
       failedLogins: 0,
       lockedUntil: null,
@@ -257,6 +273,10 @@ export async function runSetup(deps: Deps, input: SetupInput): Promise<{ token: 
     }),
     deps.db.db.insert(acmeAccounts).values(account),
     tokenInsert,
+    audit(deps, { actor, clientIp: by.clientIp }, {
+      action: 'setup.complete',
+      detail: { admin: adminEmail, directoryUrl: account.directoryUrl, hostname: input.hostname ?? null, token: 'setup' },
+    }),
   ];
   if (input.hostname) statements.push(...(await siteCertificateStatements(deps, input.hostname, account.id)));
   try {
@@ -314,13 +334,16 @@ export async function siteCertificateProgress(deps: Deps): Promise<SiteCertifica
  * fresh attempt (the failure is the previous attempt's, kept in the order history). The caller
  * starts the attempt; the scheduler would anyway, as the certificate is due at once.
  */
-export async function retrySiteCertificate(deps: Deps, hostname: string): Promise<SiteCertificateProgress> {
+export async function retrySiteCertificate(deps: Deps, by: By, hostname: string): Promise<SiteCertificateProgress> {
   const name = siteHostname(hostname);
   const current = await siteCertificateProgress(deps);
   if (!current) throw new CertkeepError('NOT_FOUND', 'there is no site certificate');
   if (current.state === 'valid') throw new CertkeepError('CONFLICT', 'the site certificate has been issued');
-  if (name !== current.hostname) await updateCertificate(deps, SITE_CERTIFICATE, { domains: [name] });
-  await deps.db.db.update(certificates).set({ lastError: null, nextAttemptAt: null, updatedAt: deps.now() }).where(eq(certificates.id, current.id));
+  if (name !== current.hostname) await updateCertificate(deps, by, SITE_CERTIFICATE, { domains: [name] });
+  await deps.db.batch([
+    deps.db.db.update(certificates).set({ lastError: null, nextAttemptAt: null, updatedAt: deps.now() }).where(eq(certificates.id, current.id)),
+    audit(deps, by, { action: 'certificate.issue', object: { kind: 'certificate', name: SITE_CERTIFICATE } }),
+  ]);
   return (await siteCertificateProgress(deps))!;
 }
 
@@ -342,17 +365,20 @@ export async function siteHostnameOf(deps: Deps): Promise<string | null> {
  * like any other and then served on the HTTPS port, or moves the existing one to the new name
  * (the certificate being served stays until the new one is issued).
  */
-export async function setSiteHostname(deps: Deps, hostname: string): Promise<void> {
+export async function setSiteHostname(deps: Deps, by: By, hostname: string): Promise<void> {
   const name = siteHostname(hostname);
   const current = await findCertificateByName(deps, SITE_CERTIFICATE);
   if (current) {
-    if ((JSON.parse(current.domains) as string[])[0] !== name) await updateCertificate(deps, SITE_CERTIFICATE, { domains: [name] });
+    if ((JSON.parse(current.domains) as string[])[0] !== name) await updateCertificate(deps, by, SITE_CERTIFICATE, { domains: [name] });
   } else {
     if (!(await isSetupDone(deps))) throw new CertkeepError('CONFLICT', 'setup is not done: the hostname is its last step');
     const account = await findAccountByName(deps, DEFAULT_ACCOUNT);
     if (!account || account.status !== 'valid') throw new CertkeepError('CONFLICT', `the ACME account "${DEFAULT_ACCOUNT}" is missing or not valid`);
     await assertKeyNameFree(deps, SITE_CERTIFICATE);
-    await deps.db.batch(await siteCertificateStatements(deps, name, account.id));
+    await deps.db.batch([
+      ...(await siteCertificateStatements(deps, name, account.id)),
+      audit(deps, by, { action: 'settings.update', object: { kind: 'settings', name: 'hostname' }, detail: { hostname: name } }),
+    ]);
   }
   deps.log.info('site hostname set', { hostname: name });
 }

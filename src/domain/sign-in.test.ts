@@ -17,6 +17,7 @@ import { newId } from './secrets.ts';
 import { LOCKOUT_MS, signIn, unlockUser } from './sessions.ts';
 import { beginEnrolment, enableTwoFactor } from './two-factor.ts';
 import { addressOf, purgeRateLimits, refuseCredential, THROTTLES } from './throttle.ts';
+import { BY_CLI } from './audit.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
@@ -75,7 +76,7 @@ describe('the account lock', () => {
 
   it('counts wrong TOTP and recovery codes; a right password still asking for its code costs nothing', async () => {
     const enrolment = await beginEnrolment(deps, await row(), 'session');
-    const recovery = await enableTwoFactor(deps, await row(), { secret: enrolment.secret, code: await totpCode(enrolment.secret, now) });
+    const recovery = await enableTwoFactor(deps, BY_CLI, await row(), { secret: enrolment.secret, code: await totpCode(enrolment.secret, now) });
     now += 60_000;
     // The password alone, as often as the form is sent: never a lock (the code is what counts).
     for (let i = 0; i < 8; i++) expect(await sign(PASSWORD, { from: `192.0.2.${i}` })).toEqual({ ok: false, reason: 'second-factor' });
@@ -94,7 +95,7 @@ describe('the account lock', () => {
     for (let i = 0; i < THROTTLES['sign-in'].max; i++) await sign(`wrong ${i}`, { email: 'target@example.com' });
     for (let i = 1; i <= 5; i++) await sign(`wrong ${i}`, { from: `192.0.2.${i}` });
     await rateLimited(sign(PASSWORD));
-    await unlockUser(deps, 'admin@example.com');
+    await unlockUser(deps, BY_CLI, 'admin@example.com');
     expect(await sign(PASSWORD)).toMatchObject({ ok: true });
   });
 });

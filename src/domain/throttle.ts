@@ -141,5 +141,10 @@ export async function purgeRateLimits(deps: Deps): Promise<void> {
 
 /** `certkeep user unlock`: sign-in may be tried again from every address at once. */
 export async function clearSignInLimits(deps: Deps): Promise<void> {
-  await deps.db.db.delete(rateLimits).where(sql`${rateLimits.key} LIKE 'sign-in:%'`);
+  await signInLimitsStatement(deps);
+}
+
+/** The statement that clears every address's sign-in limit (for the batch of an unlock). */
+export function signInLimitsStatement(deps: Deps) {
+  return deps.db.db.delete(rateLimits).where(sql`${rateLimits.key} LIKE 'sign-in:%'`);
 }

@@ -3,6 +3,7 @@ import { eq } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { adminTokens } from '../db/schema.ts';
 import { hashSecret, hashesEqual, looksLikeSecret, newId, newSecret } from './secrets.ts';
+import { audit, type By } from './audit.ts';
 
 export async function prepareAdminToken(deps: Deps, name: string) {
   const token = newSecret('ckt');
@@ -10,9 +11,9 @@ export async function prepareAdminToken(deps: Deps, name: string) {
   return { token, statement: deps.db.db.insert(adminTokens).values(row) };
 }
 
-export async function createAdminToken(deps: Deps, name: string): Promise<string> {
+export async function createAdminToken(deps: Deps, by: By, name: string): Promise<string> {
   const { token, statement } = await prepareAdminToken(deps, name);
-  await statement;
+  await deps.db.batch([statement, audit(deps, by, { action: 'token.create', object: { kind: 'token', name } })]);
   deps.log.info('admin token created', { name });
   return token;
 }

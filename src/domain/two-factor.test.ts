@@ -25,6 +25,7 @@ import {
   resumeEnrolment,
   twoFactorEnabled,
 } from './two-factor.ts';
+import { BY_CLI } from './audit.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0); // the start of a 30 s step
@@ -68,7 +69,7 @@ describe('enrolment', () => {
     const e = await beginEnrolment(deps, user, 's');
     const right = await totpCode(e.secret, now);
     const wrong = right === '000000' ? '000001' : '000000';
-    await expect(enableTwoFactor(deps, user, { secret: e.secret, code: wrong })).rejects.toMatchObject({ code: 'BAD_REQUEST', details: { field: 'code' } });
+    await expect(enableTwoFactor(deps, BY_CLI, user, { secret: e.secret, code: wrong })).rejects.toMatchObject({ code: 'BAD_REQUEST', details: { field: 'code' } });
     const row = await reload();
     expect(row.totpSecretSealed).toBeNull();
     expect(row.recoveryCodes).toBeNull();
@@ -77,7 +78,7 @@ describe('enrolment', () => {
   it('switches on with a current code: sealed secret, the code used up, ten hashed recovery codes', async () => {
     const e = await beginEnrolment(deps, user, 's');
     const code = await totpCode(e.secret, now);
-    const codes = await enableTwoFactor(deps, user, { secret: e.secret, code });
+    const codes = await enableTwoFactor(deps, BY_CLI, user, { secret: e.secret, code });
     expect(codes).toHaveLength(RECOVERY_CODE_COUNT);
     expect(new Set(codes).size).toBe(RECOVERY_CODE_COUNT);
     const row = await reload();
@@ -104,17 +105,17 @@ describe('enrolment', () => {
 
   it('cannot be confirmed twice (the second confirmation would hide its recovery codes)', async () => {
     const a = await beginEnrolment(deps, user, 's');
-    await enableTwoFactor(deps, user, { secret: a.secret, code: await totpCode(a.secret, now) });
+    await enableTwoFactor(deps, BY_CLI, user, { secret: a.secret, code: await totpCode(a.secret, now) });
     const b = await beginEnrolment(deps, user, 's');
-    await expect(enableTwoFactor(deps, user, { secret: b.secret, code: await totpCode(b.secret, now) })).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(enableTwoFactor(deps, BY_CLI, user, { secret: b.secret, code: await totpCode(b.secret, now) })).rejects.toMatchObject({ code: 'CONFLICT' });
     expect(fromUtf8(await openSecret(deps.masterKey, (await reload()).totpSecretSealed!, totpAad(user.id)))).toBe(a.secret);
   });
 
   it('ends the other sessions, keeping the one that switched it on', async () => {
-    const mine = await createSession(deps, user.id);
-    const other = await createSession(deps, user.id);
+    const mine = await createSession(deps, BY_CLI, user);
+    const other = await createSession(deps, BY_CLI, user);
     const e = await beginEnrolment(deps, user, mine.session.id);
-    await enableTwoFactor(deps, user, { secret: e.secret, code: await totpCode(e.secret, now) }, mine.session.id);
+    await enableTwoFactor(deps, BY_CLI, user, { secret: e.secret, code: await totpCode(e.secret, now) }, mine.session.id);
     expect(await loadSession(deps, mine.token)).not.toBeNull();
     expect(await loadSession(deps, other.token)).toBeNull();
   });
@@ -123,7 +124,7 @@ describe('enrolment', () => {
 describe('re-authentication, switching off and new recovery codes', () => {
   async function enabled(): Promise<{ secret: string; codes: string[] }> {
     const e = await beginEnrolment(deps, user, 's');
-    const codes = await enableTwoFactor(deps, user, { secret: e.secret, code: await totpCode(e.secret, now) });
+    const codes = await enableTwoFactor(deps, BY_CLI, user, { secret: e.secret, code: await totpCode(e.secret, now) });
     now += 30_000;
     user = await reload();
     return { secret: e.secret, codes };
@@ -152,9 +153,9 @@ describe('re-authentication, switching off and new recovery codes', () => {
 
   it('switches off: no secret, no codes, password alone signs in; other sessions end', async () => {
     await enabled();
-    const mine = await createSession(deps, user.id);
-    const other = await createSession(deps, user.id);
-    await disableTwoFactor(deps, user, mine.session.id);
+    const mine = await createSession(deps, BY_CLI, user);
+    const other = await createSession(deps, BY_CLI, user);
+    await disableTwoFactor(deps, BY_CLI, user, mine.session.id);
     const row = await reload();
     expect([row.totpSecretSealed, row.totpLastStep, row.recoveryCodes]).toEqual([null, null, null]);
     expect(await sign()).toMatchObject({ ok: true });
@@ -164,7 +165,7 @@ describe('re-authentication, switching off and new recovery codes', () => {
 
   it('replaces every recovery code: the old ones stop working', async () => {
     const { codes } = await enabled();
-    const fresh = await regenerateRecoveryCodes(deps, user);
+    const fresh = await regenerateRecoveryCodes(deps, BY_CLI, user);
     expect(fresh).toHaveLength(RECOVERY_CODE_COUNT);
     expect(fresh.some((c) => codes.includes(c))).toBe(false);
     expect(await sign(codes[0])).toMatchObject({ ok: false });
@@ -172,6 +173,6 @@ describe('re-authentication, switching off and new recovery codes', () => {
   });
 
   it('has no recovery codes to replace while 2FA is off', async () => {
-    await expect(regenerateRecoveryCodes(deps, user)).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(regenerateRecoveryCodes(deps, BY_CLI, user)).rejects.toMatchObject({ code: 'CONFLICT' });
   });
 });

@@ -11,7 +11,7 @@
 // Changing any of this needs the current password (and, while 2FA is on, a current code): see
 // `reauthenticate`, which goes through sign-in's own checks so that its failures count towards
 // the account's lock-out like any other wrong password.
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { CertkeepError } from '../errors.ts';
 import { users } from '../db/schema.ts';
@@ -20,6 +20,7 @@ import { fromUtf8, utf8 } from '../util/encoding.ts';
 import { generateTotpSecret, otpauthUri, verifyTotp } from '../auth/totp.ts';
 import { generateRecoveryCodes, hashRecoveryCode } from '../auth/recovery.ts';
 import { endUserSessions, signIn, totpAad, type UserRow } from './sessions.ts';
+import { audit, auditIf, type By } from './audit.ts';
 
 /** How many recovery codes a user gets at a time (what Certera and most sites give). */
 export const RECOVERY_CODE_COUNT = 10;
@@ -76,6 +77,7 @@ function enrolmentUri(user: UserRow, secret: string): string {
  */
 export async function enableTwoFactor(
   deps: Deps,
+  by: By,
   user: UserRow,
   input: { secret: string; code: string },
   keepSession?: string,
@@ -85,41 +87,47 @@ export async function enableTwoFactor(
     throw new CertkeepError('BAD_REQUEST', 'code: not the current code for this secret; check the time on your phone and try the next code', { field: 'code' });
   }
   const codes = generateRecoveryCodes(RECOVERY_CODE_COUNT);
-  const updated = await deps.db.db
-    .update(users)
-    .set({
-      totpSecretSealed: await sealSecret(deps.masterKey, utf8(input.secret), totpAad(user.id)),
-      totpLastStep: check.step,
-      recoveryCodes: JSON.stringify(await Promise.all(codes.map(hashRecoveryCode))),
-      updatedAt: deps.now(),
-    })
-    // Only while 2FA is off: two confirmations racing cannot leave the second one's codes unseen.
-    .where(and(eq(users.id, user.id), isNull(users.totpSecretSealed)))
-    .returning({ id: users.id });
+  const recoveryCodes = JSON.stringify(await Promise.all(codes.map(hashRecoveryCode)));
+  // Only while 2FA is off: two confirmations racing cannot leave the second one's codes unseen.
+  // The sessions and the record follow only if this update happened (its codes are unique).
+  const happened = sql`exists (select 1 from ${users} where ${users.id} = ${user.id} and ${users.recoveryCodes} = ${recoveryCodes})`;
+  const [updated] = (await deps.db.batch([
+    deps.db.db
+      .update(users)
+      .set({
+        totpSecretSealed: await sealSecret(deps.masterKey, utf8(input.secret), totpAad(user.id)),
+        totpLastStep: check.step,
+        recoveryCodes,
+        updatedAt: deps.now(),
+      })
+      .where(and(eq(users.id, user.id), isNull(users.totpSecretSealed)))
+      .returning({ id: users.id }),
+    endUserSessions(deps, user.id, keepSession, happened),
+    auditIf(deps, by, { action: 'user.two-factor-on', object: { kind: 'user', name: user.email } }, happened),
+  ])) as [unknown[]];
   if (updated.length !== 1) throw new CertkeepError('CONFLICT', 'two-factor authentication is already on');
-  await endUserSessions(deps, user.id, keepSession);
   deps.log.info('two-factor authentication enabled', { email: user.email });
   return codes;
 }
 
 /** Switches 2FA off: secret, last step and recovery codes are removed. Ends the other sessions. */
-export async function disableTwoFactor(deps: Deps, user: UserRow, keepSession?: string): Promise<void> {
-  await deps.db.db
-    .update(users)
-    .set({ totpSecretSealed: null, totpLastStep: null, recoveryCodes: null, updatedAt: deps.now() })
-    .where(eq(users.id, user.id));
-  await endUserSessions(deps, user.id, keepSession);
+export async function disableTwoFactor(deps: Deps, by: By, user: UserRow, keepSession?: string): Promise<void> {
+  await deps.db.batch([
+    deps.db.db.update(users).set({ totpSecretSealed: null, totpLastStep: null, recoveryCodes: null, updatedAt: deps.now() }).where(eq(users.id, user.id)),
+    endUserSessions(deps, user.id, keepSession),
+    audit(deps, by, { action: 'user.two-factor-off', object: { kind: 'user', name: user.email } }),
+  ]);
   deps.log.info('two-factor authentication disabled', { email: user.email });
 }
 
 /** Replaces every recovery code with ten new ones (returned, shown once). */
-export async function regenerateRecoveryCodes(deps: Deps, user: UserRow): Promise<string[]> {
+export async function regenerateRecoveryCodes(deps: Deps, by: By, user: UserRow): Promise<string[]> {
   if (!twoFactorEnabled(user)) throw new CertkeepError('CONFLICT', 'two-factor authentication is off: there are no recovery codes');
   const codes = generateRecoveryCodes(RECOVERY_CODE_COUNT);
-  await deps.db.db
-    .update(users)
-    .set({ recoveryCodes: JSON.stringify(await Promise.all(codes.map(hashRecoveryCode))), updatedAt: deps.now() })
-    .where(eq(users.id, user.id));
+  await deps.db.batch([
+    deps.db.db.update(users).set({ recoveryCodes: JSON.stringify(await Promise.all(codes.map(hashRecoveryCode))), updatedAt: deps.now() }).where(eq(users.id, user.id)),
+    audit(deps, by, { action: 'user.recovery-codes', object: { kind: 'user', name: user.email } }),
+  ]);
   deps.log.info('recovery codes replaced', { email: user.email });
   return codes;
 }
@@ -136,7 +144,7 @@ export async function reauthenticate(
   user: UserRow,
   input: { password: string; code?: string; clientIp: string },
 ): Promise<ReauthResult> {
-  const result = await signIn(deps, { email: user.email, password: input.password, code: input.code || undefined, clientIp: input.clientIp });
+  const result = await signIn(deps, { email: user.email, password: input.password, code: input.code || undefined, clientIp: input.clientIp, purpose: 'reauthenticate' });
   if (result.ok && result.user.id !== user.id) return { ok: false, reason: 'invalid' }; // cannot happen: emails are unique
   return result.ok ? { ok: true, user: result.user } : { ok: false, reason: result.reason };
 }

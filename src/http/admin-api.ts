@@ -23,6 +23,8 @@ import { certificateApiView, pageCertificates, parseCertificateListQuery } from 
 import { assertNotPaused, MAX_ORDERS_PER_HOUR } from '../domain/ca-pace.ts';
 import { certificateLeaseName } from '../domain/orders.ts';
 import { timingSafeEqual, utf8 } from '../util/encoding.ts';
+import type { By } from '../domain/audit.ts';
+import { AUDIT_RETENTION, setAuditRetention } from '../domain/settings.ts';
 import type { HandlerContext, RoutedRequest } from './context.ts';
 import { acmeProblemResponse } from './problem.ts';
 import {
@@ -55,6 +57,12 @@ export async function requireAdmin(request: Request, ctx: HandlerContext): Promi
   return undefined;
 }
 
+/** Who makes this request (the token requireAdmin checked) and from where: for the audit log. */
+export function by(ctx: HandlerContext): By {
+  if (!ctx.actor) throw new CertkeepError('UNAUTHORIZED', 'a valid admin token is required (Authorization: Bearer …)');
+  return { actor: ctx.actor, clientIp: ctx.clientIp };
+}
+
 // ---- setup ---------------------------------------------------------------------------------
 
 export async function setup(request: Request, ctx: HandlerContext): Promise<Response> {
@@ -83,7 +91,7 @@ export async function setup(request: Request, ctx: HandlerContext): Promise<Resp
   const adminPassword = requiredString(body, 'adminPassword', { max: 1024 });
   if (adminPassword.length < 10) throw fieldError('adminPassword', 'at least 10 characters');
   const hostname = optionalString(body, 'hostname', { max: 253 });
-  const result = await runSetup(ctx.deps, {
+  const result = await runSetup(ctx.deps, { clientIp: ctx.clientIp }, {
     adminEmail,
     adminPassword,
     acme: {
@@ -114,7 +122,7 @@ function eabOf(body: Json, field: string): { kid: string; hmacKey: string } | un
 export async function createToken(request: Request, ctx: HandlerContext): Promise<Response> {
   const body = await readJsonObject(request, ['name']);
   const name = optionalString(body, 'name', { max: 64 }) ?? 'api';
-  return created({ name, token: await createAdminToken(ctx.deps, name) });
+  return created({ name, token: await createAdminToken(ctx.deps, by(ctx), name) });
 }
 
 // ---- ACME accounts ---------------------------------------------------------------------------
@@ -136,14 +144,14 @@ export async function editAccount(request: RoutedRequest, ctx: HandlerContext) {
   let row = await accounts.requireAccount(ctx.deps, request.params.name);
   if ('maxOrdersPerHour' in body) {
     const value = body.maxOrdersPerHour === null ? null : optionalInteger(body, 'maxOrdersPerHour', 1, MAX_ORDERS_PER_HOUR);
-    row = await accounts.setAccountPacing(ctx.deps, row.name, value ?? null);
+    row = await accounts.setAccountPacing(ctx.deps, by(ctx), row.name, value ?? null);
   }
   return Response.json(accounts.accountView(row, ctx.deps.now()));
 }
 
 export async function createAccount(request: Request, ctx: HandlerContext) {
   const body = await readJsonObject(request, ['name', 'directoryUrl', 'email', 'termsOfServiceAgreed', 'staging', 'eab', 'eab.kid', 'eab.hmacKey', 'keyType', 'keyPem', 'maxOrdersPerHour']);
-  const row = await accounts.createAccount(ctx.deps, {
+  const row = await accounts.createAccount(ctx.deps, by(ctx), {
     name: requiredName(body),
     directoryUrl: requiredString(body, 'directoryUrl', { max: 2048 }),
     email: optionalString(body, 'email', { max: 254, pattern: EMAIL, hint: 'expected an email address' }),
@@ -160,15 +168,15 @@ export async function createAccount(request: Request, ctx: HandlerContext) {
 export async function rolloverAccountKey(request: RoutedRequest, ctx: HandlerContext) {
   const body = await readJsonObject(request, ['keyType']);
   const keyType = optionalEnum(body, 'keyType', ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const);
-  return Response.json(accounts.accountView(await accounts.rolloverAccountKey(ctx.deps, request.params.name, keyType), ctx.deps.now()));
+  return Response.json(accounts.accountView(await accounts.rolloverAccountKey(ctx.deps, by(ctx), request.params.name, keyType), ctx.deps.now()));
 }
 
 export async function deactivateAccount(request: RoutedRequest, ctx: HandlerContext) {
-  return Response.json(accounts.accountView(await accounts.deactivateAccount(ctx.deps, request.params.name), ctx.deps.now()));
+  return Response.json(accounts.accountView(await accounts.deactivateAccount(ctx.deps, by(ctx), request.params.name), ctx.deps.now()));
 }
 
 export async function deleteAccount(request: RoutedRequest, ctx: HandlerContext) {
-  await accounts.deleteAccount(ctx.deps, request.params.name);
+  await accounts.deleteAccount(ctx.deps, by(ctx), request.params.name);
   return new Response(null, { status: 204 });
 }
 
@@ -192,18 +200,18 @@ export async function createKey(request: Request, ctx: HandlerContext) {
   const type = optionalEnum(body, 'type', KEY_TYPES);
   const pem = optionalString(body, 'pem', { max: 65536 });
   if (type && pem) throw fieldError('pem', 'give either type (to generate) or pem (to import), not both');
-  const result = await keys.createKey(ctx.deps, name, pem ? { pem } : { type: (type ?? 'ec-p256') as KeyType });
+  const result = await keys.createKey(ctx.deps, by(ctx), name, pem ? { pem } : { type: (type ?? 'ec-p256') as KeyType });
   return created(result);
 }
 
 export async function rotateKeyApiKey(request: RoutedRequest, ctx: HandlerContext) {
   const row = await keys.findKeyByName(ctx.deps, request.params.name);
   if (!row) throw new CertkeepError('NOT_FOUND', `no key named "${request.params.name}"`);
-  return Response.json({ apiKey: await rotateApiKey(ctx.deps, 'key', row.id, slotOf(request)) });
+  return Response.json({ apiKey: await rotateApiKey(ctx.deps, by(ctx), 'key', row, slotOf(request)) });
 }
 
 export async function deleteKey(request: RoutedRequest, ctx: HandlerContext) {
-  await keys.deleteKey(ctx.deps, request.params.name);
+  await keys.deleteKey(ctx.deps, by(ctx), request.params.name);
   return new Response(null, { status: 204 });
 }
 
@@ -216,17 +224,17 @@ function slotOf(request: RoutedRequest): 1 | 2 {
 // ---- settings ----------------------------------------------------------------------------------
 
 export async function getAppSettings(_r: Request, ctx: HandlerContext) {
-  const { renewDays, siteCertificate } = await getSettings(ctx.deps);
-  return Response.json({ renewDays, siteCertificate, hostname: await siteHostnameOf(ctx.deps) });
+  const { renewDays, siteCertificate, auditRetentionDays } = await getSettings(ctx.deps);
+  return Response.json({ renewDays, siteCertificate, hostname: await siteHostnameOf(ctx.deps), auditRetentionDays });
 }
 
 /**
- * `{"renewDays": 10..45 | null, "hostname"?}`: the settings page's twin. `hostname` (node host)
- * is the name other machines reach this server by: the site certificate is made for it, or moved
- * to it.
+ * `{"renewDays": 10..45 | null, "hostname"?, "auditRetentionDays"?}`: the settings page's twin.
+ * `hostname` (node host) is the name other machines reach this server by: the site certificate
+ * is made for it, or moved to it. `auditRetentionDays` (7..3650): how long audit records are kept.
  */
 export async function updateAppSettings(request: Request, ctx: HandlerContext) {
-  const body = await readJsonObject(request, ['renewDays', 'hostname']);
+  const body = await readJsonObject(request, ['renewDays', 'hostname', 'auditRetentionDays']);
   const hostname = optionalString(body, 'hostname', { max: 253 });
   if (hostname !== undefined && ctx.deps.runtime !== 'node') {
     throw fieldError('hostname', 'a Worker is reached at the address Cloudflare serves it on; there is no site certificate to make');
@@ -234,8 +242,10 @@ export async function updateAppSettings(request: Request, ctx: HandlerContext) {
   if (hostname !== undefined && hostname.trim() === '') throw fieldError('hostname', 'required: one DNS name');
   // Everything is checked before anything is changed.
   const renewDays = 'renewDays' in body ? { value: body.renewDays === null ? null : (optionalInteger(body, 'renewDays', RENEW_DAYS_MIN, RENEW_DAYS_MAX) ?? null) } : undefined;
-  if (hostname !== undefined) await setSiteHostname(ctx.deps, hostname.trim());
-  if (renewDays) await setRenewDays(ctx.deps, renewDays.value);
+  const retention = optionalInteger(body, 'auditRetentionDays', AUDIT_RETENTION.min, AUDIT_RETENTION.max);
+  if (hostname !== undefined) await setSiteHostname(ctx.deps, by(ctx), hostname.trim());
+  if (renewDays) await setRenewDays(ctx.deps, by(ctx), renewDays.value);
+  if (retention !== undefined) await setAuditRetention(ctx.deps, by(ctx), retention);
   return getAppSettings(request, ctx);
 }
 
@@ -261,12 +271,12 @@ export async function createDnsProvider(request: Request, ctx: HandlerContext) {
   const type = optionalEnum(body, 'type', DNS_PROVIDER_TYPES);
   if (!type) throw fieldError('type', `required: one of ${DNS_PROVIDER_TYPES.join(', ')}`);
   const { name: _n, type: _t, ...config } = body;
-  const row = await dns.createDnsProvider(ctx.deps, name, type, config);
+  const row = await dns.createDnsProvider(ctx.deps, by(ctx), name, type, config);
   return created(await dns.dnsProviderView(ctx.deps, row));
 }
 
 export async function deleteDnsProvider(request: RoutedRequest, ctx: HandlerContext) {
-  await dns.deleteDnsProvider(ctx.deps, request.params.name);
+  await dns.deleteDnsProvider(ctx.deps, by(ctx), request.params.name);
   return new Response(null, { status: 204 });
 }
 
@@ -298,7 +308,7 @@ export async function createCertificate(request: Request, ctx: HandlerContext) {
   const keyType = optionalEnum(body, 'keyType', KEY_TYPES);
   if (key && keyType) throw fieldError('keyType', 'give either key (an existing key) or keyType (a new key), not both');
   const subject = subjectOf(body);
-  const result = await certs.createCertificate(ctx.deps, {
+  const result = await certs.createCertificate(ctx.deps, by(ctx), {
     name,
     domains,
     challenge,
@@ -336,6 +346,7 @@ export async function issueCertificate(request: RoutedRequest, ctx: HandlerConte
   if (cert.status === 'revoked') throw new CertkeepError('CONFLICT', `certificate "${cert.name}" is revoked; create a new one`);
   // The CA asked this account to wait: a forced order would only be refused again.
   await assertNotPaused(deps, cert.accountId);
+  await certs.recordIssueRequest(deps, by(ctx), cert);
   const wait = new URL(request.url).searchParams.get('wait') === 'true';
   const run = async () => {
     try {
@@ -370,7 +381,7 @@ export async function revokeCertificate(request: RoutedRequest, ctx: HandlerCont
   const body = await readJsonObject(request, ['reason']);
   const reason = optionalInteger(body, 'reason', 0, 10) ?? 0;
   if (reason === 7) throw fieldError('reason', 'reason 7 is not used (RFC 5280 §5.3.1)');
-  const row = await certs.revokeCertificate(ctx.deps, request.params.name, reason);
+  const row = await certs.revokeCertificate(ctx.deps, by(ctx), request.params.name, reason);
   return Response.json(await certs.certificateView(ctx.deps, row));
 }
 
@@ -384,7 +395,7 @@ export async function certificateRevocationStatus(request: RoutedRequest, ctx: H
 
 export async function rotateCertificateApiKey(request: RoutedRequest, ctx: HandlerContext) {
   const cert = await certs.requireCertificate(ctx.deps, request.params.name);
-  return Response.json({ apiKey: await rotateApiKey(ctx.deps, 'certificate', cert.id, slotOf(request)) });
+  return Response.json({ apiKey: await rotateApiKey(ctx.deps, by(ctx), 'certificate', cert, slotOf(request)) });
 }
 
 /** Rotates the certificate onto another key: `{"key"}` (existing) or `{"keyType","keyName"?}` (new). */
@@ -395,14 +406,14 @@ export async function rotateCertificateKey(request: RoutedRequest, ctx: HandlerC
   const keyName = optionalString(body, 'keyName', { max: 64, pattern: NAME_PATTERN, hint: NAME_HINT });
   if (key && (keyType || keyName)) throw fieldError('key', 'give either key (an existing key) or keyType (a new key)');
   if (!key && !keyType) throw fieldError('keyType', 'required (or key)');
-  const result = await certs.rotateCertificateKey(ctx.deps, request.params.name, key ? { key } : { keyType: keyType as KeyType, keyName });
+  const result = await certs.rotateCertificateKey(ctx.deps, by(ctx), request.params.name, key ? { key } : { keyType: keyType as KeyType, keyName });
   return Response.json({ name: request.params.name, key: result });
 }
 
 /** `{"domains"?,"challenge"?,"dnsProvider"?,"preferredChain"?}`: the edit page's twin. */
 export async function editCertificate(request: RoutedRequest, ctx: HandlerContext) {
   const body = await readJsonObject(request, ['domains', 'challenge', 'dnsProvider', 'preferredChain']);
-  const result = await updateCertificate(ctx.deps, request.params.name, {
+  const result = await updateCertificate(ctx.deps, by(ctx), request.params.name, {
     domains: body.domains,
     challenge: optionalEnum(body, 'challenge', ['http-01', 'dns-01'] as const),
     dnsProvider: 'dnsProvider' in body ? (optionalString(body, 'dnsProvider', { max: 64 }) ?? null) : undefined,
@@ -416,6 +427,6 @@ export async function editCertificate(request: RoutedRequest, ctx: HandlerContex
 }
 
 export async function deleteCertificate(request: RoutedRequest, ctx: HandlerContext) {
-  await certs.deleteCertificate(ctx.deps, request.params.name);
+  await certs.deleteCertificate(ctx.deps, by(ctx), request.params.name);
   return new Response(null, { status: 204 });
 }

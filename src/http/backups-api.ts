@@ -4,6 +4,8 @@ import type { BackupEntry, Deps } from '../deps.ts';
 import type { HandlerContext, RoutedRequest } from './context.ts';
 import { problemResponse } from './problem.ts';
 import { fieldError } from './validate.ts';
+import { record } from '../domain/audit.ts';
+import { by } from './admin-api.ts';
 
 export const WORKER_BACKUPS =
   'backups are a node-host feature; on Cloudflare, D1 keeps the history itself: Time Travel restores any minute of the last 30 days (wrangler d1 time-travel restore DB --timestamp T), and wrangler d1 export DB --remote --output FILE writes an SQL dump';
@@ -36,6 +38,13 @@ export async function downloadBackup(request: RoutedRequest, ctx: HandlerContext
   if (!ctx.deps.backups) return notHere();
   const response = await backupFileResponse(ctx.deps, request.params.name ?? '');
   if (!response) return problemResponse(404, 'no such backup');
+  // No download without its record.
+  await record(ctx.deps, by(ctx), { action: 'backup.download', object: { kind: 'backup', name: request.params.name! }, detail: { bytes: Number(response.headers.get('content-length')) } }).catch(
+    async (err) => {
+      await response.body?.cancel();
+      throw err;
+    },
+  );
   ctx.deps.log.info('backup downloaded', { name: request.params.name, by: 'admin token', clientIp: ctx.clientIp });
   return response;
 }

@@ -11,6 +11,7 @@ import { createCertificate } from '../domain/certificates.ts';
 import { createKey, findKeyByName } from '../domain/keys.ts';
 import { hashSecret } from '../domain/secrets.ts';
 import { signedInPageApp, type PageApp } from '../../test/harness/page-app.ts';
+import { BY_CLI } from '../domain/audit.ts';
 
 let app: PageApp;
 beforeEach(async () => {
@@ -25,20 +26,20 @@ const download = async (path: string, apiKey: string) => {
 
 describe('API keys by kind', () => {
   it('are made with ckc_ for certificates and ckk_ for keys, also when one is replaced', async () => {
-    const cert = await createCertificate(app.deps, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
-    const key = await createKey(app.deps, 'spare', { type: 'ec-p256' });
+    const cert = await createCertificate(app.deps, BY_CLI, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
+    const key = await createKey(app.deps, BY_CLI, 'spare', { type: 'ec-p256' });
     expect(cert.apiKeys).toEqual([expect.stringMatching(/^ckc_[A-Za-z0-9_-]{32}$/), expect.stringMatching(/^ckc_[A-Za-z0-9_-]{32}$/)]);
     expect((cert.key as { apiKeys: string[] }).apiKeys).toEqual([expect.stringMatching(/^ckk_/), expect.stringMatching(/^ckk_/)]);
     expect(key.apiKeys).toEqual([expect.stringMatching(/^ckk_/), expect.stringMatching(/^ckk_/)]);
-    expect(await rotateApiKey(app.deps, 'certificate', cert.row.id, 1)).toMatch(/^ckc_/);
+    expect(await rotateApiKey(app.deps, BY_CLI, 'certificate', cert.row, 1)).toMatch(/^ckc_/);
     const row = (await findKeyByName(app.deps, 'spare'))!;
-    const fresh = await rotateApiKey(app.deps, 'key', row.id, 2);
+    const fresh = await rotateApiKey(app.deps, BY_CLI, 'key', row, 2);
     expect(fresh).toMatch(/^ckk_/);
     expect((await download('/api/key/spare', fresh)).status).toBe(200);
   });
 
   it("answer a certificate's key on /api/key/… with a 403 that says the key's own API key is needed", async () => {
-    const cert = await createCertificate(app.deps, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
+    const cert = await createCertificate(app.deps, BY_CLI, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
     const res = await download('/api/key/www', cert.apiKeys[0]);
     expect(res.status).toBe(403);
     expect(res.type).toBe('application/problem+json');
@@ -46,7 +47,7 @@ describe('API keys by kind', () => {
   });
 
   it("answer a key's key on /api/certificate/… with a 403 that says the certificate's own API key is needed", async () => {
-    const cert = await createCertificate(app.deps, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
+    const cert = await createCertificate(app.deps, BY_CLI, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
     const keyKey = (cert.key as { apiKeys: string[] }).apiKeys[1];
     const res = await download('/api/certificate/www', keyKey);
     expect(res.status).toBe(403);
@@ -56,8 +57,8 @@ describe('API keys by kind', () => {
   });
 
   it("answer a key of another object of the same kind with a 403 that names neither that object nor this one's other keys", async () => {
-    const mine = await createCertificate(app.deps, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
-    const theirs = await createCertificate(app.deps, { name: 'payroll-secret', domains: ['payroll.internal.example'], challenge: 'http-01' });
+    const mine = await createCertificate(app.deps, BY_CLI, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
+    const theirs = await createCertificate(app.deps, BY_CLI, { name: 'payroll-secret', domains: ['payroll.internal.example'], challenge: 'http-01' });
     const cert = await download('/api/certificate/www', theirs.apiKeys[0]);
     expect(cert.status).toBe(403);
     expect(cert.detail).toBe("this API key belongs to another certificate; /api/certificate/www needs one of the certificate's own two API keys (ckc_…, or an older cka_…)");
@@ -69,7 +70,7 @@ describe('API keys by kind', () => {
   });
 
   it('keep opening their object when made before the prefixes (cka_), and nothing else', async () => {
-    const cert = await createCertificate(app.deps, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
+    const cert = await createCertificate(app.deps, BY_CLI, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
     const keyRow = (await findKeyByName(app.deps, 'www'))!;
     // As an older version stored them: the hash of a cka_ key in slot 1 of each.
     const oldKeyKey = 'cka_' + 'k'.repeat(32);
@@ -87,7 +88,7 @@ describe('API keys by kind', () => {
   });
 
   it('refuse look-alikes with 401 before any look-up: another prefix, an admin token, a prefix of a real key', async () => {
-    const cert = await createCertificate(app.deps, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
+    const cert = await createCertificate(app.deps, BY_CLI, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
     const keyKey = (cert.key as { apiKeys: string[] }).apiKeys[0];
     for (const presented of ['ckx_' + keyKey.slice(4), 'ckt_' + keyKey.slice(4), keyKey.slice(0, -1), `${keyKey}x`, 'ckk_' + 'A'.repeat(32)]) {
       expect((await download('/api/key/www', presented)).status).toBe(401);

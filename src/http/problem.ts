@@ -69,9 +69,14 @@ export function acmeProblemResponse(problem: AcmeProblem, status = 502, extra: R
   });
 }
 
+/** The status an error is answered with (errorResponse). */
+export function statusOfError(err: unknown): number {
+  return err instanceof CertkeepError ? (STATUS[err.code] ?? 500) : 500;
+}
+
 export function errorResponse(err: unknown, log: Logger): Response {
   if (err instanceof CertkeepError) {
-    const status = STATUS[err.code] ?? 500;
+    const status = statusOfError(err);
     if (status >= 500 && !/^(ACME_|DNS_|TARGET_|OUTBOUND_)/.test(err.code)) {
       log.error('request failed', { err });
       return problemResponse(status, 'internal error', { code: err.code });

@@ -6,12 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PAGE_ORIGIN, signedInPageApp, type PageApp } from '../../test/harness/page-app.ts';
 import { sessions } from '../db/schema.ts';
 import { createAdminToken } from '../domain/tokens.ts';
+import { BY_CLI } from '../domain/audit.ts';
 
 let f: PageApp;
 let token: string;
 beforeAll(async () => {
   f = await signedInPageApp('same-origin');
-  token = await createAdminToken(f.deps, 'test');
+  token = await createAdminToken(f.deps, BY_CLI, 'test');
 });
 afterAll(() => f?.close());
 

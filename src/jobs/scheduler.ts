@@ -22,6 +22,7 @@ import { issue, type OrderReason } from '../domain/orders.ts';
 import { refreshRenewalInfo } from '../domain/renewal.ts';
 import { purgeSessions } from '../domain/sessions.ts';
 import { purgeRateLimits } from '../domain/throttle.ts';
+import { auditTick } from '../domain/audit-chain.ts';
 import { nextAccountOpening, orderableAccounts } from '../domain/ca-pace.ts';
 
 export interface TickResult {
@@ -117,6 +118,9 @@ export class Scheduler {
     await purgeRateLimits(this.deps);
     await this.fill(run);
     if (opts.settle !== false) await settle(run);
+    // Download counts written, records sealed into the chain, old ones purged (all bounded): after
+    // the orders have started, so that a Worker's budget goes to them first.
+    await auditTick(this.deps).catch((err) => this.deps.log.error('audit housekeeping failed', { err }));
     await this.armTimer();
     return run.result;
   }

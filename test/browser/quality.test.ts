@@ -114,6 +114,7 @@ const PAGES = (certificate: string) => [
   '/dns-providers/new',
   '/dns-providers/new?type=webhook',
   '/dns-providers/quality-dns',
+  '/audit',
   '/backups',
   '/settings',
   '/account',

@@ -10,6 +10,7 @@ import { startInProcess, urlOf, type InProcess } from '../harness/inprocess.ts';
 import { createCertificate, findCertificateByName } from '../../src/domain/certificates.ts';
 import { issue } from '../../src/domain/orders.ts';
 import { challenges, orders } from '../../src/db/schema.ts';
+import { BY_CLI } from '../../src/domain/audit.ts';
 
 type Step = 'newOrder' | 'challenge' | 'finalize' | 'certificate';
 
@@ -47,7 +48,7 @@ describePebble('order state machine: resuming after an interruption', () => {
       const name = `resume-${step}`;
       const domains = [`${step.toLowerCase()}-a-${Date.now()}.example.com`, `${step.toLowerCase()}-b-${Date.now()}.example.com`];
       const { deps, db } = world;
-      const { row } = await createCertificate(deps, { name, domains, challenge: 'http-01' });
+      const { row } = await createCertificate(deps, BY_CLI, { name, domains, challenge: 'http-01' });
       createdOrderUrls = [];
       crashAt = step;
 

@@ -14,6 +14,7 @@ import { dueCertificates, isDue, Scheduler } from '../../src/jobs/scheduler.ts';
 import { certificateIdentifier } from '../../src/acme/index.ts';
 import { certificates, orders } from '../../src/db/schema.ts';
 import { ARI_MAX_RECHECK_MS, RENEWAL_JITTER_MAX_MS, RENEWAL_JITTER_SHARE, renewalTimeInWindow } from '../../src/domain/renewal.ts';
+import { BY_CLI } from '../../src/domain/audit.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -57,7 +58,7 @@ describePebble('renewal with ARI (recorded renewalInfo responses over real Pebbl
 
   it('draws the renewal time inside the ARI window, keeps it while the window stays, and renews with `replaces`', async () => {
     const { deps } = world;
-    const { row } = await createCertificate(deps, { name: 'ari', domains: [`ari-${Date.now()}.example.com`], challenge: 'http-01' });
+    const { row } = await createCertificate(deps, BY_CLI, { name: 'ari', domains: [`ari-${Date.now()}.example.com`], challenge: 'http-01' });
     expect(await issue(deps, row.id, 'new')).toEqual({ ok: true });
     let cert = (await findCertificateByName(deps, 'ari'))!;
     const firstPem = cert.pem!;
@@ -111,7 +112,7 @@ describePebble('renewal without ARI (Pebble 2.4.0 as it is)', () => {
 
   it('renews at a third of the lifetime left, stops asking for renewalInfo, and never renews a revoked certificate', async () => {
     const { deps } = world;
-    const { row } = await createCertificate(deps, { name: 'lifetime', domains: [`life-${Date.now()}.example.com`], challenge: 'http-01' });
+    const { row } = await createCertificate(deps, BY_CLI, { name: 'lifetime', domains: [`life-${Date.now()}.example.com`], challenge: 'http-01' });
     expect(await issue(deps, row.id, 'new')).toEqual({ ok: true });
     let cert = (await findCertificateByName(deps, 'lifetime'))!;
     const lifetime = cert.notAfter! - cert.notBefore!;
@@ -139,7 +140,7 @@ describePebble('renewal without ARI (Pebble 2.4.0 as it is)', () => {
     // What a second host's tick saw under load: the certificate listed as due, then the lease taken
     // only after the first host had obtained the certificate and released the lease.
     const { deps } = world;
-    const { row } = await createCertificate(deps, { name: 'raced', domains: [`raced-${Date.now()}.example.com`], challenge: 'http-01' });
+    const { row } = await createCertificate(deps, BY_CLI, { name: 'raced', domains: [`raced-${Date.now()}.example.com`], challenge: 'http-01' });
     expect((await dueCertificates(deps, 100)).map((c) => c.id)).toContain(row.id);
     expect(await issue(deps, row.id, 'new', { stillDue: () => isDue(deps, row.id) })).toEqual({ ok: true });
     expect(await isDue(deps, row.id)).toBe(false);

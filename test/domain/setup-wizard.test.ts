@@ -20,6 +20,7 @@ import {
 import { acmeAccounts, adminTokens, certificates, sessions, users } from '../../src/db/schema.ts';
 import { createSession, signIn } from '../../src/domain/sessions.ts';
 import { CertkeepError } from '../../src/errors.ts';
+import { BY_CLI } from '../../src/domain/audit.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -46,11 +47,11 @@ describePebble('setup wizard steps', () => {
     expect(await setupState(deps)).toEqual({ step: 'admin' });
 
     // Step 1: the administrator; only one.
-    expect(await codeOf(startSetup(deps, { email: 'not an email', password: PASSWORD }))).toBe('BAD_REQUEST');
-    expect(await codeOf(startSetup(deps, { email: 'admin@example.com', password: 'short' }))).toBe('BAD_REQUEST');
-    const admin = await startSetup(deps, { email: 'Admin@Example.com', password: PASSWORD });
+    expect(await codeOf(startSetup(deps, {}, { email: 'not an email', password: PASSWORD }))).toBe('BAD_REQUEST');
+    expect(await codeOf(startSetup(deps, {}, { email: 'admin@example.com', password: 'short' }))).toBe('BAD_REQUEST');
+    const admin = await startSetup(deps, {}, { email: 'Admin@Example.com', password: PASSWORD });
     expect(admin.email).toBe('admin@example.com');
-    expect(await codeOf(startSetup(deps, { email: 'other@example.com', password: PASSWORD }))).toBe('CONFLICT');
+    expect(await codeOf(startSetup(deps, {}, { email: 'other@example.com', password: PASSWORD }))).toBe('CONFLICT');
     expect(await deps.db.db.select().from(users)).toHaveLength(1);
     let state = await setupState(deps);
     expect(state.step).toBe('acme');
@@ -58,27 +59,27 @@ describePebble('setup wizard steps', () => {
     expect(await isSetupDone(deps)).toBe(false);
 
     // Back at step 1: another email, the password kept.
-    await changeSetupAdmin(deps, admin.id, { email: 'root@example.com' });
+    await changeSetupAdmin(deps, BY_CLI, admin.id, { email: 'root@example.com' });
     expect((await signIn(deps, { email: 'root@example.com', password: PASSWORD, clientIp: '127.0.0.1' })).ok).toBe(true);
 
     // Step 2: nothing is stored when the terms are not accepted or the CA refuses.
-    expect(await codeOf(registerSetupAccount(deps, { directoryUrl: pebble.directoryUrl, termsOfServiceAgreed: false }))).toBe('BAD_REQUEST');
-    expect(await codeOf(registerSetupAccount(deps, { directoryUrl: pebble.directoryUrl, email: 'ops?x@example.com', termsOfServiceAgreed: true }))).toBe('ACME_PROBLEM');
+    expect(await codeOf(registerSetupAccount(deps, BY_CLI, { directoryUrl: pebble.directoryUrl, termsOfServiceAgreed: false }))).toBe('BAD_REQUEST');
+    expect(await codeOf(registerSetupAccount(deps, BY_CLI, { directoryUrl: pebble.directoryUrl, email: 'ops?x@example.com', termsOfServiceAgreed: true }))).toBe('ACME_PROBLEM');
     expect(await deps.db.db.select().from(acmeAccounts)).toHaveLength(0);
-    const first = await registerSetupAccount(deps, { directoryUrl: pebble.directoryUrl, termsOfServiceAgreed: true });
+    const first = await registerSetupAccount(deps, BY_CLI, { directoryUrl: pebble.directoryUrl, termsOfServiceAgreed: true });
     state = await setupState(deps);
     expect(state.step).toBe('server');
     expect(state.account?.id).toBe(first.id);
     // Registering again (back at step 2) replaces the stored account.
-    const second = await registerSetupAccount(deps, { directoryUrl: pebble.directoryUrl, email: 'ops@example.com', termsOfServiceAgreed: true, keyType: 'ec-p384' });
+    const second = await registerSetupAccount(deps, BY_CLI, { directoryUrl: pebble.directoryUrl, email: 'ops@example.com', termsOfServiceAgreed: true, keyType: 'ec-p384' });
     const accounts = await deps.db.db.select().from(acmeAccounts);
     expect(accounts.map((a) => [a.id, a.name, a.keyType, a.email])).toEqual([[second.id, 'default', 'ec-p384', 'ops@example.com']]);
     expect(await isSetupDone(deps)).toBe(false);
 
     // Step 3: a wildcard is refused; a hostname makes the site certificate; then setup is done.
-    expect(await codeOf(finishSetup(deps, { hostname: '*.example.com' }))).toBe('BAD_REQUEST');
+    expect(await codeOf(finishSetup(deps, BY_CLI, { hostname: '*.example.com' }))).toBe('BAD_REQUEST');
     expect(await isSetupDone(deps)).toBe(false);
-    await finishSetup(deps, { hostname: 'Site.Example.com' });
+    await finishSetup(deps, BY_CLI, { hostname: 'Site.Example.com' });
     expect(await isSetupDone(deps)).toBe(true);
     expect(await setupState(deps)).toEqual({ step: 'done' });
     const [site] = await deps.db.db.select().from(certificates).where(eq(certificates.name, 'site'));
@@ -89,24 +90,24 @@ describePebble('setup wizard steps', () => {
     expect(await deps.db.db.select().from(adminTokens)).toHaveLength(0);
 
     // Nothing of the wizard writes once setup is done.
-    expect(await codeOf(finishSetup(deps, {}))).toBe('CONFLICT');
-    expect(await codeOf(startSetup(deps, { email: 'late@example.com', password: PASSWORD }))).toBe('CONFLICT');
-    expect(await codeOf(changeSetupAdmin(deps, admin.id, { email: 'late@example.com' }))).toBe('CONFLICT');
+    expect(await codeOf(finishSetup(deps, BY_CLI, {}))).toBe('CONFLICT');
+    expect(await codeOf(startSetup(deps, {}, { email: 'late@example.com', password: PASSWORD }))).toBe('CONFLICT');
+    expect(await codeOf(changeSetupAdmin(deps, BY_CLI, admin.id, { email: 'late@example.com' }))).toBe('CONFLICT');
     expect((await deps.db.db.select().from(users))[0].email).toBe('root@example.com');
-    expect(await codeOf(registerSetupAccount(deps, { directoryUrl: pebble.directoryUrl, termsOfServiceAgreed: true }))).toBe('CONFLICT');
+    expect(await codeOf(registerSetupAccount(deps, BY_CLI, { directoryUrl: pebble.directoryUrl, termsOfServiceAgreed: true }))).toBe('CONFLICT');
     expect((await deps.db.db.select().from(acmeAccounts)).map((a) => a.id)).toEqual([second.id]);
-    expect(await codeOf(runSetup(deps, { adminEmail: 'api@example.com', adminPassword: PASSWORD, acme: { directoryUrl: pebble.directoryUrl, termsOfServiceAgreed: true } }))).toBe('CONFLICT');
+    expect(await codeOf(runSetup(deps, {}, { adminEmail: 'api@example.com', adminPassword: PASSWORD, acme: { directoryUrl: pebble.directoryUrl, termsOfServiceAgreed: true } }))).toBe('CONFLICT');
   });
 
   it('lets API/CLI setup replace a wizard left half-way, its administrator, sessions and account', async () => {
     world = await startInProcess({ setup: false });
     const { deps, pebble } = world;
-    const admin = await startSetup(deps, { email: 'admin@example.com', password: PASSWORD });
-    await createSession(deps, admin.id);
-    await registerSetupAccount(deps, { directoryUrl: pebble.directoryUrl, termsOfServiceAgreed: true });
+    const admin = await startSetup(deps, {}, { email: 'admin@example.com', password: PASSWORD });
+    await createSession(deps, BY_CLI, admin);
+    await registerSetupAccount(deps, BY_CLI, { directoryUrl: pebble.directoryUrl, termsOfServiceAgreed: true });
 
     // Same email as the wizard's administrator: replaced, not refused as a duplicate.
-    const { token } = await runSetup(deps, { adminEmail: 'admin@example.com', adminPassword: 'another long password', acme: { directoryUrl: pebble.directoryUrl, termsOfServiceAgreed: true } });
+    const { token } = await runSetup(deps, {}, { adminEmail: 'admin@example.com', adminPassword: 'another long password', acme: { directoryUrl: pebble.directoryUrl, termsOfServiceAgreed: true } });
     expect(token).toMatch(/^ckt_/);
     expect(await isSetupDone(deps)).toBe(true);
     const [user] = await deps.db.db.select().from(users);
@@ -120,9 +121,9 @@ describePebble('setup wizard steps', () => {
   it('obtains the site certificate after a failure once the hostname is corrected', async () => {
     world = await startInProcess({ setup: false, pebble: { config: { domainBlocklist: ['blocked.example.com'] } } });
     const { deps, pebble } = world;
-    await startSetup(deps, { email: 'admin@example.com', password: PASSWORD });
-    await registerSetupAccount(deps, { directoryUrl: pebble.directoryUrl, termsOfServiceAgreed: true });
-    await finishSetup(deps, { hostname: 'blocked.example.com' });
+    await startSetup(deps, {}, { email: 'admin@example.com', password: PASSWORD });
+    await registerSetupAccount(deps, BY_CLI, { directoryUrl: pebble.directoryUrl, termsOfServiceAgreed: true });
+    await finishSetup(deps, BY_CLI, { hostname: 'blocked.example.com' });
     const { issue } = await import('../../src/domain/orders.ts');
     const site = (await siteCertificateProgress(deps))!;
     expect((await issue(deps, site.id, 'new')).ok).toBe(false);
@@ -130,11 +131,11 @@ describePebble('setup wizard steps', () => {
     expect(failed.state).toBe('failed');
     expect(failed.problem?.type).toBe('urn:ietf:params:acme:error:rejectedIdentifier');
 
-    expect(await codeOf(retrySiteCertificate(deps, '*.example.com'))).toBe('BAD_REQUEST');
-    const retried = await retrySiteCertificate(deps, 'good.example.com');
+    expect(await codeOf(retrySiteCertificate(deps, BY_CLI, '*.example.com'))).toBe('BAD_REQUEST');
+    const retried = await retrySiteCertificate(deps, BY_CLI, 'good.example.com');
     expect(retried).toMatchObject({ hostname: 'good.example.com', state: 'running' });
     expect((await issue(deps, site.id, 'new')).ok).toBe(true);
     expect((await siteCertificateProgress(deps))?.state).toBe('valid');
-    expect(await codeOf(retrySiteCertificate(deps, 'good.example.com'))).toBe('CONFLICT');
+    expect(await codeOf(retrySiteCertificate(deps, BY_CLI, 'good.example.com'))).toBe('CONFLICT');
   });
 });

@@ -66,7 +66,7 @@ export async function startInProcess(opts: InProcessOptions = {}): Promise<InPro
   const server = http.createServer(listener);
   await new Promise<void>((resolve) => server.listen(httpPort, '127.0.0.1', resolve));
   if (opts.setup !== false) {
-    await runSetup(deps, {
+    await runSetup(deps, {}, {
       adminEmail: 'admin@example.com',
       adminPassword: 'correct horse battery staple',
       acme: { directoryUrl: pebble.directoryUrl, termsOfServiceAgreed: true },

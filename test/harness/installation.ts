@@ -13,7 +13,7 @@ export async function setUpDataDir(dataDir: string, env: Record<string, string> 
   const loaded = await loadSettings({ ...env, CERTKEEP_DATA_DIR: dataDir });
   const core = await createNodeCore(loaded, createLogger('error', () => {}));
   try {
-    await startSetup(core.deps, ADMIN);
+    await startSetup(core.deps, {}, ADMIN);
     const now = Date.now();
     await core.deps.db.db.insert(settings).values({ key: SETUP_COMPLETED, value: JSON.stringify(now), updatedAt: now });
   } finally {

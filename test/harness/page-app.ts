@@ -30,7 +30,7 @@ export async function signedInPageApp(name: string): Promise<PageApp> {
     id: 'acct', name: 'default', directoryUrl: 'https://ca.example/dir', email: null, staging: false, termsOfServiceAgreed: true,
     accountUrl: 'https://ca.example/acct/1', status: 'valid', keyType: 'ec-p256', keySealed: 'unused', nextKeySealed: null, eabKid: null, createdAt: now, updatedAt: now,
   });
-  const { token, session } = await createSession(deps, 'u1');
+  const { token, session } = await createSession(deps, { actor: { kind: 'user', id: 'u1', name: 'admin@example.com' } }, { id: 'u1', email: 'admin@example.com' });
   const app = createApp(deps);
   return {
     deps,

@@ -23,6 +23,7 @@
 // `notAvailable` step is replaced by a function that imports it.
 import { eq, inArray, sql } from 'drizzle-orm';
 import type { Deps } from '../../deps.ts';
+import { audit, type By } from '../audit.ts';
 import type { Statement } from '../../db/client.ts';
 import { CertkeepError } from '../../errors.ts';
 import { acmeAccounts, apiKeys, certificates, keys, users } from '../../db/schema.ts';
@@ -153,12 +154,18 @@ const STEPS: Step[] = [
  * Throws (BAD_REQUEST) before anything is written when the file is not a Certera database or
  * carries an unknown migration, and (ACME_NETWORK, ACME_TIMEOUT…) when a CA cannot be asked.
  */
-export async function importCertera(deps: Deps, reader: CerteraReader, options: CerteraImportOptions): Promise<CerteraImportReport> {
+export async function importCertera(deps: Deps, by: By, reader: CerteraReader, options: CerteraImportOptions): Promise<CerteraImportReport> {
   const source = await readCertera(reader);
   const ctx = await newContext(deps, source, options);
   for (const step of STEPS) await step(ctx);
-  if (!options.dryRun && ctx.statements.length > 0) {
-    await deps.db.batch(ctx.statements);
+  if (!options.dryRun) {
+    // One record per run, in the import's batch: what was imported, found and skipped, by kind.
+    const counts: Record<string, Record<ImportOutcome, number>> = {};
+    for (const item of ctx.report.items) {
+      counts[item.kind] ??= { imported: 0, present: 0, skipped: 0 };
+      counts[item.kind][item.outcome]++;
+    }
+    await deps.db.batch([...ctx.statements, audit(deps, by, { action: 'import.certera', detail: { counts, statements: ctx.statements.length } })]);
     ctx.report.written = ctx.statements.length;
     deps.log.info('certera import written', { statements: ctx.statements.length });
   }

@@ -14,6 +14,7 @@ import { acmeDnsCname, acmeDnsDriver, describeAcmeDnsConfig, registerAcmeDns, va
 import { cloudflareDriver, describeCloudflareConfig, validateCloudflareConfig, type CloudflareConfig } from './cloudflare.ts';
 import { describeRfc2136Config, rfc2136Driver, validateRfc2136Config, type Rfc2136Config } from './rfc2136.ts';
 import { subjectName } from './names.ts';
+import { audit, type By } from '../audit.ts';
 import type { Outbound } from '../../net/outbound.ts';
 
 export type DnsProviderRow = typeof dnsProviders.$inferSelect;
@@ -58,14 +59,15 @@ export function isDnsProviderType(value: string): value is DnsProviderType {
 }
 
 /** Validates and stores a provider. `config` is the request body without `name` and `type`. */
-export async function createDnsProvider(deps: Deps, name: string, type: DnsProviderType, config: unknown): Promise<DnsProviderRow> {
+export async function createDnsProvider(deps: Deps, by: By, name: string, type: DnsProviderType, config: unknown): Promise<DnsProviderRow> {
   if (NODE_ONLY_PROVIDER_TYPES.includes(type) && deps.runtime !== 'node') {
     throw new CertkeepError('BAD_REQUEST', `type: "${type}" providers need the node host; on Workers use webhook, acme-dns or cloudflare`, { field: 'type' });
   }
   const valid = TYPES[type].validate(config, deps.outbound);
   if (await findDnsProvider(deps, name)) throw new CertkeepError('CONFLICT', `name: a DNS provider named "${name}" already exists`, { field: 'name' });
   const { row, statement } = await prepareDnsProvider(deps, name, type, valid);
-  await statement;
+  // The configuration is not in the record: most types carry a secret.
+  await deps.db.batch([statement, audit(deps, by, { action: 'dns-provider.create', object: { kind: 'dns-provider', name }, detail: { type } })]);
   deps.log.info('dns provider created', { dnsProvider: name, type });
   return row;
 }
@@ -133,13 +135,14 @@ export async function dnsProviderView(deps: Deps, row: DnsProviderRow, opts: { c
   return view;
 }
 
-export async function deleteDnsProvider(deps: Deps, name: string): Promise<void> {
+export async function deleteDnsProvider(deps: Deps, by: By, name: string): Promise<void> {
   const row = await requireDnsProvider(deps, name);
   const [user] = await deps.db.db.select({ name: certificates.name }).from(certificates).where(eq(certificates.dnsProviderId, row.id)).limit(1);
   if (user) throw new CertkeepError('CONFLICT', `DNS provider "${name}" is used by certificate "${user.name}"`);
   await deps.db.batch([
     deps.db.db.delete(acmeDnsRegistrations).where(eq(acmeDnsRegistrations.providerId, row.id)),
     deps.db.db.delete(dnsProviders).where(eq(dnsProviders.id, row.id)),
+    audit(deps, by, { action: 'dns-provider.delete', object: { kind: 'dns-provider', name }, detail: { type: row.type } }),
   ]);
 }
 

@@ -26,7 +26,7 @@ import {
   twoFactorEnabled,
   type Enrolment,
 } from '../../domain/two-factor.ts';
-import { redirect, signedIn, type PageContext } from './guard.ts';
+import { byPage, redirect, signedIn, type PageContext } from './guard.ts';
 import type { PageRoute } from './routes.ts';
 
 const MIN_PASSWORD = 10;
@@ -146,7 +146,7 @@ async function submitPassword(request: Request, ctx: HandlerContext): Promise<Re
   if (next !== pc.form.get('newPassword2')) return accountPage(pc, { errors: { 'pw-new2': 'The two new passwords differ.' } }, 400);
   const refused = await reauthErrors(pc, ctx, 'pw');
   if (refused) return accountPage(pc, { errors: refused.errors, flash: refused.locked ? [LOCKED] : [] }, refused.locked ? 429 : 400);
-  await changePassword(ctx.deps, pc.session.user.id, next, pc.session.id);
+  await changePassword(ctx.deps, byPage(pc, ctx), pc.session.user, next, pc.session.id);
   return redirect('/account?done=password');
 }
 
@@ -156,7 +156,7 @@ async function submitDisable(request: Request, ctx: HandlerContext): Promise<Res
   if (!twoFactorEnabled(pc.session.user)) return redirect('/account');
   const refused = await reauthErrors(pc, ctx, 'off');
   if (refused) return accountPage(pc, { errors: refused.errors, flash: refused.locked ? [LOCKED] : [] }, refused.locked ? 429 : 400);
-  await disableTwoFactor(ctx.deps, pc.session.user, pc.session.id);
+  await disableTwoFactor(ctx.deps, byPage(pc, ctx), pc.session.user, pc.session.id);
   return redirect('/account?done=two-factor-off');
 }
 
@@ -166,7 +166,7 @@ async function submitRecoveryCodes(request: Request, ctx: HandlerContext): Promi
   if (!twoFactorEnabled(pc.session.user)) return redirect('/account');
   const refused = await reauthErrors(pc, ctx, 'rc');
   if (refused) return accountPage(pc, { errors: refused.errors, flash: refused.locked ? [LOCKED] : [] }, refused.locked ? 429 : 400);
-  return recoveryCodesPage(pc, await regenerateRecoveryCodes(ctx.deps, pc.session.user), 'Your new recovery codes replace the old ones, which no longer work.');
+  return recoveryCodesPage(pc, await regenerateRecoveryCodes(ctx.deps, byPage(pc, ctx), pc.session.user), 'Your new recovery codes replace the old ones, which no longer work.');
 }
 
 // ---- enrolment -----------------------------------------------------------------------------------
@@ -225,7 +225,7 @@ async function submitEnrolment(request: Request, ctx: HandlerContext): Promise<R
   if (refused?.locked) return accountPage(pc, { flash: [LOCKED] }, 429);
   if (refused) return enrolmentPage(pc, enrolment, refused.errors, 400);
   try {
-    const codes = await enableTwoFactor(ctx.deps, pc.session.user, { secret: enrolment.secret, code: pc.form.get('code') ?? '' }, pc.session.id);
+    const codes = await enableTwoFactor(ctx.deps, byPage(pc, ctx), pc.session.user, { secret: enrolment.secret, code: pc.form.get('code') ?? '' }, pc.session.id);
     return recoveryCodesPage(pc, codes, 'Two-factor authentication is on. Every other session was signed out.');
   } catch (err) {
     if (!(err instanceof CertkeepError)) throw err;

@@ -19,7 +19,7 @@ import { activePause, MAX_ORDERS_PER_HOUR } from '../../domain/ca-pace.ts';
 import { cursorPager } from '../../../templates/pager.ts';
 import { formatTime, problemInWords } from '../../../templates/format.ts';
 import { NAME_HINT, NAME_PATTERN } from '../validate.ts';
-import { redirect, signedIn, type PageContext } from './guard.ts';
+import { byPage, redirect, signedIn, type PageContext } from './guard.ts';
 import type { PageRoute } from './routes.ts';
 import { CA_CHOICES, directoryUrlError, directoryUrlField, type CaInfo } from '../../../templates/ca.ts';
 import { directoryOf, EMAIL_PATTERN, lookUpCa, MAX_ACCOUNT_KEY_PEM, uploadedAccountKey } from './ca-directory.ts';
@@ -234,7 +234,7 @@ async function submitNewAccount(request: Request, ctx: HandlerContext): Promise<
   }
 
   try {
-    await accounts.createAccount(ctx.deps, {
+    await accounts.createAccount(ctx.deps, byPage(pc, ctx), {
       name,
       directoryUrl,
       email: email || undefined,
@@ -390,12 +390,12 @@ function action(id: 'rollover' | 'deactivate' | 'delete', run: (ctx: HandlerCont
 const rollover = action('rollover', async (ctx, pc, row) => {
   const requested = pc.form.get('keyType') ?? '';
   const keyType = (KEY_TYPES as readonly string[]).includes(requested) ? (requested as KeyType) : undefined;
-  await accounts.rolloverAccountKey(ctx.deps, row.name, keyType);
+  await accounts.rolloverAccountKey(ctx.deps, byPage(pc, ctx), row.name, keyType);
   return `/accounts/${encodeURIComponent(row.name)}?done=rolled-over`;
 });
 
-const deactivate = action('deactivate', async (ctx, _pc, row) => {
-  await accounts.deactivateAccount(ctx.deps, row.name);
+const deactivate = action('deactivate', async (ctx, pc, row) => {
+  await accounts.deactivateAccount(ctx.deps, byPage(pc, ctx), row.name);
   return `/accounts/${encodeURIComponent(row.name)}?done=deactivated`;
 });
 
@@ -410,12 +410,12 @@ async function pace(request: RoutedRequest, ctx: HandlerContext): Promise<Respon
   if (value !== null && (!Number.isInteger(value) || value < 1 || value > MAX_ORDERS_PER_HOUR)) {
     return accountPage(ctx, pc, row, { errors: { maxOrdersPerHour: `A whole number from 1 to ${MAX_ORDERS_PER_HOUR}, or empty for no limit.` }, values: pc.form }, 400);
   }
-  await accounts.setAccountPacing(ctx.deps, row.name, value);
+  await accounts.setAccountPacing(ctx.deps, byPage(pc, ctx), row.name, value);
   return redirect(`/accounts/${encodeURIComponent(row.name)}?done=paced`);
 }
 
-const remove = action('delete', async (ctx, _pc, row) => {
-  await accounts.deleteAccount(ctx.deps, row.name);
+const remove = action('delete', async (ctx, pc, row) => {
+  await accounts.deleteAccount(ctx.deps, byPage(pc, ctx), row.name);
   return '/accounts?done=deleted';
 });
 

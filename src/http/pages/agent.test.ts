@@ -13,6 +13,7 @@ import { newId } from '../../domain/secrets.ts';
 import { signedInPageApp, type PageApp } from '../../../test/harness/page-app.ts';
 import { decode, unlabelledControls } from '../../../test/harness/markup.ts';
 import { cronLine } from '../../../templates/agent.ts';
+import { BY_CLI } from '../../domain/audit.ts';
 
 let f: PageApp;
 beforeEach(async () => {
@@ -32,7 +33,7 @@ const post = (path: string, form: Record<string, string>) =>
 
 describe('the certificate page, on your servers', () => {
   it('shows the SHA-256 of the very agent the app serves, and how to install and run it', async () => {
-    await createCertificate(f.deps, { name: 'www', domains: ['www.example.com', 'example.com'], challenge: 'http-01' });
+    await createCertificate(f.deps, BY_CLI, { name: 'www', domains: ['www.example.com', 'example.com'], challenge: 'http-01' });
     const res = await f.call('/certificates/www');
     expect(res.status).toBe(200);
     const served = await f.call('/agent/certkeep-agent.sh', {}, false);
@@ -45,7 +46,7 @@ describe('the certificate page, on your servers', () => {
   });
 
   it('without a site hostname, uses a placeholder address and says to replace it', async () => {
-    await createCertificate(f.deps, { name: 'www', domains: ['www.example.com', 'example.com'], challenge: 'http-01' });
+    await createCertificate(f.deps, BY_CLI, { name: 'www', domains: ['www.example.com', 'example.com'], challenge: 'http-01' });
     const text = (await f.call('/certificates/www')).text;
     expect(decode(text.replace(/<[^>]+>/g, ''))).toContain('No site hostname is configured, so these lines say https://certkeep.example.com: replace it');
     expect(block(text, 'agent-config')).toBe(
@@ -66,9 +67,9 @@ describe('the certificate page, on your servers', () => {
   });
 
   it('with the site hostname from setup, uses it; the slot chooser picks the API key slot', async () => {
-    await createCertificate(f.deps, { name: 'site', domains: ['certkeep.corp.example'], challenge: 'http-01' });
+    await createCertificate(f.deps, BY_CLI, { name: 'site', domains: ['certkeep.corp.example'], challenge: 'http-01' });
     await settingStatement(f.deps, 'siteCertificate', 'site');
-    await createCertificate(f.deps, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
+    await createCertificate(f.deps, BY_CLI, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
     const text = (await f.call('/certificates/www?agent-slot=2')).text;
     expect(text).not.toContain('No site hostname is configured');
     const config = block(text, 'agent-config');
@@ -80,7 +81,7 @@ describe('the certificate page, on your servers', () => {
   });
 
   it('offers a systemd service with a timer that spreads a fleet, and a cron line that does too', async () => {
-    await createCertificate(f.deps, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
+    await createCertificate(f.deps, BY_CLI, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
     const text = (await f.call('/certificates/www')).text;
     const units = block(text, 'agent-systemd');
     expect(units).toContain('ExecStart=/usr/local/bin/certkeep-agent run --quiet');
@@ -116,7 +117,7 @@ describe('the certificate page, on your servers', () => {
 
 describe('the certificate page, consumers', () => {
   it('lists each consumer with what it fetched, installed and presents, flags those behind, and escapes what agents wrote', async () => {
-    const { row } = await createCertificate(f.deps, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
+    const { row } = await createCertificate(f.deps, BY_CLI, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
     await f.deps.db.db.update(certificates).set({ serial: 'bb02' }).where(eq(certificates.id, row.id));
     const now = Date.now();
     const consumer = (clientIp: string, fields: Partial<typeof consumers.$inferInsert>) => ({

@@ -80,7 +80,7 @@ export async function submitLogin(request: Request, ctx: HandlerContext): Promis
     const retryAfter: Record<string, string> = result.lockedUntil ? { 'retry-after': String(Math.max(1, Math.ceil((result.lockedUntil - ctx.deps.now()) / 1000))) } : {};
     return loginPage({ email, next, error: message, askCode: !!code }, result.reason === 'locked' ? 429 : 401, retryAfter);
   }
-  const { token } = await createSession(ctx.deps, result.user.id);
+  const { token } = await createSession(ctx.deps, { actor: { kind: 'user', id: result.user.id, name: result.user.email }, clientIp: ctx.clientIp }, result.user);
   return redirect(next, { 'set-cookie': sessionCookie(token, ctx.secure) });
 }
 
@@ -89,7 +89,7 @@ export async function logout(request: Request, ctx: HandlerContext): Promise<Res
   if (session) {
     const form = await formOf(request);
     if (!csrfOk(request, form, session)) return redirect('/');
-    await endSession(ctx.deps, session.id);
+    await endSession(ctx.deps, { actor: { kind: 'user', id: session.user.id, name: session.user.email }, clientIp: ctx.clientIp }, session);
   }
   return redirect('/login', { 'set-cookie': clearedSessionCookie(ctx.secure) });
 }

@@ -19,6 +19,7 @@ import { settings, users } from '../../db/schema.ts';
 import { hashPassword } from '../../domain/passwords.ts';
 import { newId } from '../../domain/secrets.ts';
 import { createAdminToken } from '../../domain/tokens.ts';
+import { BY_CLI } from '../../domain/audit.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -58,7 +59,7 @@ async function fixture(runtime: Runtime): Promise<Fixture> {
   expect(login.status).toBe(303);
   const cookie = login.headers.get('set-cookie')!.split(';')[0];
   const csrf = /name="_csrf" value="([^"]+)"/.exec(await (await send('GET', '/account', undefined, { cookie })).text())![1];
-  const token = await createAdminToken(deps, 'test');
+  const token = await createAdminToken(deps, BY_CLI, 'test');
   return { deps, db, dataDir, csrf, token, request: (method, path, form, headers = {}) => send(method, path, form, { cookie, ...headers }) };
 }
 

@@ -14,7 +14,8 @@ import type { BackupEntry } from '../../deps.ts';
 import { backupFileResponse } from '../backups-api.ts';
 import { problemResponse } from '../problem.ts';
 import { LOCKED, reauthErrors, reauthFields } from './account.ts';
-import { signedIn, type PageContext } from './guard.ts';
+import { byPage, signedIn, type PageContext } from './guard.ts';
+import { record } from '../../domain/audit.ts';
 import type { PageRoute } from './routes.ts';
 
 export function formatBytes(bytes: number): string {
@@ -144,6 +145,11 @@ async function submitDownload(request: RoutedRequest, ctx: HandlerContext): Prom
   if (refused) return downloadPage(pc, entry, { errors: refused.errors, flash: refused.locked ? [LOCKED] : [] }, refused.locked ? 429 : 400);
   const response = await backupFileResponse(ctx.deps, entry.name);
   if (!response) return downloadPage(pc, entry, { flash: [{ kind: 'error', message: 'The backup was deleted meanwhile (a newer one replaced it).' }] }, 404);
+  // No download without its record.
+  await record(ctx.deps, byPage(pc, ctx), { action: 'backup.download', object: { kind: 'backup', name: entry.name }, detail: { bytes: entry.bytes } }).catch(async (err) => {
+    await response.body?.cancel();
+    throw err;
+  });
   ctx.deps.log.info('backup downloaded', { name: entry.name, email: pc.session.user.email, clientIp: ctx.clientIp });
   return response;
 }

@@ -14,6 +14,7 @@ import { certificateInputOf, splitDomains } from './certificates.ts';
 import { PAGE_ORIGIN, signedInPageApp, type PageApp } from '../../../test/harness/page-app.ts';
 import { decode, fieldErrorText, inputValue, unlabelledControls } from '../../../test/harness/markup.ts';
 import { HOSTNAME_PLACEHOLDER } from '../../../templates/secrets.ts';
+import { BY_CLI } from '../../domain/audit.ts';
 
 interface Fixture extends PageApp {
   get(path: string): Promise<{ status: number; text: string; headers: Headers }>;
@@ -84,7 +85,7 @@ describe('certificate pages', () => {
 
   it('list 25 per page with Next page / First page links, and search names and domains', async () => {
     for (let i = 0; i < 27; i++) {
-      await createCertificate(f.deps, { name: `c${String(i).padStart(2, '0')}`, domains: [`host${i}.example.com`, `alt${i}.example.org`], challenge: 'http-01' });
+      await createCertificate(f.deps, BY_CLI, { name: `c${String(i).padStart(2, '0')}`, domains: [`host${i}.example.com`, `alt${i}.example.org`], challenge: 'http-01' });
     }
     const first = await f.get('/certificates');
     expect(first.status).toBe(200);
@@ -117,7 +118,7 @@ describe('certificate pages', () => {
     const DAY = 86_400_000;
     const now = Date.now();
     const make = async (name: string, set: Partial<typeof certificates.$inferInsert>) => {
-      await createCertificate(f.deps, { name, domains: [`${name}.example.com`], challenge: 'http-01' });
+      await createCertificate(f.deps, BY_CLI, { name, domains: [`${name}.example.com`], challenge: 'http-01' });
       if (Object.keys(set).length) await f.deps.db.db.update(certificates).set(set).where(eq(certificates.name, name));
     };
     const issued = (days: number) => ({ status: 'valid' as const, pem: 'PEM', serial: '01', notBefore: now - 10 * DAY, notAfter: now + days * DAY });
@@ -152,7 +153,7 @@ describe('certificate pages', () => {
   });
 
   it('offer a new-certificate form where every control has a label', async () => {
-    await createKey(f.deps, 'spare', { type: 'ec-p256' });
+    await createKey(f.deps, BY_CLI, 'spare', { type: 'ec-p256' });
     const res = await f.get('/certificates/-/new');
     expect(res.status).toBe(200);
     expect(unlabelledControls(res.text)).toEqual([]);
@@ -176,7 +177,7 @@ describe('certificate pages', () => {
     expect(dns.status).toBe(400);
     expect(fieldError(dns.text, 'field-dnsProvider')).toBe('Required for dns-01');
     // A taken name: 409, on the name.
-    await createCertificate(f.deps, { name: 'taken', domains: ['t.example.com'], challenge: 'http-01' });
+    await createCertificate(f.deps, BY_CLI, { name: 'taken', domains: ['t.example.com'], challenge: 'http-01' });
     const taken = await f.post('/certificates', { name: 'taken', domains: 'u.example.com' });
     expect(taken.status).toBe(409);
     expect(fieldError(taken.text, 'field-name')).toBe('A certificate named "taken" already exists');
@@ -214,7 +215,7 @@ describe('certificate pages', () => {
   });
 
   it('with an existing key, show only the certificate’s API keys and point to the key', async () => {
-    await createKey(f.deps, 'shared', { type: 'ec-p256' });
+    await createKey(f.deps, BY_CLI, 'shared', { type: 'ec-p256' });
     const res = await f.post('/certificates', { name: 'two', domains: 'two.example.com', key: 'shared', keyType: 'rsa-4096' });
     expect(res.status).toBe(201);
     expect(inputValue(res.text, 'shown-key-1')).toBeUndefined();
@@ -223,7 +224,7 @@ describe('certificate pages', () => {
   });
 
   it('refuse a POST without the session’s CSRF token, and change nothing', async () => {
-    await createCertificate(f.deps, { name: 'keep', domains: ['keep.example.com'], challenge: 'http-01' });
+    await createCertificate(f.deps, BY_CLI, { name: 'keep', domains: ['keep.example.com'], challenge: 'http-01' });
     for (const csrf of ['forged', '', null]) {
       expect((await f.post('/certificates', { name: 'sneaky', domains: 'sneaky.example.com' }, csrf)).status).toBe(403);
       expect((await f.post('/certificates/keep/delete', {}, csrf)).status).toBe(403);
@@ -235,7 +236,7 @@ describe('certificate pages', () => {
   });
 
   it('explain the last problem in words, escape what the CA wrote, and show each order with its log', async () => {
-    const { row } = await createCertificate(f.deps, { name: 'broken', domains: ['broken.example.com'], challenge: 'http-01' });
+    const { row } = await createCertificate(f.deps, BY_CLI, { name: 'broken', domains: ['broken.example.com'], challenge: 'http-01' });
     const problem = {
       type: 'urn:ietf:params:acme:error:compound',
       detail: 'Errors <b>during</b> validation',
@@ -268,7 +269,7 @@ describe('certificate pages', () => {
   });
 
   it('poll the live part while an order runs (htmx), or refresh the page without JavaScript', async () => {
-    const { row } = await createCertificate(f.deps, { name: 'busy', domains: ['busy.example.com'], challenge: 'http-01' });
+    const { row } = await createCertificate(f.deps, BY_CLI, { name: 'busy', domains: ['busy.example.com'], challenge: 'http-01' });
     const lease = (await tryAcquireLease(f.deps.db, certificateLeaseName(row.id), 'someone', 30_000, f.deps.now))!;
     await f.deps.db.db.insert(orders).values({ id: 'o3', certificateId: row.id, accountId: 'acct', keyId: row.keyId, state: 'authorizing', reason: 'manual', domains: row.domains, attempts: 1, createdAt: 1, updatedAt: 1 });
     await f.deps.db.db.insert(orderEvents).values({ orderId: 'o3', at: Date.UTC(2030, 0, 1), level: 'info', message: 'answering 1 http-01 challenge(s)' });
@@ -283,7 +284,7 @@ describe('certificate pages', () => {
   });
 
   it('refuse to delete while an order is open, in words, and delete once it has ended', async () => {
-    const { row } = await createCertificate(f.deps, { name: 'open', domains: ['open.example.com'], challenge: 'http-01' });
+    const { row } = await createCertificate(f.deps, BY_CLI, { name: 'open', domains: ['open.example.com'], challenge: 'http-01' });
     await f.deps.db.db.insert(orders).values({ id: 'o2', certificateId: row.id, accountId: 'acct', keyId: row.keyId, state: 'authorizing', reason: 'new', domains: row.domains, attempts: 1, createdAt: 1, updatedAt: 1 });
     const refused = await f.post('/certificates/open/delete', {});
     expect(refused.status).toBe(409);
@@ -299,8 +300,8 @@ describe('certificate pages', () => {
   });
 
   it('edit names, challenge and provider with the creation rules', async () => {
-    await createDnsProvider(f.deps, 'hook', 'webhook', { url: 'https://dns.example/hook', secret: 'a long enough shared secret' });
-    await createCertificate(f.deps, { name: 'ed', domains: ['ed.example.com'], challenge: 'http-01' });
+    await createDnsProvider(f.deps, BY_CLI, 'hook', 'webhook', { url: 'https://dns.example/hook', secret: 'a long enough shared secret' });
+    await createCertificate(f.deps, BY_CLI, { name: 'ed', domains: ['ed.example.com'], challenge: 'http-01' });
     const form = await f.get('/certificates/ed/edit');
     expect(unlabelledControls(form.text)).toEqual([]);
     expect(form.text).toContain('ed.example.com</textarea>');
@@ -320,7 +321,7 @@ describe('certificate pages', () => {
   });
 
   it('replace one API key: the new one is shown once and works, the old one stops, the other stays', async () => {
-    const created = await createCertificate(f.deps, { name: 'rot', domains: ['rot.example.com'], challenge: 'http-01' });
+    const created = await createCertificate(f.deps, BY_CLI, { name: 'rot', domains: ['rot.example.com'], challenge: 'http-01' });
     const res = await f.post('/certificates/rot/api-keys/2', {});
     expect(res.status).toBe(200);
     const fresh = inputValue(res.text, 'shown-certificate-2')!;
@@ -332,7 +333,7 @@ describe('certificate pages', () => {
   });
 
   it('move a certificate onto a new key (its API keys shown once) or an existing one', async () => {
-    await createCertificate(f.deps, { name: 'mv', domains: ['mv.example.com'], challenge: 'http-01' });
+    await createCertificate(f.deps, BY_CLI, { name: 'mv', domains: ['mv.example.com'], challenge: 'http-01' });
     const made = await f.post('/certificates/mv/key', { key: '', keyType: 'rsa-2048', keyName: '' });
     expect(made.status).toBe(200);
     expect(made.text).toContain('The key mv-2 was made');
@@ -352,7 +353,7 @@ describe('certificate pages', () => {
   });
 
   it('confirm a revocation with a reason from RFC 5280 and refuse one of another kind', async () => {
-    await createCertificate(f.deps, { name: 'rv', domains: ['rv.example.com'], challenge: 'http-01' });
+    await createCertificate(f.deps, BY_CLI, { name: 'rv', domains: ['rv.example.com'], challenge: 'http-01' });
     const form = await f.get('/certificates/rv/revoke');
     expect(unlabelledControls(form.text)).toEqual([]);
     for (const reason of ['unspecified (0)', 'keyCompromise (1)', 'affiliationChanged (3)', 'superseded (4)', 'cessationOfOperation (5)']) expect(form.text).toContain(reason);

@@ -42,7 +42,7 @@ import {
 } from '../../../templates/certificates.ts';
 import { check, statusOf, type FieldErrors } from './form-errors.ts';
 import { errorField, errorText, fieldMessage } from '../../../templates/error-text.ts';
-import { redirect, signedIn, type PageContext } from './guard.ts';
+import { byPage, redirect, signedIn, type PageContext } from './guard.ts';
 import { downloadOrigin } from './download-origin.ts';
 import { agentParts } from './agent.ts';
 import { agentConfigShown } from '../../../templates/agent.ts';
@@ -286,7 +286,7 @@ async function create(request: Request, ctx: HandlerContext): Promise<Response> 
   if (!input) return again(400);
   let result: Awaited<ReturnType<typeof certs.createCertificate>>;
   try {
-    result = await certs.createCertificate(ctx.deps, input);
+    result = await certs.createCertificate(ctx.deps, byPage(pc, ctx), input);
   } catch (err) {
     if (!(err instanceof CertkeepError) || (statusOf(err) >= 500 && !err.code.startsWith('DNS_'))) throw err;
     const field = errorField(err);
@@ -342,6 +342,7 @@ async function requestNow(request: RoutedRequest, ctx: HandlerContext): Promise<
     if (!(err instanceof CertkeepError)) throw err;
     return detailPage(request, ctx, pc, row, { status: 409, flash: [{ kind: 'error', message: `Not now: ${err.message}. The order starts by itself when the pause ends.` }] });
   }
+  await certs.recordIssueRequest(deps, byPage(pc, ctx), row);
   const run = issue(deps, row.id, 'manual').then(
     () => undefined,
     (err) => {
@@ -373,7 +374,7 @@ async function revoke(request: RoutedRequest, ctx: HandlerContext): Promise<Resp
     page(revokePage({ csrfToken: pc.session.csrfToken, name: row.name, serial: row.serial, reason: given, ...o }), { status });
   if (!reason) return again(400, { error: 'Choose one of the reasons listed.' });
   try {
-    await certs.revokeCertificate(ctx.deps, row.name, reason.code);
+    await certs.revokeCertificate(ctx.deps, byPage(pc, ctx), row.name, reason.code);
   } catch (err) {
     if (!(err instanceof CertkeepError)) throw err;
     return again(statusOf(err), { message: errorText(err) });
@@ -387,7 +388,7 @@ async function replaceApiKey(request: RoutedRequest, ctx: HandlerContext): Promi
   const { pc, row } = found;
   const slot = request.params.slot === '1' ? 1 : request.params.slot === '2' ? 2 : null;
   if (!slot) return notFound(pc, row.name);
-  const apiKey = await rotateApiKey(ctx.deps, 'certificate', row.id, slot);
+  const apiKey = await rotateApiKey(ctx.deps, byPage(pc, ctx), 'certificate', row, slot);
   return detailPage(request, ctx, pc, row, {
     flash: [{ kind: 'success', message: `API key ${slot} was replaced.` }],
     shown: replacedApiKeyShown({
@@ -435,7 +436,7 @@ async function edit(request: RoutedRequest, ctx: HandlerContext): Promise<Respon
   const { pc, row } = found;
   const challenge = (pc.form.get('challenge') ?? '').trim() || undefined;
   try {
-    const result = await updateCertificate(ctx.deps, row.name, {
+    const result = await updateCertificate(ctx.deps, byPage(pc, ctx), row.name, {
       domains: splitDomains(pc.form.get('domains') ?? ''),
       challenge,
       // The provider select is read for dns-01 only, as at creation.
@@ -496,7 +497,7 @@ async function changeKey(request: RoutedRequest, ctx: HandlerContext): Promise<R
   if (Object.keys(errors).length > 0) return again(400);
   let result: Awaited<ReturnType<typeof certs.rotateCertificateKey>>;
   try {
-    result = await certs.rotateCertificateKey(ctx.deps, row.name, key ? { key } : { keyType: keyType as KeyType, keyName });
+    result = await certs.rotateCertificateKey(ctx.deps, byPage(pc, ctx), row.name, key ? { key } : { keyType: keyType as KeyType, keyName });
   } catch (err) {
     if (!(err instanceof CertkeepError) || statusOf(err) >= 500) throw err;
     // A taken name for the new key is reported on "name" by the domain: here it is "keyName".
@@ -525,7 +526,7 @@ async function remove(request: RoutedRequest, ctx: HandlerContext): Promise<Resp
   if (found instanceof Response) return found;
   const { pc, row } = found;
   try {
-    await certs.deleteCertificate(ctx.deps, row.name);
+    await certs.deleteCertificate(ctx.deps, byPage(pc, ctx), row.name);
   } catch (err) {
     if (!(err instanceof CertkeepError && err.code === 'CONFLICT')) throw err;
     return page(

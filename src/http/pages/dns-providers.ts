@@ -19,7 +19,7 @@ import { certificatesUsing, dnsProviderUsage, pageDnsProviders, parseNameListQue
 import { cursorPager } from '../../../templates/pager.ts';
 import type { Runtime } from '../../deps.ts';
 import { fieldError, NAME_HINT, NAME_PATTERN } from '../validate.ts';
-import { redirect, signedIn, type PageContext } from './guard.ts';
+import { byPage, redirect, signedIn, type PageContext } from './guard.ts';
 import type { PageRoute } from './routes.ts';
 
 type Errors = Record<string, string>;
@@ -298,7 +298,7 @@ async function submitNewProvider(request: Request, ctx: HandlerContext): Promise
     newProviderPage(ctx, pc, type, { values, errors, flash: [{ kind: 'error', message }] }, status);
   if (!NAME_PATTERN.test(name)) return fail({ name: name ? `Use ${NAME_HINT}.` : 'Give the provider a name.' }, 'Some fields need a second look.', 400);
   try {
-    await dns.createDnsProvider(ctx.deps, name, type, providerConfig(type, pc.form));
+    await dns.createDnsProvider(ctx.deps, byPage(pc, ctx), name, type, providerConfig(type, pc.form));
   } catch (err) {
     if (!(err instanceof CertkeepError)) throw err;
     const placed = placeError(type, err);
@@ -417,7 +417,7 @@ async function deleteProvider(request: RoutedRequest, ctx: HandlerContext): Prom
   if (!row) return notFound(pc, request.params.name);
   if (!confirmed(pc.form)) return providerPage(ctx, pc, row, { errors: { delete: 'Tick this box to confirm.' } }, 400);
   try {
-    await dns.deleteDnsProvider(ctx.deps, row.name);
+    await dns.deleteDnsProvider(ctx.deps, byPage(pc, ctx), row.name);
   } catch (err) {
     if (!(err instanceof CertkeepError)) throw err;
     return providerPage(ctx, pc, row, { flash: [{ kind: 'error', message: errorText(err) }] }, err.code === 'CONFLICT' ? 409 : 400);

@@ -3,7 +3,7 @@
 import type { HandlerContext } from '../context.ts';
 import { isSetupDone } from '../../domain/setup.ts';
 import type { ActiveSession } from '../../domain/sessions.ts';
-import type { Actor } from '../../domain/audit.ts';
+import type { Actor, By } from '../../domain/audit.ts';
 import { csrfOk, formOf, sessionOf } from '../session.ts';
 import { problemResponse } from '../problem.ts';
 
@@ -30,6 +30,11 @@ export async function signedIn(request: Request, ctx: HandlerContext): Promise<P
     return problemResponse(403, 'the form is out of date or was not sent by this site; reload the page and try again');
   }
   return { session, form, actor: { kind: 'user', id: session.user.id, name: session.user.email } };
+}
+
+/** Who acts on a page (the signed-in user) and from where: for the audit log. */
+export function byPage(pc: PageContext, ctx: HandlerContext): By {
+  return { actor: pc.actor, clientIp: ctx.clientIp };
 }
 
 /**

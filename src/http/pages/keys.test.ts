@@ -8,6 +8,7 @@ import { createCertificate } from '../../domain/certificates.ts';
 import { createKey, findKeyByName } from '../../domain/keys.ts';
 import { signedInPageApp, type PageApp } from '../../../test/harness/page-app.ts';
 import { fieldErrorText, inputValue, unlabelledControls } from '../../../test/harness/markup.ts';
+import { BY_CLI } from '../../domain/audit.ts';
 
 interface Fixture extends PageApp {
   get(path: string): Promise<{ status: number; text: string; headers: Headers }>;
@@ -113,7 +114,7 @@ describe('key pages', () => {
     expect(fieldError(badName.text, 'field-generate-type')).toMatch(/^Expected one of ec-p256/);
     for (const name of ['broken', 'nothing', 'both', 'no spaces']) expect(await findKeyByName(f.deps, name)).toBeUndefined();
 
-    await createKey(f.deps, 'dup', { type: 'ec-p256' });
+    await createKey(f.deps, BY_CLI, 'dup', { type: 'ec-p256' });
     const dup = await f.send('/keys', form({ source: 'generate', name: 'dup', type: 'ec-p256' }, f.csrf));
     expect(dup.status).toBe(409);
     expect(fieldError(dup.text, 'field-generate-name')).toBe('A key named "dup" already exists');
@@ -125,7 +126,7 @@ describe('key pages', () => {
     multipart.set('source', 'generate');
     multipart.set('name', 'x2');
     expect((await f.send('/keys', multipart)).status).toBe(403);
-    await createKey(f.deps, 'kept', { type: 'ec-p256' });
+    await createKey(f.deps, BY_CLI, 'kept', { type: 'ec-p256' });
     expect((await f.send('/keys/kept/delete', form({}, 'forged'))).status).toBe(403);
     expect((await f.send('/keys/kept/api-keys/1', form({}, null))).status).toBe(403);
     expect(await findKeyByName(f.deps, 'x1')).toBeUndefined();
@@ -134,8 +135,8 @@ describe('key pages', () => {
   });
 
   it('list keys with the certificates that use them, and refuse to delete a used key in words', async () => {
-    await createCertificate(f.deps, { name: 'site', domains: ['site.example.com'], challenge: 'http-01' });
-    await createKey(f.deps, 'loose', { type: 'ec-p256' });
+    await createCertificate(f.deps, BY_CLI, { name: 'site', domains: ['site.example.com'], challenge: 'http-01' });
+    await createKey(f.deps, BY_CLI, 'loose', { type: 'ec-p256' });
     const list = await f.get('/keys');
     expect(list.text).toMatch(/<a href="\/keys\/site">site<\/a><\/td><td data-label="Type">EC P-256<\/td><td data-label="Created" class="nowrap">[^<]+<\/td><td data-label="Used by"><a href="\/certificates\/site">site<\/a>/);
     expect(list.text).toMatch(/<a href="\/keys\/loose">loose<\/a>.*unused/);
@@ -156,7 +157,7 @@ describe('key pages', () => {
   });
 
   it('replace one API key: shown once, the new one works, the old one does not', async () => {
-    const made = await createKey(f.deps, 'rot', { type: 'ec-p256' });
+    const made = await createKey(f.deps, BY_CLI, 'rot', { type: 'ec-p256' });
     const res = await f.send('/keys/rot/api-keys/1', form({}, f.csrf));
     expect(res.status).toBe(200);
     const fresh = inputValue(res.text, 'shown-key-1')!;

@@ -27,7 +27,7 @@ import {
 } from '../../../templates/keys.ts';
 import { check, statusOf, type FieldErrors } from './form-errors.ts';
 import { errorField, fieldMessage } from '../../../templates/error-text.ts';
-import { redirect, signedIn, type PageContext } from './guard.ts';
+import { byPage, redirect, signedIn, type PageContext } from './guard.ts';
 import { downloadOrigin } from './download-origin.ts';
 
 
@@ -123,7 +123,7 @@ async function create(request: Request, ctx: HandlerContext): Promise<Response> 
   if (!name || !keySource) return again(400);
   let result: Awaited<ReturnType<typeof createKey>>;
   try {
-    result = await createKey(ctx.deps, name, keySource);
+    result = await createKey(ctx.deps, byPage(pc, ctx), name, keySource);
   } catch (err) {
     if (!(err instanceof CertkeepError) || statusOf(err) >= 500) throw err;
     // Key parsing errors name no field: they are about what was pasted or uploaded.
@@ -164,7 +164,7 @@ async function replaceApiKey(request: RoutedRequest, ctx: HandlerContext): Promi
   const { pc, row } = found;
   const slot = request.params.slot === '1' ? 1 : request.params.slot === '2' ? 2 : null;
   if (!slot) return notFound(pc, row.name);
-  const apiKey = await rotateApiKey(ctx.deps, 'key', row.id, slot);
+  const apiKey = await rotateApiKey(ctx.deps, byPage(pc, ctx), 'key', row, slot);
   return detailResponse(request, ctx, pc, row, {
     flash: [{ kind: 'success', message: `API key ${slot} was replaced.` }],
     shown: replacedKeyApiKeyShown({ origin: await downloadOrigin(request, ctx), name: row.name, slot, apiKey }),
@@ -182,7 +182,7 @@ async function remove(request: RoutedRequest, ctx: HandlerContext): Promise<Resp
   if (found instanceof Response) return found;
   const { pc, row } = found;
   try {
-    await deleteKey(ctx.deps, row.name);
+    await deleteKey(ctx.deps, byPage(pc, ctx), row.name);
   } catch (err) {
     if (!(err instanceof CertkeepError && err.code === 'CONFLICT')) throw err;
     const uses = await usesOf(ctx, row.id);

@@ -9,6 +9,7 @@ import { createCertificate } from '../../domain/certificates.ts';
 import { createKey } from '../../domain/keys.ts';
 import { signedInPageApp, type PageApp } from '../../../test/harness/page-app.ts';
 import { decode, fieldErrorText, unlabelledControls } from '../../../test/harness/markup.ts';
+import { BY_CLI } from '../../domain/audit.ts';
 
 let f: PageApp;
 beforeEach(async () => {
@@ -21,7 +22,7 @@ const post = (path: string, form: Record<string, string>) =>
 
 describe('the CA asked to wait', () => {
   it('shows the pause on the dashboard, the certificate and the account, and refuses "Request now" in words', async () => {
-    await createCertificate(f.deps, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
+    await createCertificate(f.deps, BY_CLI, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
     const until = Date.now() + 3_600_000;
     const problem = { type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many new orders for <this> account', status: 429 };
     await f.deps.db.db.update(acmeAccounts).set({ pausedUntil: until, pauseProblem: JSON.stringify(problem) }).where(eq(acmeAccounts.name, 'default'));
@@ -65,7 +66,7 @@ describe('the pace of an account', () => {
 
 describe('large lists', () => {
   it('count certificates by state on the dashboard and link the filters', async () => {
-    for (const name of ['a', 'b', 'c']) await createCertificate(f.deps, { name, domains: [`${name}.example.com`], challenge: 'http-01' });
+    for (const name of ['a', 'b', 'c']) await createCertificate(f.deps, BY_CLI, { name, domains: [`${name}.example.com`], challenge: 'http-01' });
     await f.deps.db.db.update(certificates).set({ lastError: '{"type":"about:blank","detail":"boom"}' }).where(eq(certificates.name, 'b'));
     const text = (await f.call('/')).text;
     expect(text).toMatch(/<span class="badge new">New<\/span> <strong>3<\/strong>/);
@@ -74,9 +75,9 @@ describe('large lists', () => {
   });
 
   it('page the keys with each key’s use counted', async () => {
-    await createKey(f.deps, 'shared', { type: 'ec-p256' });
-    for (let i = 0; i < 3; i++) await createCertificate(f.deps, { name: `s${i}`, domains: [`s${i}.example.com`], challenge: 'http-01', key: 'shared' });
-    for (let i = 0; i < 26; i++) await createKey(f.deps, `k${String(i).padStart(2, '0')}`, { type: 'ec-p256' });
+    await createKey(f.deps, BY_CLI, 'shared', { type: 'ec-p256' });
+    for (let i = 0; i < 3; i++) await createCertificate(f.deps, BY_CLI, { name: `s${i}`, domains: [`s${i}.example.com`], challenge: 'http-01', key: 'shared' });
+    for (let i = 0; i < 26; i++) await createKey(f.deps, BY_CLI, `k${String(i).padStart(2, '0')}`, { type: 'ec-p256' });
     const first = (await f.call('/keys')).text;
     expect(first.match(/<tr><td data-label="Name"><a href="\/keys\/k\d\d">/g)).toHaveLength(25);
     const next = decode(/<a href="([^"]+)" rel="next">Next page<\/a>/.exec(first)![1]);

@@ -14,12 +14,12 @@ import { html, page, type Html } from '../../html/html.ts';
 import { layout, type Flash } from '../../../templates/layout.ts';
 import { button, csrfField, field } from '../../../templates/components.ts';
 import { detailsTable } from '../../../templates/details.ts';
-import { getSettings } from '../../domain/settings.ts';
+import { AUDIT_RETENTION, getSettings, setAuditRetention } from '../../domain/settings.ts';
 import { RENEW_DAYS_MAX, RENEW_DAYS_MIN, setRenewDays } from '../../domain/renewal.ts';
 import { SITE_CERTIFICATE, setSiteHostname, siteHostnameOf } from '../../domain/setup.ts';
 import { CertkeepError } from '../../errors.ts';
 import { errorText } from '../../../templates/error-text.ts';
-import { redirect, signedIn, type PageContext } from './guard.ts';
+import { byPage, redirect, signedIn, type PageContext } from './guard.ts';
 import { statusOf } from './form-errors.ts';
 import type { PageRoute } from './routes.ts';
 
@@ -39,6 +39,8 @@ interface SettingsForm {
   error?: string;
   /** The hostname as saved (null: none) and, after a refused change, as typed with its error. */
   hostname: { saved: string | null; value?: string; error?: string };
+  /** The audit log's retention as saved and, after a refused change, as typed with its error. */
+  retention: { saved: number; value?: string; error?: string };
   flash?: Flash[];
 }
 
@@ -88,6 +90,22 @@ ${hostnamePart(ctx, pc, o.hostname)}
   <div class="actions">${button('Save', { variant: 'primary' })}</div>
 </form>
 </section>
+<section aria-labelledby="audit-retention"><h2 id="audit-retention">Audit log</h2>
+<p>The <a href="/audit">audit log</a> keeps who changed what and who downloaded which certificate and key. Older records are removed; the chain that makes changes to the log evident goes on from the last one removed.</p>
+<form method="post" action="/settings/audit" novalidate>
+  ${csrfField(pc.session.csrfToken)}
+  ${field({
+    name: 'auditRetentionDays',
+    label: 'Keep audit records for this many days',
+    type: 'number',
+    value: o.retention.value ?? String(o.retention.saved),
+    error: o.retention.error,
+    hint: `${AUDIT_RETENTION.min} to ${AUDIT_RETENTION.max} days; ${AUDIT_RETENTION.default} by default.`,
+    attributes: { min: AUDIT_RETENTION.min, max: AUDIT_RETENTION.max, step: 1, inputmode: 'numeric' },
+  })}
+  <div class="actions">${button('Save')}</div>
+</form>
+</section>
 <section aria-labelledby="scheduler"><h2 id="scheduler">Scheduler on this host</h2>
 <p>These come from the ${node ? 'environment (or config.json in the data directory)' : 'Worker’s configuration (wrangler.toml)'}; change them there and restart.</p>
 ${detailsTable(
@@ -114,13 +132,13 @@ ${detailsTable(
 async function showSettings(request: Request, ctx: HandlerContext): Promise<Response> {
   const pc = await signedIn(request, ctx);
   if (pc instanceof Response) return pc;
-  const { renewDays } = await getSettings(ctx.deps);
+  const { renewDays, auditRetentionDays } = await getSettings(ctx.deps);
   const done = new URL(request.url).searchParams.get('done');
   const flash: Flash[] =
     done === 'saved' ? [{ kind: 'success', message: 'Settings saved.' }]
     : done === 'hostname' ? [{ kind: 'success', message: html`Hostname saved. Its HTTPS certificate is being obtained: <a href="/certificates/${SITE_CERTIFICATE}">follow it here</a>.` }]
     : [];
-  return settingsPage(ctx, pc, { value: renewDays === null ? '' : String(renewDays), hostname: { saved: await siteHostnameOf(ctx.deps) }, flash });
+  return settingsPage(ctx, pc, { value: renewDays === null ? '' : String(renewDays), hostname: { saved: await siteHostnameOf(ctx.deps) }, retention: { saved: auditRetentionDays }, flash });
 }
 
 async function submitSettings(request: Request, ctx: HandlerContext): Promise<Response> {
@@ -130,9 +148,10 @@ async function submitSettings(request: Request, ctx: HandlerContext): Promise<Re
   const parsed = parseRenewDays(text);
   if ('error' in parsed) {
     const hostname = { saved: await siteHostnameOf(ctx.deps) };
-    return settingsPage(ctx, pc, { value: text, error: parsed.error, hostname, flash: [{ kind: 'error', message: 'The setting was not saved.' }] }, 400);
+    const retention = { saved: (await getSettings(ctx.deps)).auditRetentionDays };
+    return settingsPage(ctx, pc, { value: text, error: parsed.error, hostname, retention, flash: [{ kind: 'error', message: 'The setting was not saved.' }] }, 400);
   }
-  await setRenewDays(ctx.deps, parsed.value);
+  await setRenewDays(ctx.deps, byPage(pc, ctx), parsed.value);
   return redirect('/settings?done=saved');
 }
 
@@ -143,18 +162,47 @@ async function submitHostname(request: Request, ctx: HandlerContext): Promise<Re
   const typed = (pc.form.get('hostname') ?? '').trim();
   try {
     if (typed === '') throw new CertkeepError('BAD_REQUEST', 'hostname: enter the name other machines reach this server by', { field: 'hostname' });
-    await setSiteHostname(ctx.deps, typed);
+    await setSiteHostname(ctx.deps, byPage(pc, ctx), typed);
   } catch (err) {
     if (!(err instanceof CertkeepError)) throw err;
-    const { renewDays } = await getSettings(ctx.deps);
+    const { renewDays, auditRetentionDays } = await getSettings(ctx.deps);
     const hostname = { saved: await siteHostnameOf(ctx.deps), value: typed, error: errorText(err) };
-    return settingsPage(ctx, pc, { value: renewDays === null ? '' : String(renewDays), hostname, flash: [{ kind: 'error', message: 'The hostname was not saved.' }] }, statusOf(err));
+    return settingsPage(
+      ctx,
+      pc,
+      { value: renewDays === null ? '' : String(renewDays), hostname, retention: { saved: auditRetentionDays }, flash: [{ kind: 'error', message: 'The hostname was not saved.' }] },
+      statusOf(err),
+    );
   }
   return redirect('/settings?done=hostname');
+}
+
+async function submitRetention(request: Request, ctx: HandlerContext): Promise<Response> {
+  const pc = await signedIn(request, ctx);
+  if (pc instanceof Response) return pc;
+  const typed = (pc.form.get('auditRetentionDays') ?? '').trim();
+  const days = /^\d{1,5}$/.test(typed) ? Number(typed) : NaN;
+  if (!(days >= AUDIT_RETENTION.min && days <= AUDIT_RETENTION.max)) {
+    const { renewDays, auditRetentionDays } = await getSettings(ctx.deps);
+    return settingsPage(
+      ctx,
+      pc,
+      {
+        value: renewDays === null ? '' : String(renewDays),
+        hostname: { saved: await siteHostnameOf(ctx.deps) },
+        retention: { saved: auditRetentionDays, value: typed, error: `Enter a whole number of days from ${AUDIT_RETENTION.min} to ${AUDIT_RETENTION.max}.` },
+        flash: [{ kind: 'error', message: 'The setting was not saved.' }],
+      },
+      400,
+    );
+  }
+  await setAuditRetention(ctx.deps, byPage(pc, ctx), days);
+  return redirect('/settings?done=saved');
 }
 
 export const settingsPages: readonly PageRoute[] = [
   ['get', '/settings', showSettings],
   ['post', '/settings', submitSettings],
   ['post', '/settings/hostname', submitHostname],
+  ['post', '/settings/audit', submitRetention],
 ];

@@ -38,6 +38,7 @@ import { CertkeepError } from '../../errors.ts';
 import { timingSafeEqual, utf8 } from '../../util/encoding.ts';
 import { refuseCredential } from '../../domain/throttle.ts';
 import { csrfOk, formOf, sessionCookie, sessionOf } from '../session.ts';
+import type { By } from '../../domain/audit.ts';
 import { statusOf, type FieldErrors } from './form-errors.ts';
 import { redirect, signedIn } from './guard.ts';
 
@@ -76,9 +77,14 @@ async function wizardSession(request: Request, ctx: HandlerContext, state: Setup
 }
 
 /** A new session for the administrator, and on to the step that is next. */
-async function signInAndContinue(ctx: HandlerContext, userId: string): Promise<Response> {
-  const { token } = await createSession(ctx.deps, userId);
+async function signInAndContinue(ctx: HandlerContext, user: { id: string; email: string }): Promise<Response> {
+  const { token } = await createSession(ctx.deps, userBy(ctx, user), user);
   return redirect(wizard.SETUP_PATH, { 'set-cookie': sessionCookie(token, ctx.secure) });
+}
+
+/** The wizard's administrator acting, from this request's address: for the audit log. */
+function userBy(ctx: HandlerContext, user: { id: string; email: string }): By {
+  return { actor: { kind: 'user', id: user.id, name: user.email }, clientIp: ctx.clientIp };
 }
 
 // ---- GET /setup -----------------------------------------------------------------------------------
@@ -163,8 +169,8 @@ async function createAdmin(ctx: HandlerContext, form: URLSearchParams): Promise<
   const again = (status: number, flash = NEEDS_A_LOOK) => page(wizard.adminStep({ askSetupToken: worker, form: { values: keptValues(form), errors, flash } }), { status });
   if (hasErrors(errors)) return again(400);
   try {
-    const user = await startSetup(ctx.deps, { email, password });
-    return signInAndContinue(ctx, user.id);
+    const user = await startSetup(ctx.deps, { clientIp: ctx.clientIp }, { email, password });
+    return signInAndContinue(ctx, user);
   } catch (err) {
     if (err instanceof CertkeepError && err.code === 'CONFLICT') {
       // Another browser was faster: this one signs in to continue.
@@ -184,7 +190,7 @@ async function editAdmin(ctx: HandlerContext, session: ActiveSession, form: URLS
     page(wizard.adminStep({ askSetupToken: false, editing: { csrfToken: session.csrfToken }, form: { values: keptValues(form), errors, flash: NEEDS_A_LOOK } }), { status });
   if (hasErrors(errors)) return again(400);
   try {
-    await changeSetupAdmin(ctx.deps, session.user.id, { email, password });
+    await changeSetupAdmin(ctx.deps, userBy(ctx, session.user), session.user.id, { email, password });
   } catch (err) {
     fieldErrorOf(err, errors);
     return again(400);
@@ -196,7 +202,7 @@ async function editAdmin(ctx: HandlerContext, session: ActiveSession, form: URLS
 async function resume(ctx: HandlerContext, form: URLSearchParams): Promise<Response> {
   const email = (form.get('email') ?? '').slice(0, 254);
   const result = await signIn(ctx.deps, { email, password: form.get('password') ?? '', clientIp: ctx.clientIp });
-  if (result.ok) return signInAndContinue(ctx, result.user.id);
+  if (result.ok) return signInAndContinue(ctx, result.user);
   const locked = result.reason === 'locked';
   const error = locked ? 'Too many failed attempts: this account is locked for a few minutes.' : 'The email or password is not right.';
   const retryAfter = result.lockedUntil ? { 'retry-after': String(Math.max(1, Math.ceil((result.lockedUntil - ctx.deps.now()) / 1000))) } : undefined;
@@ -256,7 +262,7 @@ async function submitAccount(request: Request, ctx: HandlerContext, session: Act
   if (hasErrors(errors)) return again({ values, errors, flash: NEEDS_A_LOOK }, 400);
 
   try {
-    await registerSetupAccount(ctx.deps, {
+    await registerSetupAccount(ctx.deps, userBy(ctx, session.user), {
       directoryUrl,
       email: email || undefined,
       termsOfServiceAgreed: true,
@@ -306,7 +312,7 @@ async function submitServer(ctx: HandlerContext, session: ActiveSession, form: U
     );
   if (hasErrors(errors)) return again(400);
   try {
-    await finishSetup(ctx.deps, { hostname });
+    await finishSetup(ctx.deps, userBy(ctx, session.user), { hostname });
   } catch (err) {
     if (!(err instanceof CertkeepError)) throw err;
     if (err.code === 'CONFLICT') return redirect(wizard.SETUP_PATH);
@@ -342,7 +348,7 @@ async function submitSite(request: Request, ctx: HandlerContext): Promise<Respon
   const pc = await signedIn(request, ctx);
   if (pc instanceof Response) return pc;
   try {
-    await retrySiteCertificate(ctx.deps, (pc.form.get('hostname') ?? '').trim());
+    await retrySiteCertificate(ctx.deps, { actor: pc.actor, clientIp: ctx.clientIp }, (pc.form.get('hostname') ?? '').trim());
   } catch (err) {
     if (!(err instanceof CertkeepError) || err.code === 'INTERNAL') throw err;
     const current = await siteCertificateProgress(ctx.deps);

@@ -10,12 +10,13 @@ import { createAdminToken } from '../../domain/tokens.ts';
 import { PAGE_ORIGIN, signedInPageApp, type PageApp } from '../../../test/harness/page-app.ts';
 import { decode, fieldErrorText } from '../../../test/harness/markup.ts';
 import { HOSTNAME_PLACEHOLDER } from '../../../templates/secrets.ts';
+import { BY_CLI } from '../../domain/audit.ts';
 
 let f: PageApp;
 beforeEach(async () => {
   f = await signedInPageApp('site-hostname');
-  await createCertificate(f.deps, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
-  await createKey(f.deps, 'spare', { type: 'ec-p256' });
+  await createCertificate(f.deps, BY_CLI, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
+  await createKey(f.deps, BY_CLI, 'spare', { type: 'ec-p256' });
 });
 afterEach(() => f.close());
 
@@ -76,7 +77,7 @@ describe('the curl commands of the certificate and key pages', () => {
 
 describe('PUT /api/v1/settings {"hostname"}', () => {
   const api = async (method: string, body?: unknown) => {
-    const token = await createAdminToken(f.deps, 'test');
+    const token = await createAdminToken(f.deps, BY_CLI, 'test');
     const res = await f.app.fetch(
       new Request(`${PAGE_ORIGIN}/api/v1/settings`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }),
       { clientIp: '127.0.0.1', secure: false, waitUntil: () => {} },
