@@ -25,6 +25,8 @@ import { withSecurityHeaders } from './http/security-headers.ts';
 import { refuseCrossSite, requireJsonBody } from './http/same-origin.ts';
 import { problemAsPage } from './http/pages/problem-page.ts';
 import { AGENT_REPORT_PATH, AGENT_SCRIPT_PATH, agentReport, agentScript, certificateConsumers } from './http/agent-api.ts';
+import * as notifications from './http/notifications-api.ts';
+import { notificationsPages } from './http/pages/notifications.ts';
 
 export type { App, RequestContext } from './http/context.ts';
 
@@ -123,6 +125,13 @@ export function createApp(deps: Deps): App {
     .get('/api/v1/certificates/:name/revocation-status', admin.certificateRevocationStatus)
     .post('/api/v1/certificates/:name/api-keys/:slot', admin.rotateCertificateApiKey)
     .post('/api/v1/certificates/:name/key', admin.rotateCertificateKey)
+    .get('/api/v1/notification-channels', notifications.listChannels)
+    .post('/api/v1/notification-channels', notifications.createChannel)
+    .get('/api/v1/notification-channels/:name', notifications.getChannel)
+    .patch('/api/v1/notification-channels/:name', notifications.editChannel)
+    .delete('/api/v1/notification-channels/:name', notifications.deleteChannel)
+    .post('/api/v1/notification-channels/:name/test', notifications.testChannelNow)
+    .get('/api/v1/notifications', notifications.listNotifications)
     .get('/api/v1/backups', listBackups)
     .get('/api/v1/backups/:name', downloadBackup)
     .all('/static/*', serveStatic)
@@ -134,7 +143,7 @@ export function createApp(deps: Deps): App {
     .post('/login', auth.submitLogin)
     .post('/logout', auth.logout)
     .get('/', dashboard);
-  for (const [method, path, handler] of [...certificatesPages, ...keysPages, ...accountsPages, ...dnsProvidersPages, ...settingsPages, ...accountPages, ...backupsPages]) {
+  for (const [method, path, handler] of [...certificatesPages, ...keysPages, ...accountsPages, ...dnsProvidersPages, ...settingsPages, ...accountPages, ...backupsPages, ...notificationsPages]) {
     router[method](path, handler as never);
   }
   router.all('*', () => problemResponse(404, 'no such resource'));

@@ -12,6 +12,9 @@ import { acmeClientFor, findAccountById, findAccountByName, DEFAULT_ACCOUNT } fr
 import { newId } from './secrets.ts';
 import { activePause } from './ca-pace.ts';
 import { ensureAcmeDnsRegistrations, findDnsProvider, type DnsProviderRow } from './dns/providers.ts';
+import { eventStatement, eventsWritten } from './events.ts';
+import { revokedEvent } from './notifications/certificate-events.ts';
+import { EXPIRY_DONE } from './notifications/expiry.ts';
 
 export type { CsrSubject };
 
@@ -127,6 +130,8 @@ export function newCertificateRow(
     lastError: null,
     failureCount: 0,
     nextAttemptAt: null,
+    failingSince: null,
+    expiryCheckAt: null,
     revokedAt: null,
     revocationReason: null,
     createdAt: now,
@@ -219,10 +224,14 @@ export async function revokeCertificate(deps: Deps, name: string, reason: number
   if (!account) throw new CertkeepError('INTERNAL', "the certificate's ACME account is missing");
   await (await acmeClientFor(deps, account)).revokeCertificate(pemDecode(row.pem)[0].der, { reason });
   const now = deps.now();
-  await deps.db.db
-    .update(certificates)
-    .set({ status: 'revoked', revokedAt: now, revocationReason: reason, renewAt: null, updatedAt: now })
-    .where(eq(certificates.id, row.id));
+  await deps.db.batch([
+    deps.db.db
+      .update(certificates)
+      .set({ status: 'revoked', revokedAt: now, revocationReason: reason, renewAt: null, expiryCheckAt: EXPIRY_DONE, updatedAt: now })
+      .where(eq(certificates.id, row.id)),
+    eventStatement(deps, revokedEvent(row, reason, now)),
+  ]);
+  eventsWritten(deps);
   deps.log.info('certificate revoked', { certificate: name, serial: row.serial, reason });
   return (await findCertificateById(deps, row.id))!;
 }
