@@ -30,7 +30,7 @@ CREATE TABLE `notification_deliveries` (
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `notification_deliveries_event_channel` ON `notification_deliveries` (`event_id`,`channel_id`);--> statement-breakpoint
-CREATE INDEX `notification_deliveries_due` ON `notification_deliveries` (`next_attempt_at`) WHERE "notification_deliveries"."state" = 'pending';--> statement-breakpoint
+CREATE INDEX `notification_deliveries_due` ON `notification_deliveries` (`state`,`next_attempt_at`);--> statement-breakpoint
 CREATE INDEX `notification_deliveries_state` ON `notification_deliveries` (`state`,`id`);--> statement-breakpoint
 CREATE INDEX `notification_deliveries_channel` ON `notification_deliveries` (`channel_name`,`id`);--> statement-breakpoint
 CREATE INDEX `notification_deliveries_event_type` ON `notification_deliveries` (`event_type`,`id`);--> statement-breakpoint

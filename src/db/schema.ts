@@ -480,8 +480,8 @@ export const notificationDeliveries = sqliteTable(
   },
   (t) => [
     uniqueIndex('notification_deliveries_event_channel').on(t.eventId, t.channelId),
-    // What is due to be sent, in order.
-    index('notification_deliveries_due').on(t.nextAttemptAt).where(sql`${t.state} = 'pending'`),
+    // What is due to be sent, in order (state 'pending', next attempt reached).
+    index('notification_deliveries_due').on(t.state, t.nextAttemptAt),
     // The delivery log, newest first, and its filters.
     index('notification_deliveries_state').on(t.state, t.id),
     index('notification_deliveries_channel').on(t.channelName, t.id),
