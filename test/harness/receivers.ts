@@ -19,6 +19,8 @@ export interface Received {
   body: string;
   /** Whether the receiver answered (a request held and cut off by the sender's death is not). */
   answered: boolean;
+  /** Resolves once the exchange is over: true when the answer went out, false when the sender went away first. */
+  done: Promise<boolean>;
 }
 
 /** How the receiver answers a request to a path; the default is 200 `ok`. */
@@ -49,9 +51,15 @@ export async function startReceiver(): Promise<Receiver> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const path = (req.url ?? '/').split('?')[0];
-      const entry: Received = { path, method: req.method ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), answered: false };
+      let settle!: (answered: boolean) => void;
+      const done = new Promise<boolean>((resolve) => (settle = resolve));
+      const entry: Received = { path, method: req.method ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), answered: false, done };
       requests.push(entry);
-      res.on('finish', () => (entry.answered = true));
+      res.on('finish', () => {
+        entry.answered = true;
+        settle(true);
+      });
+      res.on('close', () => settle(entry.answered));
       for (const w of waiters.splice(0)) w();
       const responder = responders.get(path);
       if (responder) responder(req, res, entry.body);
