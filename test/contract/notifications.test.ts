@@ -8,7 +8,7 @@ import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describePebble } from '../harness/pebble.ts';
 import { HOST_KINDS, startNodeHost, type NodeHostUnderTest } from '../harness/hosts.ts';
-import { startWorld, type World } from '../harness/world.ts';
+import { issueCertificate, startWorld, type World } from '../harness/world.ts';
 import { startReceiver, startSmtpSink, type Receiver, type SmtpSink } from '../harness/receivers.ts';
 
 const BLOCKED = 'blocked.example.com';
@@ -136,6 +136,19 @@ for (const kind of HOST_KINDS) {
         ['certificate.renewal_failed', 'sent'],
       ]);
       expect(receiver.to('/failures')).toHaveLength(2);
+    });
+
+    it('tells of an issued certificate (when asked to) and of its revocation', async () => {
+      const { api } = world;
+      expect((await api.post('/api/v1/notification-channels', { name: 'lifecycle', type: 'webhook', url: `${receiver.origin}/lifecycle`, secret: SECRET, events: ['certificate.renewed', 'certificate.revoked'] })).status).toBe(201);
+      const name = world.name('life');
+      await issueCertificate(world, { name, domains: [world.domain()] });
+      const [issued] = await receiver.waitFor('/lifecycle', 1);
+      const serial = (await api.get(`/api/v1/certificates/${name}`)).body.serial;
+      expect(JSON.parse(issued.body)).toMatchObject({ type: 'certificate.renewed', title: expect.stringMatching(new RegExp(`^${name} was issued: valid until \\d{4}-`)), data: { serial } });
+      expect((await api.post(`/api/v1/certificates/${name}/revoke`, { reason: 4 })).status).toBe(200);
+      const [, revoked] = await receiver.waitFor('/lifecycle', 2);
+      expect(JSON.parse(revoked.body)).toMatchObject({ type: 'certificate.revoked', title: `${name} was revoked (superseded)`, data: { serial, reason: 4 } });
     });
 
     if (kind === 'node') {
