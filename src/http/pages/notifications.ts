@@ -96,9 +96,12 @@ export function recipients(text: string | null): string[] {
 
 function formInput(type: ChannelType, form: URLSearchParams, editing: boolean): Record<string, unknown> {
   const text = (name: string) => (form.get(name) ?? '').trim() || undefined;
+  const events = form.getAll('events');
+  const days = form.getAll('expiringDays').map((d) => (/^\d+$/.test(d) ? Number(d) : d));
   const input: Record<string, unknown> = {
-    events: form.getAll('events'),
-    expiringDays: form.getAll('expiringDays').map((d) => (/^\d+$/.test(d) ? Number(d) : d)),
+    events,
+    // No threshold ticked matters only to a channel that wants expiry warnings.
+    expiringDays: days.length > 0 || events.some((e) => e.endsWith('.expiring')) ? days : undefined,
   };
   if (type === 'email') input.to = recipients(form.get('to'));
   else {
