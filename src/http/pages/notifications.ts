@@ -361,7 +361,8 @@ async function channelPage(ctx: HandlerContext, pc: PageContext, row: channels.C
     ...(view.url ? [{ label: c.type === 'webhook' ? 'URL' : c.type === 'ntfy' ? 'Topic URL' : 'Webhook URL', value: html`<code>${wrappable(view.url)}</code>${channels.hasSecretUrl(c.type) ? ' (masked)' : null}` }] : []),
     ...(c.type === 'webhook' ? [{ label: 'Shared secret', value: 'Set (hidden)' }] : []),
     ...(c.type === 'ntfy' ? [{ label: 'Access token', value: c.config.token ? 'Set (hidden)' : 'None' }] : []),
-    { label: 'Events', value: html`<ul class="args">${c.events.map((t) => html`<li><code>${t}</code></li>`)}</ul>` },
+    // Names that may break after their dot: the table stays within a phone's width.
+    { label: 'Events', value: html`${c.events.map((t, i) => html`${i ? ', ' : ''}${wrappable(t)}`)}` },
     { label: 'Expiry warnings', value: `${c.expiringDays.join(', ')} days left` },
   ];
   const posted = o.values !== undefined;
