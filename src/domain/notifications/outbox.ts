@@ -30,7 +30,7 @@ export type DeliveryState = DeliveryRow['state'];
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
-/** Attempts before a delivery is given up: about a day of trying. */
+/** Attempts before a delivery is given up: about 11 hours of trying. */
 export const MAX_ATTEMPTS = 8;
 /** Wait after the n-th failed attempt: 30 s, 2 min, 10 min, 30 min, 1 h, 3 h, 6 h. */
 const BACKOFF_MS = [30_000, 2 * MINUTE, 10 * MINUTE, 30 * MINUTE, HOUR, 3 * HOUR, 6 * HOUR];

@@ -484,7 +484,7 @@ async function logPage(ctx: HandlerContext, pc: PageContext, url: URL, query: Re
       { title: 'Delivery log', session: section(pc), flash },
       html`<p><a href="${NOTIFICATIONS_PATH}">Notifications</a></p>
 <h1>Delivery log</h1>
-<p>Every message, newest first: waiting ones are retried with growing pauses (30 seconds, then minutes, then hours; about a day in all) before they count as failed.</p>
+<p>Every message, newest first: waiting ones are retried with growing pauses (30 seconds, then minutes, then hours; about 11 hours in all) before they count as failed.</p>
 <form method="get" action="${DELIVERY_LOG_PATH}" class="list-filters">
   ${selectField({ name: 'state', label: 'State', options: DELIVERY_STATES.map((s) => ({ value: s, label: STATE_BADGE[s].label })), placeholder: 'Any state', value: query.state ?? '' })}
   ${selectField({ name: 'channel', label: 'Channel', options: names.map((n) => ({ value: n, label: n })), placeholder: 'Any channel', value: query.channel ?? '' })}
