@@ -138,6 +138,21 @@ for (const kind of HOST_KINDS) {
       expect(receiver.to('/failures')).toHaveLength(2);
     });
 
+    it('sends at the scheduler’s tick (the Worker’s cron) what no request announced', async () => {
+      const { api } = world;
+      expect((await api.post('/api/v1/notification-channels', { name: 'ticked', type: 'ntfy', url: `${receiver.origin}/ntfy/ticked`, events: ['certificate.revoked'] })).status).toBe(201);
+      // An event committed by a process that died before it could say so.
+      await world.host.sql(
+        `INSERT INTO events (type, dedupe_key, subject_kind, subject_id, subject_name, title, body, link, data, created_at) VALUES ('certificate.revoked', ?, 'certificate', NULL, 'www', 'www was revoked (superseded)', 'It was.', '/certificates/www', '{"type":"certificate.revoked"}', ?)`,
+        `tick:${kind}`,
+        Date.now(),
+      );
+      await world.host.tick();
+      const [got] = await receiver.waitFor('/ntfy', 1);
+      expect(JSON.parse(got.body)).toMatchObject({ topic: 'ticked', title: 'www was revoked (superseded)', priority: 4 });
+      await api.delete('/api/v1/notification-channels/ticked');
+    });
+
     it('tells of an issued certificate (when asked to) and of its revocation', async () => {
       const { api } = world;
       expect((await api.post('/api/v1/notification-channels', { name: 'lifecycle', type: 'webhook', url: `${receiver.origin}/lifecycle`, secret: SECRET, events: ['certificate.renewed', 'certificate.revoked'] })).status).toBe(201);

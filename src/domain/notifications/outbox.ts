@@ -122,7 +122,8 @@ const claimTtl = (timeoutMs: number) => timeoutMs * 2 + 10_000;
 export async function sendDueDeliveries(deps: Deps, opts: SendRunOptions): Promise<SendRunResult> {
   const result: SendRunResult = { sent: 0, retried: 0, failed: 0 };
   let attempted = 0;
-  const origin = await siteOrigin(deps);
+  // Looked up once per run, and only when there is something to send.
+  let origin: Promise<string | null> | undefined;
   const channels = new Map<string, Promise<OpenChannel | null>>();
   const channelOf = (id: string) => {
     let found = channels.get(id);
@@ -142,7 +143,7 @@ export async function sendDueDeliveries(deps: Deps, opts: SendRunOptions): Promi
       attempted++;
       const delivery = await claimOne(deps, claimTtl(opts.timeoutMs ?? 10_000));
       if (!delivery) return;
-      const outcome = await attempt(deps, delivery, await channelOf(delivery.channelId), origin, opts.timeoutMs);
+      const outcome = await attempt(deps, delivery, await channelOf(delivery.channelId), await (origin ??= siteOrigin(deps)), opts.timeoutMs);
       result[outcome]++;
     }
   };
