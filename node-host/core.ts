@@ -13,6 +13,7 @@ import { fstatSync } from 'node:fs';
 import { journalPriorities } from './journal.ts';
 import { openDatabase, type OpenedDatabase } from './db.ts';
 import { nodeOutbound } from './outbound.ts';
+import { smtpMailer } from './smtp.ts';
 
 export interface NodeCore {
   deps: Deps;
@@ -83,6 +84,7 @@ export async function createNodeCore(settings: Settings, log = stdoutLogger(sett
     dns: nodeDnsPropagation(settings.dnsServers),
     runScript,
     rfc2136: nodeRfc2136Client(),
+    ...(settings.smtp ? { mailer: smtpMailer(settings.smtp) } : {}),
   };
   return { deps, db, log };
 }

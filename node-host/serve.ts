@@ -6,6 +6,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../src/app.ts';
 import { Scheduler } from '../src/jobs/scheduler.ts';
+import { Notifier } from '../src/jobs/notifier.ts';
 import type { Settings } from './settings.ts';
 import { createNodeCore, stdoutLogger } from './core.ts';
 import { LiveSettings } from './reload.ts';
@@ -62,8 +63,12 @@ export async function serve(settings: Settings): Promise<RunningServer> {
 
     // A work queue: orders start when a certificate becomes due (deps.wake), when a slot frees up,
     // and at the next known due time; the periodic tick is the safety net.
-    const scheduler = new Scheduler(deps, { wakeTimerMaxMs: settings.tickSeconds * 1000 });
+    // Notifications go out as soon as their events are committed (deps.onEvents), at every tick,
+    // and when a retry is due.
+    const notifier = new Notifier(deps, { timerMaxMs: settings.tickSeconds * 1000 });
+    const scheduler = new Scheduler(deps, { wakeTimerMaxMs: settings.tickSeconds * 1000, notifier });
     deps.wake = () => scheduler.notify();
+    deps.onEvents = () => notifier.notify();
     let ticking = true;
     const tick = async () => {
       try {
@@ -93,7 +98,7 @@ export async function serve(settings: Settings): Promise<RunningServer> {
         const servers = httpsServer ? [httpServer, httpsServer] : [httpServer];
         const closing = servers.map(close);
         for (const server of servers) server.closeIdleConnections();
-        const settled = await Promise.race([Promise.all([scheduler.drain(), plain.drain(), secure?.drain()]).then(() => true), delay(SHUTDOWN_GRACE_MS, false)]);
+        const settled = await Promise.race([Promise.all([scheduler.drain(), notifier.drain(), plain.drain(), secure?.drain()]).then(() => true), delay(SHUTDOWN_GRACE_MS, false)]);
         if (!settled) log.warn('stopping with work in flight; unfinished orders resume at the next start');
         for (const server of servers) server.closeAllConnections();
         await Promise.all([...closing, stoppingBackups]);

@@ -128,7 +128,7 @@ const TABLE: readonly Definition[] = [
     name: 'CERTKEEP_ALLOW_PRIVATE_TARGETS',
     default: 'none',
     meaning:
-      'CIDRs of loopback/private/link-local addresses that outgoing requests to admin- or CA-supplied URLs (ACME directory and the URLs it names, DNS provider APIs, acme-dns, CRL/OCSP) may reach; all others in those ranges are refused',
+      'CIDRs of loopback/private/link-local addresses that outgoing requests to admin- or CA-supplied URLs (ACME directory and the URLs it names, DNS provider APIs, acme-dns, CRL/OCSP, notification webhooks and chat channels) may reach; all others in those ranges are refused',
     list: true,
   },
   {
@@ -137,8 +137,8 @@ const TABLE: readonly Definition[] = [
     meaning: 'host:port list used for dns-01 propagation checks and tracking look-ups',
     list: true,
   },
-  { name: 'CERTKEEP_SMTP_URL', default: '—', meaning: 'smtp://user:pass@host:port or smtps://…', secret: true },
-  { name: 'CERTKEEP_SMTP_FROM', default: '—', meaning: 'sender address of notification mail' },
+  { name: 'CERTKEEP_SMTP_URL', default: '—', meaning: 'mail server of the email notification channels: smtp://user:pass@host:port (STARTTLS when offered) or smtps://… (TLS)', secret: true },
+  { name: 'CERTKEEP_SMTP_FROM', default: '—', meaning: 'sender address of notification mail (needed with CERTKEEP_SMTP_URL)' },
   { name: 'CERTKEEP_TICK_SECONDS', default: '60', meaning: 'how often the scheduler looks for due work (issuance, renewal, scans, notifications)' },
   { name: 'CERTKEEP_CONCURRENCY', default: '8', meaning: 'ACME orders in flight at once per host' },
   { name: 'CERTKEEP_LOG_LEVEL', default: 'info', meaning: 'debug, info, warn or error; logs are JSON lines on stdout' },

@@ -28,6 +28,8 @@ import { withSecurityHeaders } from './http/security-headers.ts';
 import { refuseCrossSite, requireJsonBody } from './http/same-origin.ts';
 import { problemAsPage } from './http/pages/problem-page.ts';
 import { AGENT_REPORT_PATH, AGENT_SCRIPT_PATH, agentReport, agentScript, certificateConsumers } from './http/agent-api.ts';
+import * as notifications from './http/notifications-api.ts';
+import { notificationsPages } from './http/pages/notifications.ts';
 
 export type { App, RequestContext } from './http/context.ts';
 
@@ -128,6 +130,13 @@ export function createApp(deps: Deps): App {
     .post('/api/v1/certificates/:name/api-keys/:slot', admin.rotateCertificateApiKey)
     .post('/api/v1/certificates/:name/key', admin.rotateCertificateKey)
     .get('/api/v1/audit', listAudit)
+    .get('/api/v1/notification-channels', notifications.listChannels)
+    .post('/api/v1/notification-channels', notifications.createChannel)
+    .get('/api/v1/notification-channels/:name', notifications.getChannel)
+    .patch('/api/v1/notification-channels/:name', notifications.editChannel)
+    .delete('/api/v1/notification-channels/:name', notifications.deleteChannel)
+    .post('/api/v1/notification-channels/:name/test', notifications.testChannelNow)
+    .get('/api/v1/notifications', notifications.listNotifications)
     .get('/api/v1/backups', listBackups)
     .get('/api/v1/backups/:name', downloadBackup)
     .all('/static/*', serveStatic)
@@ -139,7 +148,7 @@ export function createApp(deps: Deps): App {
     .post('/login', auth.submitLogin)
     .post('/logout', auth.logout)
     .get('/', dashboard);
-  for (const [method, path, handler] of [...certificatesPages, ...keysPages, ...accountsPages, ...dnsProvidersPages, ...settingsPages, ...accountPages, ...backupsPages, ...auditPages]) {
+  for (const [method, path, handler] of [...certificatesPages, ...keysPages, ...accountsPages, ...dnsProvidersPages, ...settingsPages, ...accountPages, ...backupsPages, ...notificationsPages, ...auditPages]) {
     router[method](path, handler as never);
   }
   router.all('*', () => problemResponse(404, 'no such resource'));

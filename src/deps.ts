@@ -46,6 +46,24 @@ export interface Backups {
   open(name: string): Promise<{ body: ReadableStream<Uint8Array>; bytes: number } | null>;
 }
 
+/** A mail to send: plain text, and simple HTML beside it if the sender likes. */
+export interface MailMessage {
+  to: readonly string[];
+  subject: string;
+  text: string;
+  html?: string;
+}
+
+/**
+ * Node host only (nodemailer over CERTKEEP_SMTP_URL): sends notification mail. Throws when the
+ * mail server does not take the message; the error's message says why (the server's answer).
+ */
+export interface Mailer {
+  /** The sender address (CERTKEEP_SMTP_FROM). */
+  readonly from: string;
+  send(message: MailMessage): Promise<{ accepted: string[]; rejected: string[]; response: string }>;
+}
+
 export interface Deps {
   db: Database;
   /** AES-256-GCM key that seals every private key at rest. */
@@ -104,6 +122,11 @@ export interface Deps {
   runScript?: RunScript;
   /** Node host only: RFC 2136 dynamic updates. */
   rfc2136?: Rfc2136Client;
+  /**
+   * Node host with CERTKEEP_SMTP_URL: sends the mail of email notification channels. Absent on
+   * the Worker (which cannot send mail to any recipient) and on a node host without SMTP settings.
+   */
+  mailer?: Mailer;
   /** Node host only: scheduled backups to list and download. */
   backups?: Backups;
   /** Per-host caches (ACME clients keep their directory and nonces warm between orders). */

@@ -9,6 +9,7 @@ import { createLogger, LOG_LEVELS, type LogLevel } from './log.ts';
 import { parseIpList } from './http/ip.ts';
 import { importMasterKey } from './crypto/index.ts';
 import { Scheduler } from './jobs/scheduler.ts';
+import { Notifier } from './jobs/notifier.ts';
 import { invocationBudget } from './jobs/budget.ts';
 import { newId } from './domain/secrets.ts';
 import { problemResponse } from './http/problem.ts';
@@ -59,6 +60,8 @@ interface Runtime {
   queries: number;
   /** Set by deps.wake during a request: its waitUntil then starts the due orders. */
   woken: boolean;
+  /** Set by deps.onEvents: events were committed, their notifications go out in a waitUntil. */
+  eventsWritten: boolean;
 }
 
 // One isolate serves many requests: build the deps once per isolate and env.
@@ -110,15 +113,43 @@ async function runtimeFor(env: Env): Promise<Runtime> {
       return counted.queries;
     },
     woken: false,
+    eventsWritten: false,
   };
   deps.wake = () => {
     rt.woken = true;
+  };
+  deps.onEvents = () => {
+    rt.eventsWritten = true;
   };
   cached = rt;
   return rt;
 }
 
 const subrequestLimit = (env: Env) => Math.max(1, Number(env.SUBREQUESTS) || DEFAULT_SUBREQUESTS);
+
+/**
+ * A request's waitUntil: the orders it made due start now (if a slot is free), then the events it
+ * (or they, or what it left running) committed are sent — a scheduler and a notifier of this
+ * invocation's own, as workerd ties I/O to the invocation that started it.
+ */
+async function afterResponse(rt: Runtime, env: Env, background: Promise<unknown>[]): Promise<void> {
+  const budget = invocationBudget(rt, WAIT_UNTIL_BUDGET_MS, subrequestLimit(env));
+  if (rt.woken) {
+    // A certificate became due: its order starts now, if a slot is free.
+    rt.woken = false;
+    await new Scheduler(rt.deps).runDue(budget).then(
+      (r) => r.started > 0 && rt.deps.log.info('orders started by a request', { ...r }),
+      (err) => rt.deps.log.error('orders started by a request failed', { err }),
+    );
+  }
+  await Promise.allSettled(background);
+  if (!rt.eventsWritten) return;
+  rt.eventsWritten = false;
+  await new Notifier(rt.deps).run({ mayContinue: () => budget.mayStart(0) }).then(
+    (r) => rt.deps.log.info('notifications sent after a request', { ...r }),
+    (err) => rt.deps.log.error('notifications after a request failed', { err }),
+  );
+}
 
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
@@ -131,24 +162,18 @@ export default {
       return problemResponse(500, `misconfigured: ${(err as Error).message}`);
     }
     const url = new URL(request.url);
+    // What the request left running (an order started without ?wait): its events are sent after it.
+    const background: Promise<unknown>[] = [];
     const response = await rt.app.fetch(request, {
       // Cloudflare (and Miniflare) always set it; without it nobody is on any allow-list.
       clientIp: request.headers.get('cf-connecting-ip') ?? '',
       secure: url.protocol === 'https:',
-      waitUntil: (promise) => ctx.waitUntil(promise),
+      waitUntil: (promise) => {
+        background.push(promise);
+        ctx.waitUntil(promise);
+      },
     });
-    if (rt.woken) {
-      // A certificate became due: its order starts now, in this request's waitUntil, if a slot is free.
-      rt.woken = false;
-      const budget = invocationBudget(rt, WAIT_UNTIL_BUDGET_MS, subrequestLimit(env));
-      ctx.waitUntil(
-        // A scheduler of this invocation's own: workerd ties I/O to the invocation that started it.
-        new Scheduler(rt.deps).runDue(budget).then(
-          (r) => r.started > 0 && rt.deps.log.info('orders started by a request', { ...r }),
-          (err) => rt.deps.log.error('orders started by a request failed', { err }),
-        ),
-      );
-    }
+    if (rt.woken || rt.eventsWritten || background.length > 0) ctx.waitUntil(afterResponse(rt, env, background));
     return response;
   },
 

@@ -8,9 +8,9 @@ import { CSRF_HEADER, postButton } from './components.ts';
 export type Section = 'dashboard' | 'certificates' | 'keys' | 'accounts' | 'dns-providers' | 'tracking' | 'notifications' | 'audit' | 'backups' | 'settings' | 'account';
 
 /**
- * The navigation, in order; pages route to these paths. Tracking and notifications have their
- * sections already and take their places after "DNS providers" when their pages exist: a link
- * to a page that is not there yet would only lead to "Page not found".
+ * The navigation, in order; pages route to these paths. Tracking has its section already and
+ * takes its place after "DNS providers" when its pages exist: a link to a page that is not there
+ * yet would only lead to "Page not found".
  */
 export const NAVIGATION: readonly { section: Section; label: string; href: string }[] = [
   { section: 'dashboard', label: 'Dashboard', href: '/' },
@@ -18,6 +18,7 @@ export const NAVIGATION: readonly { section: Section; label: string; href: strin
   { section: 'keys', label: 'Keys', href: '/keys' },
   { section: 'accounts', label: 'ACME accounts', href: '/accounts' },
   { section: 'dns-providers', label: 'DNS providers', href: '/dns-providers' },
+  { section: 'notifications', label: 'Notifications', href: '/notifications' },
   { section: 'audit', label: 'Audit log', href: '/audit' },
   { section: 'backups', label: 'Backups', href: '/backups' },
   { section: 'settings', label: 'Settings', href: '/settings' },

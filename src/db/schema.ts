@@ -152,6 +152,19 @@ export const certificates = sqliteTable(
     failureCount: integer('failure_count').notNull().default(0),
     /** Earliest time the scheduler may try again (back-off); null = no constraint. */
     nextAttemptAt: integer('next_attempt_at'),
+    /**
+     * When the current run of failed attempts began (null while the last attempt succeeded): the
+     * `certificate.renewal_failed` event fires at the first failure and then at most once a day
+     * of the run (domain/notifications/certificate-events.ts).
+     */
+    failingSince: integer('failing_since'),
+    /**
+     * When the served certificate crosses its next expiry threshold (30, 14, 7, 3, 1 days left):
+     * the tick looks at the certificates whose time has come (domain/notifications/expiry.ts).
+     * Null: not looked at yet (a certificate served before this existed, or imported); -1: no
+     * threshold left for the served certificate (expired, revoked).
+     */
+    expiryCheckAt: integer('expiry_check_at'),
     revokedAt: integer('revoked_at'),
     revocationReason: integer('revocation_reason'),
     createdAt: createdAt(),
@@ -178,6 +191,9 @@ export const certificates = sqliteTable(
     index('certificates_key').on(t.keyId, t.name),
     index('certificates_served_key').on(t.servedKeyId),
     index('certificates_dns_provider').on(t.dnsProviderId, t.name),
+    // Expiry thresholds: the certificates whose next threshold has come, and those never looked at.
+    index('certificates_expiry_check').on(t.expiryCheckAt),
+    index('certificates_expiry_unchecked').on(t.id).where(sql`${t.expiryCheckAt} is null and ${t.pem} is not null`),
   ],
 );
 
@@ -433,5 +449,71 @@ export const auditLog = sqliteTable(
     index('audit_log_unsealed_downloads').on(t.at).where(sql`${t.seq} is null and ${t.aggregateKey} is not null`),
     // One open (unsealed) row per aggregate: downloads add to it until it is sealed.
     uniqueIndex('audit_log_aggregate').on(t.aggregateKey).where(sql`${t.seq} is null`),
+  ],
+);
+
+/**
+ * Notification channels (SPEC §4.3): where events are sent (email, Slack, Teams, Discord, ntfy, a
+ * signed webhook) and which events each wants. The type's settings — recipients, URLs (a chat
+ * webhook's URL is its credential), tokens and HMAC secrets — are sealed as one JSON object under
+ * the master key (aad `notification-channel:<id>`), like DNS providers.
+ */
+export const notificationChannels = sqliteTable('notification_channels', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull().unique(),
+  type: text('type').notNull(),
+  /** JSON array of the event types it subscribes to. */
+  events: text('events').notNull(),
+  /** JSON array of the expiry thresholds (days) it wants of `*.expiring`; a subset of 30, 14, 7, 3, 1. */
+  expiringDays: text('expiring_days').notNull(),
+  /** JSON of the type's settings, sealed (aad `notification-channel:<id>`). */
+  configSealed: text('config_sealed').notNull(),
+  /**
+   * The address the admin reached Certkeep by when the channel was saved: messages link there
+   * when no site hostname is set (a Worker, a node host reached through a tunnel).
+   */
+  linkOrigin: text('link_origin'),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+/**
+ * Deliveries (the outbox's second half): one per event and subscribed channel, made when the
+ * event is dispatched, sent at least once, retried with back-off, then `sent` or `failed`. A
+ * sender claims a delivery with one conditional UPDATE (`claimed_until`), so two hosts never send
+ * the same one at the same time; a claim that outlives its host (kill -9) runs out and the
+ * delivery is sent again. Channel and event are copied in so that the log stays readable after a
+ * channel is removed.
+ */
+export const notificationDeliveries = sqliteTable(
+  'notification_deliveries',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    eventId: integer('event_id').notNull(),
+    eventType: text('event_type').notNull(),
+    channelId: text('channel_id').notNull(),
+    channelName: text('channel_name').notNull(),
+    channelType: text('channel_type').notNull(),
+    state: text('state', { enum: ['pending', 'sent', 'failed'] }).notNull(),
+    /** Attempts started (a claim counts as one: an attempt cut off by a crash is one). */
+    attempts: integer('attempts').notNull().default(0),
+    /** When a pending delivery may be tried (again). */
+    nextAttemptAt: integer('next_attempt_at'),
+    claimedUntil: integer('claimed_until'),
+    claimedBy: text('claimed_by'),
+    /** Why the last attempt failed, in words (a status and a short redacted excerpt, an SMTP error). */
+    lastError: text('last_error'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    sentAt: integer('sent_at'),
+  },
+  (t) => [
+    uniqueIndex('notification_deliveries_event_channel').on(t.eventId, t.channelId),
+    // What is due to be sent, in order (state 'pending', next attempt reached).
+    index('notification_deliveries_due').on(t.state, t.nextAttemptAt),
+    // The delivery log, newest first, and its filters.
+    index('notification_deliveries_state').on(t.state, t.id),
+    index('notification_deliveries_channel').on(t.channelName, t.id),
+    index('notification_deliveries_event_type').on(t.eventType, t.id),
   ],
 );

@@ -13,6 +13,9 @@ import { newId } from './secrets.ts';
 import { activePause } from './ca-pace.ts';
 import { ensureAcmeDnsRegistrations, findDnsProvider, type DnsProviderRow } from './dns/providers.ts';
 import { audit, record, type By } from './audit.ts';
+import { eventStatement, eventsWritten } from './events.ts';
+import { revokedEvent } from './notifications/certificate-events.ts';
+import { EXPIRY_DONE } from './notifications/expiry.ts';
 
 export type { CsrSubject };
 
@@ -137,6 +140,8 @@ export function newCertificateRow(
     lastError: null,
     failureCount: 0,
     nextAttemptAt: null,
+    failingSince: null,
+    expiryCheckAt: null,
     revokedAt: null,
     revocationReason: null,
     createdAt: now,
@@ -247,10 +252,14 @@ export async function revokeCertificate(deps: Deps, by: By, name: string, reason
     throw err;
   }
   const now = deps.now();
-  await deps.db.db
-    .update(certificates)
-    .set({ status: 'revoked', revokedAt: now, revocationReason: reason, renewAt: null, updatedAt: now })
-    .where(eq(certificates.id, row.id));
+  await deps.db.batch([
+    deps.db.db
+      .update(certificates)
+      .set({ status: 'revoked', revokedAt: now, revocationReason: reason, renewAt: null, expiryCheckAt: EXPIRY_DONE, updatedAt: now })
+      .where(eq(certificates.id, row.id)),
+    eventStatement(deps, revokedEvent(row, reason, now)),
+  ]);
+  eventsWritten(deps);
   deps.log.info('certificate revoked', { certificate: name, serial: row.serial, reason });
   return (await findCertificateById(deps, row.id))!;
 }

@@ -31,6 +31,9 @@ import { challengeRecordName } from './dns/names.ts';
 import { dnsDriverFor, findDnsProviderById } from './dns/providers.ts';
 import { waitUntilVisible } from './dns/visibility.ts';
 import type { DnsChallengeRecord, DnsProviderLog } from './dns/types.ts';
+import { eventStatement, eventsWritten } from './events.ts';
+import { renewalFailedEvent, renewedEvent } from './notifications/certificate-events.ts';
+import { firstExpiryCheck } from './notifications/expiry.ts';
 
 export type OrderRow = typeof orders.$inferSelect;
 export type OrderReason = 'new' | 'renewal' | 'manual';
@@ -399,6 +402,8 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
   const settings = await getSettings(deps);
   await clearDnsRecords(deps, order);
   const now = deps.now();
+  // Spread a little, so that certificates obtained together do not all come due together.
+  const renewAt = renewalTime(notBefore, notAfter, settings.renewDays) - renewalJitterMs(notBefore, notAfter);
   await deps.db.batch([
     deps.db.db
       .update(certificates)
@@ -409,8 +414,7 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
         serial: leaf.serialNumber,
         notBefore,
         notAfter,
-        // Spread a little, so that certificates obtained together do not all come due together.
-        renewAt: renewalTime(notBefore, notAfter, settings.renewDays) - renewalJitterMs(notBefore, notAfter),
+        renewAt,
         // A new certificate: ask the CA's renewalInfo on the next tick (domain/renewal.ts).
         ariWindowStart: null,
         ariWindowEnd: null,
@@ -418,9 +422,13 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
         lastError: null,
         failureCount: 0,
         nextAttemptAt: null,
+        failingSince: null,
+        // Its expiry thresholds start afresh (domain/notifications/expiry.ts).
+        expiryCheckAt: firstExpiryCheck(notAfter),
         updatedAt: now,
       })
       .where(eq(certificates.id, cert.id)),
+    eventStatement(deps, renewedEvent(cert, { serial: leaf.serialNumber, notBefore, notAfter, renewAt })),
     deps.db.db
       .update(orders)
       .set({ state: 'done', serial: leaf.serialNumber, notBefore, notAfter, thumbprint: leaf.sha256Thumbprint, updatedAt: now, finishedAt: now })
@@ -428,6 +436,7 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
     deps.db.db.delete(challenges).where(eq(challenges.orderId, order.id)),
     event(deps, order.id, 'info', `certificate ${leaf.serialNumber} stored, valid until ${leaf.notAfter.toISOString()}`),
   ]);
+  eventsWritten(deps);
   try {
     await deps.onCertificateIssued?.(cert.id);
   } catch (err) {
@@ -471,17 +480,24 @@ async function recordFailure(
   const fresh = (await findCertificateById(deps, cert.id)) ?? cert;
   const failures = pausedUntil === undefined ? fresh.failureCount + 1 : fresh.failureCount;
   const now = deps.now();
+  const nextAttemptAt = pausedUntil ?? now + backoffMs(failures);
+  // The run of failures this one belongs to: the notifier hears of its first failure, then at
+  // most once a day of the run (domain/notifications/certificate-events.ts). A pause asked for by
+  // the CA is a failure too: the certificate is not obtained, and someone should know.
+  const failingSince = fresh.failingSince ?? now;
   const statements: Statement[] = [
     deps.db.db
       .update(certificates)
       .set({
         lastError: JSON.stringify(failure.problem),
         failureCount: failures,
-        nextAttemptAt: pausedUntil ?? now + backoffMs(failures),
+        nextAttemptAt,
+        failingSince,
         ...(fresh.pem ? {} : { status: 'invalid' as const }),
         updatedAt: now,
       })
       .where(eq(certificates.id, cert.id)),
+    eventStatement(deps, renewalFailedEvent(fresh, { problem: failure.problem, failingSince, failures: Math.max(failures, 1), nextAttemptAt, caPausedUntil: pausedUntil, now })),
   ];
   if (order && !failure.retryable) {
     await clearDnsRecords(deps, order);
@@ -491,6 +507,23 @@ async function recordFailure(
       ...statements,
       ...(order ? [event(deps, order.id, 'warn', `attempt failed, will resume: ${failure.problem.detail ?? failure.problem.type}`)] : []),
     ]);
+  }
+  eventsWritten(deps);
+}
+
+/**
+ * An order that stopped on an error nothing recorded (the scheduler caught it): recorded as a
+ * failed attempt — the back-off, `lastError` and the `renewal_failed` event — so that it is not
+ * retried in a loop and someone hears of it. Best effort: the database may be what failed.
+ */
+export async function recordCrash(deps: Deps, certificateId: string): Promise<void> {
+  try {
+    const cert = await findCertificateById(deps, certificateId);
+    if (!cert) return;
+    const problem: AcmeProblem = { type: 'urn:certkeep:problem:internal', detail: 'the order stopped on an internal error; the server log says more' };
+    await recordFailure(deps, cert, undefined, { problem, retryable: true });
+  } catch (err) {
+    deps.log.error('could not record a crashed order', { certificateId, err });
   }
 }
 

@@ -10,6 +10,8 @@ import { certificates } from '../db/schema.ts';
 import { certificateIdentifier, type RenewalInfo } from '../acme/index.ts';
 import { acmeClientFor, findAccountById } from './accounts.ts';
 import type { CertificateRow } from './certificates.ts';
+import { eventStatement, eventsWritten } from './events.ts';
+import { replaceEarlyEvent } from './notifications/certificate-events.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -96,13 +98,31 @@ export async function refreshRenewalInfo(deps: Deps, cert: CertificateRow): Prom
   }
   const window = { start: info.suggestedWindow.start.getTime(), end: info.suggestedWindow.end.getTime() };
   const renewAt = renewalTimeInWindow(window, { start: cert.ariWindowStart, end: cert.ariWindowEnd, renewAt: cert.renewAt }, now);
-  await deps.db.db
-    .update(certificates)
-    .set({ renewAt, ariWindowStart: window.start, ariWindowEnd: window.end, ariCheckAt: nextAriCheck(now, info.retryAfterMs) })
-    .where(eq(certificates.id, cert.id));
+  const early = movedEarly(cert, window, renewAt, now);
+  await deps.db.batch([
+    deps.db.db
+      .update(certificates)
+      .set({ renewAt, ariWindowStart: window.start, ariWindowEnd: window.end, ariCheckAt: nextAriCheck(now, info.retryAfterMs) })
+      .where(eq(certificates.id, cert.id)),
+    ...(early ? [eventStatement(deps, replaceEarlyEvent(cert, { ...window, renewAt, explanationURL: info.explanationURL, now }))] : []),
+  ]);
+  if (early) {
+    eventsWritten(deps);
+    deps.log.warn('the CA asks for an early replacement', { certificate: cert.name, windowStart: new Date(window.start).toISOString(), windowEnd: new Date(window.end).toISOString() });
+  }
   if (renewAt !== cert.renewAt) {
     deps.log.info('renewal time from ARI', { certificate: cert.name, renewAt: new Date(renewAt).toISOString(), explanationURL: info.explanationURL ?? null });
   }
+}
+
+/**
+ * Whether the CA's window moved before the planned renewal so that the certificate is replaced
+ * now (SPEC §4.3 `certificate.replace_early`): the whole window lies before the renewal planned
+ * so far, and the renewal drawn from it is due within a day. A first window that merely refines
+ * a renewal months away is not news.
+ */
+export function movedEarly(cert: Pick<CertificateRow, 'renewAt'>, window: { start: number; end: number }, renewAt: number, now: number): boolean {
+  return cert.renewAt !== null && window.end < cert.renewAt && renewAt <= now + DAY;
 }
 
 /** Renewal days outside this range are refused (as Certera: 10–45). */

@@ -18,12 +18,14 @@ import { and, eq, gt, isNotNull, isNull, lte, min, ne, or, sql } from 'drizzle-o
 import type { Deps } from '../deps.ts';
 import { CertkeepError } from '../errors.ts';
 import { certificates, leases, orders } from '../db/schema.ts';
-import { issue, type OrderReason } from '../domain/orders.ts';
+import { issue, recordCrash, type OrderReason } from '../domain/orders.ts';
 import { refreshRenewalInfo } from '../domain/renewal.ts';
 import { purgeSessions } from '../domain/sessions.ts';
 import { purgeRateLimits } from '../domain/throttle.ts';
 import { auditTick } from '../domain/audit-chain.ts';
 import { nextAccountOpening, orderableAccounts } from '../domain/ca-pace.ts';
+import { checkExpiring } from '../domain/notifications/expiry.ts';
+import { Notifier } from './notifier.ts';
 
 export interface TickResult {
   started: number;
@@ -32,6 +34,8 @@ export interface TickResult {
   skipped: number;
   /** Certificates whose renewalInfo (ARI) was asked. */
   renewalInfoChecked: number;
+  /** Notification deliveries sent by this tick's runs of the notifier (when it waited for them). */
+  notificationsSent: number;
 }
 
 /** renewalInfo requests per tick: cheap GETs, but a tick must stay bounded. */
@@ -65,6 +69,8 @@ export interface SchedulerOptions {
    * (the periodic tick covers what lies further).
    */
   wakeTimerMaxMs?: number;
+  /** The host's notifier (the node host shares it with deps.onEvents); one of its own otherwise. */
+  notifier?: Notifier;
 }
 
 export class Scheduler {
@@ -86,11 +92,14 @@ export class Scheduler {
   private stopped = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt: number | undefined;
+  readonly notifier: Notifier;
 
   constructor(
     private readonly deps: Deps,
     private readonly opts: SchedulerOptions = {},
-  ) {}
+  ) {
+    this.notifier = opts.notifier ?? new Notifier(deps);
+  }
 
   /**
    * Something may have become due (a certificate created, edited, forced): start orders now if a
@@ -116,8 +125,23 @@ export class Scheduler {
     await this.checkRenewalInfo(run.result);
     await purgeSessions(this.deps);
     await purgeRateLimits(this.deps);
+    // Expiry thresholds crossed since the last tick become events; the notifier sends what is
+    // due beside the orders (a slow receiver holds back no order).
+    await checkExpiring(this.deps).catch((err) => this.deps.log.error('expiry check failed', { err }));
+    const budget = opts.budget;
+    const notify = () =>
+      this.notifier.run(budget ? { mayContinue: () => budget.mayStart(0) } : undefined).then(
+        (r) => void (run.result.notificationsSent += r.sent),
+        (err) => this.deps.log.error('notifications failed', { err }),
+      );
+    const notifying = notify();
     await this.fill(run);
-    if (opts.settle !== false) await settle(run);
+    if (opts.settle !== false) {
+      await settle(run);
+      await notifying;
+      // What this tick's orders reported (a failure, a renewal) goes out in the same run.
+      await notify();
+    }
     // Download counts written, records sealed into the chain, old ones purged (all bounded): after
     // the orders have started, so that a Worker's budget goes to them first.
     await auditTick(this.deps).catch((err) => this.deps.log.error('audit housekeeping failed', { err }));
@@ -141,6 +165,7 @@ export class Scheduler {
   /** No more orders start (running ones go on; see drain) and the timer goes. */
   stop(): void {
     this.stopped = true;
+    this.notifier.stop();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -262,12 +287,14 @@ export class Scheduler {
       result.failed++;
       this.crashed = true;
       this.deps.log.error('scheduled order crashed', { certificateId, err });
+      // Recorded like a failed attempt (a back-off, and someone hears of it), if the database lets it.
+      await recordCrash(this.deps, certificateId);
     }
   }
 }
 
 function newRun(budget: RunBudget): Run {
-  return { budget, result: { started: 0, succeeded: 0, failed: 0, skipped: 0, renewalInfoChecked: 0 }, pending: new Set() };
+  return { budget, result: { started: 0, succeeded: 0, failed: 0, skipped: 0, renewalInfoChecked: 0, notificationsSent: 0 }, pending: new Set() };
 }
 
 /** Waits until the run has nothing in flight (refills join the run while it waits). */

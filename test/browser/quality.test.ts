@@ -114,6 +114,11 @@ const PAGES = (certificate: string) => [
   '/dns-providers/new',
   '/dns-providers/new?type=webhook',
   '/dns-providers/quality-dns',
+  '/notifications',
+  '/notifications/channels/new',
+  '/notifications/channels/new?type=webhook',
+  '/notifications/channels/quality-hook',
+  '/notifications/log',
   '/audit',
   '/backups',
   '/settings',
@@ -146,6 +151,8 @@ for (const kind of HOST_KINDS) {
         expect((await world.api.post('/api/v1/keys', { name: 'quality-key' })).status).toBe(201);
         const hook = await world.api.post('/api/v1/dns-providers', { name: 'quality-dns', type: 'webhook', url: 'https://127.0.0.1:9/dns', secret: 'a'.repeat(32) });
         expect(hook.status).toBe(201);
+        const channel = await world.api.post('/api/v1/notification-channels', { name: 'quality-hook', type: 'webhook', url: 'https://127.0.0.1:9/hook', secret: 'a'.repeat(32) });
+        expect(channel.status).toBe(201);
       });
       afterAll(async () => {
         await browser?.close();

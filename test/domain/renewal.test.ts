@@ -5,14 +5,14 @@
 // answers with the suggestedWindow and Retry-After a test chooses, the way Boulder does. All
 // the rest — orders, validation, the certificates themselves — is real Pebble.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { describePebble } from '../harness/pebble.ts';
 import { startInProcess, urlOf, type InProcess } from '../harness/inprocess.ts';
 import { createCertificate, findCertificateByName } from '../../src/domain/certificates.ts';
 import { issue } from '../../src/domain/orders.ts';
 import { dueCertificates, isDue, Scheduler } from '../../src/jobs/scheduler.ts';
 import { certificateIdentifier } from '../../src/acme/index.ts';
-import { certificates, orders } from '../../src/db/schema.ts';
+import { certificates, events, orders } from '../../src/db/schema.ts';
 import { ARI_MAX_RECHECK_MS, RENEWAL_JITTER_MAX_MS, RENEWAL_JITTER_SHARE, renewalTimeInWindow } from '../../src/domain/renewal.ts';
 import { BY_CLI } from '../../src/domain/audit.ts';
 
@@ -55,6 +55,8 @@ describePebble('renewal with ARI (recorded renewalInfo responses over real Pebbl
     });
   });
   afterAll(async () => world?.stop());
+  const earlyEvents = (id: string) =>
+    world.deps.db.db.select().from(events).where(and(eq(events.type, 'certificate.replace_early'), eq(events.subjectId, id)));
 
   it('draws the renewal time inside the ARI window, keeps it while the window stays, and renews with `replaces`', async () => {
     const { deps } = world;
@@ -74,6 +76,8 @@ describePebble('renewal with ARI (recorded renewalInfo responses over real Pebbl
     cert = (await findCertificateByName(deps, 'ari'))!;
     expect(cert.renewAt!).toBeGreaterThanOrEqual(window.start);
     expect(cert.renewAt!).toBeLessThanOrEqual(window.end);
+    // A window days away refines the plan: nobody needs to hear of it.
+    expect(await earlyEvents(cert.id)).toEqual([]);
     expect(cert.ariCheckAt! - deps.now()).toBeGreaterThan(5.9 * HOUR); // Retry-After: 6 h
     expect(cert.ariCheckAt! - deps.now()).toBeLessThanOrEqual(6 * HOUR);
     const drawn = cert.renewAt;
@@ -92,6 +96,12 @@ describePebble('renewal with ARI (recorded renewalInfo responses over real Pebbl
     window = { start: deps.now() - 2 * HOUR, end: deps.now() - HOUR };
     clockOffset += ARI_MAX_RECHECK_MS + 1000;
     expect(await scheduler.tick()).toMatchObject({ renewalInfoChecked: 1, started: 1, succeeded: 1 });
+    // …and says so (SPEC §4.3 certificate.replace_early), once for this serial and window.
+    const early = await earlyEvents(cert.id);
+    expect(early).toHaveLength(1);
+    expect(early[0].title).toBe('The CA asks to replace ari early: renewing now');
+    expect(early[0].body).toContain(`serial ${cert.serial}`);
+    expect(early[0].body).toContain('https://community.letsencrypt.org/t/renewal-window');
     cert = (await findCertificateByName(deps, 'ari'))!;
     expect(cert.pem).not.toBe(firstPem);
     expect(cert.status).toBe('valid');

@@ -31,7 +31,7 @@ async function counts(dataDir: string): Promise<Record<string, number>> {
   const client = createClient({ url: `file:${join(dataDir, 'certkeep.db')}` });
   try {
     const out: Record<string, number> = {};
-    for (const table of ['acme_accounts', 'keys', 'certificates', 'api_keys', 'users', 'dns_providers', 'settings']) {
+    for (const table of ['acme_accounts', 'keys', 'certificates', 'api_keys', 'users', 'dns_providers', 'notification_channels', 'settings']) {
       out[table] = Number((await client.execute(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
     }
     return out;
@@ -107,7 +107,13 @@ describePebble('certkeep import certera', () => {
     expect(out).toMatch(/^settings\s+3\s+0\s+0$/m);
     expect(out).toContain('tracked URLs: 2 not imported (feature not available)');
     expect(out).toContain('uploaded certificates (tracking): 1 not imported (feature not available)');
-    expect(out).toContain('notification settings: 1 not imported (feature not available)');
+    expect(out).toMatch(/^notification channels\s+2\s+0\s+0$/m);
+    expect(out).not.toContain('notification settings');
+    expect(out).toContain(
+      'notification channel "certera-email": email to admin@example.com, ops@example.com, oncall@example.com; events certificate.expiring, tracking.expiring, tracking.changed, certificate.renewal_failed; expiry warnings at 7, 3, 1 days left',
+    );
+    expect(out).toContain('notification channel "certera-slack": slack to the Slack webhook; events certificate.expiring, tracking.expiring, tracking.changed, certificate.renewal_failed');
+    expect(out).toContain('"certera-email" sends mail once Certkeep runs with CERTKEEP_SMTP_URL and CERTKEEP_SMTP_FROM');
     expect(out).toMatch(/ACME account "default": acme@example.com, production: found at https:\/\/127\.0\.0\.1/);
     expect(out).toMatch(/ACME account "certera-2": acme-staging@example.com, staging: registered anew at/);
     expect(out).toMatch(/key "user-1-acme-account": the key of ACME account "default": kept with the account, not offered by the download API/);
@@ -115,6 +121,25 @@ describePebble('certkeep import certera', () => {
     expect(out).toMatch(/Written in one transaction/);
     // The API keys are Certera's: none had to be made.
     expect(out).not.toContain('New API keys');
+  });
+
+  it("brings Certera's notification settings over as channels: mail to the user and the additional recipients, the Slack webhook, the same kinds and thresholds", async () => {
+    const token = (await host!.cli(['token', 'create'], { CERTKEEP_LOG_LEVEL: 'warn' })).stdout.trim();
+    const admin = new AdminClient(host!.baseUrl, token);
+    const listed = await admin.get('/api/v1/notification-channels');
+    expect(listed.status).toBe(200);
+    const events = ['certificate.expiring', 'tracking.expiring', 'tracking.changed', 'certificate.renewal_failed'];
+    expect(listed.body.items).toEqual([
+      expect.objectContaining({ name: 'certera-email', type: 'email', to: ['admin@example.com', 'ops@example.com', 'oncall@example.com'], events, expiringDays: [7, 3, 1] }),
+      // The webhook's URL is its credential: masked here, sealed in the database.
+      expect.objectContaining({ name: 'certera-slack', type: 'slack', url: 'https://hooks.slack.com/…XXXX', events, expiringDays: [7, 3, 1] }),
+    ]);
+    expect(JSON.stringify(await host!.sql('SELECT * FROM notification_channels'))).not.toContain('hooks.slack.com');
+    const audit = await host!.sql("SELECT actor_kind, object_name FROM audit_log WHERE action = 'notification-channel.create' ORDER BY id");
+    expect(audit).toEqual([
+      { actor_kind: 'cli', object_name: 'certera-email' },
+      { actor_kind: 'cli', object_name: 'certera-slack' },
+    ]);
   });
 
   it("answers Certera's curl calls with the certificate Certera served, by name, with the original API keys", () => {
@@ -246,6 +271,7 @@ describePebble('certkeep import certera', () => {
     expect(again.stdout).toMatch(/^keys\s+0\s+6\s+0$/m);
     expect(again.stdout).toMatch(/^certificates\s+0\s+3\s+0$/m);
     expect(again.stdout).toMatch(/^users\s+0\s+1\s+0$/m);
+    expect(again.stdout).toMatch(/^notification channels\s+0\s+2\s+0$/m);
     expect(again.stdout).toContain('Nothing new to import');
     expect(await counts(dataDir)).toEqual(before);
   });
@@ -259,7 +285,7 @@ describePebble('certkeep import certera', () => {
     expect(dry.stdout).toMatch(/^certificates\s+3\s+0\s+0$/m);
     expect(dry.stdout).toMatch(/not known at .*: it would be registered anew/);
     expect(dry.stdout).toContain('Dry run: nothing was written.');
-    expect(await counts(dir)).toEqual({ acme_accounts: 0, keys: 0, certificates: 0, api_keys: 0, users: 0, dns_providers: 0, settings: 0 });
+    expect(await counts(dir)).toEqual({ acme_accounts: 0, keys: 0, certificates: 0, api_keys: 0, users: 0, dns_providers: 0, notification_channels: 0, settings: 0 });
     // Pebble still does not know the accounts.
     const key = await importPrivateKey(fresh.accounts.production.keyPem);
     await expect(new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: key.keyPair, outbound: testOutbound() }).newAccount({ onlyReturnExisting: true })).rejects.toMatchObject({

@@ -18,9 +18,12 @@
 // - A user with the same email is left as it is (its own password, its own second factor).
 // - The DNS provider `certera-dns01` is the same when its configuration is.
 //
-// Tracked URLs, uploaded certificates and notification settings have no Certkeep counterpart yet:
-// they are counted as "not available". Each is one step below; when the feature exists, its
-// `notAvailable` step is replaced by a function that imports it.
+// - Notification channels (`certera-email`, `certera-slack`) are the same when type, settings and
+//   events are.
+//
+// Tracked URLs and uploaded certificates have no Certkeep counterpart yet: they are counted as
+// "not available". Each is one step below; when the feature exists, its `notAvailable` step is
+// replaced by a function that imports it.
 import { eq, inArray, sql } from 'drizzle-orm';
 import type { Deps } from '../../deps.ts';
 import { audit, type By } from '../audit.ts';
@@ -47,7 +50,11 @@ import { getSettings, settingStatement } from '../settings.ts';
 import { isSetupDone } from '../setup.ts';
 import { dnsProviderConfig, findDnsProvider, prepareDnsProvider } from '../dns/providers.ts';
 import { validateScriptConfig, type ScriptConfig } from '../dns/script.ts';
-import { readCertera, type CerteraReader, type CerteraSnapshot } from './source.ts';
+import { readCertera, type CerteraNotificationSetting, type CerteraReader, type CerteraSnapshot } from './source.ts';
+import { openChannel, prepareChannel, type ChannelType } from '../notifications/channels.ts';
+import { auditStatement, CLI_ACTOR } from '../audit.ts';
+import type { EventType } from '../events.ts';
+import { notificationChannels } from '../../db/schema.ts';
 
 export interface CerteraImportOptions {
   /** Where Certera's production accounts live (Certera: Let's Encrypt). */
@@ -63,7 +70,7 @@ export interface CerteraImportOptions {
   siteHostname?: string;
 }
 
-export type ImportKind = 'account' | 'key' | 'certificate' | 'user' | 'dns-provider' | 'setting';
+export type ImportKind = 'account' | 'key' | 'certificate' | 'user' | 'dns-provider' | 'notification-channel' | 'setting';
 export type ImportOutcome = 'imported' | 'present' | 'skipped';
 
 export interface ImportItem {
@@ -143,10 +150,10 @@ const STEPS: Step[] = [
   importDnsProvider,
   importCertificates,
   importUsers,
+  importNotifications,
   importSettings,
   notAvailable('tracked URLs', (s) => s.counts.trackedUrls),
   notAvailable('uploaded certificates (tracking)', (s) => s.counts.uploadedCertificates),
-  notAvailable('notification settings', (s) => s.counts.notificationSettings),
 ];
 
 /**
@@ -739,6 +746,88 @@ async function importUsers(ctx: Context): Promise<void> {
       deps.db.db.insert(users).values({ id, email, passwordHash, failedLogins: 0, lockedUntil: null, totpSecretSealed, totpLastStep: null, recoveryCodes, createdAt: now, updatedAt: now }),
     );
     record(ctx, 'user', email, 'imported', `signs in with the Certera password (replaced by Certkeep's own hash at the first sign-in)${secondFactor}`);
+  }
+}
+
+// ---- notification settings -------------------------------------------------------------------------
+
+/** The Certkeep channels of Certera's notification settings. */
+export const CERTERA_EMAIL_CHANNEL = 'certera-email';
+export const CERTERA_SLACK_CHANNEL = 'certera-slack';
+
+/**
+ * Certera's kinds of alert as Certkeep's events: expiry warnings (of issued and tracked
+ * certificates), changes of a tracked certificate, and failures to obtain a certificate.
+ */
+function certeraEvents(n: CerteraNotificationSetting): EventType[] {
+  return [
+    ...(n.expiration && n.expirationDays.length > 0 ? (['certificate.expiring', 'tracking.expiring'] as const) : []),
+    ...(n.change ? (['tracking.changed'] as const) : []),
+    ...(n.acquisitionFailure ? (['certificate.renewal_failed'] as const) : []),
+  ];
+}
+
+/**
+ * Certera's notification settings (one row per user) become channels: mail to the user and the
+ * additional recipients, and the Slack webhook, each subscribed to the events of the kinds that
+ * were on, with the same expiry thresholds.
+ */
+async function importNotifications(ctx: Context): Promise<void> {
+  const { deps, source } = ctx;
+  const many = source.notifications.length > 1;
+  for (const n of source.notifications) {
+    const user = source.users.find((u) => u.id === n.userId);
+    const suffix = many ? `-${n.userId}` : '';
+    const events = certeraEvents(n);
+    const base = { events, expiringDays: n.expirationDays.length ? n.expirationDays : undefined };
+    if (n.expiration && n.expirationDays.length === 0) ctx.report.notes.push(`Certera's expiry alerts were on without any day chosen, so it sent none: the imported channels do not send expiry warnings either`);
+    const wanted: Array<{ name: string; type: ChannelType; input: Record<string, unknown> } | { name: string; skip: string }> = [];
+    if (n.sendEmail) {
+      const candidates = [(user?.email ?? user?.userName ?? '').toLowerCase(), ...(n.additionalRecipients ?? '').split(/[,;\s]+/)].map((a) => a.trim()).filter(Boolean);
+      const valid = candidates.filter((a) => EMAIL.test(a) && a.length <= 254);
+      const to = valid.filter((a, i) => valid.findIndex((b) => b.toLowerCase() === a.toLowerCase()) === i);
+      const bad = candidates.filter((a) => !valid.includes(a));
+      if (bad.length) ctx.report.notes.push(`not email addresses, left out of "${CERTERA_EMAIL_CHANNEL}${suffix}": ${bad.join(', ')}`);
+      wanted.push(to.length ? { name: `${CERTERA_EMAIL_CHANNEL}${suffix}`, type: 'email', input: { ...base, to } } : { name: `${CERTERA_EMAIL_CHANNEL}${suffix}`, skip: 'no usable email address' });
+    }
+    if (n.sendSlack) {
+      wanted.push(
+        n.slackWebhookUrl ? { name: `${CERTERA_SLACK_CHANNEL}${suffix}`, type: 'slack', input: { ...base, url: n.slackWebhookUrl.trim() } } : { name: `${CERTERA_SLACK_CHANNEL}${suffix}`, skip: 'Slack was on, but no webhook URL was set' },
+      );
+    }
+    for (const w of wanted) {
+      if ('skip' in w) {
+        record(ctx, 'notification-channel', w.name, 'skipped', w.skip);
+        continue;
+      }
+      if (events.length === 0) {
+        record(ctx, 'notification-channel', w.name, 'skipped', 'no kind of alert was on in Certera');
+        continue;
+      }
+      let prepared;
+      try {
+        // Imported as Certera had it, whether or not this host can send mail yet (a note says so).
+        prepared = await prepareChannel(deps, { name: w.name, type: w.type, input: w.input }, { hostCheck: false });
+      } catch (err) {
+        record(ctx, 'notification-channel', w.name, 'skipped', `Certera's settings do not make a valid ${w.type} channel: ${(err as Error).message}`);
+        continue;
+      }
+      const [existing] = await deps.db.db.select().from(notificationChannels).where(eq(notificationChannels.name, w.name)).limit(1);
+      if (existing) {
+        const open = await openChannel(deps, existing);
+        const same = existing.type === w.type && JSON.stringify(open.config) === JSON.stringify(prepared.config) && existing.events === prepared.row.events && existing.expiringDays === prepared.row.expiringDays;
+        record(ctx, 'notification-channel', w.name, same ? 'present' : 'skipped', same ? 'the same channel is here already' : `Certkeep already has a different notification channel named "${w.name}"`);
+        continue;
+      }
+      ctx.statements.push(
+        prepared.statement,
+        auditStatement(deps, CLI_ACTOR, { action: 'notification-channel.create', object: { kind: 'notification-channel', name: w.name }, detail: { type: w.type, from: 'certera import' } }),
+      );
+      const days = JSON.parse(prepared.row.expiringDays) as number[];
+      const to = w.type === 'email' ? `to ${(prepared.config.to ?? []).join(', ')}` : 'to the Slack webhook';
+      record(ctx, 'notification-channel', w.name, 'imported', `${w.type} ${to}; events ${events.join(', ')}${events.includes('certificate.expiring') ? `; expiry warnings at ${days.join(', ')} days left` : ''}`);
+      if (w.type === 'email' && !deps.mailer) ctx.report.notes.push(`"${w.name}" sends mail once Certkeep runs with CERTKEEP_SMTP_URL and CERTKEEP_SMTP_FROM (Certera's mail server settings are in its own config, not its database)`);
+    }
   }
 }
 

@@ -8,6 +8,7 @@ const KINDS: Array<[ImportKind, string]> = [
   ['certificate', 'certificates'],
   ['user', 'users'],
   ['dns-provider', 'DNS providers'],
+  ['notification-channel', 'notification channels'],
   ['setting', 'settings'],
 ];
 
@@ -17,6 +18,7 @@ const KIND_WORD: Record<ImportKind, string> = {
   certificate: 'certificate',
   user: 'user',
   'dns-provider': 'DNS provider',
+  'notification-channel': 'notification channel',
   setting: 'setting',
 };
 
@@ -25,10 +27,10 @@ export function formatImportReport(report: CerteraImportReport, file: string): s
   lines.push(`Certera database ${file}: ${report.migrations.length} migrations, the last ${report.migrations.at(-1)}`);
   lines.push('');
   const head = report.dryRun ? 'to import' : 'imported';
-  lines.push(`${''.padEnd(16)}${head.padStart(10)}${'already here'.padStart(14)}${'skipped'.padStart(9)}`);
+  lines.push(`${''.padEnd(22)}${head.padStart(10)}${'already here'.padStart(14)}${'skipped'.padStart(9)}`);
   const count = (kind: ImportKind, outcome: ImportOutcome) => report.items.filter((i) => i.kind === kind && i.outcome === outcome).length;
   for (const [kind, label] of KINDS) {
-    lines.push(`${label.padEnd(16)}${String(count(kind, 'imported')).padStart(10)}${String(count(kind, 'present')).padStart(14)}${String(count(kind, 'skipped')).padStart(9)}`);
+    lines.push(`${label.padEnd(22)}${String(count(kind, 'imported')).padStart(10)}${String(count(kind, 'present')).padStart(14)}${String(count(kind, 'skipped')).padStart(9)}`);
   }
   for (const { what, count: n } of report.notAvailable) lines.push(`${what}: ${n} not imported (feature not available)`);
 

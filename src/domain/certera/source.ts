@@ -71,6 +71,23 @@ export interface CerteraCertificate {
   chainPem: string | null;
 }
 
+/** NotificationSettings: one row per user (DataModels; Slack columns from SlackNotification). */
+export interface CerteraNotificationSetting {
+  id: number;
+  userId: number;
+  /** The kinds: expiry warnings, tracked certificate changes, failures to obtain a certificate. */
+  expiration: boolean;
+  change: boolean;
+  acquisitionFailure: boolean;
+  /** Which expiry warnings (days left) were on. */
+  expirationDays: number[];
+  /** As typed into Certera: addresses separated by commas or semicolons. */
+  additionalRecipients: string | null;
+  sendEmail: boolean;
+  sendSlack: boolean;
+  slackWebhookUrl: string | null;
+}
+
 export interface CerteraSnapshot {
   migrations: string[];
   users: CerteraUser[];
@@ -79,6 +96,7 @@ export interface CerteraSnapshot {
   certificates: CerteraCertificate[];
   /** The Settings table: RenewCertificateDays and the Dns01* script settings. */
   settings: Map<string, string | null>;
+  notifications: CerteraNotificationSetting[];
   /** Rows of what Certkeep cannot take over yet: counted for the report. */
   counts: { trackedUrls: number; uploadedCertificates: number; notificationSettings: number };
 }
@@ -183,6 +201,30 @@ export async function readCertera(reader: CerteraReader): Promise<CerteraSnapsho
 
   const settings = new Map((await reader.all('SELECT "Name", "Value" FROM "Settings" ORDER BY "SettingId"')).map((r) => [String(r.Name), text(r.Value)] as const));
   const count = async (sql: string) => Number((await reader.all(sql))[0]?.n ?? 0);
+  const flag = (value: unknown) => Number(value) === 1;
+  const notifications = (
+    await reader.all(
+      `SELECT "NotificationSettingId", "ApplicationUserId", "ExpirationAlerts", "ChangeAlerts", "AcquisitionFailureAlerts", "ExpirationAlert1Day",
+              "ExpirationAlert3Days", "ExpirationAlert7Days", "ExpirationAlert14Days", "ExpirationAlert30Days", "AdditionalRecipients",
+              "SendEmailNotification", "SendSlackNotification", "SlackWebhookUrl"
+       FROM "NotificationSettings" ORDER BY "NotificationSettingId"`,
+    )
+  ).map(
+    (r): CerteraNotificationSetting => ({
+      id: Number(r.NotificationSettingId),
+      userId: Number(r.ApplicationUserId),
+      expiration: flag(r.ExpirationAlerts),
+      change: flag(r.ChangeAlerts),
+      acquisitionFailure: flag(r.AcquisitionFailureAlerts),
+      expirationDays: ([[30, r.ExpirationAlert30Days], [14, r.ExpirationAlert14Days], [7, r.ExpirationAlert7Days], [3, r.ExpirationAlert3Days], [1, r.ExpirationAlert1Day]] as const)
+        .filter(([, on]) => flag(on))
+        .map(([days]) => days),
+      additionalRecipients: text(r.AdditionalRecipients),
+      sendEmail: flag(r.SendEmailNotification),
+      sendSlack: flag(r.SendSlackNotification),
+      slackWebhookUrl: text(r.SlackWebhookUrl),
+    }),
+  );
   return {
     migrations,
     users,
@@ -190,6 +232,7 @@ export async function readCertera(reader: CerteraReader): Promise<CerteraSnapsho
     accounts,
     certificates,
     settings,
+    notifications,
     counts: {
       trackedUrls: await count('SELECT COUNT(*) AS n FROM "Domains"'),
       uploadedCertificates: await count(`SELECT COUNT(*) AS n FROM "DomainCertificates" WHERE "CertificateSource" = ${SOURCE_UPLOADED}`),

@@ -1,0 +1,114 @@
+// The notifier: turns events into deliveries and sends what is due (domain/notifications/outbox.ts),
+// one run at a time per host. It runs
+//   - at once when events were committed (`deps.onEvents`, which the node host wires to notify());
+//   - at every scheduler tick (both hosts; the Worker's cron within its budget);
+//   - on the node host, at the time the next retry is due (a timer, like the scheduler's).
+// A call that comes while a run is going makes that run go round once more, so nothing committed
+// meanwhile waits for the next tick. Each run is bounded: at most MAX_PER_RUN deliveries.
+import type { Deps } from '../deps.ts';
+import { dispatchEvents, eventsWaiting, nextDeliveryTime, sendDueDeliveries, type SendRunResult } from '../domain/notifications/outbox.ts';
+
+/** Deliveries attempted per run; the next run (a wake-up, the tick) takes the rest. */
+export const MAX_PER_RUN = 50;
+/** Deliveries in flight at once. */
+const CONCURRENCY = 4;
+
+export interface NotifierOptions {
+  /** Node host: a timer for the next retry, at most this far ahead (the tick covers the rest). */
+  timerMaxMs?: number;
+  /** Each message's deadline (default 10 s). */
+  timeoutMs?: number;
+}
+
+export interface NotifyBudget {
+  /** False once the run must stop starting sends (a Worker invocation's time and subrequests). */
+  mayContinue(): boolean;
+}
+
+export class Notifier {
+  private running: Promise<SendRunResult> | undefined;
+  private again = false;
+  private stopped = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt: number | undefined;
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly opts: NotifierOptions = {},
+  ) {}
+
+  /** Events were committed: a run starts now (in the background). */
+  notify(): void {
+    if (this.stopped) return;
+    void this.run().catch((err) => this.deps.log.error('notifications failed', { err }));
+  }
+
+  /** One run (or joins the one going, which then goes round again); resolves with what it did. */
+  run(budget?: NotifyBudget): Promise<SendRunResult> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      const total: SendRunResult = { sent: 0, retried: 0, failed: 0 };
+      try {
+        let rounds = 0;
+        do {
+          this.again = false;
+          // Every undispatched event of this round first, then the sends.
+          while ((await dispatchEvents(this.deps)) > 0 && (budget?.mayContinue() ?? true)) {
+            if (++rounds > 20) break;
+          }
+          const result = await sendDueDeliveries(this.deps, {
+            max: MAX_PER_RUN,
+            concurrency: CONCURRENCY,
+            mayContinue: budget ? () => budget.mayContinue() : undefined,
+            timeoutMs: this.opts.timeoutMs,
+          });
+          total.sent += result.sent;
+          total.retried += result.retried;
+          total.failed += result.failed;
+        } while (this.again && !this.stopped && (budget?.mayContinue() ?? true) && ++rounds <= 20);
+      } finally {
+        this.running = undefined;
+      }
+      await this.armTimer();
+      return total;
+    })();
+    return this.running;
+  }
+
+  /** No more runs start, and the timer goes. */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Resolves when the run going (if any) has ended. */
+  async drain(): Promise<void> {
+    await this.running?.catch(() => undefined);
+  }
+
+  private async armTimer(): Promise<void> {
+    const maxMs = this.opts.timerMaxMs;
+    if (maxMs === undefined || this.stopped) return;
+    const now = this.deps.now();
+    const at = (await eventsWaiting(this.deps).catch(() => false)) ? now : await nextDeliveryTime(this.deps).catch(() => null);
+    if (at === null || at - now > maxMs) return;
+    if (this.timer && this.timerAt !== undefined && this.timerAt <= at) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = undefined;
+        this.notify();
+      },
+      // Never a busy loop: at least a quarter of a second between runs the timer starts.
+      Math.max(250, at - now + 5),
+    );
+    // A timer alone does not keep the process alive (shutdown stops it anyway).
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+}
