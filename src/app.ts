@@ -8,6 +8,7 @@ import { errorResponse, problemResponse } from './http/problem.ts';
 import { acmeChallenge, healthz } from './http/well-known.ts';
 import { downloadCertificate, downloadKey } from './http/download-api.ts';
 import * as admin from './http/admin-api.ts';
+import * as tracking from './http/tracking-api.ts';
 import { isLoopback } from './http/ip.ts';
 import { serveStatic } from './http/static.ts';
 import * as setup from './http/pages/setup.ts';
@@ -123,6 +124,11 @@ export function createApp(deps: Deps): App {
     .get('/api/v1/certificates/:name/revocation-status', admin.certificateRevocationStatus)
     .post('/api/v1/certificates/:name/api-keys/:slot', admin.rotateCertificateApiKey)
     .post('/api/v1/certificates/:name/key', admin.rotateCertificateKey)
+    .get('/api/v1/tracking', tracking.listTracking)
+    .post('/api/v1/tracking', tracking.createTracking)
+    .get('/api/v1/tracking/:id', tracking.getTracking)
+    .delete('/api/v1/tracking/:id', tracking.deleteTracking)
+    .post('/api/v1/tracking/:id/scan', tracking.scanTracking)
     .get('/api/v1/backups', listBackups)
     .get('/api/v1/backups/:name', downloadBackup)
     .all('/static/*', serveStatic)

@@ -12,6 +12,7 @@ import { acmeClientFor, findAccountById, findAccountByName, DEFAULT_ACCOUNT } fr
 import { newId } from './secrets.ts';
 import { activePause } from './ca-pace.ts';
 import { ensureAcmeDnsRegistrations, findDnsProvider, type DnsProviderRow } from './dns/providers.ts';
+import { deleteIssuedStatements } from './tracking/tracking.ts';
 
 export type { CsrSubject };
 
@@ -206,6 +207,7 @@ export async function deleteCertificate(deps: Deps, name: string): Promise<void>
     deps.db.db.delete(orders).where(eq(orders.certificateId, row.id)),
     deleteApiKeysOf(deps, 'certificate', row.id),
     deleteConsumersOf(deps, row.id),
+    ...deleteIssuedStatements(deps, row.id),
     deps.db.db.delete(certificates).where(eq(certificates.id, row.id)),
   ]);
 }

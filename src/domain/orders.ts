@@ -24,6 +24,7 @@ import { findKeyById, keyPair } from './keys.ts';
 import { findCertificateById, type CertificateRow, type CsrSubject } from './certificates.ts';
 import { backoffMs, renewalJitterMs, renewalTime, replacesIdentifier } from './renewal.ts';
 import { pauseAccount, pauseOf } from './ca-pace.ts';
+import { issuedStatements } from './tracking/tracking.ts';
 import { getSettings } from './settings.ts';
 import { newId } from './secrets.ts';
 import { dns01TxtValue } from '../acme/index.ts';
@@ -397,6 +398,8 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
   const notBefore = leaf.notBefore.getTime();
   const notAfter = leaf.notAfter.getTime();
   const settings = await getSettings(deps);
+  // Tracking's row of this certificate follows it in the same batch (domain/tracking).
+  const tracked = await issuedStatements(deps, cert.id, pem);
   await clearDnsRecords(deps, order);
   const now = deps.now();
   await deps.db.batch([
@@ -427,6 +430,7 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
       .where(eq(orders.id, order.id)),
     deps.db.db.delete(challenges).where(eq(challenges.orderId, order.id)),
     event(deps, order.id, 'info', `certificate ${leaf.serialNumber} stored, valid until ${leaf.notAfter.toISOString()}`),
+    ...tracked,
   ]);
   try {
     await deps.onCertificateIssued?.(cert.id);

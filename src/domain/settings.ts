@@ -10,9 +10,11 @@ export interface AppSettings {
   siteCertificate: string | null;
   /** Set once setup has completed. */
   setupCompletedAt: number | null;
+  /** Tracking (node host): hours between two scans of a tracked server. */
+  scanHours: number;
 }
 
-const DEFAULTS: AppSettings = { renewDays: null, siteCertificate: null, setupCompletedAt: null };
+const DEFAULTS: AppSettings = { renewDays: null, siteCertificate: null, setupCompletedAt: null, scanHours: 4 };
 
 export async function getSettings(deps: Deps): Promise<AppSettings> {
   const rows = await deps.db.db.select().from(settings);

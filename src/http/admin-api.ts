@@ -14,6 +14,7 @@ import { rotateApiKey } from '../domain/apikeys.ts';
 import { normalizeDomain, normalizeDomains } from '../domain/names.ts';
 import { runSetup, isSetupDone, setSiteHostname, siteHostnameOf } from '../domain/setup.ts';
 import { getSettings } from '../domain/settings.ts';
+import { SCAN_HOURS_MAX, SCAN_HOURS_MIN, setScanHours } from '../domain/tracking/scan.ts';
 import { RENEW_DAYS_MAX, RENEW_DAYS_MIN, setRenewDays } from '../domain/renewal.ts';
 import { authenticateAdminToken, createAdminToken } from '../domain/tokens.ts';
 import { refuseCredential } from '../domain/throttle.ts';
@@ -216,17 +217,17 @@ function slotOf(request: RoutedRequest): 1 | 2 {
 // ---- settings ----------------------------------------------------------------------------------
 
 export async function getAppSettings(_r: Request, ctx: HandlerContext) {
-  const { renewDays, siteCertificate } = await getSettings(ctx.deps);
-  return Response.json({ renewDays, siteCertificate, hostname: await siteHostnameOf(ctx.deps) });
+  const { renewDays, siteCertificate, scanHours } = await getSettings(ctx.deps);
+  return Response.json({ renewDays, siteCertificate, hostname: await siteHostnameOf(ctx.deps), scanHours });
 }
 
 /**
- * `{"renewDays": 10..45 | null, "hostname"?}`: the settings page's twin. `hostname` (node host)
+ * `{"renewDays": 10..45 | null, "hostname"?, "scanHours"?: 1..168}`: the settings page's twin. `hostname` (node host)
  * is the name other machines reach this server by: the site certificate is made for it, or moved
  * to it.
  */
 export async function updateAppSettings(request: Request, ctx: HandlerContext) {
-  const body = await readJsonObject(request, ['renewDays', 'hostname']);
+  const body = await readJsonObject(request, ['renewDays', 'hostname', 'scanHours']);
   const hostname = optionalString(body, 'hostname', { max: 253 });
   if (hostname !== undefined && ctx.deps.runtime !== 'node') {
     throw fieldError('hostname', 'a Worker is reached at the address Cloudflare serves it on; there is no site certificate to make');
@@ -234,8 +235,10 @@ export async function updateAppSettings(request: Request, ctx: HandlerContext) {
   if (hostname !== undefined && hostname.trim() === '') throw fieldError('hostname', 'required: one DNS name');
   // Everything is checked before anything is changed.
   const renewDays = 'renewDays' in body ? { value: body.renewDays === null ? null : (optionalInteger(body, 'renewDays', RENEW_DAYS_MIN, RENEW_DAYS_MAX) ?? null) } : undefined;
+  const scanHours = optionalInteger(body, 'scanHours', SCAN_HOURS_MIN, SCAN_HOURS_MAX);
   if (hostname !== undefined) await setSiteHostname(ctx.deps, hostname.trim());
   if (renewDays) await setRenewDays(ctx.deps, renewDays.value);
+  if (scanHours !== undefined) await setScanHours(ctx.deps, ctx.actor!, scanHours, ctx.clientIp);
   return getAppSettings(request, ctx);
 }
 

@@ -23,6 +23,7 @@ import { refreshRenewalInfo } from '../domain/renewal.ts';
 import { purgeSessions } from '../domain/sessions.ts';
 import { purgeRateLimits } from '../domain/throttle.ts';
 import { nextAccountOpening, orderableAccounts } from '../domain/ca-pace.ts';
+import { trackingTick } from '../domain/tracking/scan.ts';
 
 export interface TickResult {
   started: number;
@@ -86,6 +87,8 @@ export class Scheduler {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt: number | undefined;
 
+  private tracking: Promise<void> | undefined;
+
   constructor(
     private readonly deps: Deps,
     private readonly opts: SchedulerOptions = {},
@@ -115,8 +118,10 @@ export class Scheduler {
     await this.checkRenewalInfo(run.result);
     await purgeSessions(this.deps);
     await purgeRateLimits(this.deps);
+    // Tracking (issued rows, expiry notices, due scans) runs beside the orders, one run at a time.
+    const tracking = this.runTracking();
     await this.fill(run);
-    if (opts.settle !== false) await settle(run);
+    if (opts.settle !== false) await Promise.all([settle(run), tracking]);
     await this.armTimer();
     return run.result;
   }
@@ -132,6 +137,7 @@ export class Scheduler {
   /** Resolves when every order this scheduler started has ended (graceful shutdown). */
   async drain(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all(this.inFlight.values());
+    await this.tracking;
   }
 
   /** No more orders start (running ones go on; see drain) and the timer goes. */
@@ -206,6 +212,19 @@ export class Scheduler {
     self.order = order;
     this.inFlight.set(certificateId, order);
     run.pending.add(order);
+  }
+
+  /** Tracking's share of the tick (domain/tracking/scan.ts); a run still going is not started again. */
+  private runTracking(): Promise<void> {
+    this.tracking ??= trackingTick(this.deps, () => this.stopped)
+      .then(
+        (r) => void ((r.scanned || r.notices || r.backfilled) && this.deps.log.debug('tracking', { ...r })),
+        (err) => this.deps.log.error('tracking tick failed', { err }),
+      )
+      .finally(() => {
+        this.tracking = undefined;
+      });
+    return this.tracking;
   }
 
   /** RFC 9773: asks renewalInfo for the served certificates whose check is due. */
