@@ -121,6 +121,20 @@ async function connect(deps: Deps, row: TrackedRow): Promise<Outcome> {
 export async function scanTarget(deps: Deps, row: TrackedRow, by?: { actor: Actor; clientIp?: string | null }): Promise<TrackedRow> {
   if (row.source !== 'url') throw new CertkeepError('CONFLICT', 'only tracked URLs are scanned: an upload or an issued certificate has no server to ask');
   if (!deps.tlsScan) throw new CertkeepError('CONFLICT', 'scanning servers needs raw TLS connections, which only the node host has');
+  // One scan of a target at a time on this host (the lease is this host's already), one across hosts (the lease).
+  let running = scansInFlight.get(deps);
+  if (!running) scansInFlight.set(deps, (running = new Map()));
+  const current = running.get(row.id);
+  if (current) return current;
+  const scan = scanUnderLease(deps, row, by).finally(() => running.delete(row.id));
+  running.set(row.id, scan);
+  return scan;
+}
+
+/** The scans running on this host, per Deps (one per host process). */
+const scansInFlight = new WeakMap<Deps, Map<string, Promise<TrackedRow>>>();
+
+async function scanUnderLease(deps: Deps, row: TrackedRow, by?: { actor: Actor; clientIp?: string | null }): Promise<TrackedRow> {
   const lease = await tryAcquireLease(deps.db, leaseName(row.id), deps.hostId, LEASE_MS, deps.now);
   if (!lease) {
     const deadline = deps.now() + LEASE_MS;

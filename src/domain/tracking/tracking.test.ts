@@ -5,23 +5,12 @@
 // themselves (and filled in for those issued before tracking existed), and the expiry notices
 // found by time at the tick, once per threshold.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { drizzle } from 'drizzle-orm/libsql/sqlite3';
 import { eq } from 'drizzle-orm';
-import { openDatabase, type OpenedDatabase } from '../../../node-host/db.ts';
-import { nodeTlsScan } from '../../../node-host/tls-scan.ts';
-import type { ResolveAll } from '../../../node-host/outbound.ts';
-import { createApp } from '../../app.ts';
 import * as schema from '../../db/schema.ts';
-import { acmeAccounts, auditLog, certificates, events, settings, trackingHistory, trackingTargets } from '../../db/schema.ts';
-import { wrapDatabase, type Db } from '../../db/client.ts';
-import type { Deps } from '../../deps.ts';
-import { parseIpList } from '../../http/ip.ts';
+import { auditLog, certificates, events, trackingHistory, trackingTargets } from '../../db/schema.ts';
+import { trackingApp, type TrackingApp } from '../../../test/harness/tracking-app.ts';
 import { toBase64 } from '../../util/encoding.ts';
 import { createCertificate } from '../certificates.ts';
-import { createAdminToken } from '../tokens.ts';
-import { offlineDeps } from '../../../test/harness/deps.ts';
-import { testOutbound } from '../../../test/harness/outbound.ts';
-import { makeTempDir } from '../../../test/harness/tmp.ts';
 import { DAY, makeCa, makeLeaf } from '../../../test/fixtures/tracking/pki.ts';
 import { pageTracking, parseTrackingListQuery } from './list.ts';
 import { addUrlTarget, backfillIssued, issuedStatements } from './tracking.ts';
@@ -29,61 +18,11 @@ import { parseTrackingTarget } from './targets.ts';
 import { CLI_ACTOR } from '../audit.ts';
 import { expiryNotices, expiryStep } from './scan.ts';
 
-interface Fixture {
-  opened: OpenedDatabase;
-  deps: Deps;
-  clock: { now: number };
-  sent: Array<{ sql: string; params: unknown[] }>;
-  api(method: string, path: string, body?: unknown): Promise<{ status: number; type: string | null; body: any }>;
-}
-
-async function fixture(opts: { worker?: boolean } = {}): Promise<Fixture> {
-  const opened = await openDatabase(`file:${makeTempDir('tracking-')}/certkeep.db`);
-  const sent: Fixture['sent'] = [];
-  const recording = drizzle(opened.client, { schema, logger: { logQuery: (query, params) => void sent.push({ sql: query, params }) } });
-  const clock = { now: Date.now() };
-  const deps = await offlineDeps(wrapDatabase(recording as unknown as Db & { batch(s: unknown[]): Promise<unknown[]> }), {
-    now: () => clock.now,
-    // The private-address policy as the scanner has it: loopback only.
-    outbound: testOutbound(async () => {
-      throw new Error('no HTTP in this test');
-    }, LOOPBACK),
-    // The real scanner, with every name resolved to 127.0.0.1 (as challtestsrv does for the
-    // hosts under test): a scan started in the background never leaves this machine.
-    ...(opts.worker ? { runtime: 'worker' as const } : { tlsScan: nodeTlsScan({ allow: parseIpList(LOOPBACK, { defaultLoopback: false }), resolve: toLoopback }) }),
-  });
-  await deps.db.db.insert(settings).values({ key: 'setupCompletedAt', value: String(clock.now), updatedAt: clock.now });
-  await deps.db.db.insert(acmeAccounts).values({
-    id: 'acct', name: 'default', directoryUrl: 'https://ca.example/dir', email: null, staging: false, termsOfServiceAgreed: true,
-    accountUrl: 'https://ca.example/acct/1', status: 'valid', keyType: 'ec-p256', keySealed: 'unused', nextKeySealed: null, eabKid: null, createdAt: clock.now, updatedAt: clock.now,
-  });
-  const token = await createAdminToken(deps, 'tracking');
-  const app = createApp(deps);
-  return {
-    opened,
-    deps,
-    clock,
-    sent,
-    async api(method, path, body) {
-      const res = await app.fetch(
-        new Request(`http://127.0.0.1${path}`, {
-          method,
-          headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        }),
-        { clientIp: '127.0.0.1', secure: false, waitUntil: () => {} },
-      );
-      const text = await res.text();
-      return { status: res.status, type: res.headers.get('content-type'), body: text ? JSON.parse(text) : null };
-    },
-  };
-}
-
-const LOOPBACK = '127.0.0.1/32,::1/128';
-const toLoopback: ResolveAll = (_name, _options, callback) => callback(null, [{ address: '127.0.0.1', family: 4 }]);
+type Fixture = TrackingApp;
+const fixture = (opts: { worker?: boolean } = {}) => trackingApp(opts);
 
 let f: Fixture;
-afterEach(() => f?.opened.close());
+afterEach(() => f?.close());
 
 const rowCount = async (table: typeof trackingTargets | typeof trackingHistory | typeof events) => (await f.deps.db.db.select().from(table)).length;
 
