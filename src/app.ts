@@ -21,6 +21,7 @@ import { dnsProvidersPages } from './http/pages/dns-providers.ts';
 import { settingsPages } from './http/pages/settings.ts';
 import { accountPages } from './http/pages/account.ts';
 import { backupsPages } from './http/pages/backups.ts';
+import { trackingPages } from './http/pages/tracking.ts';
 import { downloadBackup, listBackups } from './http/backups-api.ts';
 import { withSecurityHeaders } from './http/security-headers.ts';
 import { refuseCrossSite, requireJsonBody } from './http/same-origin.ts';
@@ -140,7 +141,7 @@ export function createApp(deps: Deps): App {
     .post('/login', auth.submitLogin)
     .post('/logout', auth.logout)
     .get('/', dashboard);
-  for (const [method, path, handler] of [...certificatesPages, ...keysPages, ...accountsPages, ...dnsProvidersPages, ...settingsPages, ...accountPages, ...backupsPages]) {
+  for (const [method, path, handler] of [...certificatesPages, ...keysPages, ...accountsPages, ...dnsProvidersPages, ...settingsPages, ...accountPages, ...backupsPages, ...trackingPages]) {
     router[method](path, handler as never);
   }
   router.all('*', () => problemResponse(404, 'no such resource'));

@@ -8,9 +8,9 @@ import { CSRF_HEADER, postButton } from './components.ts';
 export type Section = 'dashboard' | 'certificates' | 'keys' | 'accounts' | 'dns-providers' | 'tracking' | 'notifications' | 'backups' | 'settings' | 'account';
 
 /**
- * The navigation, in order; pages route to these paths. Tracking and notifications have their
- * sections already and take their places after "DNS providers" when their pages exist: a link
- * to a page that is not there yet would only lead to "Page not found".
+ * The navigation, in order; pages route to these paths. Notifications has its section already
+ * and takes its place after "Tracking" when its pages exist: a link to a page that is not there
+ * yet would only lead to "Page not found".
  */
 export const NAVIGATION: readonly { section: Section; label: string; href: string }[] = [
   { section: 'dashboard', label: 'Dashboard', href: '/' },
@@ -18,6 +18,7 @@ export const NAVIGATION: readonly { section: Section; label: string; href: strin
   { section: 'keys', label: 'Keys', href: '/keys' },
   { section: 'accounts', label: 'ACME accounts', href: '/accounts' },
   { section: 'dns-providers', label: 'DNS providers', href: '/dns-providers' },
+  { section: 'tracking', label: 'Tracking', href: '/tracking' },
   { section: 'backups', label: 'Backups', href: '/backups' },
   { section: 'settings', label: 'Settings', href: '/settings' },
   { section: 'account', label: 'Account', href: '/account' },

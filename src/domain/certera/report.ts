@@ -9,6 +9,7 @@ const KINDS: Array<[ImportKind, string]> = [
   ['user', 'users'],
   ['dns-provider', 'DNS providers'],
   ['setting', 'settings'],
+  ['tracking', 'tracking'],
 ];
 
 const KIND_WORD: Record<ImportKind, string> = {
@@ -18,6 +19,7 @@ const KIND_WORD: Record<ImportKind, string> = {
   user: 'user',
   'dns-provider': 'DNS provider',
   setting: 'setting',
+  tracking: 'tracked',
 };
 
 export function formatImportReport(report: CerteraImportReport, file: string): string {

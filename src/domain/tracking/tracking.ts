@@ -14,7 +14,7 @@ import { pemEncode, parseChain, splitCertificates, type ParsedCertificate } from
 import { auditStatement, type Actor } from '../audit.ts';
 import { newId } from '../secrets.ts';
 import type { TrackingTarget } from './targets.ts';
-import { parseUpload } from './upload.ts';
+import { parseUpload, type UploadedCertificate } from './upload.ts';
 
 export type TrackedRow = typeof trackingTargets.$inferSelect;
 export type TrackingSource = TrackedRow['source'];
@@ -199,18 +199,7 @@ export async function addUrlTarget(deps: Deps, actor: Actor, t: TrackingTarget, 
   deps.outbound.checkUrl(`https://${t.target}/`, 'url');
   const [existing] = await deps.db.db.select({ id: trackingTargets.id }).from(trackingTargets).where(eq(trackingTargets.targetKey, t.key)).limit(1);
   if (existing) throw duplicateUrl(t);
-  const now = deps.now();
-  const row: TrackedRow = {
-    ...emptyRow(newId(), 'url', now),
-    target: t.target,
-    targetKey: t.key,
-    host: t.host,
-    hostParent: t.hostParent,
-    port: t.port,
-    starttls: t.starttls,
-    subjectKey: t.host,
-    nextScanAt: now,
-  };
+  const row = urlTargetRow(t, deps.now());
   try {
     await deps.db.batch([
       deps.db.db.insert(trackingTargets).values(row),
@@ -222,6 +211,34 @@ export async function addUrlTarget(deps: Deps, actor: Actor, t: TrackingTarget, 
     throw err;
   }
   return row;
+}
+
+/** A new URL target's row: not scanned yet, its first scan due at once. */
+export function urlTargetRow(t: TrackingTarget, now: number): TrackedRow {
+  return {
+    ...emptyRow(newId(), 'url', now),
+    target: t.target,
+    targetKey: t.key,
+    host: t.host,
+    hostParent: t.hostParent,
+    port: t.port,
+    starttls: t.starttls,
+    subjectKey: t.host,
+    nextScanAt: now,
+  };
+}
+
+/** The statements that track uploaded certificates (rows and their first history entries). */
+export function uploadStatements(deps: Deps, uploaded: readonly UploadedCertificate[], now: number): { rows: TrackedRow[]; statements: Statement[] } {
+  const rows: TrackedRow[] = [];
+  const statements: Statement[] = [];
+  for (const u of uploaded) {
+    const p = presentedOf(u.leaf, u.chain);
+    const row: TrackedRow = { ...emptyRow(newId(), 'upload', now), ...presentedColumns(p), changedAt: now, expiryNoticeAt: firstExpiryNotice(p.notAfter) };
+    rows.push(row);
+    statements.push(deps.db.db.insert(trackingTargets).values(row), historyStatement(deps, row.id, p, now));
+  }
+  return { rows, statements };
 }
 
 function duplicateUrl(t: TrackingTarget): CertkeepError {
@@ -285,15 +302,7 @@ export async function addUpload(deps: Deps, actor: Actor, input: string | Uint8A
       { field },
     );
   }
-  const now = deps.now();
-  const rows: TrackedRow[] = [];
-  const statements: Statement[] = [];
-  for (const u of uploaded) {
-    const p = presentedOf(u.leaf, u.chain);
-    const row: TrackedRow = { ...emptyRow(newId(), 'upload', now), ...presentedColumns(p), changedAt: now, expiryNoticeAt: firstExpiryNotice(p.notAfter) };
-    rows.push(row);
-    statements.push(deps.db.db.insert(trackingTargets).values(row), historyStatement(deps, row.id, p, now));
-  }
+  const { rows, statements } = uploadStatements(deps, uploaded, deps.now());
   statements.push(
     auditStatement(deps, actor, {
       action: 'tracking.create',
