@@ -326,7 +326,7 @@ export function trackingDetailPage(o: TrackingDetailOptions): Html {
           { label: 'Last scan', value: i.lastScanAt ? html`${formatTime(i.lastScanAt)}${i.lastError ? html`<br><span class="badge invalid">Unreachable</span> ${i.lastError}` : html` <span class="muted">(answered)</span>`}` : 'not yet' },
         ]
       : []),
-    { label: 'Presents this since', value: i.changedAt ? formatTime(i.changedAt) : '—' },
+    { label: i.source === 'url' ? 'Presents this since' : i.source === 'upload' ? 'Uploaded' : 'Obtained', value: i.changedAt ? formatTime(i.changedAt) : '—' },
   ];
   const scanPart =
     i.source !== 'url'
