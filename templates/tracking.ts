@@ -120,7 +120,7 @@ export interface TrackingListOptions {
   csrfToken: string;
   items: readonly TrackedItem[];
   next: string | null;
-  counts: { total: number; expired: number; expiringSoon: number; problems: number };
+  counts: { expired: number; expiringSoon: number; problems: number };
   query: string;
   status: string;
   source: string;
@@ -140,7 +140,7 @@ function summary(o: TrackingListOptions): Html {
   if (c.expired) parts.push(html`<a href="${TRACKING_PATH}?status=expired">${c.expired} expired</a>`);
   if (c.expiringSoon) parts.push(html`<a href="${TRACKING_PATH}?status=expiring&amp;days=21&amp;sort=expiry">${c.expiringSoon} expiring within 21 days</a>`);
   if (c.problems) parts.push(html`<a href="${TRACKING_PATH}?status=problems">${c.problems} with a problem</a>`);
-  return html`${c.total} tracked certificate${c.total === 1 ? '' : 's'}${parts.length ? html`: ${parts.map((p, i) => (i ? html`, ${p}` : p))}` : null}.`;
+  return parts.length ? html`Needs attention: ${parts.map((p, i) => (i ? html`, ${p}` : p))}.` : html`Nothing expired, nothing expiring within 21 days, no problems.`;
 }
 
 export function trackingResults(o: TrackingListOptions): Html {

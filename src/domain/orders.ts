@@ -398,8 +398,12 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
   const notBefore = leaf.notBefore.getTime();
   const notAfter = leaf.notAfter.getTime();
   const settings = await getSettings(deps);
-  // Tracking's row of this certificate follows it in the same batch (domain/tracking).
-  const tracked = await issuedStatements(deps, cert.id, pem);
+  // Tracking's row of this certificate follows it in the same batch (domain/tracking); a chain
+  // tracking cannot read never keeps the certificate from being stored.
+  const tracked = await issuedStatements(deps, cert.id, pem).catch((err) => {
+    deps.log.warn('tracking: the new certificate cannot be tracked', { certificate: cert.name, err });
+    return [];
+  });
   await clearDnsRecords(deps, order);
   const now = deps.now();
   await deps.db.batch([

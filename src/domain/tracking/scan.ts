@@ -286,7 +286,7 @@ export function expiryStep(notAfter: number, now: number): { threshold: number |
 }
 
 /** `tracking.expiring` for the targets whose next notice is due (an index range, bounded). */
-export async function expiryNotices(deps: Deps, limit = NOTICES_PER_TICK): Promise<number> {
+export async function expiryNotices(deps: Deps, limit = deps.runtime === 'worker' ? 20 : NOTICES_PER_TICK): Promise<number> {
   const now = deps.now();
   const due = await deps.db.db
     .select()
@@ -335,7 +335,8 @@ export interface TrackingTickResult {
 
 /** Tracking's share of a scheduler tick: issued rows filled in, expiry notices, due scans. */
 export async function trackingTick(deps: Deps, stopped: () => boolean = () => false): Promise<TrackingTickResult> {
-  const backfilled = await backfillIssued(deps);
+  // A Worker's invocation has a small subrequest budget (50 on Workers Free): fewer per run there.
+  const backfilled = await backfillIssued(deps, deps.runtime === 'worker' ? 5 : 20);
   const notices = await expiryNotices(deps);
   const scanned = await runDueScans(deps, SCANS_PER_TICK, stopped);
   return { backfilled, notices, scanned };

@@ -12,7 +12,7 @@ import { trackingApp, type TrackingApp } from '../../../test/harness/tracking-ap
 import { toBase64 } from '../../util/encoding.ts';
 import { createCertificate } from '../certificates.ts';
 import { DAY, makeCa, makeLeaf } from '../../../test/fixtures/tracking/pki.ts';
-import { pageTracking, parseTrackingListQuery } from './list.ts';
+import { pageTracking, parseTrackingListQuery, trackingCounts } from './list.ts';
 import { addUrlTarget, backfillIssued, issuedStatements } from './tracking.ts';
 import { parseTrackingTarget } from './targets.ts';
 import { CLI_ACTOR } from '../audit.ts';
@@ -316,6 +316,9 @@ describe('the list', () => {
       }
       return out;
     };
+    for (const { sql, plan } of await plans(() => trackingCounts(f.deps))) {
+      expect(plan, `counts: ${sql}\n${plan}`).not.toMatch(/^SCAN tracking_targets$|SCAN tracking_targets(?! USING)/m);
+    }
     for (const params of ['sort=expiry', 'sort=-expiry', 'sort=subject', 'sort=-subject', 'sort=source', 'sort=problems', 'status=problems&sort=problems', 'status=expired', 'status=expiring&days=10']) {
       for (const query of [params, `${params}&cursor=`]) {
         let path = query;

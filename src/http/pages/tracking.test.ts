@@ -75,7 +75,7 @@ describe('the list', () => {
     expect(page.text).toMatch(/amber\.example\.com[\s\S]*?<span class="badge pending">14 days left<\/span>/);
     expect(page.text).toMatch(/fine\.example\.com[\s\S]*?<span class="muted">59 days left<\/span>/);
     expect(rows[3]).toContain('Unreachable Untrusted Name mismatch');
-    expect(text(page.text)).toContain('4 tracked certificates: 1 expired, 2 expiring within 21 days, 1 with a problem.');
+    expect(text(page.text)).toContain('Needs attention: 1 expired, 2 expiring within 21 days, 1 with a problem.');
     // Filters and sorts are the API's, in SQL.
     const problems = await f.call('/tracking?status=problems');
     expect([...problems.text.matchAll(/<tr><td data-label="Certificate">/g)]).toHaveLength(1);
