@@ -5,6 +5,7 @@ import type { Deps, DnsPropagation } from '../src/deps.ts';
 import { tsigAlgorithm, type DnsResolver } from '../src/dns/index.ts';
 import { DNS_PROPAGATION } from '../src/domain/dns/visibility.ts';
 import type { Rfc2136Client, Rfc2136Target, RunScript } from '../src/domain/dns/types.ts';
+import type { TlsScan } from '../src/domain/tracking/scan-types.ts';
 import { newCaches } from '../src/deps.ts';
 import { createLogger, type Logger } from '../src/log.ts';
 import { importMasterKey } from '../src/crypto/index.ts';
@@ -53,6 +54,25 @@ export function nodeRfc2136Client(): Rfc2136Client {
   };
 }
 
+/**
+ * Tracking scans (tls-scan.ts), loaded with the first scan. Names are resolved through
+ * CERTKEEP_DNS_SERVERS when it is set, else the system's resolver; every address is checked
+ * against CERTKEEP_ALLOW_PRIVATE_TARGETS.
+ */
+export function nodeTlsScanner(settings: Pick<Settings, 'allowPrivateTargets' | 'dnsServers'>, dns: DnsPropagation): TlsScan {
+  let loaded: Promise<TlsScan> | undefined;
+  return async (request) => {
+    loaded ??= import('./tls-scan.ts').then(({ nodeTlsScan, readExtraCaCerts, resolverLookup }) =>
+      nodeTlsScan({
+        allow: settings.allowPrivateTargets,
+        resolve: settings.dnsServers.length > 0 ? resolverLookup(dns.resolver) : undefined,
+        extraCaPem: readExtraCaCerts(),
+      }),
+    );
+    return (await loaded)(request);
+  };
+}
+
 /** dns-01 script hooks; child_process loads with the first one run. */
 const runScript: RunScript = async (command, args, opts) => (await import('./scripts.ts')).runScript(command, args, opts);
 
@@ -66,6 +86,7 @@ export async function createNodeCore(settings: Settings, log = stdoutLogger(sett
   // Migrations go forward only: a backup of the database as it was comes first.
   await (await import('./backup/pre-migration.ts')).backupBeforeMigrating(settings, log);
   const db = await openDatabase(settings.databaseUrl, settings.databaseAuthToken);
+  const dns = nodeDnsPropagation(settings.dnsServers);
   const deps: Deps = {
     db: db.database,
     masterKey: await importMasterKey(settings.masterKey),
@@ -81,8 +102,9 @@ export async function createNodeCore(settings: Settings, log = stdoutLogger(sett
     tickSeconds: settings.tickSeconds,
     httpsListenPort: settings.httpsPort === 0 ? undefined : settings.httpsPort,
     caches: newCaches(),
-    dns: nodeDnsPropagation(settings.dnsServers),
+    dns,
     runScript,
+    tlsScan: nodeTlsScanner(settings, dns),
     rfc2136: nodeRfc2136Client(),
     ...(settings.smtp ? { mailer: smtpMailer(settings.smtp) } : {}),
   };

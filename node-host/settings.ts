@@ -128,7 +128,7 @@ const TABLE: readonly Definition[] = [
     name: 'CERTKEEP_ALLOW_PRIVATE_TARGETS',
     default: 'none',
     meaning:
-      'CIDRs of loopback/private/link-local addresses that outgoing requests to admin- or CA-supplied URLs (ACME directory and the URLs it names, DNS provider APIs, acme-dns, CRL/OCSP, notification webhooks and chat channels) may reach; all others in those ranges are refused',
+      'CIDRs of loopback/private/link-local addresses that outgoing requests to admin- or CA-supplied URLs (ACME directory and the URLs it names, DNS provider APIs, acme-dns, CRL/OCSP, notification webhooks and chat channels) and tracking scans may reach; all others in those ranges are refused',
     list: true,
   },
   {

@@ -9,6 +9,7 @@ import { acmeChallenge, healthz } from './http/well-known.ts';
 import { downloadCertificate, downloadKey } from './http/download-api.ts';
 import { auditedDownload } from './http/download-audit.ts';
 import * as admin from './http/admin-api.ts';
+import * as tracking from './http/tracking-api.ts';
 import { isLoopback } from './http/ip.ts';
 import { serveStatic } from './http/static.ts';
 import * as setup from './http/pages/setup.ts';
@@ -23,6 +24,7 @@ import { accountPages } from './http/pages/account.ts';
 import { backupsPages } from './http/pages/backups.ts';
 import { auditPages } from './http/pages/audit.ts';
 import { listAudit } from './http/audit-api.ts';
+import { trackingPages } from './http/pages/tracking.ts';
 import { downloadBackup, listBackups } from './http/backups-api.ts';
 import { withSecurityHeaders } from './http/security-headers.ts';
 import { refuseCrossSite, requireJsonBody } from './http/same-origin.ts';
@@ -137,6 +139,11 @@ export function createApp(deps: Deps): App {
     .delete('/api/v1/notification-channels/:name', notifications.deleteChannel)
     .post('/api/v1/notification-channels/:name/test', notifications.testChannelNow)
     .get('/api/v1/notifications', notifications.listNotifications)
+    .get('/api/v1/tracking', tracking.listTracking)
+    .post('/api/v1/tracking', tracking.createTracking)
+    .get('/api/v1/tracking/:id', tracking.getTracking)
+    .delete('/api/v1/tracking/:id', tracking.deleteTracking)
+    .post('/api/v1/tracking/:id/scan', tracking.scanTracking)
     .get('/api/v1/backups', listBackups)
     .get('/api/v1/backups/:name', downloadBackup)
     .all('/static/*', serveStatic)
@@ -148,7 +155,7 @@ export function createApp(deps: Deps): App {
     .post('/login', auth.submitLogin)
     .post('/logout', auth.logout)
     .get('/', dashboard);
-  for (const [method, path, handler] of [...certificatesPages, ...keysPages, ...accountsPages, ...dnsProvidersPages, ...settingsPages, ...accountPages, ...backupsPages, ...notificationsPages, ...auditPages]) {
+  for (const [method, path, handler] of [...certificatesPages, ...keysPages, ...accountsPages, ...dnsProvidersPages, ...settingsPages, ...accountPages, ...backupsPages, ...trackingPages, ...notificationsPages, ...auditPages]) {
     router[method](path, handler as never);
   }
   router.all('*', () => problemResponse(404, 'no such resource'));

@@ -7,6 +7,7 @@ import type { AcmeClient } from './acme/index.ts';
 import type { DnsResolver } from './dns/index.ts';
 import type { Rfc2136Client, RunScript } from './domain/dns/types.ts';
 import type { Outbound } from './net/outbound.ts';
+import type { TlsScan } from './domain/tracking/scan-types.ts';
 
 /**
  * Where the dns-01 propagation check looks: `servers` given (CERTKEEP_DNS_SERVERS) means "these
@@ -127,6 +128,11 @@ export interface Deps {
    * the Worker (which cannot send mail to any recipient) and on a node host without SMTP settings.
    */
   mailer?: Mailer;
+  /**
+   * Node host only: raw TLS connections to tracked servers (SNI, STARTTLS), under the same
+   * private-address policy as `outbound` (domain/tracking). Absent: URLs cannot be tracked here.
+   */
+  tlsScan?: TlsScan;
   /** Node host only: scheduled backups to list and download. */
   backups?: Backups;
   /** Per-host caches (ACME clients keep their directory and nonces warm between orders). */

@@ -12,6 +12,7 @@ import { badge, button, csrfField, field, linkButton, postButton, selectField, t
 import { formatDate, formatTime, keyTypeLabel, problemInWords, relativeDays } from './format.ts';
 import { downloadCommands, shownOnce, type ShownKey } from './secrets.ts';
 import { agentSection, consumersSection, type AgentSectionOptions, type ConsumersSectionOptions } from './agent.ts';
+import { deploymentsSection, type Deployment } from './tracking.ts';
 
 /** How often the live part asks for news while an order runs, in seconds. */
 const POLL_SECONDS = 1;
@@ -253,6 +254,8 @@ export interface CertificateDetail {
   /** "On your servers" and the consumers (templates/agent.ts). */
   agent?: AgentSectionOptions;
   consumers?: ConsumersSectionOptions;
+  /** Tracked servers whose name it covers, and what they present (templates/tracking.ts). */
+  deployments?: { serial: string | null; issuedAt: number | null; deployments: Deployment[] };
 }
 
 const ORDER_STATES: Record<string, string> = {
@@ -425,6 +428,7 @@ ${certificateLivePart(c, o)}
 ${settingsPart(c)}
 ${downloadPart(c, o)}
 ${c.consumers ? consumersSection(c.consumers) : null}
+${c.deployments?.deployments.length ? deploymentsSection({ ...c.deployments, now: o.now }) : null}
 ${c.agent ? agentSection(c.agent) : null}
 <section aria-labelledby="delete-heading"><h2 id="delete-heading">Delete</h2>
 <p>Deleting removes the certificate, its history and its API keys. Its key stays (delete it on its own page).</p>

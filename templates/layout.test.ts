@@ -62,7 +62,7 @@ describe('layout', () => {
     const out = signedIn('keys');
     const links = [...out.matchAll(/<li><a href="([^"]+)"( aria-current="page")?>([^<]+)<\/a><\/li>/g)].map((m) => [m[1], m[3], Boolean(m[2])]);
     expect(links).toEqual(NAVIGATION.map((n) => [n.href, n.label, n.section === 'keys']));
-    expect(links.map((l) => l[1])).toEqual(['Dashboard', 'Certificates', 'Keys', 'ACME accounts', 'DNS providers', 'Notifications', 'Audit log', 'Backups', 'Settings', 'Account']);
+    expect(links.map((l) => l[1])).toEqual(['Dashboard', 'Certificates', 'Keys', 'ACME accounts', 'DNS providers', 'Tracking', 'Notifications', 'Audit log', 'Backups', 'Settings', 'Account']);
     expect(out).toContain(`<form method="post" action="${SIGN_OUT_PATH}" class="inline"><input type="hidden" name="_csrf" value="tok&quot;&lt;en&gt;"><button type="submit" class="button secondary">Sign out</button></form>`);
     expect(out.match(/aria-current/g)).toHaveLength(1);
     expect(signedIn().match(/aria-current/g)).toBeNull();

@@ -8,9 +8,7 @@ import { CSRF_HEADER, postButton } from './components.ts';
 export type Section = 'dashboard' | 'certificates' | 'keys' | 'accounts' | 'dns-providers' | 'tracking' | 'notifications' | 'audit' | 'backups' | 'settings' | 'account';
 
 /**
- * The navigation, in order; pages route to these paths. Tracking has its section already and
- * takes its place after "DNS providers" when its pages exist: a link to a page that is not there
- * yet would only lead to "Page not found".
+ * The navigation, in order; pages route to these paths.
  */
 export const NAVIGATION: readonly { section: Section; label: string; href: string }[] = [
   { section: 'dashboard', label: 'Dashboard', href: '/' },
@@ -18,6 +16,7 @@ export const NAVIGATION: readonly { section: Section; label: string; href: strin
   { section: 'keys', label: 'Keys', href: '/keys' },
   { section: 'accounts', label: 'ACME accounts', href: '/accounts' },
   { section: 'dns-providers', label: 'DNS providers', href: '/dns-providers' },
+  { section: 'tracking', label: 'Tracking', href: '/tracking' },
   { section: 'notifications', label: 'Notifications', href: '/notifications' },
   { section: 'audit', label: 'Audit log', href: '/audit' },
   { section: 'backups', label: 'Backups', href: '/backups' },

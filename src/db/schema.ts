@@ -517,3 +517,111 @@ export const notificationDeliveries = sqliteTable(
     index('notification_deliveries_event_type').on(t.eventType, t.id),
   ],
 );
+
+/**
+ * Tracking (SPEC §4.2, domain/tracking): certificates seen on servers (`url`: a TLS endpoint the
+ * node host scans), uploaded public certificates (`upload`), and the certificates Certkeep serves
+ * (`issued`, one row per issued certificate, kept in step with `certificates` in the same batches).
+ * The columns after `certificate_id` describe the certificate the target presents now (null until
+ * a first successful scan). Sort keys are stored so that every list order walks an index.
+ */
+export const trackingTargets = sqliteTable(
+  'tracking_targets',
+  {
+    id: text('id').primaryKey(),
+    source: text('source', { enum: ['url', 'upload', 'issued'] }).notNull(),
+    /** url: `host:port` (`[v6]:port`), as shown. */
+    target: text('target'),
+    /** url: what makes a target unique: `<tls|smtp|imap|pop3> host:port`. */
+    targetKey: text('target_key'),
+    /** url: a lower-case DNS name or an IP address (no brackets). */
+    host: text('host'),
+    /** url: the host without its first label, where a wildcard name (`*.example.com`) meets it. */
+    hostParent: text('host_parent'),
+    port: integer('port'),
+    starttls: text('starttls', { enum: ['smtp', 'imap', 'pop3'] }),
+    /** issued: the certificate it stands for. */
+    certificateId: text('certificate_id'),
+    subject: text('subject'),
+    /** JSON array of the DNS names and IP addresses of the subjectAltName. */
+    sans: text('sans'),
+    issuer: text('issuer'),
+    serial: text('serial'),
+    /** Hex SHA-256 of the leaf's DER. */
+    sha256: text('sha256'),
+    notBefore: integer('not_before'),
+    notAfter: integer('not_after'),
+    /** The leaf and the chain as presented (url), uploaded or served (issued), PEM. */
+    chainPem: text('chain_pem'),
+    /** url: whether the chain verifies to a trusted root; null when not checked. */
+    chainValid: integer('chain_valid', { mode: 'boolean' }),
+    /** url: why it does not, as the TLS library says (`SELF_SIGNED_CERT_IN_CHAIN`). */
+    chainError: text('chain_error'),
+    /** url: whether the leaf is valid for the host (RFC 6125); null when not checked. */
+    nameMatches: integer('name_matches', { mode: 'boolean' }),
+    lastScanAt: integer('last_scan_at'),
+    /** url: why the last scan failed, in words; null after a successful one. */
+    lastError: text('last_error'),
+    /** When what it presents last changed (its first certificate counts). */
+    changedAt: integer('changed_at'),
+    /** url: when the next periodic scan is due. */
+    nextScanAt: integer('next_scan_at'),
+    /** The current problems, comma-separated (`unreachable,untrusted,name-mismatch`), or null. */
+    problems: text('problems'),
+    /** When each current problem began: JSON object kind → ms (an event once per start). */
+    problemSince: text('problem_since'),
+    /** 0 while there is a problem, 1 otherwise: the `problems` sort and filter walk it first. */
+    problemRank: integer('problem_rank').notNull().default(1),
+    /** notAfter, or a time beyond every certificate while unknown: the expiry sorts' key. */
+    expiryKey: integer('expiry_key').notNull(),
+    /** Lower-case subject ('' while unknown): the subject sorts' key. */
+    subjectKey: text('subject_key').notNull(),
+    /** url and upload: when the next expiry notice (30, 14, 7, 3, 1 days) is due; null: none. */
+    expiryNoticeAt: integer('expiry_notice_at'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('tracking_target_key').on(t.targetKey),
+    uniqueIndex('tracking_certificate').on(t.certificateId),
+    index('tracking_sha256').on(t.sha256, t.source),
+    index('tracking_expiry').on(t.expiryKey, t.id),
+    index('tracking_subject').on(t.subjectKey, t.id),
+    index('tracking_source').on(t.source, t.subjectKey, t.id),
+    index('tracking_problems').on(t.problemRank, t.expiryKey, t.id),
+    index('tracking_next_scan').on(t.nextScanAt).where(sql`${t.nextScanAt} is not null`),
+    index('tracking_expiry_notice').on(t.expiryNoticeAt).where(sql`${t.expiryNoticeAt} is not null`),
+    index('tracking_host').on(t.host),
+    index('tracking_host_parent').on(t.hostParent),
+    // Search by substring walks this narrow index instead of the rows (which carry the chain).
+    index('tracking_search').on(t.subjectKey, t.target, t.sans),
+  ],
+);
+
+/** What each tracked target presented, one row per change, the last few per target (domain/tracking). */
+export const trackingHistory = sqliteTable(
+  'tracking_history',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    targetId: text('target_id').notNull(),
+    sha256: text('sha256').notNull(),
+    serial: text('serial').notNull(),
+    subject: text('subject').notNull(),
+    issuer: text('issuer').notNull(),
+    notAfter: integer('not_after').notNull(),
+    /** When it was first seen presented. */
+    seenAt: integer('seen_at').notNull(),
+  },
+  (t) => [index('tracking_history_target').on(t.targetId, t.id)],
+);
+
+/**
+ * Certkeep's own CAs: the top certificate of each chain it obtained, trusted (beside the system's
+ * roots) when a tracked server's chain is verified. One row per distinct certificate.
+ */
+export const trackingAnchors = sqliteTable('tracking_anchors', {
+  sha256: text('sha256').primaryKey(),
+  subject: text('subject').notNull(),
+  pem: text('pem').notNull(),
+  createdAt: createdAt(),
+});

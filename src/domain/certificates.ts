@@ -16,6 +16,7 @@ import { audit, record, type By } from './audit.ts';
 import { eventStatement, eventsWritten } from './events.ts';
 import { revokedEvent } from './notifications/certificate-events.ts';
 import { EXPIRY_DONE } from './notifications/expiry.ts';
+import { deleteIssuedStatements } from './tracking/tracking.ts';
 
 export type { CsrSubject };
 
@@ -221,6 +222,7 @@ export async function deleteCertificate(deps: Deps, by: By, name: string): Promi
     deps.db.db.delete(orders).where(eq(orders.certificateId, row.id)),
     deleteApiKeysOf(deps, 'certificate', row.id),
     deleteConsumersOf(deps, row.id),
+    ...deleteIssuedStatements(deps, row.id),
     deps.db.db.delete(certificates).where(eq(certificates.id, row.id)),
     audit(deps, by, { action: 'certificate.delete', object: { kind: 'certificate', name }, detail: { serial: row.serial } }),
   ]);

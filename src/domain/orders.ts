@@ -24,6 +24,7 @@ import { findKeyById, keyPair } from './keys.ts';
 import { findCertificateById, type CertificateRow, type CsrSubject } from './certificates.ts';
 import { backoffMs, renewalJitterMs, renewalTime, replacesIdentifier } from './renewal.ts';
 import { pauseAccount, pauseOf } from './ca-pace.ts';
+import { issuedStatements } from './tracking/tracking.ts';
 import { getSettings } from './settings.ts';
 import { newId } from './secrets.ts';
 import { dns01TxtValue } from '../acme/index.ts';
@@ -400,6 +401,12 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
   const notBefore = leaf.notBefore.getTime();
   const notAfter = leaf.notAfter.getTime();
   const settings = await getSettings(deps);
+  // Tracking's row of this certificate follows it in the same batch (domain/tracking); a chain
+  // tracking cannot read never keeps the certificate from being stored.
+  const tracked = await issuedStatements(deps, cert.id, pem).catch((err) => {
+    deps.log.warn('tracking: the new certificate cannot be tracked', { certificate: cert.name, err });
+    return [];
+  });
   await clearDnsRecords(deps, order);
   const now = deps.now();
   // Spread a little, so that certificates obtained together do not all come due together.
@@ -435,6 +442,7 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
       .where(eq(orders.id, order.id)),
     deps.db.db.delete(challenges).where(eq(challenges.orderId, order.id)),
     event(deps, order.id, 'info', `certificate ${leaf.serialNumber} stored, valid until ${leaf.notAfter.toISOString()}`),
+    ...tracked,
   ]);
   eventsWritten(deps);
   try {

@@ -14,12 +14,14 @@ export interface AppSettings {
   setupCompletedAt: number | null;
   /** Audit records older than this many days are removed (domain/audit-chain.ts). */
   auditRetentionDays: number;
+  /** Tracking (node host): hours between two scans of a tracked server. */
+  scanHours: number;
 }
 
 /** The audit log's retention: the default, and what may be set. */
 export const AUDIT_RETENTION = { default: 365, min: 7, max: 3650 } as const;
 
-const DEFAULTS: AppSettings = { renewDays: null, siteCertificate: null, setupCompletedAt: null, auditRetentionDays: AUDIT_RETENTION.default };
+const DEFAULTS: AppSettings = { renewDays: null, siteCertificate: null, setupCompletedAt: null, auditRetentionDays: AUDIT_RETENTION.default, scanHours: 4 };
 
 export async function getSettings(deps: Deps): Promise<AppSettings> {
   const rows = await deps.db.db.select().from(settings);

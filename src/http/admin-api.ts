@@ -14,6 +14,7 @@ import { rotateApiKey } from '../domain/apikeys.ts';
 import { normalizeDomain, normalizeDomains } from '../domain/names.ts';
 import { runSetup, isSetupDone, setSiteHostname, siteHostnameOf } from '../domain/setup.ts';
 import { getSettings } from '../domain/settings.ts';
+import { SCAN_HOURS_MAX, SCAN_HOURS_MIN, setScanHours } from '../domain/tracking/scan.ts';
 import { RENEW_DAYS_MAX, RENEW_DAYS_MIN, setRenewDays } from '../domain/renewal.ts';
 import { authenticateAdminToken, createAdminToken } from '../domain/tokens.ts';
 import { refuseCredential } from '../domain/throttle.ts';
@@ -224,17 +225,18 @@ function slotOf(request: RoutedRequest): 1 | 2 {
 // ---- settings ----------------------------------------------------------------------------------
 
 export async function getAppSettings(_r: Request, ctx: HandlerContext) {
-  const { renewDays, siteCertificate, auditRetentionDays } = await getSettings(ctx.deps);
-  return Response.json({ renewDays, siteCertificate, hostname: await siteHostnameOf(ctx.deps), auditRetentionDays });
+  const { renewDays, siteCertificate, auditRetentionDays, scanHours } = await getSettings(ctx.deps);
+  return Response.json({ renewDays, siteCertificate, hostname: await siteHostnameOf(ctx.deps), auditRetentionDays, scanHours });
 }
 
 /**
- * `{"renewDays": 10..45 | null, "hostname"?, "auditRetentionDays"?}`: the settings page's twin.
- * `hostname` (node host) is the name other machines reach this server by: the site certificate
- * is made for it, or moved to it. `auditRetentionDays` (7..3650): how long audit records are kept.
+ * `{"renewDays": 10..45 | null, "hostname"?, "auditRetentionDays"?, "scanHours"?}`: the settings
+ * page's twin. `hostname` (node host) is the name other machines reach this server by: the site
+ * certificate is made for it, or moved to it. `auditRetentionDays` (7..3650): how long audit
+ * records are kept. `scanHours` (1..168): hours between two tracking scans of a server.
  */
 export async function updateAppSettings(request: Request, ctx: HandlerContext) {
-  const body = await readJsonObject(request, ['renewDays', 'hostname', 'auditRetentionDays']);
+  const body = await readJsonObject(request, ['renewDays', 'hostname', 'auditRetentionDays', 'scanHours']);
   const hostname = optionalString(body, 'hostname', { max: 253 });
   if (hostname !== undefined && ctx.deps.runtime !== 'node') {
     throw fieldError('hostname', 'a Worker is reached at the address Cloudflare serves it on; there is no site certificate to make');
@@ -246,6 +248,8 @@ export async function updateAppSettings(request: Request, ctx: HandlerContext) {
   if (hostname !== undefined) await setSiteHostname(ctx.deps, by(ctx), hostname.trim());
   if (renewDays) await setRenewDays(ctx.deps, by(ctx), renewDays.value);
   if (retention !== undefined) await setAuditRetention(ctx.deps, by(ctx), retention);
+  const scanHours = optionalInteger(body, 'scanHours', SCAN_HOURS_MIN, SCAN_HOURS_MAX);
+  if (scanHours !== undefined) await setScanHours(ctx.deps, by(ctx), scanHours);
   return getAppSettings(request, ctx);
 }
 

@@ -26,6 +26,7 @@ import { auditTick } from '../domain/audit-chain.ts';
 import { nextAccountOpening, orderableAccounts } from '../domain/ca-pace.ts';
 import { checkExpiring } from '../domain/notifications/expiry.ts';
 import { Notifier } from './notifier.ts';
+import { trackingTick } from '../domain/tracking/scan.ts';
 
 export interface TickResult {
   started: number;
@@ -94,6 +95,8 @@ export class Scheduler {
   private timerAt: number | undefined;
   readonly notifier: Notifier;
 
+  private tracking: Promise<void> | undefined;
+
   constructor(
     private readonly deps: Deps,
     private readonly opts: SchedulerOptions = {},
@@ -135,9 +138,11 @@ export class Scheduler {
         (err) => this.deps.log.error('notifications failed', { err }),
       );
     const notifying = notify();
+    // Tracking (issued rows, expiry notices, due scans) runs beside the orders, one run at a time.
+    const tracking = this.runTracking();
     await this.fill(run);
     if (opts.settle !== false) {
-      await settle(run);
+      await Promise.all([settle(run), tracking]);
       await notifying;
       // What this tick's orders reported (a failure, a renewal) goes out in the same run.
       await notify();
@@ -160,6 +165,7 @@ export class Scheduler {
   /** Resolves when every order this scheduler started has ended (graceful shutdown). */
   async drain(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all(this.inFlight.values());
+    await this.tracking;
   }
 
   /** No more orders start (running ones go on; see drain) and the timer goes. */
@@ -235,6 +241,19 @@ export class Scheduler {
     self.order = order;
     this.inFlight.set(certificateId, order);
     run.pending.add(order);
+  }
+
+  /** Tracking's share of the tick (domain/tracking/scan.ts); a run still going is not started again. */
+  private runTracking(): Promise<void> {
+    this.tracking ??= trackingTick(this.deps, () => this.stopped)
+      .then(
+        (r) => void ((r.scanned || r.notices || r.backfilled) && this.deps.log.debug('tracking', { ...r })),
+        (err) => this.deps.log.error('tracking tick failed', { err }),
+      )
+      .finally(() => {
+        this.tracking = undefined;
+      });
+    return this.tracking;
   }
 
   /** RFC 9773: asks renewalInfo for the served certificates whose check is due. */

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describePebble } from '../harness/pebble.ts';
 import { HOST_KINDS } from '../harness/hosts.ts';
 import { issueCertificate, startWorld, type World } from '../harness/world.ts';
+import { makeLeaf } from '../fixtures/tracking/pki.ts';
 import { describeBrowser, launchChromium, newBrowsing, PHONE_WIDTH, phoneBrowsing, shoot, signedIn, signIn, SCREENSHOTS } from './browser.ts';
 
 interface PageFindings {
@@ -93,8 +94,8 @@ async function tabThrough(page: Page): Promise<{ missed: string[]; unringed: str
   return { missed, unringed: [...new Set(unringed)], first };
 }
 
-/** Every page of the admin UI with the objects the world below makes. */
-const PAGES = (certificate: string) => [
+/** Every page of the admin UI with the objects the world below makes (`tracked`: an uploaded certificate's id). */
+const PAGES = (certificate: string, tracked: string) => [
   '/',
   '/certificates',
   '/certificates/-/new',
@@ -114,6 +115,10 @@ const PAGES = (certificate: string) => [
   '/dns-providers/new',
   '/dns-providers/new?type=webhook',
   '/dns-providers/quality-dns',
+  '/tracking',
+  '/tracking/-/new',
+  `/tracking/${tracked}`,
+  `/tracking/${tracked}/delete`,
   '/notifications',
   '/notifications/channels/new',
   '/notifications/channels/new?type=webhook',
@@ -144,6 +149,7 @@ for (const kind of HOST_KINDS) {
       let browser: Browser;
       let world: World;
       const certificate = 'quality';
+      let tracked = '';
 
       beforeAll(async () => {
         [browser, world] = await Promise.all([launchChromium(), startWorld(kind)]);
@@ -151,6 +157,9 @@ for (const kind of HOST_KINDS) {
         expect((await world.api.post('/api/v1/keys', { name: 'quality-key' })).status).toBe(201);
         const hook = await world.api.post('/api/v1/dns-providers', { name: 'quality-dns', type: 'webhook', url: 'https://127.0.0.1:9/dns', secret: 'a'.repeat(32) });
         expect(hook.status).toBe(201);
+        const upload = await world.api.post('/api/v1/tracking', { pem: (await makeLeaf({ names: [world.domain('tracked')], to: 12 })).pem });
+        expect(upload.status).toBe(201);
+        tracked = upload.body.items[0].id;
         const channel = await world.api.post('/api/v1/notification-channels', { name: 'quality-hook', type: 'webhook', url: 'https://127.0.0.1:9/hook', secret: 'a'.repeat(32) });
         expect(channel.status).toBe(201);
       });
@@ -165,7 +174,7 @@ for (const kind of HOST_KINDS) {
         const { context, page, problems } = await signedIn(browser, world.host.baseUrl);
         const report: string[] = [];
         try {
-          for (const path of PAGES(certificate)) {
+          for (const path of PAGES(certificate, tracked)) {
             await page.goto(`${world.host.baseUrl}${path}`);
             const found = await inspect(page);
             if (found.unnamed.length) report.push(`${path}: no accessible name: ${found.unnamed.join(', ')}`);
@@ -209,7 +218,7 @@ for (const kind of HOST_KINDS) {
           await phone.page.goto(`${world.host.baseUrl}/login`);
           await check('/login');
           expect(await signIn(phone.page, world.host.baseUrl)).toBe(true);
-          for (const path of PAGES(certificate)) {
+          for (const path of PAGES(certificate, tracked)) {
             await phone.page.goto(`${world.host.baseUrl}${path}`);
             await check(path);
           }

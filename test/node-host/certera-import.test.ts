@@ -31,7 +31,7 @@ async function counts(dataDir: string): Promise<Record<string, number>> {
   const client = createClient({ url: `file:${join(dataDir, 'certkeep.db')}` });
   try {
     const out: Record<string, number> = {};
-    for (const table of ['acme_accounts', 'keys', 'certificates', 'api_keys', 'users', 'dns_providers', 'notification_channels', 'settings']) {
+    for (const table of ['acme_accounts', 'keys', 'certificates', 'api_keys', 'users', 'dns_providers', 'notification_channels', 'settings', 'tracking_targets']) {
       out[table] = Number((await client.execute(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
     }
     return out;
@@ -105,8 +105,10 @@ describePebble('certkeep import certera', () => {
     expect(out).toMatch(/^users\s+1\s+0\s+0$/m);
     expect(out).toMatch(/^DNS providers\s+1\s+0\s+0$/m);
     expect(out).toMatch(/^settings\s+3\s+0\s+0$/m);
-    expect(out).toContain('tracked URLs: 2 not imported (feature not available)');
-    expect(out).toContain('uploaded certificates (tracking): 1 not imported (feature not available)');
+    // The tracking page: two tracked URLs and an upload; the upload Certera kept no data for is skipped.
+    expect(out).toMatch(/^tracking\s+3\s+0\s+1$/m);
+    expect(out).toContain(`tracked "https://mail.${domain}:8443": the server mail.${domain}:8443, scanned by the node host from its next tick on, then every 4 hours`);
+    expect(out).toContain(`tracked "lost.${domain}": Certera kept no certificate for it`);
     expect(out).toMatch(/^notification channels\s+2\s+0\s+0$/m);
     expect(out).not.toContain('notification settings');
     expect(out).toContain(
@@ -170,6 +172,20 @@ describePebble('certkeep import certera', () => {
     expect(curl([`${base}/api/key/user-1-acme-account`, '-H', `apiKey:${fixture.keys['user-1-acme-account'].apiKeys[0]}`]).status).toBe(401);
     // A made-up key in Certera's form opens nothing.
     expect(curl([`${base}/api/certificate/www`, '-H', `apiKey:${'z'.repeat(50)}`]).status).toBe(401);
+  });
+
+  it("tracks Certera's tracked URLs and uploaded certificate, and the imported certificates by themselves", async () => {
+    const token = (await host!.cli(['token', 'create'], { CERTKEEP_LOG_LEVEL: 'warn' })).stdout.trim();
+    const admin = new AdminClient(host!.baseUrl, token);
+    const items = (await admin.get('/api/v1/tracking?sort=source&limit=500')).body.items as Array<Record<string, any>>;
+    expect(items.filter((i) => i.source === 'url').map((i) => i.target).sort()).toEqual([`mail.${domain}:8443`, `www.${domain}:443`]);
+    const [upload] = items.filter((i) => i.source === 'upload');
+    expect(upload).toMatchObject({ subject: `legacy.${domain}`, sha256: fixture.tracked.uploadSha256 });
+    // www and api have the chain Certera served: tracked as issued certificates (pending too, once
+    // the host has obtained it).
+    const issued = items.filter((i) => i.source === 'issued');
+    expect(issued.map((i) => i.certificate)).toEqual(expect.arrayContaining(['api', 'www']));
+    expect(issued.find((i) => i.certificate === 'www')!.serial).toBe(serialOf(fixture.certificates.www.chainPem!).replace(/^serial=0*/, '').toLowerCase());
   });
 
   it("serves HTTPS with Certera's site certificate (--hostname)", async () => {
@@ -272,6 +288,7 @@ describePebble('certkeep import certera', () => {
     expect(again.stdout).toMatch(/^certificates\s+0\s+3\s+0$/m);
     expect(again.stdout).toMatch(/^users\s+0\s+1\s+0$/m);
     expect(again.stdout).toMatch(/^notification channels\s+0\s+2\s+0$/m);
+    expect(again.stdout).toMatch(/^tracking\s+0\s+3\s+1$/m);
     expect(again.stdout).toContain('Nothing new to import');
     expect(await counts(dataDir)).toEqual(before);
   });
@@ -285,7 +302,7 @@ describePebble('certkeep import certera', () => {
     expect(dry.stdout).toMatch(/^certificates\s+3\s+0\s+0$/m);
     expect(dry.stdout).toMatch(/not known at .*: it would be registered anew/);
     expect(dry.stdout).toContain('Dry run: nothing was written.');
-    expect(await counts(dir)).toEqual({ acme_accounts: 0, keys: 0, certificates: 0, api_keys: 0, users: 0, dns_providers: 0, notification_channels: 0, settings: 0 });
+    expect(await counts(dir)).toEqual({ acme_accounts: 0, keys: 0, certificates: 0, api_keys: 0, users: 0, dns_providers: 0, notification_channels: 0, settings: 0, tracking_targets: 0 });
     // Pebble still does not know the accounts.
     const key = await importPrivateKey(fresh.accounts.production.keyPem);
     await expect(new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: key.keyPair, outbound: testOutbound() }).newAccount({ onlyReturnExisting: true })).rejects.toMatchObject({

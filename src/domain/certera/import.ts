@@ -20,22 +20,21 @@
 //
 // - Notification channels (`certera-email`, `certera-slack`) are the same when type, settings and
 //   events are.
-//
-// Tracked URLs and uploaded certificates have no Certkeep counterpart yet: they are counted as
-// "not available". Each is one step below; when the feature exists, its `notAvailable` step is
-// replaced by a function that imports it.
-import { eq, inArray, sql } from 'drizzle-orm';
+// - Tracked URLs are the same target when address, port and STARTTLS are; uploaded certificates
+//   the same when their SHA-256 is (also against the certificates Certkeep serves, which are
+//   tracked by themselves: the imported ones too).
+import { and, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Deps } from '../../deps.ts';
 import { audit, type By } from '../audit.ts';
 import type { Statement } from '../../db/client.ts';
 import { CertkeepError } from '../../errors.ts';
-import { acmeAccounts, apiKeys, certificates, keys, users } from '../../db/schema.ts';
+import { acmeAccounts, apiKeys, certificates, keys, trackingTargets, users } from '../../db/schema.ts';
 import { AcmeClient } from '../../acme/index.ts';
 import { AcmeProblemError } from '../../acme/errors.ts';
 import { exportPublicSpki, importPrivateKey, keyFromPkcs8, openSecret, parseChain, pemDecode, sealSecret, type CsrSubject, type ImportedKey, type KeyType } from '../../crypto/index.ts';
 import { fromBase32, toBase32 } from '../../auth/totp.ts';
 import { hashRecoveryCode } from '../../auth/recovery.ts';
-import { sha256, toHex, utf8 } from '../../util/encoding.ts';
+import { fromBase64, sha256, toHex, utf8 } from '../../util/encoding.ts';
 import { NAME_HINT, NAME_PATTERN } from '../../http/validate.ts';
 import { accountAad, DEFAULT_ACCOUNT, type AccountRow } from '../accounts.ts';
 import { API_KEY_PREFIX, isCerteraApiKey, type ApiKeyOwnerKind } from '../apikeys.ts';
@@ -55,6 +54,9 @@ import { openChannel, prepareChannel, type ChannelType } from '../notifications/
 import { auditStatement, CLI_ACTOR } from '../audit.ts';
 import type { EventType } from '../events.ts';
 import { notificationChannels } from '../../db/schema.ts';
+import { issuedStatements, uploadStatements, urlTargetRow } from '../tracking/tracking.ts';
+import { parseTrackingTarget, type TrackingTarget } from '../tracking/targets.ts';
+import { parseUpload, type UploadedCertificate } from '../tracking/upload.ts';
 
 export interface CerteraImportOptions {
   /** Where Certera's production accounts live (Certera: Let's Encrypt). */
@@ -70,7 +72,7 @@ export interface CerteraImportOptions {
   siteHostname?: string;
 }
 
-export type ImportKind = 'account' | 'key' | 'certificate' | 'user' | 'dns-provider' | 'notification-channel' | 'setting';
+export type ImportKind = 'account' | 'key' | 'certificate' | 'user' | 'dns-provider' | 'notification-channel' | 'setting' | 'tracking';
 export type ImportOutcome = 'imported' | 'present' | 'skipped';
 
 export interface ImportItem {
@@ -132,6 +134,8 @@ interface Context {
   certificatesBefore: number;
   usersBefore: number;
   defaultAccountPlanned: boolean;
+  /** SHA-256s of the certificates tracked after this import (imported certificates, uploads planned here). */
+  plannedTrackedSha256: Set<string>;
 }
 
 type Step = (ctx: Context) => Promise<void>;
@@ -152,8 +156,7 @@ const STEPS: Step[] = [
   importUsers,
   importNotifications,
   importSettings,
-  notAvailable('tracked URLs', (s) => s.counts.trackedUrls),
-  notAvailable('uploaded certificates (tracking)', (s) => s.counts.uploadedCertificates),
+  importTracking,
 ];
 
 /**
@@ -224,6 +227,7 @@ async function newContext(deps: Deps, source: CerteraSnapshot, options: CerteraI
     certificatesBefore,
     usersBefore,
     defaultAccountPlanned: false,
+    plannedTrackedSha256: new Set(),
   };
 }
 
@@ -641,6 +645,8 @@ async function importCertificates(ctx: Context): Promise<void> {
     if (challenge === 'dns-01' && !ctx.dnsProviderId) notes.push('dns-01 without a DNS provider: give it one before its renewal');
 
     let served = 'no completed order in Certera: due now, obtained at the scheduler\'s next tick';
+    let trackedStatements: Statement[] = [];
+    let trackedSha256: string | null = null;
     if (c.chainPem) {
       const current = await currentCertificate(ctx, c.chainPem, key);
       if ('problem' in current) {
@@ -649,6 +655,9 @@ async function importCertificates(ctx: Context): Promise<void> {
         const now = deps.now();
         const renewAt = renewalTime(current.notBefore, current.notAfter, ctx.renewDays);
         row = { ...row, status: 'valid', pem: current.pem, servedKeyId: current.keyId, serial: current.serial, notBefore: current.notBefore, notAfter: current.notAfter, renewAt, ariCheckAt: now };
+        // Tracked by itself, as every certificate Certkeep serves (domain/tracking).
+        trackedStatements = await issuedStatements(deps, id, current.pem);
+        trackedSha256 = current.sha256;
         served = `serving ${current.serial}, valid until ${iso(current.notAfter)}, renewal from ${iso(renewAt)}${current.keyId !== key.id ? ' (issued for an earlier key, which serves until the renewal)' : ''}`;
       }
     }
@@ -657,7 +666,8 @@ async function importCertificates(ctx: Context): Promise<void> {
       skip(apiKeyRows.problem);
       continue;
     }
-    ctx.statements.push(deps.db.db.insert(certificates).values(row), apiKeyRows.insert);
+    ctx.statements.push(deps.db.db.insert(certificates).values(row), apiKeyRows.insert, ...trackedStatements);
+    if (trackedSha256) ctx.plannedTrackedSha256.add(trackedSha256);
     apiKeyRows.commit();
     ctx.plannedCertificateNames.set(name, staging(c.accountId));
     const detail = [`${domains.join(', ')}; ${challenge}; account "${account.name}"; key "${key.name}"`, served, apiKeyRows.made, ...notes].filter(Boolean).join('; ');
@@ -682,7 +692,7 @@ async function currentCertificate(ctx: Context, chainPem: string, key: { id: str
   // is served here with the key it was issued for, when that key is among the imported ones.
   const keyId = leaf.spkiSha256 === key.spki ? key.id : ctx.keysBySpki.get(leaf.spkiSha256);
   if (!keyId) return { problem: 'its latest certificate was issued for a key that is not imported' } as const;
-  return { pem: chainPem, keyId, serial: leaf.serialNumber, notBefore: leaf.notBefore.getTime(), notAfter: leaf.notAfter.getTime() };
+  return { pem: chainPem, keyId, serial: leaf.serialNumber, notBefore: leaf.notBefore.getTime(), notAfter: leaf.notAfter.getTime(), sha256: leaf.sha256Thumbprint };
 }
 
 /** Certera's CSR fields as Certkeep's subject; a country that is not two letters is left out. */
@@ -878,5 +888,75 @@ function siteCertificate(ctx: Context, hostname: string, current: string | null)
   } else {
     ctx.statements.push(settingStatement(ctx.deps, 'siteCertificate', certificate.name));
     record(ctx, 'setting', 'siteCertificate', 'imported', `"${certificate.name}" serves HTTPS for ${host}, and is renewed like every certificate`);
+  }
+}
+
+// ---- tracking ------------------------------------------------------------------------------------
+
+/**
+ * Certera's tracking page: its tracked URLs (`https://host[:port]`) become tracked servers,
+ * scanned by the node host from its next tick on; its uploaded certificates become uploads.
+ */
+async function importTracking(ctx: Context): Promise<void> {
+  const { deps, source } = ctx;
+  const now = deps.now();
+  const plannedTargets = new Map<string, string>();
+  const { scanHours } = await getSettings(deps);
+  for (const u of source.tracked.urls) {
+    const name = u.uri ?? `Certera tracked URL ${u.id}`;
+    const skip = (why: string) => record(ctx, 'tracking', name, 'skipped', why);
+    if (!u.uri) {
+      skip('it has no address');
+      continue;
+    }
+    let target: TrackingTarget;
+    try {
+      target = parseTrackingTarget(u.uri);
+      deps.outbound.checkUrl(`https://${target.target}/`, 'url');
+    } catch (err) {
+      skip(`its address cannot be tracked: ${(err as Error).message.replace(/^url: /, '')}`);
+      continue;
+    }
+    const [existing] = await deps.db.db.select({ id: trackingTargets.id }).from(trackingTargets).where(eq(trackingTargets.targetKey, target.key)).limit(1);
+    if (existing) {
+      record(ctx, 'tracking', name, 'present', `${target.target} is tracked here already`);
+      continue;
+    }
+    if (plannedTargets.has(target.key)) {
+      skip(`the same server as ${plannedTargets.get(target.key)}`);
+      continue;
+    }
+    plannedTargets.set(target.key, name);
+    ctx.statements.push(deps.db.db.insert(trackingTargets).values(urlTargetRow(target, now)));
+    record(ctx, 'tracking', name, 'imported', `the server ${target.target}, scanned by the node host from its next tick on, then every ${scanHours} hours`);
+  }
+  for (const up of source.tracked.uploads) {
+    const name = up.subject ?? `Certera upload ${up.id}`;
+    const skip = (why: string) => record(ctx, 'tracking', name, 'skipped', why);
+    if (!up.rawData) {
+      skip('Certera kept no certificate for it');
+      continue;
+    }
+    let uploaded: UploadedCertificate[];
+    try {
+      uploaded = await parseUpload(fromBase64(up.rawData.replace(/\s+/g, '')), 'pem');
+    } catch (err) {
+      skip(`its certificate cannot be read: ${(err as Error).message.replace(/^pem: /, '')}`);
+      continue;
+    }
+    const sha256 = uploaded[0].leaf.sha256Thumbprint;
+    const [existing] = await deps.db.db
+      .select({ source: trackingTargets.source })
+      .from(trackingTargets)
+      .where(and(eq(trackingTargets.sha256, sha256), ne(trackingTargets.source, 'url')))
+      .limit(1);
+    if (existing || ctx.plannedTrackedSha256.has(sha256)) {
+      record(ctx, 'tracking', name, 'present', existing?.source === 'upload' ? 'this certificate is tracked here already' : 'Certkeep serves this certificate, and tracks it by itself');
+      continue;
+    }
+    ctx.plannedTrackedSha256.add(sha256);
+    ctx.statements.push(...uploadStatements(deps, uploaded, now).statements);
+    const leaf = uploaded[0].leaf;
+    record(ctx, 'tracking', name, 'imported', `an uploaded certificate, serial ${leaf.serialNumber}, valid until ${iso(leaf.notAfter.getTime())}`);
   }
 }

@@ -10,6 +10,7 @@ const KINDS: Array<[ImportKind, string]> = [
   ['dns-provider', 'DNS providers'],
   ['notification-channel', 'notification channels'],
   ['setting', 'settings'],
+  ['tracking', 'tracking'],
 ];
 
 const KIND_WORD: Record<ImportKind, string> = {
@@ -20,6 +21,7 @@ const KIND_WORD: Record<ImportKind, string> = {
   'dns-provider': 'DNS provider',
   'notification-channel': 'notification channel',
   setting: 'setting',
+  tracking: 'tracked',
 };
 
 export function formatImportReport(report: CerteraImportReport, file: string): string {

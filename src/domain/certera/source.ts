@@ -97,8 +97,23 @@ export interface CerteraSnapshot {
   /** The Settings table: RenewCertificateDays and the Dns01* script settings. */
   settings: Map<string, string | null>;
   notifications: CerteraNotificationSetting[];
+  /** The tracking page: tracked URLs (`https://host[:port]`) and uploaded public certificates. */
+  tracked: { urls: CerteraTrackedUrl[]; uploads: CerteraUpload[] };
   /** Rows of what Certkeep cannot take over yet: counted for the report. */
-  counts: { trackedUrls: number; uploadedCertificates: number; notificationSettings: number };
+  counts: { notificationSettings: number };
+}
+
+export interface CerteraTrackedUrl {
+  id: number;
+  uri: string | null;
+}
+
+/** A certificate uploaded to Certera's tracking page (DomainCertificates, CertificateSource.Uploaded). */
+export interface CerteraUpload {
+  id: number;
+  /** Base64 of the DER certificate (X509Certificate2.Export(Cert)), as Certera stored it. */
+  rawData: string | null;
+  subject: string | null;
 }
 
 function notCertera(detail: string): CertkeepError {
@@ -225,6 +240,11 @@ export async function readCertera(reader: CerteraReader): Promise<CerteraSnapsho
       slackWebhookUrl: text(r.SlackWebhookUrl),
     }),
   );
+  // Tracked URLs in Certera's order (its list's default sort), then by id.
+  const urls = (await reader.all('SELECT "DomainId", "Uri" FROM "Domains" ORDER BY "Order", "DomainId"')).map((r): CerteraTrackedUrl => ({ id: Number(r.DomainId), uri: text(r.Uri) }));
+  const uploads = (
+    await reader.all(`SELECT "DomainCertificateId", "RawData", "Subject" FROM "DomainCertificates" WHERE "CertificateSource" = ${SOURCE_UPLOADED} ORDER BY "DomainCertificateId"`)
+  ).map((r): CerteraUpload => ({ id: Number(r.DomainCertificateId), rawData: text(r.RawData), subject: text(r.Subject) }));
   return {
     migrations,
     users,
@@ -233,9 +253,8 @@ export async function readCertera(reader: CerteraReader): Promise<CerteraSnapsho
     certificates,
     settings,
     notifications,
+    tracked: { urls, uploads },
     counts: {
-      trackedUrls: await count('SELECT COUNT(*) AS n FROM "Domains"'),
-      uploadedCertificates: await count(`SELECT COUNT(*) AS n FROM "DomainCertificates" WHERE "CertificateSource" = ${SOURCE_UPLOADED}`),
       notificationSettings: await count('SELECT COUNT(*) AS n FROM "NotificationSettings"'),
     },
   };

@@ -53,6 +53,7 @@ import { acmeDnsCnamesFor } from '../../domain/dns/providers.ts';
 import { activePause, assertNotPaused } from '../../domain/ca-pace.ts';
 import { acmeAccounts } from '../../db/schema.ts';
 import { eq } from 'drizzle-orm';
+import { deploymentsOf } from '../../domain/tracking/deployments.ts';
 
 /** How long "Request now" waits for the order to show before answering. */
 const START_WAIT_MS = 2_000;
@@ -184,7 +185,7 @@ async function detailPage(
   extra: { flash?: Flash[]; shown?: Html; status?: number } = {},
 ): Promise<Response> {
   const cursor = new URL(request.url).searchParams.get('orders') ?? undefined;
-  const cert = { ...(await detailOf(ctx, row, cursor)), ...(await agentParts(request, ctx, row)) };
+  const cert = { ...(await detailOf(ctx, row, cursor)), ...(await agentParts(request, ctx, row)), deployments: await deploymentsOf(ctx.deps, row) };
   return page(
     certificateDetailPage({ csrfToken: pc.session.csrfToken, origin: await downloadOrigin(request, ctx), now: ctx.deps.now(), cert, flash: extra.flash ?? noticeOf(request), shown: extra.shown }),
     { status: extra.status ?? 200 },
