@@ -12,7 +12,7 @@ import { isLoopback } from './http/ip.ts';
 import { serveStatic } from './http/static.ts';
 import * as setup from './http/pages/setup.ts';
 import * as auth from './http/pages/auth.ts';
-import { dashboard } from './http/pages/dashboard.ts';
+import { dashboard, dashboardApi } from './http/pages/dashboard.ts';
 import { certificatesPages } from './http/pages/certificates.ts';
 import { keysPages } from './http/pages/keys.ts';
 import { accountsPages } from './http/pages/accounts.ts';
@@ -24,7 +24,8 @@ import { downloadBackup, listBackups } from './http/backups-api.ts';
 import { withSecurityHeaders } from './http/security-headers.ts';
 import { refuseCrossSite, requireJsonBody } from './http/same-origin.ts';
 import { problemAsPage } from './http/pages/problem-page.ts';
-import { AGENT_REPORT_PATH, AGENT_SCRIPT_PATH, agentReport, agentScript, certificateConsumers } from './http/agent-api.ts';
+import { AGENT_REPORT_PATH, AGENT_SCRIPT_PATH, agentReport, agentScript, allConsumers, certificateConsumers } from './http/agent-api.ts';
+import { consumersPages } from './http/pages/consumers.ts';
 
 export type { App, RequestContext } from './http/context.ts';
 
@@ -119,6 +120,8 @@ export function createApp(deps: Deps): App {
     .post('/api/v1/certificates/:name/issue', admin.issueCertificate)
     .get('/api/v1/certificates/:name/orders', admin.certificateOrders)
     .get('/api/v1/certificates/:name/consumers', certificateConsumers)
+    .get('/api/v1/consumers', allConsumers)
+    .get('/api/v1/dashboard', dashboardApi)
     .post('/api/v1/certificates/:name/revoke', admin.revokeCertificate)
     .get('/api/v1/certificates/:name/revocation-status', admin.certificateRevocationStatus)
     .post('/api/v1/certificates/:name/api-keys/:slot', admin.rotateCertificateApiKey)
@@ -134,7 +137,7 @@ export function createApp(deps: Deps): App {
     .post('/login', auth.submitLogin)
     .post('/logout', auth.logout)
     .get('/', dashboard);
-  for (const [method, path, handler] of [...certificatesPages, ...keysPages, ...accountsPages, ...dnsProvidersPages, ...settingsPages, ...accountPages, ...backupsPages]) {
+  for (const [method, path, handler] of [...certificatesPages, ...keysPages, ...accountsPages, ...dnsProvidersPages, ...settingsPages, ...accountPages, ...backupsPages, ...consumersPages]) {
     router[method](path, handler as never);
   }
   router.all('*', () => problemResponse(404, 'no such resource'));

@@ -31,6 +31,7 @@ import { challengeRecordName } from './dns/names.ts';
 import { dnsDriverFor, findDnsProviderById } from './dns/providers.ts';
 import { waitUntilVisible } from './dns/visibility.ts';
 import type { DnsChallengeRecord, DnsProviderLog } from './dns/types.ts';
+import { markConsumersBehind } from './consumers.ts';
 
 export type OrderRow = typeof orders.$inferSelect;
 export type OrderReason = 'new' | 'renewal' | 'manual';
@@ -427,6 +428,8 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
       .where(eq(orders.id, order.id)),
     deps.db.db.delete(challenges).where(eq(challenges.orderId, order.id)),
     event(deps, order.id, 'info', `certificate ${leaf.serialNumber} stored, valid until ${leaf.notAfter.toISOString()}`),
+    // None of its consumers has this serial yet (SPEC §4.5: stale after staleHours).
+    markConsumersBehind(deps, cert.id, now),
   ]);
   try {
     await deps.onCertificateIssued?.(cert.id);

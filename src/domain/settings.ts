@@ -10,9 +10,19 @@ export interface AppSettings {
   siteCertificate: string | null;
   /** Set once setup has completed. */
   setupCompletedAt: number | null;
+  /**
+   * Hours after a renewal before a consumer that has not fetched the new serial is stale and
+   * `consumer.stale` is raised (SPEC §4.5; domain/consumers.ts).
+   */
+  staleHours: number;
 }
 
-const DEFAULTS: AppSettings = { renewDays: null, siteCertificate: null, setupCompletedAt: null };
+export const DEFAULT_STALE_HOURS = 24;
+export const STALE_HOURS_MIN = 1;
+/** Thirty days: a consumer that waits longer than that for a renewal is lost anyway. */
+export const STALE_HOURS_MAX = 720;
+
+const DEFAULTS: AppSettings = { renewDays: null, siteCertificate: null, setupCompletedAt: null, staleHours: DEFAULT_STALE_HOURS };
 
 export async function getSettings(deps: Deps): Promise<AppSettings> {
   const rows = await deps.db.db.select().from(settings);

@@ -13,7 +13,8 @@ import { issue } from '../domain/orders.ts';
 import { rotateApiKey } from '../domain/apikeys.ts';
 import { normalizeDomain, normalizeDomains } from '../domain/names.ts';
 import { runSetup, isSetupDone, setSiteHostname, siteHostnameOf } from '../domain/setup.ts';
-import { getSettings } from '../domain/settings.ts';
+import { STALE_HOURS_MAX, STALE_HOURS_MIN, getSettings } from '../domain/settings.ts';
+import { setStaleHours } from '../domain/consumers.ts';
 import { RENEW_DAYS_MAX, RENEW_DAYS_MIN, setRenewDays } from '../domain/renewal.ts';
 import { authenticateAdminToken, createAdminToken } from '../domain/tokens.ts';
 import { refuseCredential } from '../domain/throttle.ts';
@@ -216,17 +217,18 @@ function slotOf(request: RoutedRequest): 1 | 2 {
 // ---- settings ----------------------------------------------------------------------------------
 
 export async function getAppSettings(_r: Request, ctx: HandlerContext) {
-  const { renewDays, siteCertificate } = await getSettings(ctx.deps);
-  return Response.json({ renewDays, siteCertificate, hostname: await siteHostnameOf(ctx.deps) });
+  const { renewDays, siteCertificate, staleHours } = await getSettings(ctx.deps);
+  return Response.json({ renewDays, siteCertificate, hostname: await siteHostnameOf(ctx.deps), staleHours });
 }
 
 /**
- * `{"renewDays": 10..45 | null, "hostname"?}`: the settings page's twin. `hostname` (node host)
- * is the name other machines reach this server by: the site certificate is made for it, or moved
- * to it.
+ * `{"renewDays": 10..45 | null, "hostname"?, "staleHours"?: 1..720 | null}`: the settings page's
+ * twin. `hostname` (node host) is the name other machines reach this server by: the site
+ * certificate is made for it, or moved to it. `staleHours`: hours after a renewal before a
+ * consumer without the new serial is stale (null: 24).
  */
 export async function updateAppSettings(request: Request, ctx: HandlerContext) {
-  const body = await readJsonObject(request, ['renewDays', 'hostname']);
+  const body = await readJsonObject(request, ['renewDays', 'hostname', 'staleHours']);
   const hostname = optionalString(body, 'hostname', { max: 253 });
   if (hostname !== undefined && ctx.deps.runtime !== 'node') {
     throw fieldError('hostname', 'a Worker is reached at the address Cloudflare serves it on; there is no site certificate to make');
@@ -234,8 +236,10 @@ export async function updateAppSettings(request: Request, ctx: HandlerContext) {
   if (hostname !== undefined && hostname.trim() === '') throw fieldError('hostname', 'required: one DNS name');
   // Everything is checked before anything is changed.
   const renewDays = 'renewDays' in body ? { value: body.renewDays === null ? null : (optionalInteger(body, 'renewDays', RENEW_DAYS_MIN, RENEW_DAYS_MAX) ?? null) } : undefined;
+  const staleHours = 'staleHours' in body ? { value: optionalInteger(body, 'staleHours', STALE_HOURS_MIN, STALE_HOURS_MAX) ?? null } : undefined;
   if (hostname !== undefined) await setSiteHostname(ctx.deps, hostname.trim());
   if (renewDays) await setRenewDays(ctx.deps, renewDays.value);
+  if (staleHours) await setStaleHours(ctx.deps, staleHours.value, { actor: ctx.actor!, clientIp: ctx.clientIp });
   return getAppSettings(request, ctx);
 }
 

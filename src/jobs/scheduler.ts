@@ -23,6 +23,7 @@ import { refreshRenewalInfo } from '../domain/renewal.ts';
 import { purgeSessions } from '../domain/sessions.ts';
 import { purgeRateLimits } from '../domain/throttle.ts';
 import { nextAccountOpening, orderableAccounts } from '../domain/ca-pace.ts';
+import { raiseStaleConsumers } from '../domain/consumers.ts';
 
 export interface TickResult {
   started: number;
@@ -31,6 +32,8 @@ export interface TickResult {
   skipped: number;
   /** Certificates whose renewalInfo (ARI) was asked. */
   renewalInfoChecked: number;
+  /** Consumers found stale (consumer.stale raised) at this tick. */
+  staleConsumers: number;
 }
 
 /** renewalInfo requests per tick: cheap GETs, but a tick must stay bounded. */
@@ -115,6 +118,10 @@ export class Scheduler {
     await this.checkRenewalInfo(run.result);
     await purgeSessions(this.deps);
     await purgeRateLimits(this.deps);
+    run.result.staleConsumers = await raiseStaleConsumers(this.deps).catch((err) => {
+      this.deps.log.error('stale consumer check failed', { err });
+      return 0;
+    });
     await this.fill(run);
     if (opts.settle !== false) await settle(run);
     await this.armTimer();
@@ -263,7 +270,7 @@ export class Scheduler {
 }
 
 function newRun(budget: RunBudget): Run {
-  return { budget, result: { started: 0, succeeded: 0, failed: 0, skipped: 0, renewalInfoChecked: 0 }, pending: new Set() };
+  return { budget, result: { started: 0, succeeded: 0, failed: 0, skipped: 0, renewalInfoChecked: 0, staleConsumers: 0 }, pending: new Set() };
 }
 
 /** Waits until the run has nothing in flight (refills join the run while it waits). */

@@ -16,6 +16,7 @@ import { makeTempDir } from '../harness/tmp.ts';
 import { freePort } from '../harness/ports.ts';
 import { gatedDescribe, requirePrograms } from '../harness/skip.ts';
 import { AGENT, SHELLS, fileState, linesOf, newKeyPair, reloadScript, runAgent, testIssuer, writeConfig, type FileState, type Shell, type TestIssuer } from './agent-harness.ts';
+import { AGENT_VERSION } from '../../templates/static/agent.generated.ts';
 
 const describeAgent = gatedDescribe(requirePrograms(['/bin/dash', '/bin/bash', '/usr/bin/curl', '/usr/bin/openssl'], 'apt-get install dash curl openssl'));
 const describeShellcheck = gatedDescribe(requirePrograms(['/usr/bin/shellcheck'], 'apt-get install shellcheck'));
@@ -170,7 +171,7 @@ for (const shell of SHELLS) {
       expect([after.fullchain?.mode, after.cert?.mode, after.chain?.mode]).toEqual([0o640, 0o640, 0o640]);
       if (root) expect(execFileSync('stat', ['-c', '%u:%g', s.files.key], { encoding: 'utf8' }).trim()).toBe('65534:65534');
       expect(linesOf(s.log)).toBe(1);
-      expect(reports).toEqual([{ certificate: 'www', serial: good.serial, installed: true, reload: 'ok', verified: null, host: expect.any(String), agentVersion: '1.0.0' }]);
+      expect(reports).toEqual([{ certificate: 'www', serial: good.serial, installed: true, reload: 'ok', verified: null, host: expect.any(String), agentVersion: AGENT_VERSION }]);
       // No temporary file left beside the installed ones.
       expect(execFileSync('ls', ['-A', s.tls], { encoding: 'utf8' }).split('\n').filter(Boolean).sort()).toEqual(['www.chain.pem', 'www.crt', 'www.key', 'www.pem']);
 
@@ -291,7 +292,7 @@ for (const shell of SHELLS) {
       expect(wrong.stderr.split('\n').filter(Boolean)).toEqual([
         `${s.config}: [www] url: use https:// (plain http:// only to this machine: API keys must not cross a network in clear)`,
         `${s.config}: [www] certificate-api-key does not look like an API key (letters, digits, "_" and "-")`,
-        `${s.config}: [www] nothing to install: give fullchain (certificate and chain in one file) or cert`,
+        `${s.config}: [www] nothing to install: give fullchain (certificate and chain in one file), cert or pfx`,
         `${s.config}: [www] key needs key-api-key (the API key that downloads the private key)`,
         `${s.config}: [www] key: "relative.key" is not an absolute path`,
       ]);

@@ -12,6 +12,7 @@ import { gatedDescribe, requirePrograms } from '../harness/skip.ts';
 import { makeTempDir } from '../harness/tmp.ts';
 import { issueCertificate, startWorld, type World } from '../harness/world.ts';
 import { agentConfigBlock } from '../../templates/agent.ts';
+import { AGENT_VERSION } from '../../templates/static/agent.generated.ts';
 import { SHELLS, fileState, linesOf, reloadScript, runAgent, writeConfig, type Shell } from './agent-harness.ts';
 import { NGINX_BIN, presentedSerial, startTlsNginx, type TlsNginx } from './nginx-tls.ts';
 
@@ -103,7 +104,7 @@ describeLoop('certkeep-agent with Certkeep, Pebble and nginx', () => {
         expect(linesOf(log)).toBe(1);
         expect(installed().key?.mode).toBe(0o600);
         expect(await consumer()).toMatchObject({
-          apiKeySlot: 1, address: '127.0.0.1', installedSerial: serials[0], installed: true, reload: 'ok', verified: true, agentVersion: '1.0.0', behind: false,
+          apiKeySlot: 1, address: '127.0.0.1', installedSerial: serials[0], installed: true, reload: 'ok', verified: true, agentVersion: AGENT_VERSION, behind: false,
         });
       });
 

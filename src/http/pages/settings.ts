@@ -14,7 +14,8 @@ import { html, page, type Html } from '../../html/html.ts';
 import { layout, type Flash } from '../../../templates/layout.ts';
 import { button, csrfField, field } from '../../../templates/components.ts';
 import { detailsTable } from '../../../templates/details.ts';
-import { getSettings } from '../../domain/settings.ts';
+import { DEFAULT_STALE_HOURS, STALE_HOURS_MAX, STALE_HOURS_MIN, getSettings } from '../../domain/settings.ts';
+import { setStaleHours } from '../../domain/consumers.ts';
 import { RENEW_DAYS_MAX, RENEW_DAYS_MIN, setRenewDays } from '../../domain/renewal.ts';
 import { SITE_CERTIFICATE, setSiteHostname, siteHostnameOf } from '../../domain/setup.ts';
 import { CertkeepError } from '../../errors.ts';
@@ -37,6 +38,8 @@ export function parseRenewDays(text: string | null): { value: number | null } | 
 interface SettingsForm {
   value: string;
   error?: string;
+  /** The staleHours field: as saved, or as typed with its error after a refused change. */
+  staleHours?: { value: string; error?: string };
   /** The hostname as saved (null: none) and, after a refused change, as typed with its error. */
   hostname: { saved: string | null; value?: string; error?: string };
   flash?: Flash[];
@@ -65,6 +68,25 @@ function hostnamePart(ctx: HandlerContext, pc: PageContext, o: SettingsForm['hos
 </section>`;
 }
 
+/** When a consumer that has not fetched a renewed certificate counts as stale (SPEC §4.5). */
+function consumersPart(pc: PageContext, o: { value: string; error?: string }): Html {
+  return html`<section aria-labelledby="consumers"><h2 id="consumers">Consumers</h2>
+<form method="post" action="/settings/consumers" novalidate>
+  ${csrfField(pc.session.csrfToken)}
+  ${field({
+    name: 'staleHours',
+    label: 'Stale after this many hours',
+    type: 'number',
+    value: o.value,
+    error: o.error,
+    hint: `A server that has not fetched a renewed certificate this many hours after the renewal is stale: its certificate page and the dashboard say so, and the consumer.stale notification is sent once for it. ${STALE_HOURS_MIN} to ${STALE_HOURS_MAX} hours; default ${DEFAULT_STALE_HOURS}. Agents that run hourly fetch a renewal within the hour.`,
+    attributes: { min: STALE_HOURS_MIN, max: STALE_HOURS_MAX, step: 1, inputmode: 'numeric' },
+  })}
+  <div class="actions">${button('Save', { variant: 'primary' })}</div>
+</form>
+</section>`;
+}
+
 function settingsPage(ctx: HandlerContext, pc: PageContext, o: SettingsForm, status = 200): Response {
   const node = ctx.deps.runtime === 'node';
   const tick = ctx.deps.tickSeconds;
@@ -88,6 +110,7 @@ ${hostnamePart(ctx, pc, o.hostname)}
   <div class="actions">${button('Save', { variant: 'primary' })}</div>
 </form>
 </section>
+${consumersPart(pc, o.staleHours ?? { value: String(DEFAULT_STALE_HOURS) })}
 <section aria-labelledby="scheduler"><h2 id="scheduler">Scheduler on this host</h2>
 <p>These come from the ${node ? 'environment (or config.json in the data directory)' : 'Worker’s configuration (wrangler.toml)'}; change them there and restart.</p>
 ${detailsTable(
@@ -114,13 +137,41 @@ ${detailsTable(
 async function showSettings(request: Request, ctx: HandlerContext): Promise<Response> {
   const pc = await signedIn(request, ctx);
   if (pc instanceof Response) return pc;
-  const { renewDays } = await getSettings(ctx.deps);
+  const { renewDays, staleHours } = await getSettings(ctx.deps);
   const done = new URL(request.url).searchParams.get('done');
   const flash: Flash[] =
     done === 'saved' ? [{ kind: 'success', message: 'Settings saved.' }]
     : done === 'hostname' ? [{ kind: 'success', message: html`Hostname saved. Its HTTPS certificate is being obtained: <a href="/certificates/${SITE_CERTIFICATE}">follow it here</a>.` }]
     : [];
-  return settingsPage(ctx, pc, { value: renewDays === null ? '' : String(renewDays), hostname: { saved: await siteHostnameOf(ctx.deps) }, flash });
+  return settingsPage(ctx, pc, {
+    value: renewDays === null ? '' : String(renewDays),
+    staleHours: { value: String(staleHours) },
+    hostname: { saved: await siteHostnameOf(ctx.deps) },
+    flash,
+  });
+}
+
+async function submitConsumers(request: Request, ctx: HandlerContext): Promise<Response> {
+  const pc = await signedIn(request, ctx);
+  if (pc instanceof Response) return pc;
+  const text = (pc.form.get('staleHours') ?? '').trim();
+  const n = Number(text);
+  if (!/^\d{1,4}$/.test(text) || n < STALE_HOURS_MIN || n > STALE_HOURS_MAX) {
+    const { renewDays } = await getSettings(ctx.deps);
+    return settingsPage(
+      ctx,
+      pc,
+      {
+        value: renewDays === null ? '' : String(renewDays),
+        staleHours: { value: text, error: `Enter a whole number of hours from ${STALE_HOURS_MIN} to ${STALE_HOURS_MAX}.` },
+        hostname: { saved: await siteHostnameOf(ctx.deps) },
+        flash: [{ kind: 'error', message: 'The setting was not saved.' }],
+      },
+      400,
+    );
+  }
+  await setStaleHours(ctx.deps, n, { actor: pc.actor, clientIp: ctx.clientIp });
+  return redirect('/settings?done=saved#consumers');
 }
 
 async function submitSettings(request: Request, ctx: HandlerContext): Promise<Response> {
@@ -130,7 +181,8 @@ async function submitSettings(request: Request, ctx: HandlerContext): Promise<Re
   const parsed = parseRenewDays(text);
   if ('error' in parsed) {
     const hostname = { saved: await siteHostnameOf(ctx.deps) };
-    return settingsPage(ctx, pc, { value: text, error: parsed.error, hostname, flash: [{ kind: 'error', message: 'The setting was not saved.' }] }, 400);
+    const staleHours = { value: String((await getSettings(ctx.deps)).staleHours) };
+    return settingsPage(ctx, pc, { value: text, error: parsed.error, staleHours, hostname, flash: [{ kind: 'error', message: 'The setting was not saved.' }] }, 400);
   }
   await setRenewDays(ctx.deps, parsed.value);
   return redirect('/settings?done=saved');
@@ -146,9 +198,14 @@ async function submitHostname(request: Request, ctx: HandlerContext): Promise<Re
     await setSiteHostname(ctx.deps, typed);
   } catch (err) {
     if (!(err instanceof CertkeepError)) throw err;
-    const { renewDays } = await getSettings(ctx.deps);
+    const { renewDays, staleHours } = await getSettings(ctx.deps);
     const hostname = { saved: await siteHostnameOf(ctx.deps), value: typed, error: errorText(err) };
-    return settingsPage(ctx, pc, { value: renewDays === null ? '' : String(renewDays), hostname, flash: [{ kind: 'error', message: 'The hostname was not saved.' }] }, statusOf(err));
+    return settingsPage(
+      ctx,
+      pc,
+      { value: renewDays === null ? '' : String(renewDays), staleHours: { value: String(staleHours) }, hostname, flash: [{ kind: 'error', message: 'The hostname was not saved.' }] },
+      statusOf(err),
+    );
   }
   return redirect('/settings?done=hostname');
 }
@@ -157,4 +214,5 @@ export const settingsPages: readonly PageRoute[] = [
   ['get', '/settings', showSettings],
   ['post', '/settings', submitSettings],
   ['post', '/settings/hostname', submitHostname],
+  ['post', '/settings/consumers', submitConsumers],
 ];
