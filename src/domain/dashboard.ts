@@ -2,8 +2,8 @@
 // certificates expiring soon, stale consumers, failed installs, tracked problems — and the expiry
 // timeline: the certificates served, by the week they expire in over the next 90 days, each
 // either with its renewal planned in time or at risk. Every figure is an aggregate the database
-// computes along an index (the timeline: one aggregate per week over a range of the covering
-// index certificates_timeline), so the page costs about the same at 10,000 certificates as at 100.
+// computes along an index (the timeline: counts per week over ranges of the covering index
+// certificates_timeline), so the page costs about the same at 10,000 certificates as at 100.
 //
 // At risk, for a certificate expiring in the timeline's range (RISK_RULE says it in words):
 //   - its last attempt failed (lastError set: failing), or
@@ -108,10 +108,11 @@ export function weekStart(t: number): number {
 /**
  * The expiry timeline: from this week to the week TIMELINE_DAYS from now, how many served
  * certificates expire in each (already expired ones are not in it), split into renewal planned
- * and at risk. One statement: per week, an aggregate over that week's range of the covering index
- * certificates_timeline (status, not_after, …), the weeks joined with UNION ALL. (A GROUP BY over
- * the whole range would sort every row first: at 10,000 certificates that measured 9.3 ms
- * against 1.4 ms for this, on the same loaded machine.)
+ * and at risk. One statement: the weeks as a recursive CTE, and for each week both counts from
+ * one walk over that week's range of the covering index certificates_timeline (status,
+ * not_after, …). Not a GROUP BY: SQLite sorts every row of the range first, which at 10,000
+ * certificates measured 9.3 ms against 1.4 ms for week ranges (side by side, loaded machine);
+ * and not a UNION of week SELECTs, of which D1 refuses more than five.
  */
 export async function expiryTimeline(deps: Deps): Promise<Timeline> {
   const now = deps.now();
@@ -123,20 +124,21 @@ export async function expiryTimeline(deps: Deps): Promise<Timeline> {
   const margin = sql`min(${RISK_MARGIN_MS}, (${c.notAfter} - ${c.notBefore}) / 6)`;
   const pausedTerm = paused.length ? sql` or ${c.accountId} in (${sql.join(paused.map((a) => sql`${a.id}`), sql`, `)})` : sql``;
   const risk = sql`${c.lastError} is not null or ${c.renewAt} is null or ${c.renewAt} > ${c.notAfter} - ${margin}${pausedTerm}`;
-  const weekQuery = (i: number) => {
-    const from = i === 0 ? sql`${c.notAfter} > ${now}` : sql`${c.notAfter} >= ${first + i * WEEK}`;
-    return sql`select ${i} as week, count(*) as expiring, coalesce(sum(case when ${risk} then 1 else 0 end), 0) as at_risk from ${c} where ${c.status} = 'valid' and ${from} and ${c.notAfter} < ${first + (i + 1) * WEEK}`;
-  };
-  const rows = await deps.db.db.all<{ week: number; expiring: number; at_risk: number }>(
-    sql.join(Array.from({ length: count }, (_, i) => weekQuery(i)), sql` union all `),
-  );
+  const inWeek = sql`${c.status} = 'valid' and ${c.notAfter} >= weeks.lo and ${c.notAfter} < weeks.hi`;
+  // Both counts from one walk of the week's range: json_array carries the pair out of the subquery.
+  const rows = await deps.db.db.all<{ week: number; counts: string }>(sql`
+    with recursive weeks(week, lo, hi) as (
+      select 0, ${now + 1}, ${first + WEEK}
+      union all select week + 1, hi, hi + ${WEEK} from weeks where week < ${count - 1}
+    )
+    select week, (select json_array(count(*), coalesce(sum(case when ${risk} then 1 else 0 end), 0)) from ${c} where ${inWeek}) as counts
+    from weeks`);
   const tracked = await trackedExpiriesByWeek(deps, first, count);
   const weeks: TimelineWeek[] = Array.from({ length: count }, (_, i) => ({ start: first + i * WEEK, expiring: 0, planned: 0, atRisk: 0, tracked: tracked ? (tracked[i] ?? 0) : null }));
   for (const r of rows) {
     const w = weeks[r.week];
     if (!w) continue;
-    w.expiring = r.expiring;
-    w.atRisk = r.at_risk;
+    [w.expiring, w.atRisk] = JSON.parse(r.counts) as [number, number];
     w.planned = w.expiring - w.atRisk;
   }
   return { from: now, until, weeks };

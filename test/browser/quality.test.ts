@@ -116,6 +116,8 @@ const PAGES = (certificate: string) => [
   '/dns-providers/quality-dns',
   '/backups',
   '/settings',
+  '/consumers',
+  '/consumers?status=stale',
   '/account',
   '/account/two-factor',
   '/no-such-page',
@@ -141,7 +143,9 @@ for (const kind of HOST_KINDS) {
 
       beforeAll(async () => {
         [browser, world] = await Promise.all([launchChromium(), startWorld(kind)]);
-        await issueCertificate(world, { name: certificate, domains: [world.domain('quality')] });
+        const { created } = await issueCertificate(world, { name: certificate, domains: [world.domain('quality')] });
+        // A consumer: the certificate page's and /consumers' tables have a row.
+        expect((await fetch(`${world.host.baseUrl}/api/certificate/${certificate}`, { headers: { apikey: created.apiKeys[0] } })).status).toBe(200);
         expect((await world.api.post('/api/v1/keys', { name: 'quality-key' })).status).toBe(201);
         const hook = await world.api.post('/api/v1/dns-providers', { name: 'quality-dns', type: 'webhook', url: 'https://127.0.0.1:9/dns', secret: 'a'.repeat(32) });
         expect(hook.status).toBe(201);
