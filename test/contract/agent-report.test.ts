@@ -211,6 +211,11 @@ for (const kind of HOST_KINDS) {
       ]);
       const all = await world.api.get('/api/v1/consumers?status=stale');
       expect(all.body.items.filter((c: any) => c.certificate === name).map((c: any) => c.address).sort()).toEqual(['192.0.2.40', '192.0.2.41']);
+      // The dashboard's twin counts them (and its timeline is one statement both databases take).
+      const dashboard = await world.api.get('/api/v1/dashboard');
+      expect(dashboard.status, dashboard.text).toBe(200);
+      expect(dashboard.body.attention.staleConsumers).toBeGreaterThanOrEqual(2);
+      expect(dashboard.body.timeline.weeks.length).toBeGreaterThanOrEqual(13);
 
       // A failed install, reported twice: one event.
       const failed = good(renewed.body.serial, { certificate: name, installed: false, reload: 'failed', verified: null });
