@@ -5,7 +5,7 @@
 // <title> (a tooltip), and the same numbers follow as a table.
 import { attrs, html, type Html } from '../src/html/html.ts';
 import type { Attention, Timeline, TimelineWeek } from '../src/domain/dashboard.ts';
-import { RISK_RULE } from '../src/domain/dashboard.ts';
+import { RISK_RULE, TIMELINE_DAYS } from '../src/domain/dashboard.ts';
 import { table } from './components.ts';
 
 interface AttentionLine {
@@ -67,8 +67,12 @@ export function weekWords(w: TimelineWeek): string {
   return `Week of ${shortDate(w.start)}: ${w.expiring} expire${w.expiring === 1 ? 's' : ''}; renewal planned for ${w.planned}, at risk ${w.atRisk}${tracked}`;
 }
 
-/** The drawing's geometry (viewBox units). */
-export const CHART = { slot: 40, bar: 26, left: 8, top: 22, height: 140, bottom: 34 } as const;
+/**
+ * The drawing's geometry (viewBox units). Narrow enough to be read on a phone (13 or 14 weeks in
+ * about 400 units: text of 10–11 units stays about 10 px at 360 px wide); app.css caps its width
+ * on a desktop.
+ */
+export const CHART = { slot: 28, bar: 18, left: 6, top: 18, height: 120, bottom: 30 } as const;
 
 /** Bar height for `n` of at most `max` (the tallest bar fills the chart; a non-zero count is at least 2 units tall). */
 export function barHeight(n: number, max: number): number {
@@ -96,7 +100,8 @@ export function timelineSvg(t: Timeline): Html {
 ${hPlanned > 0 ? html`<rect class="bar-planned" x="${x}" y="${base - hPlanned}" width="${CHART.bar}" height="${hPlanned}"/>` : null}
 ${hRisk > 0 ? html`<rect class="bar-risk" x="${x}" y="${base - hAll}" width="${CHART.bar}" height="${hRisk}"/>` : null}
 <text class="bar-count" x="${cx}" y="${base - hAll - 5}" text-anchor="middle">${w.expiring}</text>
-<text class="bar-label" x="${cx}" y="${base + 16}" text-anchor="middle">${shortDate(w.start)}</text>
+<text class="bar-label" x="${cx}" y="${base + 13}" text-anchor="middle">${new Date(w.start).getUTCDate()}</text>
+${i === 0 || new Date(w.start).getUTCDate() <= 7 ? html`<text class="bar-label" x="${cx}" y="${base + 25}" text-anchor="middle">${MONTHS[new Date(w.start).getUTCMonth()]}</text>` : null}
 </g>`;
   });
   return html`<svg class="timeline-chart" role="img" aria-labelledby="timeline-title timeline-desc" viewBox="0 0 ${width} ${base + CHART.bottom}" xmlns="http://www.w3.org/2000/svg">
@@ -109,8 +114,14 @@ ${groups}
 
 /** The timeline section: the picture, its legend, and the same numbers as a table. */
 export function timelineSection(t: Timeline): Html {
+  const total = t.weeks.reduce((n, w) => n + w.expiring, 0);
+  if (total === 0) {
+    return html`<section aria-labelledby="timeline"><h2 id="timeline">Expiry timeline</h2>
+<p class="muted" id="timeline-empty">No certificate Certkeep serves expires in the next ${TIMELINE_DAYS} days.</p>
+</section>`;
+  }
   return html`<section aria-labelledby="timeline"><h2 id="timeline">Expiry timeline</h2>
-<p>Certificates served, by the week they expire in (weeks from Monday, UTC), and whether their renewal is planned in time or at risk (${RISK_RULE}).</p>
+<p>Certificates served, by the week they expire in (weeks from Monday, UTC; the date under each bar is its Monday), and whether their renewal is planned in time or at risk (${RISK_RULE}).</p>
 <figure class="timeline">
 ${timelineSvg(t)}
 <figcaption class="timeline-legend"><span class="swatch swatch-planned"></span> renewal planned <span class="swatch swatch-risk"></span> at risk</figcaption>
