@@ -4,7 +4,7 @@
 #   certkeep-agent run [-c FILE] [--dry-run] [--force] [--quiet]
 #
 # For each [block] of the config (default /etc/certkeep/agent.conf) it downloads the
-# certificate, sending the ETag of the last download so that nothing is done while it is
+# certificate (and its key, or a PFX of both), sending the ETag of the last download so that nothing is done while it is
 # unchanged; checks it (the key belongs to the certificate, its names cover expect-names, it is
 # valid now); writes the files atomically (a temporary file beside each, synced, renamed; key
 # files mode 0600, the owner kept); runs the reload command when a file changed and puts the
@@ -21,7 +21,7 @@ set -u
 set -f
 umask 077
 
-VERSION=1.0.0
+VERSION=1.1.0
 CONFIG=/etc/certkeep/agent.conf
 STATE_DIR=${CERTKEEP_AGENT_STATE_DIR:-/var/lib/certkeep-agent}
 # The TLS check after a reload: a server may take a moment to switch to the new certificate.
@@ -32,7 +32,7 @@ QUIET=0
 # A certificate chain or a key is a few kilobytes: anything above this is not one.
 MAX_BYTES=1048576
 TAB=$(printf '\t')
-KINDS='fullchain cert chain key'
+KINDS='fullchain cert chain key pfx'
 WORK=
 LOCKED=
 
@@ -66,9 +66,10 @@ Config: INI blocks, one per certificate:
   reload = nginx -s reload
   verify = 127.0.0.1:443
   expect-names = www.example.com example.com
-Other keys: cert, chain (leaf and chain in files of their own), key-name (the key's name in
-Certkeep when it is not the certificate's), owner (user or user:group of the files), mode
-(of certificate files, default 0644; key files are 0600).
+Other keys: cert, chain (leaf and chain in files of their own), pfx (key, leaf and chain in
+one PKCS#12 file) with pfx-password-file (a file whose first line is its password), key-name
+(the key's name in Certkeep when it is not the certificate's), owner (user or user:group of
+the files), mode (of certificate files, default 0644; key and PFX files are 0600).
 
 The state (ETags, reports not yet delivered) is kept in $CERTKEEP_AGENT_STATE_DIR
 (default /var/lib/certkeep-agent).
@@ -100,7 +101,7 @@ parse_config() {
     function problem(m) { printf "E\t%s:%d: %s\n", file, NR, m; bad = 1 }
     function trim(s) { sub(/^[ \t]+/, "", s); sub(/[ \t]+$/, "", s); return s }
     BEGIN {
-      n = split("url certificate certificate-api-key key-api-key key-name fullchain cert chain key owner mode reload verify expect-names", k, " ")
+      n = split("url certificate certificate-api-key key-api-key key-name fullchain cert chain key pfx pfx-password-file owner mode reload verify expect-names", k, " ")
       for (i = 1; i <= n; i++) known[k[i]] = 1
     }
     {
@@ -135,7 +136,7 @@ parse_config() {
 # Sets the c_* variables from block $1 of the parsed config.
 load_block() {
   c_name=$1 c_url='' c_certificate='' c_certificate_api_key='' c_key_api_key='' c_key_name='' c_fullchain='' c_cert=''
-  c_chain='' c_key='' c_owner='' c_mode='' c_reload='' c_verify='' c_expect_names=''
+  c_chain='' c_key='' c_pfx='' c_pfx_password_file='' c_owner='' c_mode='' c_reload='' c_verify='' c_expect_names=''
   while IFS="$TAB" read -r l_kind l_block l_key l_value; do
     if [ "$l_kind" != K ] || [ "$l_block" != "$1" ]; then continue; fi
     case $l_key in
@@ -148,6 +149,8 @@ load_block() {
       cert) c_cert=$l_value ;;
       chain) c_chain=$l_value ;;
       key) c_key=$l_value ;;
+      pfx) c_pfx=$l_value ;;
+      pfx-password-file) c_pfx_password_file=$l_value ;;
       owner) c_owner=$l_value ;;
       mode) c_mode=$l_value ;;
       reload) c_reload=$l_value ;;
@@ -184,9 +187,12 @@ check_block() {
   check_name key-name "$c_key_name"
   check_api_key certificate-api-key "$c_certificate_api_key"
   [ -z "$c_key_api_key" ] || check_api_key key-api-key "$c_key_api_key"
-  if [ -z "$c_fullchain" ] && [ -z "$c_cert" ]; then cb 'nothing to install: give fullchain (certificate and chain in one file) or cert'; fi
+  if [ -z "$c_fullchain" ] && [ -z "$c_cert" ] && [ -z "$c_pfx" ]; then cb 'nothing to install: give fullchain (certificate and chain in one file), cert or pfx'; fi
   if [ -n "$c_key" ] && [ -z "$c_key_api_key" ]; then cb 'key needs key-api-key (the API key that downloads the private key)'; fi
   if [ -z "$c_key" ] && [ -n "$c_key_api_key" ]; then cb 'key-api-key is given but key (where to write the private key) is not'; fi
+  if [ -n "$c_pfx" ] && [ -z "$c_pfx_password_file" ]; then cb 'pfx needs pfx-password-file (a file whose first line is the password the PFX is encrypted with)'; fi
+  if [ -z "$c_pfx" ] && [ -n "$c_pfx_password_file" ]; then cb 'pfx-password-file is given but pfx (where to write the PFX) is not'; fi
+  [ -z "$c_pfx_password_file" ] || check_password_file "$c_pfx_password_file"
   for cb_kind in $KINDS; do
     cb_path=$(target_of "$cb_kind")
     case $cb_path in '' | /*) ;; *) cb "$cb_kind: \"$cb_path\" is not an absolute path" ;; esac
@@ -215,6 +221,36 @@ check_name() {
   esac
 }
 
+# The PFX password file: absolute, readable, its first line the password (openssl's file: reads
+# the same line), no control characters; a warning when other users may read it.
+check_password_file() {
+  case $1 in /*) ;; *)
+    cb "pfx-password-file: \"$1\" is not an absolute path"
+    return
+    ;;
+  esac
+  if [ ! -f "$1" ] || [ ! -r "$1" ]; then
+    cb "pfx-password-file: cannot read $1"
+    return
+  fi
+  cpf_pw=$(head -n 1 "$1")
+  case $cpf_pw in
+    *[![:space:]]*) ;;
+    *)
+      cb "pfx-password-file: the first line of $1 is empty (it is the PFX password)"
+      return
+      ;;
+  esac
+  if printf '%s' "$cpf_pw" | LC_ALL=C grep -q '[[:cntrl:]]'; then
+    cb "pfx-password-file: the first line of $1 has control characters (a Windows line ending?)"
+    return
+  fi
+  # shellcheck disable=SC2012 # the permission bits, portably
+  case $(ls -ld "$1" | cut -c5-10) in
+    *r*) complain "certkeep-agent: warning: $1 holds the PFX password but other users may read it (chmod 600 $1)" ;;
+  esac
+}
+
 check_api_key() {
   case $2 in
     '') cb "$1 is missing" ;;
@@ -228,19 +264,24 @@ target_of() {
     cert) printf '%s' "$c_cert" ;;
     chain) printf '%s' "$c_chain" ;;
     key) printf '%s' "$c_key" ;;
+    pfx) printf '%s' "$c_pfx" ;;
   esac
 }
 
 # ---- downloads ---------------------------------------------------------------------------------
 
 # fetch URL OUT API_KEY [ETAG]: GET with the API key (given to curl on stdin, never on its command
-# line), a time limit and no redirects. Sets HTTP_CODE; returns curl's status (its message is
-# in $WORK/curl.err).
+# line), a time limit and no redirects. With FETCH_FORM set (curl config lines), a POST of that
+# form instead, given on stdin too (the PFX password). Sets HTTP_CODE; returns curl's status (its
+# message is in $WORK/curl.err).
 fetch() {
   f_url=$1 f_out=$2 f_apikey=$3
   rm -f "$f_out" "$WORK/headers" "$WORK/curl.err"
   if [ -n "${4:-}" ]; then set -- -H "If-None-Match: $4"; else set --; fi
-  HTTP_CODE=$(printf 'header = "apikey: %s"\n' "$f_apikey" |
+  HTTP_CODE=$({
+    printf 'header = "apikey: %s"\n' "$f_apikey"
+    [ -z "${FETCH_FORM:-}" ] || printf '%s\n' "$FETCH_FORM"
+  } |
     curl --silent --show-error --config - --proto '=https,http' --connect-timeout 10 --max-time 60 \
       --max-filesize "$MAX_BYTES" --dump-header "$WORK/headers" --output "$f_out" --write-out '%{http_code}' \
       "$@" "$f_url" 2>"$WORK/curl.err")
@@ -324,6 +365,25 @@ covered() {
   return 1
 }
 
+# The form that asks for the PFX, as curl config lines: the password is the first line of the
+# password file, quoted for curl's config and URL-encoded by curl.
+pfx_form() {
+  pf_pw=$(head -n 1 "$c_pfx_password_file" | sed 's/[\\"]/\\&/g')
+  printf 'data = "format=pfx"\ndata-urlencode = "pfxPassword=%s"\n' "$pf_pw"
+}
+
+# The serial of the certificate in PFX file $1, opened with the password file; empty when it
+# cannot be opened.
+pfx_serial() {
+  openssl pkcs12 -in "$1" -passin "file:$c_pfx_password_file" -nokeys -clcerts 2>/dev/null |
+    openssl x509 -noout -serial 2>/dev/null | sed 's/^serial=//' | tr '[:upper:]' '[:lower:]' | sed 's/^0*\(.\)/\1/'
+}
+
+# The public key of the private key in PFX file $1 (the private key passes through a pipe only).
+pfx_pubkey() {
+  openssl pkcs12 -in "$1" -passin "file:$c_pfx_password_file" -nocerts -nodes 2>/dev/null | openssl pkey -pubout 2>/dev/null
+}
+
 serial_of() {
   openssl x509 -in "$1" -noout -serial 2>/dev/null | sed 's/^serial=//' | tr '[:upper:]' '[:lower:]' | sed 's/^0*\(.\)/\1/'
 }
@@ -384,7 +444,7 @@ install_files() {
   for if_kind in $CHANGED; do
     if_dest=$(target_of "$if_kind")
     if_mode=${c_mode:-0644}
-    [ "$if_kind" = key ] && if_mode=0600
+    case $if_kind in key | pfx) if_mode=0600 ;; esac
     if [ -e "$if_dest" ]; then
       cp -p "$if_dest" "$WORK/backup.$if_kind" || return 1
     fi
@@ -511,7 +571,7 @@ run_block() {
   CHANGED=
   # What an earlier block left here must not be taken for this block's (globbing is off: by name).
   for rb_kind in $KINDS; do rm -f "$WORK/new.$rb_kind" "$WORK/backup.$rb_kind"; done
-  rm -f "$WORK/download.pem" "$WORK/key.pem"
+  rm -f "$WORK/download.pem" "$WORK/key.pem" "$WORK/pfx.b64"
   rb_etag_file=$STATE_DIR/$c_name.etag
   rb_etag=
   if [ "$FORCE" = 0 ] && [ -s "$rb_etag_file" ]; then
@@ -593,6 +653,35 @@ run_block() {
     cp "$WORK/key.pem" "$WORK/new.key"
   fi
 
+  if [ -n "$c_pfx" ]; then
+    # The same certificate with its key and chain as PKCS#12, encrypted with the password.
+    FETCH_FORM=$(pfx_form)
+    fetch "$c_url/api/certificate/$c_certificate" "$WORK/pfx.b64" "$c_certificate_api_key"
+    rb_status=$?
+    FETCH_FORM=
+    if [ $rb_status -ne 0 ] || [ "$HTTP_CODE" != 200 ]; then
+      block_failed "$(explain_download PFX $rb_status "$WORK/pfx.b64"); nothing installed"
+      return 1
+    fi
+    if ! openssl base64 -d -A -in "$WORK/pfx.b64" -out "$WORK/new.pfx" 2>/dev/null || [ ! -s "$WORK/new.pfx" ]; then
+      block_failed "the PFX download is incomplete or damaged (not base64); nothing installed"
+      return 1
+    fi
+    rb_pfx_serial=$(pfx_serial "$WORK/new.pfx")
+    if [ -z "$rb_pfx_serial" ]; then
+      block_failed "the PFX download does not open with the password in $c_pfx_password_file (or is damaged); nothing installed"
+      return 1
+    fi
+    if [ "$rb_pfx_serial" != "$NEW_SERIAL" ]; then
+      block_failed "the PFX holds certificate $rb_pfx_serial, not $NEW_SERIAL (renewed meanwhile? the next run tries again); nothing installed"
+      return 1
+    fi
+    if [ "$(openssl x509 -in "$WORK/new.cert" -noout -pubkey 2>/dev/null)" != "$(pfx_pubkey "$WORK/new.pfx")" ]; then
+      block_failed "the key in the PFX does not belong to certificate $NEW_SERIAL (their public keys differ); nothing installed"
+      return 1
+    fi
+  fi
+
   for rb_kind in $KINDS; do
     rb_path=$(target_of "$rb_kind")
     [ -n "$rb_path" ] || continue
@@ -600,7 +689,15 @@ run_block() {
       block_failed "the directory of $rb_path does not exist; nothing installed"
       return 1
     fi
-    if [ "$FORCE" = 1 ] || ! cmp -s "$WORK/new.$rb_kind" "$rb_path"; then CHANGED="$CHANGED $rb_kind"; fi
+    if [ "$FORCE" = 1 ]; then
+      CHANGED="$CHANGED $rb_kind"
+    elif [ "$rb_kind" = pfx ]; then
+      # A PFX's bytes differ at every download (fresh salts): the installed one is current when
+      # it opens with the password and holds this certificate (and so its key).
+      [ "$(pfx_serial "$rb_path")" = "$NEW_SERIAL" ] || CHANGED="$CHANGED $rb_kind"
+    elif ! cmp -s "$WORK/new.$rb_kind" "$rb_path"; then
+      CHANGED="$CHANGED $rb_kind"
+    fi
   done
   rb_files=
   for rb_kind in $CHANGED; do rb_files="$rb_files $(target_of "$rb_kind")"; done

@@ -7,7 +7,8 @@
 // each, as the admin API would) by this process while its host is stopped, then given the states
 // a fleet has: most issued (the real certificate's PEM, copied, with expiries spread over 31–120
 // days so that no renewal is due), 2% failing, 1% waiting to be obtained (with a retry time far
-// off, so the scheduler stays quiet and only the lists are measured). Then both hosts are started,
+// off, so the scheduler stays quiet and only the lists are measured); two consumers for each
+// issued one, 1% of them stale, 0.5% with a failed install (the dashboard counts them). Then both hosts are started,
 // signed in, and each request is sent WARMUP times and then SAMPLES times to each host in turn;
 // the median per host is reported. The RSS (process and children, largest of a second of
 // samples) is taken after the timed requests.
@@ -17,7 +18,7 @@ import { startNodeHost, type NodeHostUnderTest } from '../test/harness/hosts.ts'
 import { loadSettings } from '../node-host/settings.ts';
 import { createNodeCore } from '../node-host/core.ts';
 import { createCertificate } from '../src/domain/certificates.ts';
-import { certificates } from '../src/db/schema.ts';
+import { certificates, consumers } from '../src/db/schema.ts';
 import { encodeCursor } from '../src/domain/paging.ts';
 import { silentLogger } from '../src/log.ts';
 import { sampleRss } from './rss.ts';
@@ -37,6 +38,7 @@ export const LIST_REQUESTS = [
   'certificates page: a middle page',
   'certificates page: a search',
   'dashboard',
+  'API: dashboard (attention, expiry timeline)',
 ] as const;
 export type ListRequest = (typeof LIST_REQUESTS)[number];
 
@@ -126,6 +128,16 @@ async function makeCertificates(dataDir: string, from: number, to: number, realN
       .where(sql`${range} and ${i} % 50 = 7`);
     // 1% waiting to be obtained, with a retry time far off (so no order runs meanwhile).
     await deps.db.db.update(certificates).set({ nextAttemptAt: now + 30 * DAY }).where(sql`${range} and ${i} % 100 = 13`);
+    // Two consumers for each issued one (two servers fetching it); 1% of them stale (behind a
+    // renewal for two days, already told), 0.5% with a failed install.
+    for (const [ip, slot] of [['192.0.2.1', 1], ['192.0.2.2', 2]] as const) {
+      await deps.db.db.run(sql`insert into ${consumers} (id, certificate_id, api_key_slot, client_ip, fetched_serial, fetched_at, behind_since, stale_serial, installed, reload, reported_serial, reported_at, created_at, updated_at)
+        select lower(hex(randomblob(12))), ${certificates.id}, ${slot}, ${ip}, ${certificates.serial}, ${now},
+          case when ${i} % 100 = 21 then ${now - 2 * DAY} end, case when ${i} % 100 = 21 then ${certificates.serial} end,
+          case when ${i} % 200 = 42 then 0 end, case when ${i} % 200 = 42 then 'skipped' end,
+          case when ${i} % 200 = 42 then ${certificates.serial} end, case when ${i} % 200 = 42 then ${now} end, ${now}, ${now}
+        from ${certificates} where ${range} and ${certificates.pem} is not null`);
+    }
   } finally {
     core.db.close();
   }
@@ -152,6 +164,7 @@ async function requestsOf(host: NodeHostUnderTest, token: string, count: number)
     'certificates page: a middle page': [`/certificates?cursor=${middle}`, page],
     'certificates page: a search': [`/certificates?q=${needle}`, page],
     dashboard: ['/', page],
+    'API: dashboard (attention, expiry timeline)': ['/api/v1/dashboard', bearer],
   };
   const requests = {} as Requests;
   for (const label of LIST_REQUESTS) {

@@ -14,7 +14,7 @@ import { isLoopback } from './http/ip.ts';
 import { serveStatic } from './http/static.ts';
 import * as setup from './http/pages/setup.ts';
 import * as auth from './http/pages/auth.ts';
-import { dashboard } from './http/pages/dashboard.ts';
+import { dashboard, dashboardApi } from './http/pages/dashboard.ts';
 import { certificatesPages } from './http/pages/certificates.ts';
 import { keysPages } from './http/pages/keys.ts';
 import { accountsPages } from './http/pages/accounts.ts';
@@ -29,7 +29,8 @@ import { downloadBackup, listBackups } from './http/backups-api.ts';
 import { withSecurityHeaders } from './http/security-headers.ts';
 import { refuseCrossSite, requireJsonBody } from './http/same-origin.ts';
 import { problemAsPage } from './http/pages/problem-page.ts';
-import { AGENT_REPORT_PATH, AGENT_SCRIPT_PATH, agentReport, agentScript, certificateConsumers } from './http/agent-api.ts';
+import { AGENT_REPORT_PATH, AGENT_SCRIPT_PATH, agentReport, agentScript, allConsumers, certificateConsumers } from './http/agent-api.ts';
+import { consumersPages } from './http/pages/consumers.ts';
 import * as notifications from './http/notifications-api.ts';
 import { notificationsPages } from './http/pages/notifications.ts';
 
@@ -127,6 +128,8 @@ export function createApp(deps: Deps): App {
     .post('/api/v1/certificates/:name/issue', admin.issueCertificate)
     .get('/api/v1/certificates/:name/orders', admin.certificateOrders)
     .get('/api/v1/certificates/:name/consumers', certificateConsumers)
+    .get('/api/v1/consumers', allConsumers)
+    .get('/api/v1/dashboard', dashboardApi)
     .post('/api/v1/certificates/:name/revoke', admin.revokeCertificate)
     .get('/api/v1/certificates/:name/revocation-status', admin.certificateRevocationStatus)
     .post('/api/v1/certificates/:name/api-keys/:slot', admin.rotateCertificateApiKey)
@@ -155,7 +158,7 @@ export function createApp(deps: Deps): App {
     .post('/login', auth.submitLogin)
     .post('/logout', auth.logout)
     .get('/', dashboard);
-  for (const [method, path, handler] of [...certificatesPages, ...keysPages, ...accountsPages, ...dnsProvidersPages, ...settingsPages, ...accountPages, ...backupsPages, ...trackingPages, ...notificationsPages, ...auditPages]) {
+  for (const [method, path, handler] of [...certificatesPages, ...keysPages, ...accountsPages, ...dnsProvidersPages, ...settingsPages, ...accountPages, ...backupsPages, ...consumersPages, ...trackingPages, ...notificationsPages, ...auditPages]) {
     router[method](path, handler as never);
   }
   router.all('*', () => problemResponse(404, 'no such resource'));

@@ -141,6 +141,8 @@ export function agentConfigShown(o: AgentBlockOptions): Html {
 
 export interface ConsumersSectionOptions {
   consumers: readonly ConsumerView[];
+  /** The `staleHours` setting: a consumer behind for this long is stale. */
+  staleHours: number;
   /** More consumers than shown. */
   more: boolean;
   currentSerial: string | null;
@@ -153,11 +155,17 @@ function serialCell(serial: string | null, at: string | null, current: string | 
   return html`<code>${serial}</code>${mark}<br><span class="muted">${formatTime(at)}</span>`;
 }
 
-function consumerState(c: ConsumerView): Html {
+export function consumerStateCell(c: ConsumerView): Html {
   if (c.installed === false) return html`<span class="badge invalid">Install failed</span>`;
   if (c.verified === false) return html`<span class="badge invalid">Not presented</span>`;
+  if (c.stale) return html`<span class="badge invalid">Stale</span><br><span class="muted">behind since ${formatTime(c.behindSince)}</span>`;
   if (c.behind) return html`<span class="badge expired">Behind</span>`;
   return html`<span class="badge valid">Current</span>`;
+}
+
+/** Why a consumer is in trouble, or null. */
+export function needsAttention(c: ConsumerView): boolean {
+  return c.behind || c.stale || c.installed === false || c.verified === false;
 }
 
 const RELOAD_WORDS: Record<string, string> = { ok: 'reloaded', failed: 'reload failed, previous files put back', skipped: 'no reload' };
@@ -170,14 +178,15 @@ function lastReport(c: ConsumerView): Html {
 
 /** Who uses this certificate: one row per API key slot and address. */
 export function consumersSection(o: ConsumersSectionOptions): Html {
-  const behind = o.consumers.filter((c) => c.behind || c.installed === false || c.verified === false).length;
+  const behind = o.consumers.filter(needsAttention).length;
+  const stale = o.consumers.filter((c) => c.stale).length;
   const consumersTable = table<ConsumerView>({
     id: 'consumers-table',
     caption: `Consumers of ${o.name}`,
     captionHidden: true,
     columns: [
       { label: 'Server', cell: (c) => html`<code>${c.address}</code>${c.host ? html`<br>${c.host}` : null}<br><span class="muted">API key ${c.apiKeySlot}</span>` },
-      { label: 'State', cell: consumerState },
+      { label: 'State', cell: consumerStateCell },
       { label: 'Fetched', cell: (c) => serialCell(c.fetchedSerial, c.fetchedAt, o.currentSerial) },
       { label: 'Installed', cell: (c) => serialCell(c.installedSerial, c.installedAt, o.currentSerial) },
       { label: 'Last agent report', cell: lastReport },
@@ -187,6 +196,9 @@ export function consumersSection(o: ConsumersSectionOptions): Html {
   });
   return html`<section aria-labelledby="consumers-heading" id="consumers"><h2 id="consumers-heading">Consumers</h2>
 <p>The servers that fetch this certificate, by API key and address${o.currentSerial ? html`; the current serial is <code>${o.currentSerial}</code>` : null}.${behind ? html` <strong>${behind} need${behind === 1 ? 's' : ''} attention.</strong>` : null}</p>
+${stale
+  ? html`<div class="flash"><p class="error" id="consumers-stale"><strong>${stale} stale:</strong> ${stale === 1 ? 'it has' : 'they have'} not fetched the current serial ${o.staleHours} hours or more after the renewal (the <a href="/settings#consumers">staleHours</a> setting). Look at the agent or the fetching script on ${stale === 1 ? 'that server' : 'those servers'}.</p></div>`
+  : null}
 ${consumersTable}
 ${o.more ? html`<p class="muted">More consumers than shown here: <code>GET /api/v1/certificates/${o.name}/consumers</code> lists them all.</p>` : null}
 </section>`;

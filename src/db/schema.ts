@@ -186,6 +186,10 @@ export const certificates = sqliteTable(
     // The scheduler's due list and its next wake-up (jobs/scheduler.ts).
     index('certificates_unissued').on(t.createdAt).where(sql`${t.pem} is null`),
     index('certificates_next_attempt').on(t.nextAttemptAt).where(sql`${t.nextAttemptAt} is not null`),
+    // The dashboard's expiry timeline: served certificates by expiry week, with everything that
+    // decides whether their renewal is at risk, so that the index alone answers it
+    // (domain/dashboard.ts). last_error is in it whole: null but for the few failing ones.
+    index('certificates_timeline').on(t.status, t.notAfter, t.renewAt, t.notBefore, t.accountId, t.lastError),
     // What uses an account, a key or a DNS provider (their pages, and refusing a delete).
     index('certificates_account').on(t.accountId, t.name),
     index('certificates_key').on(t.keyId, t.name),
@@ -356,10 +360,28 @@ export const consumers = sqliteTable(
     verified: integer('verified', { mode: 'boolean' }),
     host: text('host'),
     agentVersion: text('agent_version'),
+    /**
+     * When the certificate's current serial was stored (its renewal) while this consumer had not
+     * fetched or installed it yet; null once it has (or while no renewal happened since it came).
+     * A consumer is stale once this is `staleHours` old (domain/consumers.ts).
+     */
+    behindSince: integer('behind_since'),
+    /** The serial `consumer.stale` was raised for (once per consumer and serial); null again after a renewal or once caught up. */
+    staleSerial: text('stale_serial'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [uniqueIndex('consumers_certificate_slot_ip').on(t.certificateId, t.apiKeySlot, t.clientIp)],
+  (t) => [
+    uniqueIndex('consumers_certificate_slot_ip').on(t.certificateId, t.apiKeySlot, t.clientIp),
+    // Behind the current serial, oldest first: the stale list, its count on the dashboard.
+    index('consumers_behind').on(t.behindSince, t.id).where(sql`${t.behindSince} is not null`),
+    // Behind and not yet told (consumer.stale): what the scheduler's tick looks at.
+    index('consumers_stale_due').on(t.behindSince).where(sql`${t.behindSince} is not null and ${t.staleSerial} is null`),
+    // The last agent report says the install failed: the failed-installs list, newest first.
+    index('consumers_failed').on(t.reportedAt, t.id).where(sql`${t.installed} = 0 or ${t.reload} = 'failed' or ${t.verified} = 0`),
+    // Every consumer, newest first (the whole list).
+    index('consumers_seen').on(t.createdAt, t.id),
+  ],
 );
 
 /**

@@ -43,6 +43,8 @@ export function deleteApiKeysOf(deps: Deps, ownerKind: ApiKeyOwnerKind, ownerId:
 export interface ApiKeyOwner {
   ownerKind: ApiKeyOwnerKind;
   ownerId: string;
+  /** Which of the owner's two API keys it is (1 or 2). */
+  slot: number;
 }
 
 /**
@@ -70,7 +72,11 @@ export async function findApiKeyOwner(deps: Deps, presented: string | null): Pro
 
 /** Who the API key with this hash (hashSecret of the presented key) belongs to, or null. */
 export async function findApiKeyOwnerByHash(deps: Deps, hash: string): Promise<ApiKeyOwner | null> {
-  const [row] = await deps.db.db.select({ keyHash: apiKeys.keyHash, ownerKind: apiKeys.ownerKind, ownerId: apiKeys.ownerId }).from(apiKeys).where(eq(apiKeys.keyHash, hash)).limit(1);
+  const [row] = await deps.db.db
+    .select({ keyHash: apiKeys.keyHash, ownerKind: apiKeys.ownerKind, ownerId: apiKeys.ownerId, slot: apiKeys.slot })
+    .from(apiKeys)
+    .where(eq(apiKeys.keyHash, hash))
+    .limit(1);
   if (!row || !hashesEqual(row.keyHash, hash)) return null;
-  return { ownerKind: row.ownerKind, ownerId: row.ownerId };
+  return { ownerKind: row.ownerKind, ownerId: row.ownerId, slot: row.slot };
 }

@@ -18,6 +18,7 @@ import { createKey } from './keys.ts';
 import { dashboardFigures, pageCertificates, parseCertificateListQuery } from './certificate-list.ts';
 import { keyUsage, pageKeys, parseNameListQuery } from './lists.ts';
 import { dueCertificates, nextDueTime } from '../jobs/scheduler.ts';
+import { attention, expiryTimeline } from './dashboard.ts';
 import { offlineDeps } from '../../test/harness/deps.ts';
 import { makeTempDir } from '../../test/harness/tmp.ts';
 import { BY_CLI } from './audit.ts';
@@ -189,7 +190,7 @@ describe('query plans', () => {
     f.sent.length = 0;
     await run();
     const plans = [];
-    for (const { sql, params } of f.sent.filter((s) => /^select/i.test(s.sql))) {
+    for (const { sql, params } of f.sent.filter((s) => /^\s*(select|with)\b/i.test(s.sql))) {
       const rows = (await f.opened.client.execute({ sql: `explain query plan ${sql}`, args: params as never })).rows;
       plans.push({ sql, plan: rows.map((r) => String(r.detail)) });
     }
@@ -227,6 +228,15 @@ describe('query plans', () => {
     }
     // The due list starts from its candidates, not from every certificate of the account.
     for (const { plan } of await plansOf(() => dueCertificates(f.deps, 8))) expect(plan.join('\n')).not.toMatch(/certificates_account|SCAN certificates\n/);
+    // The dashboard's attention counts and expiry timeline: index ranges, the timeline one per
+    // week of the covering index (no row with its PEM read, no sort).
+    const timeline = await plansOf(() => expiryTimeline(f.deps));
+    const weeks = timeline.find((p) => /with recursive weeks/.test(p.sql))!;
+    expect(weeks.plan.filter((l) => /SEARCH certificates USING COVERING INDEX certificates_timeline \(status=\? AND not_after>\? AND not_after<\?\)/.test(l))).toHaveLength(1);
+    expect(weeks.plan.join('\n')).not.toMatch(/TEMP B-TREE|SCAN certificates/);
+    for (const { sql, plan } of await plansOf(() => attention(f.deps))) {
+      if (/"certificates"/.test(sql)) expect(plan.some(fullScan), `${sql}\n${plan.join('\n')}`).toBe(false);
+    }
     // The search walks the narrow (name, domains) index, not the rows with their PEM.
     const search = await plansOf(() => pageCertificates(f.deps, parseCertificateListQuery(new URLSearchParams('limit=10&q=c01'))));
     expect(search[0].plan.join('\n')).toMatch(/COVERING INDEX certificates_search/);

@@ -35,6 +35,7 @@ import type { DnsChallengeRecord, DnsProviderLog } from './dns/types.ts';
 import { eventStatement, eventsWritten } from './events.ts';
 import { renewalFailedEvent, renewedEvent } from './notifications/certificate-events.ts';
 import { firstExpiryCheck } from './notifications/expiry.ts';
+import { markConsumersBehind } from './consumers.ts';
 
 export type OrderRow = typeof orders.$inferSelect;
 export type OrderReason = 'new' | 'renewal' | 'manual';
@@ -443,6 +444,8 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
     deps.db.db.delete(challenges).where(eq(challenges.orderId, order.id)),
     event(deps, order.id, 'info', `certificate ${leaf.serialNumber} stored, valid until ${leaf.notAfter.toISOString()}`),
     ...tracked,
+    // None of its consumers has this serial yet (SPEC §4.5: stale after staleHours).
+    markConsumersBehind(deps, cert.id, now),
   ]);
   eventsWritten(deps);
   try {

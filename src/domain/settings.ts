@@ -16,12 +16,29 @@ export interface AppSettings {
   auditRetentionDays: number;
   /** Tracking (node host): hours between two scans of a tracked server. */
   scanHours: number;
+  /**
+   * Hours after a renewal before a consumer that has not fetched the new serial is stale and
+   * `consumer.stale` is raised (SPEC §4.5; domain/consumers.ts).
+   */
+  staleHours: number;
 }
 
 /** The audit log's retention: the default, and what may be set. */
 export const AUDIT_RETENTION = { default: 365, min: 7, max: 3650 } as const;
 
-const DEFAULTS: AppSettings = { renewDays: null, siteCertificate: null, setupCompletedAt: null, auditRetentionDays: AUDIT_RETENTION.default, scanHours: 4 };
+export const DEFAULT_STALE_HOURS = 24;
+export const STALE_HOURS_MIN = 1;
+/** Thirty days: a consumer that waits longer than that for a renewal is lost anyway. */
+export const STALE_HOURS_MAX = 720;
+
+const DEFAULTS: AppSettings = {
+  renewDays: null,
+  siteCertificate: null,
+  setupCompletedAt: null,
+  auditRetentionDays: AUDIT_RETENTION.default,
+  scanHours: 4,
+  staleHours: DEFAULT_STALE_HOURS,
+};
 
 export async function getSettings(deps: Deps): Promise<AppSettings> {
   const rows = await deps.db.db.select().from(settings);

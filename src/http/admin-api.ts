@@ -13,7 +13,8 @@ import { issue } from '../domain/orders.ts';
 import { rotateApiKey } from '../domain/apikeys.ts';
 import { normalizeDomain, normalizeDomains } from '../domain/names.ts';
 import { runSetup, isSetupDone, setSiteHostname, siteHostnameOf } from '../domain/setup.ts';
-import { getSettings } from '../domain/settings.ts';
+import { AUDIT_RETENTION, STALE_HOURS_MAX, STALE_HOURS_MIN, getSettings, setAuditRetention } from '../domain/settings.ts';
+import { setStaleHours } from '../domain/consumers.ts';
 import { SCAN_HOURS_MAX, SCAN_HOURS_MIN, setScanHours } from '../domain/tracking/scan.ts';
 import { RENEW_DAYS_MAX, RENEW_DAYS_MIN, setRenewDays } from '../domain/renewal.ts';
 import { authenticateAdminToken, createAdminToken } from '../domain/tokens.ts';
@@ -25,7 +26,6 @@ import { assertNotPaused, MAX_ORDERS_PER_HOUR } from '../domain/ca-pace.ts';
 import { certificateLeaseName } from '../domain/orders.ts';
 import { timingSafeEqual, utf8 } from '../util/encoding.ts';
 import type { By } from '../domain/audit.ts';
-import { AUDIT_RETENTION, setAuditRetention } from '../domain/settings.ts';
 import type { HandlerContext, RoutedRequest } from './context.ts';
 import { acmeProblemResponse } from './problem.ts';
 import {
@@ -225,18 +225,20 @@ function slotOf(request: RoutedRequest): 1 | 2 {
 // ---- settings ----------------------------------------------------------------------------------
 
 export async function getAppSettings(_r: Request, ctx: HandlerContext) {
-  const { renewDays, siteCertificate, auditRetentionDays, scanHours } = await getSettings(ctx.deps);
-  return Response.json({ renewDays, siteCertificate, hostname: await siteHostnameOf(ctx.deps), auditRetentionDays, scanHours });
+  const { renewDays, siteCertificate, auditRetentionDays, scanHours, staleHours } = await getSettings(ctx.deps);
+  return Response.json({ renewDays, siteCertificate, hostname: await siteHostnameOf(ctx.deps), auditRetentionDays, scanHours, staleHours });
 }
 
 /**
- * `{"renewDays": 10..45 | null, "hostname"?, "auditRetentionDays"?, "scanHours"?}`: the settings
- * page's twin. `hostname` (node host) is the name other machines reach this server by: the site
- * certificate is made for it, or moved to it. `auditRetentionDays` (7..3650): how long audit
- * records are kept. `scanHours` (1..168): hours between two tracking scans of a server.
+ * `{"renewDays": 10..45 | null, "hostname"?, "auditRetentionDays"?, "scanHours"?, "staleHours"?}`:
+ * the settings page's twin. `hostname` (node host) is the name other machines reach this server
+ * by: the site certificate is made for it, or moved to it. `auditRetentionDays` (7..3650): how
+ * long audit records are kept. `scanHours` (1..168): hours between two tracking scans of a
+ * server. `staleHours` (1..720 | null): hours after a renewal before a consumer without the new
+ * serial is stale (null: 24).
  */
 export async function updateAppSettings(request: Request, ctx: HandlerContext) {
-  const body = await readJsonObject(request, ['renewDays', 'hostname', 'auditRetentionDays', 'scanHours']);
+  const body = await readJsonObject(request, ['renewDays', 'hostname', 'auditRetentionDays', 'scanHours', 'staleHours']);
   const hostname = optionalString(body, 'hostname', { max: 253 });
   if (hostname !== undefined && ctx.deps.runtime !== 'node') {
     throw fieldError('hostname', 'a Worker is reached at the address Cloudflare serves it on; there is no site certificate to make');
@@ -245,11 +247,13 @@ export async function updateAppSettings(request: Request, ctx: HandlerContext) {
   // Everything is checked before anything is changed.
   const renewDays = 'renewDays' in body ? { value: body.renewDays === null ? null : (optionalInteger(body, 'renewDays', RENEW_DAYS_MIN, RENEW_DAYS_MAX) ?? null) } : undefined;
   const retention = optionalInteger(body, 'auditRetentionDays', AUDIT_RETENTION.min, AUDIT_RETENTION.max);
+  const scanHours = optionalInteger(body, 'scanHours', SCAN_HOURS_MIN, SCAN_HOURS_MAX);
+  const staleHours = 'staleHours' in body ? { value: optionalInteger(body, 'staleHours', STALE_HOURS_MIN, STALE_HOURS_MAX) ?? null } : undefined;
   if (hostname !== undefined) await setSiteHostname(ctx.deps, by(ctx), hostname.trim());
   if (renewDays) await setRenewDays(ctx.deps, by(ctx), renewDays.value);
   if (retention !== undefined) await setAuditRetention(ctx.deps, by(ctx), retention);
-  const scanHours = optionalInteger(body, 'scanHours', SCAN_HOURS_MIN, SCAN_HOURS_MAX);
   if (scanHours !== undefined) await setScanHours(ctx.deps, by(ctx), scanHours);
+  if (staleHours) await setStaleHours(ctx.deps, staleHours.value, by(ctx));
   return getAppSettings(request, ctx);
 }
 

@@ -9,7 +9,10 @@ import {
   findApiKeyWithSlot,
   listConsumers,
   normalizeSerial,
+  pageConsumers,
+  parseConsumerListQuery,
   recordAgentReport,
+  staleRule,
   type AgentReport,
   type ConsumerCursor,
 } from '../domain/consumers.ts';
@@ -139,8 +142,23 @@ export async function certificateConsumers(request: RoutedRequest, ctx: HandlerC
   const limit = limitOf(params.get('limit'));
   const after = cursorOf(params.get('cursor'));
   const cert = await requireCertificate(ctx.deps, request.params.name);
-  const { rows, next } = await listConsumers(ctx.deps, cert.id, { limit, after });
-  return Response.json({ items: rows.map((r) => consumerView(r, cert.serial)), next: next ? encodeCursor(next) : null });
+  const [{ rows, next }, rule] = await Promise.all([listConsumers(ctx.deps, cert.id, { limit, after }), staleRule(ctx.deps)]);
+  return Response.json({ items: rows.map((r) => consumerView(r, cert.serial, rule)), next: next ? encodeCursor(next) : null });
+}
+
+// ---- GET /api/v1/consumers ---------------------------------------------------------------------------
+
+/**
+ * Every certificate's consumers (SPEC §4.1 paging): `status` none (newest first), `behind`,
+ * `stale` (behind for `staleHours`; oldest first) or `failed` (the latest agent report says the
+ * install failed; newest first). Each item is a consumer as the certificate's list shows it,
+ * with its certificate's name.
+ */
+export async function allConsumers(request: Request, ctx: HandlerContext): Promise<Response> {
+  const query = parseConsumerListQuery(new URL(request.url).searchParams);
+  const rule = await staleRule(ctx.deps);
+  const page = await pageConsumers(ctx.deps, query, rule);
+  return Response.json({ items: page.items.map((c) => ({ certificate: c.certificate, ...consumerView(c.row, c.currentSerial, rule) })), next: page.next });
 }
 
 function limitOf(raw: string | null): number {

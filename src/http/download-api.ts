@@ -13,6 +13,7 @@ import { findApiKeyOwnerByHash, isApiKey, type ApiKeyOwner, type ApiKeyOwnerKind
 import { hashSecret } from '../domain/secrets.ts';
 import { refuseCredential } from '../domain/throttle.ts';
 import { findCertificateByName } from '../domain/certificates.ts';
+import { recordDownload } from '../domain/consumers.ts';
 import { findKeyById, findKeyByName, keyPkcs8 } from '../domain/keys.ts';
 import { createPkcs12, pemDecode, pemEncode, splitCertificates } from '../crypto/index.ts';
 import { sha256, toBase64, toBase64Url, utf8 } from '../util/encoding.ts';
@@ -64,7 +65,7 @@ async function certificateNamed(ctx: HandlerContext, name: string, memory: Downl
   if (known) return known;
   const row = await findCertificateByName(ctx.deps, name);
   if (!row) return undefined;
-  const cert: CachedCertificate = { id: row.id, name: row.name, accountId: row.accountId, pem: row.pem, servedKeyId: row.servedKeyId };
+  const cert: CachedCertificate = { id: row.id, name: row.name, accountId: row.accountId, pem: row.pem, serial: row.serial, servedKeyId: row.servedKeyId };
   memory?.set(memory.cache.certificates, name, cert);
   return cert;
 }
@@ -112,19 +113,36 @@ export async function downloadCertificate(request: RoutedRequest, ctx: HandlerCo
   const pem = cert.pem;
   if (!pem) throw new CertkeepError('NOT_FOUND', 'certificate not yet issued');
 
+  let body: CachedBody | undefined;
   if (format === 'pfx') {
     // A PFX is encrypted with fresh salts each time, so its bytes never repeat (and are never
     // kept): its ETag is weak, naming the certificate and key it holds (RFC 9110 §8.8.1).
     const pfx = toBase64(await pfxOf(ctx, pem, cert.servedKeyId, pfxPassword!, cert.name));
-    return respond(request, await bodyWithTag(pfx, { weak: `pfx\n${cert.servedKeyId}\n${pem}` }));
+    body = await bodyWithTag(pfx, { weak: `pfx\n${cert.servedKeyId}\n${pem}` });
+  } else {
+    const bodyKey = `${cert.id}\n${format}\n${chain}`;
+    body = memory?.cache.bodies.get(bodyKey);
+    if (!body) {
+      body = await bodyWithTag(format === 'der' ? toBase64(pemDecode(pem)[0].der) : chain ? pem : splitCertificates(pem)[0]);
+      memory?.set(memory.cache.bodies, bodyKey, body);
+    }
   }
-  const bodyKey = `${cert.id}\n${format}\n${chain}`;
-  let body = memory?.cache.bodies.get(bodyKey);
-  if (!body) {
-    body = await bodyWithTag(format === 'der' ? toBase64(pemDecode(pem)[0].der) : chain ? pem : splitCertificates(pem)[0]);
-    memory?.set(memory.cache.bodies, bodyKey, body);
-  }
+  await recordConsumer(ctx, cert, owner);
   return respond(request, body);
+}
+
+/**
+ * SPEC §4.5: the consumer (certificate, API key slot, address) now has the current serial —
+ * whether it gets the body or a 304. Written only when that changes (domain/consumers.ts), so
+ * downloads from memory stay in memory. A failure to record is logged; the download is served.
+ */
+async function recordConsumer(ctx: HandlerContext, cert: CachedCertificate, owner: ApiKeyOwner): Promise<void> {
+  if (!cert.serial) return;
+  try {
+    await recordDownload(ctx.deps, { certificateId: cert.id, slot: owner.slot, clientIp: ctx.clientIp, serial: cert.serial });
+  } catch (err) {
+    ctx.deps.log.warn('could not record the consumer of a download', { certificate: cert.name, clientIp: ctx.clientIp, err });
+  }
 }
 
 export async function downloadKey(request: RoutedRequest, ctx: HandlerContext): Promise<Response> {

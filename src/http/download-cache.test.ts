@@ -7,7 +7,7 @@ function source(initial: string | null) {
   return { state, source: { version: () => state.version, sha256Hex: (t: string) => `hash(${t})` } };
 }
 
-const owner = { ownerKind: 'certificate' as const, ownerId: 'c1' };
+const owner = { ownerKind: 'certificate' as const, ownerId: 'c1', slot: 1 };
 
 describe('DownloadCache', () => {
   it('keeps what a round stores while the version holds', () => {
@@ -23,7 +23,7 @@ describe('DownloadCache', () => {
     const cache = new DownloadCache(s);
     const round = cache.begin()!;
     round.set(cache.owners, 'h', owner);
-    round.set(cache.certificates, 'www', { id: 'c1', name: 'www', accountId: 'a', pem: 'PEM', servedKeyId: 'k' });
+    round.set(cache.certificates, 'www', { id: 'c1', name: 'www', accountId: 'a', pem: 'PEM', serial: 'aa01', servedKeyId: 'k' });
     round.set(cache.staging, 'a', false);
     round.set(cache.bodies, 'c1\npem\ntrue', { bytes: new Uint8Array([1]), etag: '"e"' });
     state.version = 'v2';

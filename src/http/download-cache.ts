@@ -46,8 +46,8 @@ export class DownloadCacheRound {
 }
 
 export class DownloadCache {
-  /** API key hash → owner. */
-  readonly owners = new Map<string, { ownerKind: 'key' | 'certificate'; ownerId: string }>();
+  /** API key hash → owner (and slot). */
+  readonly owners = new Map<string, { ownerKind: 'key' | 'certificate'; ownerId: string; slot: number }>();
   /** Certificate name → the fields a download needs. */
   readonly certificates = new Map<string, CachedCertificate>();
   /** Account id → whether it is a staging account. */
@@ -81,6 +81,8 @@ export interface CachedCertificate {
   name: string;
   accountId: string;
   pem: string | null;
+  /** The serial of `pem`'s leaf (recorded as what its consumer fetched). */
+  serial: string | null;
   servedKeyId: string | null;
 }
 

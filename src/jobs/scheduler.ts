@@ -27,6 +27,7 @@ import { nextAccountOpening, orderableAccounts } from '../domain/ca-pace.ts';
 import { checkExpiring } from '../domain/notifications/expiry.ts';
 import { Notifier } from './notifier.ts';
 import { trackingTick } from '../domain/tracking/scan.ts';
+import { raiseStaleConsumers } from '../domain/consumers.ts';
 
 export interface TickResult {
   started: number;
@@ -37,6 +38,8 @@ export interface TickResult {
   renewalInfoChecked: number;
   /** Notification deliveries sent by this tick's runs of the notifier (when it waited for them). */
   notificationsSent: number;
+  /** Consumers found stale (consumer.stale raised) at this tick. */
+  staleConsumers: number;
 }
 
 /** renewalInfo requests per tick: cheap GETs, but a tick must stay bounded. */
@@ -140,6 +143,10 @@ export class Scheduler {
     const notifying = notify();
     // Tracking (issued rows, expiry notices, due scans) runs beside the orders, one run at a time.
     const tracking = this.runTracking();
+    run.result.staleConsumers = await raiseStaleConsumers(this.deps).catch((err) => {
+      this.deps.log.error('stale consumer check failed', { err });
+      return 0;
+    });
     await this.fill(run);
     if (opts.settle !== false) {
       await Promise.all([settle(run), tracking]);
@@ -313,7 +320,7 @@ export class Scheduler {
 }
 
 function newRun(budget: RunBudget): Run {
-  return { budget, result: { started: 0, succeeded: 0, failed: 0, skipped: 0, renewalInfoChecked: 0, notificationsSent: 0 }, pending: new Set() };
+  return { budget, result: { started: 0, succeeded: 0, failed: 0, skipped: 0, renewalInfoChecked: 0, notificationsSent: 0, staleConsumers: 0 }, pending: new Set() };
 }
 
 /** Waits until the run has nothing in flight (refills join the run while it waits). */

@@ -16,6 +16,7 @@ import { makeTempDir } from '../harness/tmp.ts';
 import { freePort } from '../harness/ports.ts';
 import { gatedDescribe, requirePrograms } from '../harness/skip.ts';
 import { AGENT, SHELLS, fileState, linesOf, newKeyPair, reloadScript, runAgent, testIssuer, writeConfig, type FileState, type Shell, type TestIssuer } from './agent-harness.ts';
+import { AGENT_VERSION } from '../../templates/static/agent.generated.ts';
 
 const describeAgent = gatedDescribe(requirePrograms(['/bin/dash', '/bin/bash', '/usr/bin/curl', '/usr/bin/openssl'], 'apt-get install dash curl openssl'));
 const describeShellcheck = gatedDescribe(requirePrograms(['/usr/bin/shellcheck'], 'apt-get install shellcheck'));
@@ -30,6 +31,21 @@ interface Served {
   keyPem: string;
   /** Cut the certificate download short: announce all of it, send half, close. */
   truncate?: boolean;
+  /** What the PFX (format=pfx) holds, when not the served certificate and key: a PFX that does not belong. */
+  pfx?: { chain: string; keyPem: string };
+}
+
+/** The pfxPassword of each PFX download, as the stub received it. */
+let pfxPasswords: Array<string | null> = [];
+
+/** A PKCS#12 of the served chain and key (or pfxKeyPem), made by openssl, base64 as Certkeep sends it. */
+function pfxOf(password: string): string {
+  const dir = makeTempDir('stub-pfx-');
+  writeFileSync(join(dir, 'chain.pem'), served.pfx?.chain ?? served.chain);
+  writeFileSync(join(dir, 'key.pem'), served.pfx?.keyPem ?? served.keyPem);
+  return execFileSync('openssl', ['pkcs12', '-export', '-inkey', join(dir, 'key.pem'), '-in', join(dir, 'chain.pem'), '-passout', 'env:PFX_PASSWORD'], {
+    env: { ...process.env, PFX_PASSWORD: password },
+  }).toString('base64');
 }
 
 let issuer: TestIssuer;
@@ -56,6 +72,20 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
       }
       reports.push(JSON.parse(body));
       res.writeHead(204).end();
+    });
+    return;
+  }
+  if (path === '/api/certificate/www' && req.method === 'POST') {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const form = new URLSearchParams(body);
+      if (key !== CERT_KEY || form.get('format') !== 'pfx' || !form.get('pfxPassword')) {
+        res.writeHead(key !== CERT_KEY ? 401 : 400, { 'content-type': 'application/problem+json' }).end('{"status":400,"detail":"no"}');
+        return;
+      }
+      pfxPasswords.push(form.get('pfxPassword'));
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(pfxOf(form.get('pfxPassword')!));
     });
     return;
   }
@@ -145,6 +175,7 @@ for (const shell of SHELLS) {
     let good: Awaited<ReturnType<TestIssuer['issue']>>;
     beforeEach(async () => {
       reports = [];
+      pfxPasswords = [];
       good = await issuer.issue({ names: NAMES });
       served = { chain: good.chain, keyPem: good.keyPem };
     });
@@ -170,7 +201,7 @@ for (const shell of SHELLS) {
       expect([after.fullchain?.mode, after.cert?.mode, after.chain?.mode]).toEqual([0o640, 0o640, 0o640]);
       if (root) expect(execFileSync('stat', ['-c', '%u:%g', s.files.key], { encoding: 'utf8' }).trim()).toBe('65534:65534');
       expect(linesOf(s.log)).toBe(1);
-      expect(reports).toEqual([{ certificate: 'www', serial: good.serial, installed: true, reload: 'ok', verified: null, host: expect.any(String), agentVersion: '1.0.0' }]);
+      expect(reports).toEqual([{ certificate: 'www', serial: good.serial, installed: true, reload: 'ok', verified: null, host: expect.any(String), agentVersion: AGENT_VERSION }]);
       // No temporary file left beside the installed ones.
       expect(execFileSync('ls', ['-A', s.tls], { encoding: 'utf8' }).split('\n').filter(Boolean).sort()).toEqual(['www.chain.pem', 'www.crt', 'www.key', 'www.pem']);
 
@@ -180,6 +211,55 @@ for (const shell of SHELLS) {
       expect(linesOf(s.log)).toBe(1);
       expect(reports).toHaveLength(1);
       expect(await s.run(['--quiet'])).toEqual({ code: 0, stdout: '', stderr: '' });
+    });
+
+    // Under bash here; under dash against the real Certkeep in agent.nginx.test.ts.
+    it.skipIf(shell !== 'bash')('installs a PFX (mode 0600) that openssl opens with the password from its file, and leaves it while it holds the current certificate', async () => {
+      pfxPasswords = [];
+      const password = `s3cret "quoted" \\ back\\slash & more=%20`;
+      const s = setup(shell);
+      const pwFile = join(s.dir, 'pfx-password');
+      writeFileSync(pwFile, `${password}\nsecond line is not the password\n`, { mode: 0o600 });
+      const pfx = join(s.tls, 'www.pfx');
+      writeConfig(s.config, { www: { ...configOf(s), pfx, 'pfx-password-file': pwFile } });
+      const run = await s.run();
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain(`${pfx}; reloaded`);
+      // The password went over the form body intact (curl's config quoting, URL encoding).
+      expect(pfxPasswords).toEqual([password]);
+      const opened = (args: string[]) => execFileSync('openssl', ['pkcs12', '-in', pfx, '-passin', `file:${pwFile}`, ...args], { encoding: 'utf8' });
+      expect(execFileSync('openssl', ['x509', '-noout', '-serial'], { input: opened(['-nokeys', '-clcerts']), encoding: 'utf8' }).trim().toLowerCase()).toBe(`serial=${good.serial.padStart(4, '0')}`);
+      const pub = (pem: string) => execFileSync('openssl', ['pkey', '-pubout'], { input: pem, encoding: 'utf8' });
+      expect(pub(opened(['-nocerts', '-nodes']))).toBe(pub(good.keyPem));
+      expect(fileState(pfx)?.mode).toBe(0o600);
+      // The state lost (no ETag): the PFX holds the served certificate, so nothing is rewritten.
+      const before = fileState(pfx);
+      execFileSync('rm', ['-f', join(s.state, 'www.etag')]);
+      const again = await s.run();
+      expect(again.stdout).toBe(`www: certificate ${good.serial} is already installed\n`);
+      expect(fileState(pfx)).toEqual(before);
+      expect(linesOf(s.log)).toBe(1);
+
+      // A PFX of another certificate than the one served beside it is refused, and nothing is
+      // installed. (One with the certificate but another key cannot be made with openssl, which
+      // refuses to export it; the agent compares the public keys too.)
+      const next = await issuer.issue({ names: NAMES });
+      const other = await issuer.issue({ names: NAMES });
+      served = { chain: next.chain, keyPem: next.keyPem, pfx: other };
+      const refused = await s.run();
+      expect(refused.code).toBe(1);
+      expect(oneLine(refused.stderr)).toBe(`www: the PFX holds certificate ${other.serial}, not ${next.serial} (renewed meanwhile? the next run tries again); nothing installed`);
+      expect(fileState(pfx)).toEqual(before);
+      expect(reports.at(-1)).toMatchObject({ serial: next.serial, installed: false, reload: 'skipped' });
+
+      // A PFX without its password file, or with an empty one, is a config mistake (exit 2).
+      const { 'pfx-password-file': _pw, ...withoutPassword } = configOf(s);
+      writeConfig(s.config, { www: withoutPassword });
+      expect(await s.run()).toMatchObject({ code: 2, stderr: `${s.config}: [www] pfx needs pfx-password-file (a file whose first line is the password the PFX is encrypted with)\n` });
+      writeFileSync(pwFile, '  \n', { mode: 0o600 });
+      writeConfig(s.config, { www: { ...withoutPassword, 'pfx-password-file': pwFile } });
+      expect(await s.run()).toMatchObject({ code: 2, stderr: `${s.config}: [www] pfx-password-file: the first line of ${pwFile} is empty (it is the PFX password)\n` });
     });
 
     it('runs the other blocks when one fails, and exits 1', async () => {
@@ -291,7 +371,7 @@ for (const shell of SHELLS) {
       expect(wrong.stderr.split('\n').filter(Boolean)).toEqual([
         `${s.config}: [www] url: use https:// (plain http:// only to this machine: API keys must not cross a network in clear)`,
         `${s.config}: [www] certificate-api-key does not look like an API key (letters, digits, "_" and "-")`,
-        `${s.config}: [www] nothing to install: give fullchain (certificate and chain in one file) or cert`,
+        `${s.config}: [www] nothing to install: give fullchain (certificate and chain in one file), cert or pfx`,
         `${s.config}: [www] key needs key-api-key (the API key that downloads the private key)`,
         `${s.config}: [www] key: "relative.key" is not an absolute path`,
       ]);

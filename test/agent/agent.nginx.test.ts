@@ -4,7 +4,8 @@
 // consumers list then shows it. The config is the very block the certificate page offers
 // (templates/agent.ts), with this machine's paths and ports. Reloads are counted by a reload
 // command that appends to a log before it runs `nginx -s reload`.
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHALLTESTSRV_BIN, PEBBLE_BIN } from '../harness/pebble.ts';
@@ -12,6 +13,7 @@ import { gatedDescribe, requirePrograms } from '../harness/skip.ts';
 import { makeTempDir } from '../harness/tmp.ts';
 import { issueCertificate, startWorld, type World } from '../harness/world.ts';
 import { agentConfigBlock } from '../../templates/agent.ts';
+import { AGENT_VERSION } from '../../templates/static/agent.generated.ts';
 import { SHELLS, fileState, linesOf, reloadScript, runAgent, writeConfig, type Shell } from './agent-harness.ts';
 import { NGINX_BIN, presentedSerial, startTlsNginx, type TlsNginx } from './nginx-tls.ts';
 
@@ -103,7 +105,7 @@ describeLoop('certkeep-agent with Certkeep, Pebble and nginx', () => {
         expect(linesOf(log)).toBe(1);
         expect(installed().key?.mode).toBe(0o600);
         expect(await consumer()).toMatchObject({
-          apiKeySlot: 1, address: '127.0.0.1', installedSerial: serials[0], installed: true, reload: 'ok', verified: true, agentVersion: '1.0.0', behind: false,
+          apiKeySlot: 1, address: '127.0.0.1', installedSerial: serials[0], installed: true, reload: 'ok', verified: true, agentVersion: AGENT_VERSION, behind: false,
         });
       });
 
@@ -174,4 +176,39 @@ describeLoop('certkeep-agent with Certkeep, Pebble and nginx', () => {
       });
     });
   }
+  // The same certificate as PKCS#12 for servers that want one file (IIS, Java): the password comes
+  // from a file, never the command line; openssl opens what was installed with it.
+  it('installs a PFX from Certkeep that openssl opens with the password, and replaces it after a renewal (dash)', async () => {
+    const name = world.name('pfx');
+    const domain = world.domain('pfx');
+    const { created, certificate } = await issueCertificate(world, { name, domains: [domain] });
+    const base = makeTempDir('agent-pfx-');
+    const pwFile = join(base, 'pfx-password');
+    writeFileSync(pwFile, 'correct horse "pfx" \\ battery\n', { mode: 0o600 });
+    const files = { pfx: join(base, 'www.pfx'), cert: join(base, 'www.crt') };
+    const config = writeConfig(join(base, 'agent.conf'), {
+      pfx: { url: world.host.baseUrl, certificate: name, 'certificate-api-key': created.apiKeys[0], ...files, 'pfx-password-file': pwFile, 'expect-names': domain },
+    });
+    const run = () => runAgent('dash', ['run', '-c', config], { CERTKEEP_AGENT_STATE_DIR: join(base, 'state') });
+    const inPfx = () => {
+      const opened = (args: string[]) => execFileSync('openssl', ['pkcs12', '-in', files.pfx, '-passin', `file:${pwFile}`, ...args], { encoding: 'utf8' });
+      const serial = execFileSync('openssl', ['x509', '-noout', '-serial'], { input: opened(['-nokeys', '-clcerts']), encoding: 'utf8' }).trim().replace(/^serial=0*/, '').toLowerCase();
+      const keyPub = execFileSync('openssl', ['pkey', '-pubout'], { input: opened(['-nocerts', '-nodes']), encoding: 'utf8' });
+      const certPub = execFileSync('openssl', ['x509', '-noout', '-pubkey', '-in', files.cert], { encoding: 'utf8' });
+      return { serial, keyMatchesCert: keyPub === certPub };
+    };
+
+    const first = await run();
+    expect(first.stderr).toBe('');
+    expect(first.stdout).toMatch(new RegExp(`^pfx: installed certificate ${certificate.serial} \\(valid until [^)]+\\) to ${files.cert} ${files.pfx}\\n$`));
+    expect(inPfx()).toEqual({ serial: certificate.serial, keyMatchesCert: true });
+    expect(fileState(files.pfx)?.mode).toBe(0o600);
+    expect((await run()).stdout).toBe(`pfx: unchanged (serial ${certificate.serial})\n`);
+
+    const renewed = await world.api.post(`/api/v1/certificates/${name}/issue?wait=true`);
+    expect(renewed.status).toBe(200);
+    const next = await run();
+    expect(next.code, next.stderr).toBe(0);
+    expect(inPfx()).toEqual({ serial: renewed.body.serial, keyMatchesCert: true });
+  });
 });

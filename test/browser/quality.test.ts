@@ -127,6 +127,8 @@ const PAGES = (certificate: string, tracked: string) => [
   '/audit',
   '/backups',
   '/settings',
+  '/consumers',
+  '/consumers?status=stale',
   '/account',
   '/account/two-factor',
   '/no-such-page',
@@ -153,7 +155,13 @@ for (const kind of HOST_KINDS) {
 
       beforeAll(async () => {
         [browser, world] = await Promise.all([launchChromium(), startWorld(kind)]);
-        await issueCertificate(world, { name: certificate, domains: [world.domain('quality')] });
+        const { created } = await issueCertificate(world, { name: certificate, domains: [world.domain('quality')] });
+        // A consumer: the certificate page's and /consumers' tables have a row.
+        expect((await fetch(`${world.host.baseUrl}/api/certificate/${certificate}`, { headers: { apikey: created.apiKeys[0] } })).status).toBe(200);
+        // Pebble's certificates last five years: this one is made to expire in 24 days (its
+        // renewal in 3), so that the dashboard's expiry timeline has a bar to show.
+        const now = Date.now();
+        await world.host.sql('update certificates set not_after = ?, renew_at = ? where name = ?', now + 24 * 86_400_000, now + 3 * 86_400_000, certificate);
         expect((await world.api.post('/api/v1/keys', { name: 'quality-key' })).status).toBe(201);
         const hook = await world.api.post('/api/v1/dns-providers', { name: 'quality-dns', type: 'webhook', url: 'https://127.0.0.1:9/dns', secret: 'a'.repeat(32) });
         expect(hook.status).toBe(201);

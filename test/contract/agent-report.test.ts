@@ -1,7 +1,8 @@
 // The agent's side of the contract on both hosts (SPEC §4.8, §4.5): the script served to anyone
 // at one exact path, POST /api/agent/report behind the download allow-list with a certificate
 // API key, and the consumers it records, listed page by page. Every refusal is checked to have
-// recorded nothing.
+// recorded nothing. Downloads record their consumer too (one row per consumer, not per request),
+// and the tick raises consumer.stale for those still behind staleHours after a renewal.
 //
 // Client addresses: the node host believes X-Forwarded-For from loopback here
 // (CERTKEEP_TRUST_PROXY), the Worker takes CF-Connecting-IP, so one test client can be many
@@ -41,9 +42,9 @@ for (const kind of HOST_KINDS) {
       expect(res.status, res.text).toBe(200);
       return res.body as { items: Array<Record<string, unknown>>; next: string | null };
     };
-    /** The serial as openssl prints it for the served leaf: upper case, as the agent sends it. */
+    /** The serial as openssl prints it for the served leaf: upper case, as the agent sends it (downloaded as the consumer 192.0.2.10 would). */
     const opensslSerial = async (name: string, apiKey: string) => {
-      const pem = await (await fetch(`${world.host.baseUrl}/api/certificate/${name}?chain=false`, { headers: { apikey: apiKey } })).text();
+      const pem = await (await fetch(`${world.host.baseUrl}/api/certificate/${name}?chain=false`, { headers: { apikey: apiKey, ...from('192.0.2.10') } })).text();
       return openssl(['x509', '-noout', '-serial'], pem).trim().replace(/^serial=/, '');
     };
     const good = (serial: string, extra: Record<string, unknown> = {}) => ({
@@ -151,7 +152,77 @@ for (const kind of HOST_KINDS) {
       await refused(await report(key, body, OUTSIDER), 403);
 
       expect((await consumers(name)).items).toEqual([]);
-      expect(Number((await world.host.sql('select count(*) as n from consumers'))[0].n)).toBe(0);
+      expect(Number((await world.host.sql('select count(*) as n from consumers c join certificates k on k.id = c.certificate_id where k.name in (?, ?)', name, other))[0].n)).toBe(0);
+    });
+
+    it('downloads record their consumer: one row per address and API key, written again only for a new serial; stale and failed installs raise their events once', async () => {
+      const name = world.name();
+      const { created, certificate } = await issueCertificate(world, { name, domains: [world.domain()] });
+      const [key1, key2] = created.apiKeys as string[];
+      const download = (apiKey: string, ip: string, headers: Record<string, string> = {}, path = `/api/certificate/${name}`) =>
+        fetch(`${world.host.baseUrl}${path}`, { headers: { apikey: apiKey, ...from(ip), ...headers } });
+      const row = async (ip: string, slot = 1) =>
+        (await world.host.sql('select c.fetched_serial, c.fetched_at, c.updated_at, c.behind_since from consumers c join certificates k on k.id = c.certificate_id where k.name = ? and c.client_ip = ? and c.api_key_slot = ?', name, ip, slot))[0];
+      const count = async () => Number((await world.host.sql('select count(*) as n from consumers c join certificates k on k.id = c.certificate_id where k.name = ?', name))[0].n);
+
+      const first = await download(key1, '192.0.2.40');
+      expect(first.status).toBe(200);
+      await first.arrayBuffer();
+      const recorded = await row('192.0.2.40');
+      expect(recorded).toMatchObject({ fetched_serial: certificate.serial, behind_since: null });
+      // Again, and as a 304: the same row, not written again.
+      for (let i = 0; i < 3; i++) expect((await download(key1, '192.0.2.40')).status).toBe(200);
+      expect((await download(key1, '192.0.2.40', { 'if-none-match': first.headers.get('etag')! })).status).toBe(304);
+      expect(await row('192.0.2.40')).toEqual(recorded);
+      // Another address (a 304 counts: it has the serial) and the other API key are other consumers;
+      // a key download is none.
+      expect((await download(key1, '192.0.2.41', { 'if-none-match': first.headers.get('etag')! })).status).toBe(304);
+      expect((await download(key2, '192.0.2.40')).status).toBe(200);
+      expect((await download(created.key.apiKeys[0], '192.0.2.42', {}, `/api/key/${created.key.name}`)).status).toBe(200);
+      expect(await count()).toBe(3);
+      const listed = await consumers(name);
+      expect(listed.items.map((c) => [c.apiKeySlot, c.address, c.fetchedSerial, c.behind, c.stale])).toEqual([
+        [1, '192.0.2.40', certificate.serial, false, false],
+        [1, '192.0.2.41', certificate.serial, false, false],
+        [2, '192.0.2.40', certificate.serial, false, false],
+      ]);
+
+      // A renewal: every consumer is behind; the next download of one catches it up.
+      const renewed = await world.api.post(`/api/v1/certificates/${name}/issue?wait=true`);
+      expect(renewed.status).toBe(200);
+      expect((await consumers(name)).items.every((c) => c.behind === true && typeof c.behindSince === 'string')).toBe(true);
+      expect((await download(key1, '192.0.2.40')).status).toBe(200);
+      expect(await row('192.0.2.40')).toMatchObject({ fetched_serial: renewed.body.serial, behind_since: null });
+
+      // 25 hours later (the clock moved in the database): the tick finds the two still behind
+      // stale and says so once each.
+      await world.host.sql('update consumers set behind_since = behind_since - ? where behind_since is not null and certificate_id = (select id from certificates where name = ?)', 25 * 3_600_000, name);
+      await world.host.tick();
+      // The key: consumer.stale:<certificate id>:<slot>:<address>:<serial>.
+      const stale = async () =>
+        (await world.host.sql("select dedupe_key from events where type = 'consumer.stale' and subject_name like ?", `${name} on %`)).map((r) => String(r.dedupe_key).split(':').slice(2).join(':')).sort();
+      expect(await stale()).toEqual([`1:192.0.2.41:${renewed.body.serial}`, `2:192.0.2.40:${renewed.body.serial}`]);
+      await world.host.tick();
+      expect(await stale()).toHaveLength(2);
+      expect((await consumers(name)).items.map((c) => [c.apiKeySlot, c.address, c.stale])).toEqual([
+        [1, '192.0.2.40', false],
+        [1, '192.0.2.41', true],
+        [2, '192.0.2.40', true],
+      ]);
+      const all = await world.api.get('/api/v1/consumers?status=stale');
+      expect(all.body.items.filter((c: any) => c.certificate === name).map((c: any) => c.address).sort()).toEqual(['192.0.2.40', '192.0.2.41']);
+      // The dashboard's twin counts them (and its timeline is one statement both databases take).
+      const dashboard = await world.api.get('/api/v1/dashboard');
+      expect(dashboard.status, dashboard.text).toBe(200);
+      expect(dashboard.body.attention.staleConsumers).toBeGreaterThanOrEqual(2);
+      expect(dashboard.body.timeline.weeks.length).toBeGreaterThanOrEqual(13);
+
+      // A failed install, reported twice: one event.
+      const failed = good(renewed.body.serial, { certificate: name, installed: false, reload: 'failed', verified: null });
+      for (let i = 0; i < 2; i++) expect((await report(key1, failed, '192.0.2.40')).status).toBe(204);
+      expect(await world.host.sql("select title from events where type = 'consumer.install_failed' and subject_name like ?", `${name} on %`)).toEqual([
+        { title: `Installing ${name} failed on web1.example.net` },
+      ]);
     });
 
     it('serves the agent to anyone at its one path, with the SHA-256 the pages show; the paths beside it are not open', async () => {

@@ -4,7 +4,7 @@ import type { Deps } from '../../deps.ts';
 import type { HandlerContext } from '../context.ts';
 import type { CertificateRow } from '../../domain/certificates.ts';
 import { downloadOrigin } from './download-origin.ts';
-import { consumerView, listConsumers } from '../../domain/consumers.ts';
+import { consumerView, listConsumers, staleRule } from '../../domain/consumers.ts';
 import { findKeyById } from '../../domain/keys.ts';
 import { certificatePath } from '../../../templates/certificates.ts';
 import type { AgentSectionOptions, ConsumersSectionOptions } from '../../../templates/agent.ts';
@@ -20,10 +20,11 @@ export function agentSlotOf(request: Request): 1 | 2 {
 /** The parts of the certificate page about the agent and the consumers. */
 export async function agentParts(request: Request, ctx: HandlerContext, row: CertificateRow): Promise<{ agent: AgentSectionOptions; consumers: ConsumersSectionOptions }> {
   const { deps } = ctx;
-  const [baseUrl, key, page] = await Promise.all([
+  const [baseUrl, key, page, rule] = await Promise.all([
     downloadOrigin(request, ctx),
     findKeyById(deps, row.servedKeyId ?? row.keyId),
     listConsumers(deps, row.id, { limit: CONSUMERS_ON_PAGE }),
+    staleRule(deps),
   ]);
   return {
     agent: {
@@ -35,7 +36,8 @@ export async function agentParts(request: Request, ctx: HandlerContext, row: Cer
       path: certificatePath(row.name),
     },
     consumers: {
-      consumers: page.rows.map((c) => consumerView(c, row.serial)),
+      consumers: page.rows.map((c) => consumerView(c, row.serial, rule)),
+      staleHours: rule.staleHours,
       more: page.next !== null,
       currentSerial: row.serial,
       name: row.name,

@@ -14,7 +14,8 @@ import { html, page, type Html } from '../../html/html.ts';
 import { layout, type Flash } from '../../../templates/layout.ts';
 import { button, csrfField, field } from '../../../templates/components.ts';
 import { detailsTable } from '../../../templates/details.ts';
-import { AUDIT_RETENTION, getSettings, setAuditRetention } from '../../domain/settings.ts';
+import { AUDIT_RETENTION, DEFAULT_STALE_HOURS, STALE_HOURS_MAX, STALE_HOURS_MIN, getSettings, setAuditRetention } from '../../domain/settings.ts';
+import { setStaleHours } from '../../domain/consumers.ts';
 import { RENEW_DAYS_MAX, RENEW_DAYS_MIN, setRenewDays } from '../../domain/renewal.ts';
 import { SITE_CERTIFICATE, setSiteHostname, siteHostnameOf } from '../../domain/setup.ts';
 import { CertkeepError } from '../../errors.ts';
@@ -37,6 +38,8 @@ export function parseRenewDays(text: string | null): { value: number | null } | 
 interface SettingsForm {
   value: string;
   error?: string;
+  /** The staleHours field: as saved, or as typed with its error after a refused change. */
+  staleHours: { value: string; error?: string };
   /** The hostname as saved (null: none) and, after a refused change, as typed with its error. */
   hostname: { saved: string | null; value?: string; error?: string };
   /** The audit log's retention as saved and, after a refused change, as typed with its error. */
@@ -63,6 +66,25 @@ function hostnamePart(ctx: HandlerContext, pc: PageContext, o: SettingsForm['hos
     attributes: { autocomplete: 'off', spellcheck: 'false', inputmode: 'url' },
   })}
   <div class="actions">${button(o.saved ? 'Change hostname' : 'Set hostname', { variant: 'primary' })}</div>
+</form>
+</section>`;
+}
+
+/** When a consumer that has not fetched a renewed certificate counts as stale (SPEC §4.5). */
+function consumersPart(pc: PageContext, o: { value: string; error?: string }): Html {
+  return html`<section aria-labelledby="consumers"><h2 id="consumers">Consumers</h2>
+<form method="post" action="/settings/consumers" novalidate>
+  ${csrfField(pc.session.csrfToken)}
+  ${field({
+    name: 'staleHours',
+    label: 'Stale after this many hours',
+    type: 'number',
+    value: o.value,
+    error: o.error,
+    hint: `A server that has not fetched a renewed certificate this many hours after the renewal is stale: its certificate page and the dashboard say so, and the consumer.stale notification is sent once for it. ${STALE_HOURS_MIN} to ${STALE_HOURS_MAX} hours; default ${DEFAULT_STALE_HOURS}. Agents that run hourly fetch a renewal within the hour.`,
+    attributes: { min: STALE_HOURS_MIN, max: STALE_HOURS_MAX, step: 1, inputmode: 'numeric' },
+  })}
+  <div class="actions">${button('Save', { variant: 'primary' })}</div>
 </form>
 </section>`;
 }
@@ -106,6 +128,7 @@ ${hostnamePart(ctx, pc, o.hostname)}
   <div class="actions">${button('Save')}</div>
 </form>
 </section>
+${consumersPart(pc, o.staleHours)}
 <section aria-labelledby="scheduler"><h2 id="scheduler">Scheduler on this host</h2>
 <p>These come from the ${node ? 'environment (or config.json in the data directory)' : 'Worker’s configuration (wrangler.toml)'}; change them there and restart.</p>
 ${detailsTable(
@@ -129,16 +152,28 @@ ${detailsTable(
   );
 }
 
+/** The form as saved: what every refused change shows beside the field it refuses. */
+async function savedForm(ctx: HandlerContext): Promise<SettingsForm> {
+  const { renewDays, auditRetentionDays, staleHours } = await getSettings(ctx.deps);
+  return {
+    value: renewDays === null ? '' : String(renewDays),
+    staleHours: { value: String(staleHours) },
+    hostname: { saved: await siteHostnameOf(ctx.deps) },
+    retention: { saved: auditRetentionDays },
+  };
+}
+
+const NOT_SAVED: Flash[] = [{ kind: 'error', message: 'The setting was not saved.' }];
+
 async function showSettings(request: Request, ctx: HandlerContext): Promise<Response> {
   const pc = await signedIn(request, ctx);
   if (pc instanceof Response) return pc;
-  const { renewDays, auditRetentionDays } = await getSettings(ctx.deps);
   const done = new URL(request.url).searchParams.get('done');
   const flash: Flash[] =
     done === 'saved' ? [{ kind: 'success', message: 'Settings saved.' }]
     : done === 'hostname' ? [{ kind: 'success', message: html`Hostname saved. Its HTTPS certificate is being obtained: <a href="/certificates/${SITE_CERTIFICATE}">follow it here</a>.` }]
     : [];
-  return settingsPage(ctx, pc, { value: renewDays === null ? '' : String(renewDays), hostname: { saved: await siteHostnameOf(ctx.deps) }, retention: { saved: auditRetentionDays }, flash });
+  return settingsPage(ctx, pc, { ...(await savedForm(ctx)), flash });
 }
 
 async function submitSettings(request: Request, ctx: HandlerContext): Promise<Response> {
@@ -146,11 +181,7 @@ async function submitSettings(request: Request, ctx: HandlerContext): Promise<Re
   if (pc instanceof Response) return pc;
   const text = pc.form.get('renewDays') ?? '';
   const parsed = parseRenewDays(text);
-  if ('error' in parsed) {
-    const hostname = { saved: await siteHostnameOf(ctx.deps) };
-    const retention = { saved: (await getSettings(ctx.deps)).auditRetentionDays };
-    return settingsPage(ctx, pc, { value: text, error: parsed.error, hostname, retention, flash: [{ kind: 'error', message: 'The setting was not saved.' }] }, 400);
-  }
+  if ('error' in parsed) return settingsPage(ctx, pc, { ...(await savedForm(ctx)), value: text, error: parsed.error, flash: NOT_SAVED }, 400);
   await setRenewDays(ctx.deps, byPage(pc, ctx), parsed.value);
   return redirect('/settings?done=saved');
 }
@@ -165,14 +196,9 @@ async function submitHostname(request: Request, ctx: HandlerContext): Promise<Re
     await setSiteHostname(ctx.deps, byPage(pc, ctx), typed);
   } catch (err) {
     if (!(err instanceof CertkeepError)) throw err;
-    const { renewDays, auditRetentionDays } = await getSettings(ctx.deps);
-    const hostname = { saved: await siteHostnameOf(ctx.deps), value: typed, error: errorText(err) };
-    return settingsPage(
-      ctx,
-      pc,
-      { value: renewDays === null ? '' : String(renewDays), hostname, retention: { saved: auditRetentionDays }, flash: [{ kind: 'error', message: 'The hostname was not saved.' }] },
-      statusOf(err),
-    );
+    const form = await savedForm(ctx);
+    const hostname = { saved: form.hostname.saved, value: typed, error: errorText(err) };
+    return settingsPage(ctx, pc, { ...form, hostname, flash: [{ kind: 'error', message: 'The hostname was not saved.' }] }, statusOf(err));
   }
   return redirect('/settings?done=hostname');
 }
@@ -183,21 +209,25 @@ async function submitRetention(request: Request, ctx: HandlerContext): Promise<R
   const typed = (pc.form.get('auditRetentionDays') ?? '').trim();
   const days = /^\d{1,5}$/.test(typed) ? Number(typed) : NaN;
   if (!(days >= AUDIT_RETENTION.min && days <= AUDIT_RETENTION.max)) {
-    const { renewDays, auditRetentionDays } = await getSettings(ctx.deps);
-    return settingsPage(
-      ctx,
-      pc,
-      {
-        value: renewDays === null ? '' : String(renewDays),
-        hostname: { saved: await siteHostnameOf(ctx.deps) },
-        retention: { saved: auditRetentionDays, value: typed, error: `Enter a whole number of days from ${AUDIT_RETENTION.min} to ${AUDIT_RETENTION.max}.` },
-        flash: [{ kind: 'error', message: 'The setting was not saved.' }],
-      },
-      400,
-    );
+    const form = await savedForm(ctx);
+    const retention = { saved: form.retention.saved, value: typed, error: `Enter a whole number of days from ${AUDIT_RETENTION.min} to ${AUDIT_RETENTION.max}.` };
+    return settingsPage(ctx, pc, { ...form, retention, flash: NOT_SAVED }, 400);
   }
   await setAuditRetention(ctx.deps, byPage(pc, ctx), days);
   return redirect('/settings?done=saved');
+}
+
+async function submitConsumers(request: Request, ctx: HandlerContext): Promise<Response> {
+  const pc = await signedIn(request, ctx);
+  if (pc instanceof Response) return pc;
+  const text = (pc.form.get('staleHours') ?? '').trim();
+  const n = Number(text);
+  if (!/^\d{1,4}$/.test(text) || n < STALE_HOURS_MIN || n > STALE_HOURS_MAX) {
+    const staleHours = { value: text, error: `Enter a whole number of hours from ${STALE_HOURS_MIN} to ${STALE_HOURS_MAX}.` };
+    return settingsPage(ctx, pc, { ...(await savedForm(ctx)), staleHours, flash: NOT_SAVED }, 400);
+  }
+  await setStaleHours(ctx.deps, n, byPage(pc, ctx));
+  return redirect('/settings?done=saved#consumers');
 }
 
 export const settingsPages: readonly PageRoute[] = [
@@ -205,4 +235,5 @@ export const settingsPages: readonly PageRoute[] = [
   ['post', '/settings', submitSettings],
   ['post', '/settings/hostname', submitHostname],
   ['post', '/settings/audit', submitRetention],
+  ['post', '/settings/consumers', submitConsumers],
 ];
