@@ -224,6 +224,38 @@ describe('request body limit', () => {
   });
 });
 
+describe('a body on GET', () => {
+  /** What the app saw of a GET's body: the Request carries none (the Fetch API forbids it), ctx.getBody does. */
+  const getEcho: App['fetch'] = async (request, ctx) =>
+    Response.json({ method: request.method, requestBody: request.body === null ? null : await request.text(), getBody: ctx.getBody === undefined ? null : new TextDecoder().decode(ctx.getBody) });
+
+  it('reaches the app beside the Request, as curl -X GET -d sends it (Content-Length or chunked)', async () => {
+    const { port } = await start(getEcho);
+    const form = 'format=pfx&pfxPassword=s3cret';
+    const sized = await send(port, { path: '/api/certificate/www', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': form.length }, body: form });
+    expect(JSON.parse(sized.body)).toEqual({ method: 'GET', requestBody: null, getBody: form });
+    const chunked = await rawExchange(port, `GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nchain\r\n0\r\n\r\n`);
+    expect(chunked).toContain('"getBody":"chain"');
+    // A GET without a body (every other download) has none, and nothing is waited for.
+    expect(JSON.parse((await send(port, { path: '/' })).body)).toEqual({ method: 'GET', requestBody: null, getBody: null });
+  });
+
+  it('is held to the same limit: 413 before the app runs', async () => {
+    let called = false;
+    const { port } = await start(
+      async () => {
+        called = true;
+        return new Response('no');
+      },
+      { maxBodyBytes: 100 },
+    );
+    expect(await rawExchange(port, `GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n`)).toMatch(/^HTTP\/1\.1 413 /);
+    const chunk = 'y'.repeat(60);
+    expect(await rawExchange(port, `GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3c\r\n${chunk}\r\n3c\r\n${chunk}\r\n`, /\r\n\r\n[^]*\}/)).toMatch(/^HTTP\/1\.1 413 /);
+    expect(called).toBe(false);
+  });
+});
+
 describe('response', () => {
   it('passes status, statusText and headers, and sets an exact Content-Length for known bodies', async () => {
     const { port } = await start(async () => new Response('½ € 𝄞', { status: 201, statusText: 'Made It', headers: { 'content-type': 'text/plain; charset=utf-8', 'x-a': '1' } }));

@@ -52,11 +52,17 @@ export function createRequestListener(app: App, opts: RequestListenerOptions): N
 
       const method = req.method ?? 'GET';
       let body: Uint8Array | null = null;
-      if (method !== 'GET' && method !== 'HEAD') {
+      // A GET may have a body too (Certera's clients send form parameters so), under the same cap.
+      if ((method !== 'GET' && method !== 'HEAD') || (method === 'GET' && declaresBody(req))) {
         const declared = req.headers['content-length'];
         if (declared !== undefined && Number(declared) > maxBodyBytes) return refuseBody(res, maxBodyBytes);
         body = await readBody(req, maxBodyBytes);
         if (body === TOO_LARGE) return refuseBody(res, maxBodyBytes);
+      }
+      // The Fetch API forbids a body on GET: the app gets that one beside the Request.
+      if (method === 'GET' && body !== null) {
+        ctx.getBody = body;
+        body = null;
       }
       const headers = new Headers();
       for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
@@ -177,6 +183,13 @@ function requestUrl(req: IncomingMessage, secure: boolean): string | undefined {
 
 const TOO_LARGE = new Uint8Array(0);
 const CLIENT_GONE = Symbol('client gone');
+
+/** Whether node:http will deliver a body: its framing headers say so (a GET usually has none). */
+function declaresBody(req: IncomingMessage): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const length = req.headers['content-length'];
+  return length !== undefined && length.trim() !== '0';
+}
 
 /** The whole body, TOO_LARGE past `limit`, or a CLIENT_GONE rejection when the client leaves. */
 function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {

@@ -6,7 +6,7 @@ import type { Deps } from './deps.ts';
 import type { App, HandlerContext, RequestContext } from './http/context.ts';
 import { errorResponse, problemResponse } from './http/problem.ts';
 import { acmeChallenge, healthz } from './http/well-known.ts';
-import { downloadCertificate, downloadKey } from './http/download-api.ts';
+import { certeraTest, downloadCertificate, downloadKey } from './http/download-api.ts';
 import { auditedDownload } from './http/download-audit.ts';
 import * as admin from './http/admin-api.ts';
 import * as tracking from './http/tracking-api.ts';
@@ -39,12 +39,23 @@ export type { App, RequestContext } from './http/context.ts';
 export type Zone = 'open' | 'api' | 'admin';
 
 /**
+ * The download API's paths match in any case, as Certera's (ASP.NET Core routing) did:
+ * `/API/Certificate/www` is `/api/certificate/www`, and so is a trailing slash.
+ */
+const DOWNLOAD_CERTIFICATE = /^\/api\/certificate\/(?<name>[^/]+?)\/*$/i;
+const DOWNLOAD_KEY = /^\/api\/key\/(?<name>[^/]+?)\/*$/i;
+const DOWNLOAD_PREFIX = /^\/api\/(?:certificate|key)\//i;
+/** Certera's connectivity check, open as it was there (download-api.ts, certeraTest). */
+const CERTERA_TEST = /^\/api\/test\/*$/i;
+
+/**
  * Which allow-list guards a path (SPEC §1, §2, §5, §4.8): challenge and health are always open,
- * and so is the agent script (that exact path only); the agent's report goes with the downloads.
+ * and so are the agent script (that exact path only) and Certera's `/api/test`; the download API
+ * (its paths in any case) and the agent's report follow the download allow-list.
  */
 export function zoneOf(pathname: string): Zone {
-  if (pathname.startsWith('/.well-known/acme-challenge/') || pathname === '/healthz' || pathname === AGENT_SCRIPT_PATH) return 'open';
-  if (pathname.startsWith('/api/certificate/') || pathname.startsWith('/api/key/') || pathname === AGENT_REPORT_PATH) return 'api';
+  if (pathname.startsWith('/.well-known/acme-challenge/') || pathname === '/healthz' || pathname === AGENT_SCRIPT_PATH || CERTERA_TEST.test(pathname)) return 'open';
+  if (DOWNLOAD_PREFIX.test(pathname) || pathname === AGENT_REPORT_PATH) return 'api';
   return 'admin';
 }
 
@@ -73,7 +84,7 @@ export function createApp(deps: Deps): App {
     // Only the challenge path and /healthz stay on plain HTTP; the agent script is open to all,
     // but over HTTPS once there is HTTPS, so that it cannot be changed on the way.
     if (zoneOf(url.pathname) === 'open' && url.pathname !== AGENT_SCRIPT_PATH) return undefined;
-    if (url.pathname.startsWith('/api/')) return problemResponse(403, 'use HTTPS: the API is not served over plain HTTP');
+    if (/^\/api\//i.test(url.pathname)) return problemResponse(403, 'use HTTPS: the API is not served over plain HTTP');
     url.protocol = 'https:';
     url.port = httpsPort === 443 ? '' : String(httpsPort);
     return new Response(null, { status: 308, headers: { location: url.href } });
@@ -89,14 +100,19 @@ export function createApp(deps: Deps): App {
     ],
   });
 
+  router.get('/.well-known/acme-challenge/:token', acmeChallenge).get('/healthz', healthz);
+  // The download API's routes match their paths in any case (itty-router's own patterns do not).
+  // Every download, and every refused one, is audited (per consumer and hour).
+  const certificate = auditedDownload('certificate', downloadCertificate) as never;
+  const key = auditedDownload('key', downloadKey) as never;
+  router.routes.push(
+    ['GET', DOWNLOAD_CERTIFICATE, [certificate]],
+    ['POST', DOWNLOAD_CERTIFICATE, [certificate]],
+    ['GET', DOWNLOAD_KEY, [key]],
+    ['POST', DOWNLOAD_KEY, [key]],
+    ['GET', CERTERA_TEST, [certeraTest]],
+  );
   router
-    .get('/.well-known/acme-challenge/:token', acmeChallenge)
-    .get('/healthz', healthz)
-    // Every download, and every refused one, is audited (per consumer and hour).
-    .get('/api/certificate/:name', auditedDownload('certificate', downloadCertificate))
-    .post('/api/certificate/:name', auditedDownload('certificate', downloadCertificate))
-    .get('/api/key/:name', auditedDownload('key', downloadKey))
-    .post('/api/key/:name', auditedDownload('key', downloadKey))
     .post(AGENT_REPORT_PATH, agentReport)
     .all(AGENT_SCRIPT_PATH, agentScript)
     .post('/api/v1/setup', admin.setup)

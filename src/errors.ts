@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'PAYLOAD_TOO_LARGE'
   /** Too many failed attempts from one address (details.retryAfterSeconds: when to try again). */
   | 'RATE_LIMITED'
   // crypto

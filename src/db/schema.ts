@@ -183,6 +183,10 @@ export const certificates = sqliteTable(
     index('certificates_failing_recent').on(t.updatedAt).where(sql`${t.lastError} is not null`),
     // Search by substring walks this narrow index instead of the rows (which carry the PEM).
     index('certificates_search').on(t.name, t.domains),
+    // The download API's lookup by subject (the first of the names) when no certificate has the
+    // name asked for, as Certera looked certificates up (http/download-api.ts).
+    // (`->>`, not json_extract(…, …): drizzle-kit cuts an index expression at its commas.)
+    index('certificates_subject').on(sql`${t.domains} ->> '$[0]'`),
     // The scheduler's due list and its next wake-up (jobs/scheduler.ts).
     index('certificates_unissued').on(t.createdAt).where(sql`${t.pem} is null`),
     index('certificates_next_attempt').on(t.nextAttemptAt).where(sql`${t.nextAttemptAt} is not null`),

@@ -1,5 +1,5 @@
 // Certificates: what to obtain (names, challenge, account, key) and what is being served.
-import { eq, sql } from 'drizzle-orm';
+import { asc, desc, eq, sql } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { CertkeepError } from '../errors.ts';
 import { certificates, orders, orderEvents, challenges, acmeAccounts } from '../db/schema.ts';
@@ -152,6 +152,24 @@ export function newCertificateRow(
 
 export async function findCertificateByName(deps: Deps, name: string): Promise<CertificateRow | undefined> {
   const [row] = await deps.db.db.select().from(certificates).where(eq(certificates.name, name)).limit(1);
+  return row;
+}
+
+/** A certificate's subject: the first of its names (what Certera called the subject). */
+export const certificateSubject = sql<string>`${certificates.domains} ->> '$[0]'`;
+
+/**
+ * The certificate whose subject (first name) is `subject`, through the certificates_subject
+ * index. Several may share a subject: `preferId`'s wins when it is one of them (the download API
+ * passes the certificate its API key opens), then the oldest, then by id.
+ */
+export async function findCertificateBySubject(deps: Deps, subject: string, preferId: string | null): Promise<CertificateRow | undefined> {
+  const [row] = await deps.db.db
+    .select()
+    .from(certificates)
+    .where(eq(certificateSubject, subject))
+    .orderBy(desc(eq(certificates.id, preferId ?? '')), asc(certificates.createdAt), asc(certificates.id))
+    .limit(1);
   return row;
 }
 

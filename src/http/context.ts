@@ -10,6 +10,13 @@ export interface RequestContext {
   secure: boolean;
   /** Keeps background work alive after the response (Workers' ctx.waitUntil). */
   waitUntil(promise: Promise<unknown>): void;
+  /**
+   * The body of a GET request, on a host whose `Request` cannot carry one: node:http reads it,
+   * but the Fetch API forbids a body on GET (the node host passes it here, read whole under its
+   * size cap). workerd's `Request` carries it itself, and this stays unset there. Certera's
+   * clients send the download API's parameters as a form body on a GET (`curl -X GET -d …`).
+   */
+  getBody?: Uint8Array;
 }
 
 export interface App {

@@ -3,6 +3,13 @@
 // key is 401 whatever the name; then an unknown name is 404; a key of another object is 403;
 // a certificate not issued yet is 404.
 //
+// Certera's clients (its docs' curl calls, its PowerShell module) are answered as Certera
+// (ASP.NET Core MVC) answered them: paths and parameter names in any case (src/app.ts routes
+// them), the parameters from a form body on a GET too, a certificate found by its subject when
+// no certificate has the name, a whitespace-only pfxPassword refused, GET /api/test → 200.
+// Where SPEC §5 differs on purpose (keys as PKCS#8, `staging` only filtering when given, 400
+// for a value it does not know), SPEC wins; README "Download API" lists both.
+//
 // Downloads are the hot path of a deployment (every server polls): where the host offers it,
 // what they read from the database is kept in memory for as long as the database is unchanged
 // (download-cache.ts), so a repeated download costs no query and no hashing of the body.
@@ -12,31 +19,101 @@ import { CertkeepError } from '../errors.ts';
 import { findApiKeyOwnerByHash, isApiKey, type ApiKeyOwner, type ApiKeyOwnerKind } from '../domain/apikeys.ts';
 import { hashSecret } from '../domain/secrets.ts';
 import { refuseCredential } from '../domain/throttle.ts';
-import { findCertificateByName } from '../domain/certificates.ts';
+import { findCertificateByName, findCertificateBySubject, type CertificateRow } from '../domain/certificates.ts';
 import { recordDownload } from '../domain/consumers.ts';
+import { normalizeDomain } from '../domain/names.ts';
 import { findKeyById, findKeyByName, keyPkcs8 } from '../domain/keys.ts';
 import { createPkcs12, pemDecode, pemEncode, splitCertificates } from '../crypto/index.ts';
 import { sha256, toBase64, toBase64Url, utf8 } from '../util/encoding.ts';
 import type { HandlerContext, RoutedRequest } from './context.ts';
 import { downloadCacheRound, type CachedBody, type CachedCertificate, type DownloadCacheRound } from './download-cache.ts';
 
-/** Query parameters, merged with a form body when there is one (Certera's docs use `curl -d`). */
-async function readParams(request: Request): Promise<URLSearchParams> {
-  const params = new URL(request.url).searchParams;
-  const type = request.headers.get('content-type') ?? '';
-  if (request.method === 'POST' && /^application\/x-www-form-urlencoded\b/i.test(type)) {
-    const form = new URLSearchParams(await request.text());
-    for (const [k, v] of form) if (!params.has(k)) params.set(k, v);
-  }
-  return params;
+/**
+ * The parameters as Certera (ASP.NET Core MVC model binding) read them: from a form body
+ * (urlencoded or multipart, on a GET as on a POST) first, then from the query string; names in
+ * any case; the first of repeated values.
+ */
+interface Params {
+  get(name: string): string | null;
 }
 
-function choice<T extends string>(params: URLSearchParams, name: string, values: readonly T[], fallback: T): T {
+/** Largest form body read for the parameters (a few short words; a password at most). */
+export const MAX_FORM_BYTES = 16 * 1024;
+
+const FORM_TYPE = /^(?:application\/x-www-form-urlencoded|multipart\/form-data)\s*(?:;|$)/i;
+
+async function readParams(request: Request, ctx: HandlerContext): Promise<Params> {
+  const values = new Map<string, string>();
+  const add = (name: string, value: string) => {
+    const key = name.toLowerCase();
+    if (!values.has(key)) values.set(key, value);
+  };
+  const type = request.headers.get('content-type') ?? '';
+  if (FORM_TYPE.test(type)) {
+    const bytes = await formBytes(request, ctx);
+    if (bytes !== undefined && bytes.length > 0) {
+      let form: FormData;
+      try {
+        form = await new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': type } }).formData();
+      } catch {
+        throw new CertkeepError('BAD_REQUEST', `body: not a valid ${type.split(';')[0].trim().toLowerCase()} form`, { field: 'body' });
+      }
+      for (const [name, value] of form) if (typeof value === 'string') add(name, value);
+    }
+  }
+  for (const [name, value] of new URL(request.url).searchParams) add(name, value);
+  return { get: (name) => values.get(name.toLowerCase()) ?? null };
+}
+
+/** The body's bytes, at most MAX_FORM_BYTES: a GET's from the host (node), or the Request's own. */
+async function formBytes(request: Request, ctx: HandlerContext): Promise<Uint8Array | undefined> {
+  if (request.method === 'GET' && ctx.getBody !== undefined) {
+    if (ctx.getBody.length > MAX_FORM_BYTES) throw tooLarge();
+    return ctx.getBody;
+  }
+  if (request.body === null) return undefined;
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > MAX_FORM_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+const tooLarge = () => new CertkeepError('PAYLOAD_TOO_LARGE', `body: the form is larger than ${MAX_FORM_BYTES} bytes`, { field: 'body' });
+
+function choice<T extends string>(params: Params, name: string, values: readonly T[], fallback: T): T {
   const raw = params.get(name);
   if (raw === null || raw === '') return fallback;
   const value = raw.toLowerCase() as T;
   if (!values.includes(value)) throw new CertkeepError('BAD_REQUEST', `${name}: expected one of ${values.join(', ')}`, { field: name });
   return value;
+}
+
+/** .NET's String.IsNullOrWhiteSpace (Char.IsWhiteSpace), which Certera checked pfxPassword with. */
+const DOTNET_BLANK = /^[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/;
+
+/** The name in the path, percent-decoded as ASP.NET's routing did (`www%2Eexample.com`). */
+function nameOf(request: RoutedRequest): string {
+  try {
+    return decodeURIComponent(request.params.name);
+  } catch {
+    return request.params.name;
+  }
 }
 
 const BOOL = ['true', 'false'] as const;
@@ -60,15 +137,39 @@ async function apiKeyOwner(ctx: HandlerContext, presented: string, memory: Downl
   return owner;
 }
 
-async function certificateNamed(ctx: HandlerContext, name: string, memory: DownloadCacheRound | undefined): Promise<CachedCertificate | undefined> {
+/**
+ * The certificate named `name`; or, when none has that name, the one whose subject (first name)
+ * it is, as Certera looked certificates up (`/api/certificate/www.example.com`). Several
+ * certificates may share a subject: the one the presented API key opens is chosen, else the
+ * oldest (which then answers 403).
+ */
+async function certificateFor(ctx: HandlerContext, name: string, owner: ApiKeyOwner, memory: DownloadCacheRound | undefined): Promise<CachedCertificate | undefined> {
   const known = memory?.cache.certificates.get(name);
   if (known) return known;
+  // Remembered only while the database is unchanged, so the name is still no certificate's.
+  const subjectKey = `${owner.ownerId}\n${name}`;
+  const bySubject = memory?.cache.subjects.get(subjectKey);
+  if (bySubject) return bySubject;
   const row = await findCertificateByName(ctx.deps, name);
-  if (!row) return undefined;
-  const cert: CachedCertificate = { id: row.id, name: row.name, accountId: row.accountId, pem: row.pem, serial: row.serial, servedKeyId: row.servedKeyId };
-  memory?.set(memory.cache.certificates, name, cert);
+  if (row) {
+    const cert = cached(row);
+    memory?.set(memory.cache.certificates, name, cert);
+    return cert;
+  }
+  let subject: string;
+  try {
+    subject = normalizeDomain(name);
+  } catch {
+    return undefined; // not a DNS name: no certificate's subject either
+  }
+  const match = await findCertificateBySubject(ctx.deps, subject, owner.ownerKind === 'certificate' ? owner.ownerId : null);
+  if (!match) return undefined;
+  const cert = cached(match);
+  memory?.set(memory.cache.subjects, subjectKey, cert);
   return cert;
 }
+
+const cached = (row: CertificateRow): CachedCertificate => ({ id: row.id, name: row.name, accountId: row.accountId, pem: row.pem, serial: row.serial, servedKeyId: row.servedKeyId });
 
 async function isStagingAccount(ctx: HandlerContext, accountId: string, memory: DownloadCacheRound | undefined): Promise<boolean | undefined> {
   const known = memory?.cache.staging.get(accountId);
@@ -95,18 +196,21 @@ function forbidden(wanted: ApiKeyOwnerKind, owner: ApiKeyOwner, name: string): n
 
 export async function downloadCertificate(request: RoutedRequest, ctx: HandlerContext): Promise<Response> {
   const memory = downloadCacheRound(ctx.deps);
-  const params = await readParams(request);
+  const params = await readParams(request, ctx);
   const owner = await authenticate(request, ctx, memory);
   const format = choice(params, 'format', ['pem', 'pfx', 'der'] as const, 'pem');
   const chain = choice(params, 'chain', BOOL, 'true') === 'true';
   const stagingParam = params.get('staging');
   const staging = stagingParam === null || stagingParam === '' ? undefined : choice(params, 'staging', BOOL, 'false') === 'true';
   const pfxPassword = params.get('pfxPassword');
-  if (format === 'pfx' && !pfxPassword) throw new CertkeepError('BAD_REQUEST', 'pfxPassword: required for format=pfx', { field: 'pfxPassword' });
+  if (format === 'pfx' && (pfxPassword === null || DOTNET_BLANK.test(pfxPassword))) {
+    throw new CertkeepError('BAD_REQUEST', `pfxPassword: ${pfxPassword ? 'only whitespace' : 'required for format=pfx'}`, { field: 'pfxPassword' });
+  }
 
-  const cert = await certificateNamed(ctx, request.params.name, memory);
+  const name = nameOf(request);
+  const cert = await certificateFor(ctx, name, owner, memory);
   if (!cert) throw new CertkeepError('NOT_FOUND', 'certificate does not exist');
-  if (owner.ownerKind !== 'certificate' || owner.ownerId !== cert.id) forbidden('certificate', owner, request.params.name);
+  if (owner.ownerKind !== 'certificate' || owner.ownerId !== cert.id) forbidden('certificate', owner, name);
   if (staging !== undefined && (await isStagingAccount(ctx, cert.accountId, memory)) !== staging) {
     throw new CertkeepError('NOT_FOUND', `no ${staging ? 'staging' : 'production'} certificate with this name`);
   }
@@ -147,15 +251,25 @@ async function recordConsumer(ctx: HandlerContext, cert: CachedCertificate, owne
 
 export async function downloadKey(request: RoutedRequest, ctx: HandlerContext): Promise<Response> {
   const memory = downloadCacheRound(ctx.deps);
-  const params = await readParams(request);
+  const params = await readParams(request, ctx);
   const owner = await authenticate(request, ctx, memory);
   const format = choice(params, 'format', ['pem', 'der'] as const, 'pem');
-  const key = await findKeyByName(ctx.deps, request.params.name);
+  // By name only, as Certera did for keys.
+  const name = nameOf(request);
+  const key = await findKeyByName(ctx.deps, name);
   if (!key) throw new CertkeepError('NOT_FOUND', 'key does not exist');
-  if (owner.ownerKind !== 'key' || owner.ownerId !== key.id) forbidden('key', owner, request.params.name);
+  if (owner.ownerKind !== 'key' || owner.ownerId !== key.id) forbidden('key', owner, name);
   // Private keys are unsealed for each download and never kept in memory.
   const pkcs8 = await keyPkcs8(ctx.deps, key);
   return respond(request, await bodyWithTag(format === 'der' ? toBase64(pkcs8) : pemEncode('PRIVATE KEY', pkcs8)));
+}
+
+/**
+ * `GET /api/test`: Certera's connectivity check (its TestController answered `Ok()`: 200, no
+ * body). Open like /healthz: Certera let it past its allow-lists, setup and HTTPS redirect.
+ */
+export function certeraTest(): Response {
+  return new Response(null, { status: 200, headers: { 'cache-control': 'no-store' } });
 }
 
 /** PKCS#12 with the served certificate's key, the leaf and the chain as the CA sent it. */

@@ -24,11 +24,12 @@ describe('DownloadCache', () => {
     const round = cache.begin()!;
     round.set(cache.owners, 'h', owner);
     round.set(cache.certificates, 'www', { id: 'c1', name: 'www', accountId: 'a', pem: 'PEM', serial: 'aa01', servedKeyId: 'k' });
+    round.set(cache.subjects, 'c1\nwww.example.com', { id: 'c1', name: 'www', accountId: 'a', pem: 'PEM', serial: 'aa01', servedKeyId: 'k' });
     round.set(cache.staging, 'a', false);
     round.set(cache.bodies, 'c1\npem\ntrue', { bytes: new Uint8Array([1]), etag: '"e"' });
     state.version = 'v2';
     expect(cache.begin()).toBeDefined();
-    expect([cache.owners.size, cache.certificates.size, cache.staging.size, cache.bodies.size]).toEqual([0, 0, 0, 0]);
+    expect([cache.owners.size, cache.certificates.size, cache.subjects.size, cache.staging.size, cache.bodies.size]).toEqual([0, 0, 0, 0, 0]);
   });
 
   it('is not used, and forgets, while the version cannot be told', () => {

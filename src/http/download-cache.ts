@@ -50,6 +50,11 @@ export class DownloadCache {
   readonly owners = new Map<string, { ownerKind: 'key' | 'certificate'; ownerId: string; slot: number }>();
   /** Certificate name → the fields a download needs. */
   readonly certificates = new Map<string, CachedCertificate>();
+  /**
+   * `API key owner id, name` → the certificate found by its subject when no certificate has that
+   * name (which one depends on whose API key asks when several share the subject).
+   */
+  readonly subjects = new Map<string, CachedCertificate>();
   /** Account id → whether it is a staging account. */
   readonly staging = new Map<string, boolean>();
   /** `certificate id, format, chain` → the body and its ETag. */
@@ -64,6 +69,7 @@ export class DownloadCache {
     if (version !== this.#version) {
       this.owners.clear();
       this.certificates.clear();
+      this.subjects.clear();
       this.staging.clear();
       this.bodies.clear();
       this.#version = version;

@@ -17,8 +17,8 @@ import { problemResponse } from './problem.ts';
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-/** Paths that are not pages: APIs authenticated by a header, and the always-open endpoints. */
-const NOT_PAGES = /^\/(?:api\/|\.well-known\/acme-challenge\/|healthz$)/;
+/** Paths that are not pages: APIs authenticated by a header (/api/ in any case, as the download API's paths match), and the always-open endpoints. */
+const NOT_PAGES = /^\/(?:[aA][pP][iI]\/|\.well-known\/acme-challenge\/|healthz$)/;
 
 /** Why `request` comes from another site's page, in words for the log; undefined when it does not. */
 export function crossSiteReason(request: Request): string | undefined {

@@ -1,5 +1,5 @@
 // IP allow-lists (SPEC §1, §2) on both hosts: the admin API and the download API each follow
-// their own list; the challenge path and /healthz are open to everyone.
+// their own list; the challenge path, /healthz and Certera's /api/test are open to everyone.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describePebble } from '../harness/pebble.ts';
 import { HOST_KINDS } from '../harness/hosts.ts';
@@ -25,6 +25,13 @@ for (const kind of HOST_KINDS) {
       const res = await fetch(`${world.host.baseUrl}/api/certificate/anything`, { headers: { apikey: 'x', ...from('127.0.0.1') } });
       expect(res.status).toBe(403);
       expect(res.headers.get('content-type')).toBe('application/problem+json');
+      // The path in any case (Certera's clients) is the download API too, never the admin interface
+      // that this address may use.
+      for (const path of ['/API/Certificate/anything', '/Api/Key/anything']) {
+        const cased = await fetch(`${world.host.baseUrl}${path}`, { headers: { apikey: 'x', ...from('127.0.0.1') } });
+        expect(cased.status, path).toBe(403);
+        expect((await cased.json()).detail).toBe('this address is not allowed to use the download API');
+      }
     });
 
     it('lets the admin API through from an allowed address', async () => {
@@ -35,6 +42,8 @@ for (const kind of HOST_KINDS) {
     it('keeps /healthz and the challenge path open', async () => {
       expect((await fetch(`${world.host.baseUrl}/healthz`, { headers: from('198.51.100.7') })).status).toBe(200);
       expect((await fetch(`${world.host.baseUrl}/.well-known/acme-challenge/${'A'.repeat(43)}`, { headers: from('198.51.100.7') })).status).toBe(404);
+      // Certera's connectivity check is open as it was in Certera.
+      expect((await fetch(`${world.host.baseUrl}/api/test`, { headers: from('198.51.100.7') })).status).toBe(200);
     });
 
     if (kind === 'worker') {

@@ -1,7 +1,7 @@
 // The HTTP contract (SPEC §2, §4, §5) on both hosts: the download API's 401/403/404/400 rules,
-// ETag/304, formats, API-key rotation, the always-open endpoints, setup rules and problem
-// documents for bad input with nothing half-created.
-import { spawnSync } from 'node:child_process';
+// ETag/304, formats, API-key rotation, what Certera's clients send (curl), the always-open
+// endpoints, setup rules and problem documents for bad input with nothing half-created.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describePebble } from '../harness/pebble.ts';
@@ -183,6 +183,70 @@ for (const kind of HOST_KINDS) {
       });
     });
 
+    // Certera's clients, sent with curl as its users send them (SPEC §5, issue 13): what Certera
+    // (ASP.NET Core MVC) answered and a plain Fetch router would not. In detail, in process:
+    // src/http/download-certera.test.ts.
+    describe("Certera's clients", () => {
+      let base: string;
+      let subject: string;
+      let chain: string;
+      beforeAll(async () => {
+        base = world.host.baseUrl;
+        subject = (await world.api.get(`/api/v1/certificates/${cert.name}`)).body.domains[0];
+        chain = curl([`${base}/api/certificate/${cert.name}`, '-H', `apiKey:${cert.apiKeys[0]}`]).body;
+      });
+
+      it('takes the parameters as a form body on a GET (curl -X GET -d), for certificates and keys', async () => {
+        expect(chain.match(PEM_CERT)!.length).toBeGreaterThanOrEqual(2);
+        const pfx = curl(['-X', 'GET', `${base}/api/certificate/${cert.name}`, '-H', `apiKey:${cert.apiKeys[0]}`, '-d', 'format=pfx&pfxPassword=s3cr3t%20pass']);
+        expect(pfx.status).toBe(200);
+        const contents = openssl(['pkcs12', '-in', writeBinary(Buffer.from(pfx.body, 'base64')), '-passin', 'pass:s3cr3t pass', '-nodes']);
+        expect(contents.match(PEM_CERT)!.length).toBe(chain.match(PEM_CERT)!.length);
+        const leaf = curl(['-X', 'GET', `${base}/api/certificate/${cert.name}`, '-H', `apiKey:${cert.apiKeys[1]}`, '-d', 'chain=false']);
+        expect(leaf.body.match(PEM_CERT)).toEqual([chain.match(PEM_CERT)![0]]);
+        const der = curl(['-X', 'GET', `${base}/api/key/${cert.key.name}`, '-H', `apiKey:${cert.key.apiKeys[0]}`, '-d', 'format=der']);
+        expect(der.status).toBe(200);
+        const publicKey = openssl(['x509', '-noout', '-pubkey'], chain);
+        expect(openssl(['pkey', '-inform', 'DER', '-in', writeBinary(Buffer.from(der.body, 'base64')), '-pubout'])).toBe(publicKey);
+        // A form body larger than parameters need is refused, not read on.
+        const big = curl(['-X', 'GET', `${base}/api/certificate/${cert.name}`, '-H', `apiKey:${cert.apiKeys[0]}`, '-d', `chain=false&pad=${'x'.repeat(20_000)}`]);
+        expect(big.status).toBe(413);
+      });
+
+      it('matches paths and parameter names in any case', async () => {
+        const leaf = curl([`${base}/API/Certificate/${cert.name}?Chain=false`, '-H', `apikey:${cert.apiKeys[0]}`]);
+        expect(leaf.status).toBe(200);
+        expect(leaf.body.match(PEM_CERT)).toHaveLength(1);
+        expect(curl([`${base}/Api/Certificate/${cert.name}/`, '-H', `APIKEY:${cert.apiKeys[0]}`]).body).toBe(chain);
+        const pfx = curl([`${base}/api/CERTIFICATE/${cert.name}`, '-H', `apiKey:${cert.apiKeys[0]}`, '-d', 'FORMAT=pfx&PfxPassword=x']);
+        expect(pfx.status).toBe(200);
+        expect(openssl(['pkcs12', '-in', writeBinary(Buffer.from(pfx.body, 'base64')), '-passin', 'pass:x', '-nodes', '-nokeys'])).toMatch(/BEGIN CERTIFICATE/);
+        expect(curl([`${base}/Api/Key/${cert.key.name}?FORMAT=pem`, '-H', `apiKey:${cert.key.apiKeys[1]}`]).body).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+      });
+
+      it('refuses a whitespace-only pfxPassword with a 400 that names pfxPassword', async () => {
+        for (const args of [['-X', 'GET', '-d', 'format=pfx&pfxPassword=%20%20'], ['-G', '--data-urlencode', 'format=pfx', '--data-urlencode', 'pfxPassword=\t']]) {
+          const res = curl([...args, `${base}/api/certificate/${cert.name}`, '-H', `apiKey:${cert.apiKeys[0]}`]);
+          expect(res.status).toBe(400);
+          expect(res.type).toBe('application/problem+json');
+          expect(JSON.parse(res.body)).toMatchObject({ status: 400, field: 'pfxPassword' });
+        }
+      });
+
+      it('answers GET /api/test with 200 and an empty body, in any case', async () => {
+        for (const path of ['/api/test', '/API/Test']) expect(curl([`${base}${path}`])).toMatchObject({ status: 200, body: '' });
+      });
+
+      it('finds a certificate by its subject when no certificate has that name, and keys by name only', async () => {
+        const bySubject = curl([`${base}/api/certificate/${subject}`, '-H', `apiKey:${cert.apiKeys[1]}`]);
+        expect(bySubject.status).toBe(200);
+        expect(bySubject.body).toBe(chain);
+        expect(curl([`${base}/api/certificate/${subject.toUpperCase()}?chain=false`, '-H', `apiKey:${cert.apiKeys[0]}`]).body.match(PEM_CERT)).toHaveLength(1);
+        expect(curl([`${base}/api/certificate/${world.domain('nobody')}`, '-H', `apiKey:${cert.apiKeys[0]}`]).status).toBe(404);
+        expect(curl([`${base}/api/key/${subject}`, '-H', `apiKey:${cert.key.apiKeys[0]}`]).status).toBe(404);
+      });
+    });
+
     describe('admin API', () => {
       it('refuses requests without a valid admin token', async () => {
         const anonymous = await fetch(`${world.host.baseUrl}/api/v1/certificates`);
@@ -322,4 +386,12 @@ function writeBinary(bytes: Buffer): string {
   const path = tempFile('bin', '');
   writeFileSync(path, bytes);
   return path;
+}
+
+/** curl with the given arguments: status, body and content type. */
+function curl(args: string[]): { status: number; body: string; type: string } {
+  const out = execFileSync('curl', ['-s', '-w', '\n%{http_code} %{content_type}', ...args], { encoding: 'utf8', maxBuffer: 4 << 20 });
+  const at = out.lastIndexOf('\n');
+  const [status, type = ''] = out.slice(at + 1).split(' ');
+  return { status: Number(status), body: out.slice(0, at), type };
 }

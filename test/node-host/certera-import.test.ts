@@ -51,6 +51,12 @@ function curl(args: string[]): { status: number; body: string } {
 const publicKeyOfKey = (pem: string) => openssl(['pkey', '-pubout'], pem);
 const publicKeyOfCertificate = (pem: string) => openssl(['x509', '-noout', '-pubkey'], pem);
 const serialOf = (pem: string) => openssl(['x509', '-noout', '-serial'], pem).trim();
+/** A file holding the bytes of a base64 body (a PFX, a DER key). */
+const binaryFile = (base64: string) => {
+  const path = tempFile('body.bin', '');
+  writeFileSync(path, Buffer.from(base64, 'base64'));
+  return path;
+};
 
 describePebble('certkeep import certera', () => {
   let pebble: Pebble;
@@ -222,6 +228,57 @@ describePebble('certkeep import certera', () => {
     const keyPem = await fetch(`${base}/api/key/api?format=pem`, { headers: { apiKey: fixture.keys.api.apiKeys[1] } });
     expect(publicKeyOfKey(await keyPem.text())).toBe(publicKeyOfCertificate(api.chainPem!));
     // Certera's "not yet issued" case is a 404 here too, until the scheduler has obtained it.
+  });
+
+  it("answers every form of Certera's documented calls by subject (what Certera matched) and by name, with the original API keys", async () => {
+    const base = `http://127.0.0.1:${httpPort}`;
+    // Certera looked `{name}` up as the subject, so its users' clients ask for www.<domain>.
+    for (const c of [fixture.certificates.www, fixture.certificates.api]) {
+      const key = fixture.keys[c.keyName];
+      const serial = serialOf(c.chainPem!);
+      const publicKey = publicKeyOfCertificate(c.chainPem!);
+      // Get-Cert -Staging sends staging=true; the docs' curl examples do too for a staging certificate.
+      const staging = c.staging ? 'staging=true&' : '';
+      const pfxHolds = (base64: string, password: string) => {
+        const contents = openssl(['pkcs12', '-in', binaryFile(base64), '-passin', `pass:${password}`, '-nodes']);
+        expect(serialOf(contents)).toBe(serial);
+        expect(publicKeyOfKey(contents.slice(contents.indexOf('-----BEGIN PRIVATE KEY-----')))).toBe(publicKey);
+      };
+
+      // The docs: `curl …/api/certificate/<name> -H "apiKey:<key>"`, either key, the path in any case.
+      for (const [path, apiKey] of [[`/api/certificate/${c.subject}`, c.apiKeys[0]], [`/API/Certificate/${c.subject}`, c.apiKeys[1]], [`/api/certificate/${c.name}`, c.apiKeys[1]]]) {
+        const res = curl([`${base}${path}${staging ? `?${staging.slice(0, -1)}` : ''}`, '-H', `apiKey:${apiKey}`]);
+        expect(res, path).toMatchObject({ status: 200, body: c.chainPem });
+      }
+      // The docs' `-d "staging=true&format=pfx&pfxPassword=$3cr3t"` (curl makes it a POST), and the
+      // same as a GET (`-X GET`), parameter names in any case.
+      pfxHolds(curl([`${base}/api/certificate/${c.subject}`, '-H', `apiKey:${c.apiKeys[0]}`, '-d', `${staging}format=pfx&pfxPassword=$3cr3t`]).body, '$3cr3t');
+      pfxHolds(curl(['-X', 'GET', `${base}/api/certificate/${c.subject}`, '-H', `apiKey:${c.apiKeys[1]}`, '-d', `${staging}FORMAT=pfx&PfxPassword=$3cr3t`]).body, '$3cr3t');
+      const leaf = curl(['-X', 'GET', `${base}/Api/Certificate/${c.subject}`, '-H', `apiKey:${c.apiKeys[0]}`, '-d', `${staging}Chain=false`]);
+      expect(leaf.body.match(/BEGIN CERTIFICATE/g)).toHaveLength(1);
+      expect(serialOf(leaf.body)).toBe(serial);
+      // A password of blanks is refused as Certera refused it.
+      const blank = curl(['-X', 'GET', `${base}/api/certificate/${c.subject}`, '-H', `apiKey:${c.apiKeys[0]}`, '-d', `${staging}format=pfx&pfxPassword=%20`]);
+      expect(blank.status).toBe(400);
+      expect(JSON.parse(blank.body).field).toBe('pfxPassword');
+
+      // Get-Cert -CertName <subject> [-PfxPassword …] [-Staging]: Invoke-WebRequest puts -Body in the query of a GET.
+      const ps = { apiKey: c.apiKeys[1], 'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Microsoft Windows 10.0.17763; en-US) PowerShell/7.1.0' };
+      const getCert = await fetch(`${base}/api/certificate/${c.subject}?pfxPassword=${encodeURIComponent('!234SECRETbc123')}&format=pfx${c.staging ? '&staging=true' : ''}`, { headers: ps });
+      expect(getCert.status).toBe(200);
+      pfxHolds(await getCert.text(), '!234SECRETbc123');
+      expect(await (await fetch(`${base}/api/certificate/${c.subject}${c.staging ? '?staging=true' : ''}`, { headers: ps })).text()).toBe(c.chainPem);
+
+      // Keys by their name (Certera looked keys up by name): the docs' curl, -d format=der as a POST and as a GET.
+      expect(publicKeyOfKey(curl([`${base}/api/key/${c.keyName}`, '-H', `apiKey:${key.apiKeys[0]}`]).body)).toBe(publicKey);
+      for (const args of [['-d', 'format=der'], ['-X', 'GET', '-d', 'Format=der']]) {
+        const der = curl([...args, `${base}/Api/Key/${c.keyName}`, '-H', `apiKey:${key.apiKeys[1]}`]);
+        expect(der.status).toBe(200);
+        expect(openssl(['pkey', '-inform', 'DER', '-in', binaryFile(der.body), '-pubout'])).toBe(publicKey);
+      }
+    }
+    // Certera's connectivity check.
+    expect(curl([`${base}/api/test`])).toEqual({ status: 200, body: '' });
   });
 
   it('signs the administrator in with the Certera password and second factor, then stores a Certkeep hash of the password', async () => {

@@ -9,7 +9,8 @@ import { linkButton } from '../../../templates/components.ts';
 import { sessionOf } from '../session.ts';
 import { crossSiteReason } from '../same-origin.ts';
 
-const NOT_PAGES = /^\/(?:api\/|\.well-known\/|static\/|healthz$)/;
+// (/api/ in any case: the download API's paths match so, src/app.ts.)
+const NOT_PAGES = /^\/(?:[aA][pP][iI]\/|\.well-known\/|static\/|healthz$)/;
 
 const HEADINGS: Record<number, string> = {
   400: 'That request was not right',

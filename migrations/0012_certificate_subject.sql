@@ -1,0 +1,1 @@
+CREATE INDEX `certificates_subject` ON `certificates` ("domains" ->> '$[0]');
