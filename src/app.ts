@@ -25,16 +25,19 @@ import { withSecurityHeaders } from './http/security-headers.ts';
 import { refuseCrossSite, requireJsonBody } from './http/same-origin.ts';
 import { problemAsPage } from './http/pages/problem-page.ts';
 import { AGENT_REPORT_PATH, AGENT_SCRIPT_PATH, agentReport, agentScript, certificateConsumers } from './http/agent-api.ts';
+import { METRICS_PATH, countDownload, deleteMetricsTokenHandler, getMetricsToken, metricsEndpoint, postMetricsToken } from './http/metrics.ts';
 
 export type { App, RequestContext } from './http/context.ts';
 
-export type Zone = 'open' | 'api' | 'admin';
+export type Zone = 'open' | 'api' | 'admin' | 'metrics';
 
 /**
  * Which allow-list guards a path (SPEC §1, §2, §5, §4.8): challenge and health are always open,
  * and so is the agent script (that exact path only); the agent's report goes with the downloads.
+ * /metrics (§4.6) follows the admin list or the metrics token, which its handler checks.
  */
 export function zoneOf(pathname: string): Zone {
+  if (pathname === METRICS_PATH) return 'metrics';
   if (pathname.startsWith('/.well-known/acme-challenge/') || pathname === '/healthz' || pathname === AGENT_SCRIPT_PATH) return 'open';
   if (pathname.startsWith('/api/certificate/') || pathname.startsWith('/api/key/') || pathname === AGENT_REPORT_PATH) return 'api';
   return 'admin';
@@ -43,7 +46,7 @@ export function zoneOf(pathname: string): Zone {
 export function createApp(deps: Deps): App {
   const guard = (request: Request, ctx: HandlerContext): Response | undefined => {
     const zone = zoneOf(new URL(request.url).pathname);
-    if (zone === 'open') return undefined;
+    if (zone === 'open' || zone === 'metrics') return undefined;
     const list = zone === 'api' ? deps.allowApi : deps.allowAdmin;
     if (!list.allows(ctx.clientIp)) {
       deps.log.info('refused by allow-list', { zone, clientIp: ctx.clientIp });
@@ -66,6 +69,8 @@ export function createApp(deps: Deps): App {
     // but over HTTPS once there is HTTPS, so that it cannot be changed on the way.
     if (zoneOf(url.pathname) === 'open' && url.pathname !== AGENT_SCRIPT_PATH) return undefined;
     if (url.pathname.startsWith('/api/')) return problemResponse(403, 'use HTTPS: the API is not served over plain HTTP');
+    // Nor /metrics, whose token would have crossed in clear before any redirect.
+    if (url.pathname === METRICS_PATH) return problemResponse(403, 'use HTTPS: /metrics is not served over plain HTTP');
     url.protocol = 'https:';
     url.port = httpsPort === 443 ? '' : String(httpsPort);
     return new Response(null, { status: 308, headers: { location: url.href } });
@@ -76,6 +81,7 @@ export function createApp(deps: Deps): App {
     before: [requireHttps, guard, refuseCrossSite, requireJsonBody],
     catch: (err: unknown) => errorResponse(err, deps.log),
     finally: [
+      (response: Response, request: Request) => countDownload(deps, request, response),
       (response: Response, request: Request, ctx: HandlerContext) => problemAsPage(response, request, ctx),
       (response: Response, _request: unknown, ctx: HandlerContext) => withSecurityHeaders(response, { secure: ctx.secure }),
     ],
@@ -84,6 +90,7 @@ export function createApp(deps: Deps): App {
   router
     .get('/.well-known/acme-challenge/:token', acmeChallenge)
     .get('/healthz', healthz)
+    .all(METRICS_PATH, metricsEndpoint)
     .get('/api/certificate/:name', downloadCertificate)
     .post('/api/certificate/:name', downloadCertificate)
     .get('/api/key/:name', downloadKey)
@@ -93,6 +100,9 @@ export function createApp(deps: Deps): App {
     .post('/api/v1/setup', admin.setup)
     .all('/api/v1/*', admin.requireAdmin)
     .post('/api/v1/tokens', admin.createToken)
+    .get('/api/v1/metrics-token', getMetricsToken)
+    .post('/api/v1/metrics-token', postMetricsToken)
+    .delete('/api/v1/metrics-token', deleteMetricsTokenHandler)
     .get('/api/v1/accounts', admin.listAccounts)
     .post('/api/v1/accounts', admin.createAccount)
     .get('/api/v1/accounts/:name', admin.getAccount)

@@ -31,6 +31,7 @@ import { challengeRecordName } from './dns/names.ts';
 import { dnsDriverFor, findDnsProviderById } from './dns/providers.ts';
 import { waitUntilVisible } from './dns/visibility.ts';
 import type { DnsChallengeRecord, DnsProviderLog } from './dns/types.ts';
+import { orderEndedStatement, problemStatement } from '../metrics/counters.ts';
 
 export type OrderRow = typeof orders.$inferSelect;
 export type OrderReason = 'new' | 'renewal' | 'manual';
@@ -427,6 +428,7 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
       .where(eq(orders.id, order.id)),
     deps.db.db.delete(challenges).where(eq(challenges.orderId, order.id)),
     event(deps, order.id, 'info', `certificate ${leaf.serialNumber} stored, valid until ${leaf.notAfter.toISOString()}`),
+    orderEndedStatement(deps, order.reason, 'issued'),
   ]);
   try {
     await deps.onCertificateIssued?.(cert.id);
@@ -449,6 +451,7 @@ function finishOrder(deps: Deps, order: OrderRow, state: 'failed' | 'abandoned',
     deps.db.db.update(orders).set({ state, error: JSON.stringify(problem), updatedAt: now, finishedAt: now }).where(eq(orders.id, order.id)),
     deps.db.db.delete(challenges).where(eq(challenges.orderId, order.id)),
     event(deps, order.id, 'error', `${state}: ${problem.detail ?? problem.type}`),
+    orderEndedStatement(deps, order.reason, state),
   ] as const;
 }
 
@@ -482,6 +485,8 @@ async function recordFailure(
         updatedAt: now,
       })
       .where(eq(certificates.id, cert.id)),
+    // Every failed attempt counts its problem (/metrics), whether the order ends or resumes.
+    problemStatement(deps, failure.problem.type),
   ];
   if (order && !failure.retryable) {
     await clearDnsRecords(deps, order);
