@@ -39,6 +39,8 @@ export const LIST_REQUESTS = [
   'certificates page: a search',
   'dashboard',
   'API: dashboard (attention, expiry timeline)',
+  // Every series, one per certificate among them: its cost follows the number of certificates.
+  'metrics: a scrape',
 ] as const;
 export type ListRequest = (typeof LIST_REQUESTS)[number];
 
@@ -49,6 +51,8 @@ export interface ListsAt {
   rssMiB: number;
   /** How long making the certificates of this step took (domain layer, host stopped). */
   insertMs: number;
+  /** The size of a /metrics answer, in bytes. */
+  scrapeBytes: number;
 }
 
 export interface ListsResult {
@@ -89,7 +93,7 @@ export async function runLists(lab: Lab, opts: { counts: number[]; samples: numb
     for (const [i, site] of sites.entries()) {
       const rss = sampleRss(hosts[i].process.pid);
       await sleep(1000);
-      runs.push({ count: site.count, medianMs: medianMs[i], rssMiB: Math.max(...rss.stop()), insertMs: site.insertMs });
+      runs.push({ count: site.count, medianMs: medianMs[i], rssMiB: Math.max(...rss.stop()), insertMs: site.insertMs, scrapeBytes: scrapeBytes.get(clients[i])?.['metrics: a scrape'] ?? 0 });
     }
     return { samples: opts.samples, runs };
   } catch (err) {
@@ -145,6 +149,9 @@ async function makeCertificates(dataDir: string, from: number, to: number, realN
 
 type Requests = Record<ListRequest, () => Promise<number>>;
 
+/** The size of the last answer of each request, per site. */
+const scrapeBytes = new WeakMap<Requests, Partial<Record<ListRequest, number>>>();
+
 /** Each request as a function that sends it once and answers its time in ms (checking the answer). */
 async function requestsOf(host: NodeHostUnderTest, token: string, count: number): Promise<Requests> {
   const base = host.baseUrl;
@@ -165,8 +172,12 @@ async function requestsOf(host: NodeHostUnderTest, token: string, count: number)
     'certificates page: a search': [`/certificates?q=${needle}`, page],
     dashboard: ['/', page],
     'API: dashboard (attention, expiry timeline)': ['/api/v1/dashboard', bearer],
+    // From the allow-list (loopback), as a Prometheus on the same machine scrapes.
+    'metrics: a scrape': ['/metrics', {}],
   };
   const requests = {} as Requests;
+  const bytes: Partial<Record<ListRequest, number>> = {};
+  scrapeBytes.set(requests, bytes);
   for (const label of LIST_REQUESTS) {
     const [path, headers] = paths[label];
     requests[label] = async () => {
@@ -176,6 +187,8 @@ async function requestsOf(host: NodeHostUnderTest, token: string, count: number)
       const ms = performance.now() - started;
       if (res.status !== 200) throw new Error(`${label}: ${res.status} ${body.slice(0, 300)}`);
       if (label.includes('search') && !body.includes(needle)) throw new Error(`${label}: ${needle} not found`);
+      if (label.startsWith('metrics') && !body.includes(`certkeep_certificate_expires_in_seconds{certificate="${nameOf(count - 1)}"}`)) throw new Error(`${label}: ${nameOf(count - 1)} not in the scrape`);
+      bytes[label] = body.length;
       return ms;
     };
   }
@@ -200,6 +213,7 @@ export function printLists(result: ListsResult): void {
   const rows = LIST_REQUESTS.map((label) => [label, ...result.runs.map((r) => fmtMs(r.medianMs[label]))]);
   rows.push(['RSS after the requests', ...result.runs.map((r) => `${r.rssMiB.toFixed(1)} MiB`)]);
   rows.push(['making the certificates', ...result.runs.map((r) => fmtMs(r.insertMs))]);
+  rows.push(['size of a /metrics answer', ...result.runs.map((r) => `${((r.scrapeBytes ?? 0) / 1024).toFixed(0)} KiB`)]);
   const widths = header.map((_, i) => Math.max(header[i].length, ...rows.map((row) => row[i].length)));
   for (const row of [header, ...rows]) console.log(row.map((c, i) => c.padEnd(widths[i])).join('  '));
 }
@@ -209,7 +223,7 @@ export function listRows(result: ListsResult): SummaryRow[] {
   const small = result.runs[0];
   const large = result.runs[result.runs.length - 1];
   if (!small || !large || small === large) return [];
-  const rows: SummaryRow[] = LIST_REQUESTS.map((label) => {
+  const rows: SummaryRow[] = LIST_REQUESTS.filter((label) => !label.startsWith('metrics')).map((label) => {
     const ratio = large.medianMs[label] / small.medianMs[label];
     return {
       benchmark: `lists: ${label} at ${large.count.toLocaleString('en-US')}`,
@@ -219,6 +233,16 @@ export function listRows(result: ListsResult): SummaryRow[] {
       target: '≤ 25 ms and ≤ 2×',
       met: large.medianMs[label] <= 25 && ratio <= 2,
     };
+  });
+  // A scrape lists every certificate: it grows with them by nature; the target is an absolute one.
+  const scrape = 'metrics: a scrape';
+  rows.push({
+    benchmark: `lists: /metrics scrape at ${large.count.toLocaleString('en-US')}`,
+    certkeep: fmtMs(large.medianMs[scrape]),
+    anchor: `at ${small.count}: ${fmtMs(small.medianMs[scrape])}`,
+    ratio: `${(large.medianMs[scrape] / small.medianMs[scrape]).toFixed(2)}×`,
+    target: '≤ 250 ms',
+    met: large.medianMs[scrape] <= 250,
   });
   const grown = large.rssMiB - small.rssMiB;
   rows.push({

@@ -13,6 +13,7 @@ import { LiveSettings } from './reload.ts';
 import { ScheduledBackups } from './backup/schedule.ts';
 import { createRequestListener } from './http-adapter.ts';
 import { SiteTls } from './site-tls.ts';
+import { NodeHostMetrics } from './metrics.ts';
 import { enableDownloadCache } from '../src/http/download-cache.ts';
 import { flushDownloadAudit } from '../src/domain/download-audit.ts';
 import { databaseFilePath, walVersion } from './db-version.ts';
@@ -40,6 +41,8 @@ export async function serve(settings: Settings): Promise<RunningServer> {
     const backups = new ScheduledBackups({ dataDir: settings.dataDir, databaseUrl: settings.databaseUrl, deps, hours: settings.backupHours, keep: settings.backupKeep });
     deps.backups = backups;
     live.attach(deps, backups);
+    const hostMetrics = new NodeHostMetrics();
+    deps.hostMetrics = hostMetrics;
     for (const warning of settings.warnings) log.warn(warning);
     enableDownloadMemory(settings, deps);
     const onError = (err: unknown) => log.error('request failed', { err });
@@ -94,6 +97,7 @@ export async function serve(settings: Settings): Promise<RunningServer> {
         clearInterval(timer);
         clearInterval(siteCheck);
         scheduler.stop();
+        hostMetrics.stop();
         const stoppingBackups = backups.stop();
         const servers = httpsServer ? [httpServer, httpsServer] : [httpServer];
         const closing = servers.map(close);

@@ -33,10 +33,11 @@ import { AGENT_REPORT_PATH, AGENT_SCRIPT_PATH, agentReport, agentScript, allCons
 import { consumersPages } from './http/pages/consumers.ts';
 import * as notifications from './http/notifications-api.ts';
 import { notificationsPages } from './http/pages/notifications.ts';
+import { METRICS_PATH, countDownload, deleteMetricsTokenHandler, getMetricsToken, metricsEndpoint, postMetricsToken } from './http/metrics.ts';
 
 export type { App, RequestContext } from './http/context.ts';
 
-export type Zone = 'open' | 'api' | 'admin';
+export type Zone = 'open' | 'api' | 'admin' | 'metrics';
 
 /**
  * The download API's paths match in any case, as Certera's (ASP.NET Core routing) did:
@@ -51,9 +52,11 @@ const CERTERA_TEST = /^\/api\/test\/*$/i;
 /**
  * Which allow-list guards a path (SPEC §1, §2, §5, §4.8): challenge and health are always open,
  * and so are the agent script (that exact path only) and Certera's `/api/test`; the download API
- * (its paths in any case) and the agent's report follow the download allow-list.
+ * (its paths in any case) and the agent's report follow the download allow-list. /metrics (§4.6)
+ * follows the admin list or the metrics token, which its handler checks.
  */
 export function zoneOf(pathname: string): Zone {
+  if (pathname === METRICS_PATH) return 'metrics';
   if (pathname.startsWith('/.well-known/acme-challenge/') || pathname === '/healthz' || pathname === AGENT_SCRIPT_PATH || CERTERA_TEST.test(pathname)) return 'open';
   if (DOWNLOAD_PREFIX.test(pathname) || pathname === AGENT_REPORT_PATH) return 'api';
   return 'admin';
@@ -62,7 +65,7 @@ export function zoneOf(pathname: string): Zone {
 export function createApp(deps: Deps): App {
   const guard = (request: Request, ctx: HandlerContext): Response | undefined => {
     const zone = zoneOf(new URL(request.url).pathname);
-    if (zone === 'open') return undefined;
+    if (zone === 'open' || zone === 'metrics') return undefined;
     const list = zone === 'api' ? deps.allowApi : deps.allowAdmin;
     if (!list.allows(ctx.clientIp)) {
       deps.log.info('refused by allow-list', { zone, clientIp: ctx.clientIp });
@@ -85,6 +88,8 @@ export function createApp(deps: Deps): App {
     // but over HTTPS once there is HTTPS, so that it cannot be changed on the way.
     if (zoneOf(url.pathname) === 'open' && url.pathname !== AGENT_SCRIPT_PATH) return undefined;
     if (/^\/api\//i.test(url.pathname)) return problemResponse(403, 'use HTTPS: the API is not served over plain HTTP');
+    // Nor /metrics, whose token would have crossed in clear before any redirect.
+    if (url.pathname === METRICS_PATH) return problemResponse(403, 'use HTTPS: /metrics is not served over plain HTTP');
     url.protocol = 'https:';
     url.port = httpsPort === 443 ? '' : String(httpsPort);
     return new Response(null, { status: 308, headers: { location: url.href } });
@@ -95,6 +100,7 @@ export function createApp(deps: Deps): App {
     before: [requireHttps, guard, refuseCrossSite, requireJsonBody],
     catch: (err: unknown) => errorResponse(err, deps.log),
     finally: [
+      (response: Response, request: Request) => countDownload(deps, request, response),
       (response: Response, request: Request, ctx: HandlerContext) => problemAsPage(response, request, ctx),
       (response: Response, _request: unknown, ctx: HandlerContext) => withSecurityHeaders(response, { secure: ctx.secure }),
     ],
@@ -113,11 +119,15 @@ export function createApp(deps: Deps): App {
     ['GET', CERTERA_TEST, [certeraTest]],
   );
   router
+    .all(METRICS_PATH, metricsEndpoint)
     .post(AGENT_REPORT_PATH, agentReport)
     .all(AGENT_SCRIPT_PATH, agentScript)
     .post('/api/v1/setup', admin.setup)
     .all('/api/v1/*', admin.requireAdmin)
     .post('/api/v1/tokens', admin.createToken)
+    .get('/api/v1/metrics-token', getMetricsToken)
+    .post('/api/v1/metrics-token', postMetricsToken)
+    .delete('/api/v1/metrics-token', deleteMetricsTokenHandler)
     .get('/api/v1/accounts', admin.listAccounts)
     .post('/api/v1/accounts', admin.createAccount)
     .get('/api/v1/accounts/:name', admin.getAccount)

@@ -8,6 +8,7 @@ import type { DnsResolver } from './dns/index.ts';
 import type { Rfc2136Client, RunScript } from './domain/dns/types.ts';
 import type { Outbound } from './net/outbound.ts';
 import type { TlsScan } from './domain/tracking/scan-types.ts';
+import type { HostMetrics } from './metrics/host.ts';
 
 /**
  * Where the dns-01 propagation check looks: `servers` given (CERTKEEP_DNS_SERVERS) means "these
@@ -135,6 +136,11 @@ export interface Deps {
   tlsScan?: TlsScan;
   /** Node host only: scheduled backups to list and download. */
   backups?: Backups;
+  /**
+   * Node host only: its process's figures and download counts for /metrics (src/metrics). Absent
+   * on the Worker, whose /metrics holds the database's figures only.
+   */
+  hostMetrics?: HostMetrics;
   /** Per-host caches (ACME clients keep their directory and nonces warm between orders). */
   caches: {
     acmeClients: Map<string, AcmeClient>;

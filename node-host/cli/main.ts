@@ -9,6 +9,8 @@ import { databaseFilePath } from '../db-version.ts';
 import { serve } from '../serve.ts';
 import { isSetupDone, runSetup } from '../../src/domain/setup.ts';
 import { createAdminToken } from '../../src/domain/tokens.ts';
+import { createMetricsToken } from '../../src/domain/metrics-token.ts';
+import { CLI_ACTOR } from '../../src/domain/audit.ts';
 import { changePassword, findUserByEmail, unlockUser } from '../../src/domain/sessions.ts';
 import { createLogger } from '../../src/log.ts';
 import { CertkeepError } from '../../src/errors.ts';
@@ -165,14 +167,16 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   token: {
-    usage: 'certkeep token create [--name N]',
-    summary: 'print a new admin API token',
-    options: { name: { type: 'string' } },
+    usage: 'certkeep token create [--name N] | certkeep token create --metrics',
+    summary: 'print a new admin API token; with --metrics, the token that opens /metrics only (it replaces the one before)',
+    options: { name: { type: 'string' }, metrics: { type: 'boolean' } },
     async run(v, positionals) {
-      if (positionals[0] !== 'create' || positionals.length !== 1) throw new UsageError('expected: certkeep token create [--name N]');
+      if (positionals[0] !== 'create' || positionals.length !== 1) throw new UsageError('expected: certkeep token create [--name N], or certkeep token create --metrics');
+      if (v.metrics && v.name !== undefined) throw new UsageError('--metrics takes no --name: there is one metrics token');
       const core = await openSetUpInstallation();
       try {
-        await emitToken(await createAdminToken(core.deps, BY_CLI, v.name ? String(v.name) : 'cli'), undefined);
+        if (v.metrics) await emitToken(await createMetricsToken(core.deps, BY_CLI), undefined);
+        else await emitToken(await createAdminToken(core.deps, BY_CLI, v.name ? String(v.name) : 'cli'), undefined);
       } finally {
         core.db.close();
       }

@@ -3,7 +3,7 @@
 // bound into at-rest encryption), times are integer milliseconds since the epoch, JSON lives in
 // text columns, booleans are integers 0/1.
 import { sql } from 'drizzle-orm';
-import { sqliteTable, text, integer, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { sqliteTable, text, integer, index, uniqueIndex, primaryKey } from 'drizzle-orm/sqlite-core';
 
 const createdAt = () => integer('created_at').notNull();
 const updatedAt = () => integer('updated_at').notNull();
@@ -651,3 +651,21 @@ export const trackingAnchors = sqliteTable('tracking_anchors', {
   pem: text('pem').notNull(),
   createdAt: createdAt(),
 });
+
+/**
+ * Counters for /metrics (src/metrics): one row per series, `value` raised by one upsert in the
+ * same batch as what it counts (an order's end, a failed attempt), so that a counter survives
+ * restarts, is the same on every host sharing the database, never goes down when the rows it
+ * counted are deleted, and a scrape reads a few rows instead of counting history.
+ */
+export const metricCounters = sqliteTable(
+  'metric_counters',
+  {
+    /** The metric's name: `certkeep_orders_total`. */
+    name: text('name').notNull(),
+    /** The series' labels as JSON with its keys sorted: `{"outcome":"issued","reason":"new"}`. */
+    labels: text('labels').notNull(),
+    value: integer('value').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.labels] })],
+);

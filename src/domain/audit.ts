@@ -64,6 +64,8 @@ export const AUDIT_ACTIONS = {
   'setup.complete': 'setup was completed',
   'token.create': 'an admin API token was made',
   'settings.update': 'settings were changed',
+  'metrics-token.create': 'a metrics token was made (replacing the one before)',
+  'metrics-token.delete': 'the metrics token was removed',
   'account.create': 'an ACME account was registered',
   'account.pace': "an ACME account's pace of new orders was changed",
   'account.key-rollover': "an ACME account's key was replaced at the CA",

@@ -36,6 +36,7 @@ import { eventStatement, eventsWritten } from './events.ts';
 import { renewalFailedEvent, renewedEvent } from './notifications/certificate-events.ts';
 import { firstExpiryCheck } from './notifications/expiry.ts';
 import { markConsumersBehind } from './consumers.ts';
+import { orderEndedStatement, problemStatement } from '../metrics/counters.ts';
 
 export type OrderRow = typeof orders.$inferSelect;
 export type OrderReason = 'new' | 'renewal' | 'manual';
@@ -446,6 +447,7 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
     ...tracked,
     // None of its consumers has this serial yet (SPEC §4.5: stale after staleHours).
     markConsumersBehind(deps, cert.id, now),
+    orderEndedStatement(deps, order.reason, 'issued'),
   ]);
   eventsWritten(deps);
   try {
@@ -469,6 +471,7 @@ function finishOrder(deps: Deps, order: OrderRow, state: 'failed' | 'abandoned',
     deps.db.db.update(orders).set({ state, error: JSON.stringify(problem), updatedAt: now, finishedAt: now }).where(eq(orders.id, order.id)),
     deps.db.db.delete(challenges).where(eq(challenges.orderId, order.id)),
     event(deps, order.id, 'error', `${state}: ${problem.detail ?? problem.type}`),
+    orderEndedStatement(deps, order.reason, state),
   ] as const;
 }
 
@@ -509,6 +512,8 @@ async function recordFailure(
       })
       .where(eq(certificates.id, cert.id)),
     eventStatement(deps, renewalFailedEvent(fresh, { problem: failure.problem, failingSince, failures: Math.max(failures, 1), nextAttemptAt, caPausedUntil: pausedUntil, now })),
+    // Every failed attempt counts its problem (/metrics), whether the order ends or resumes.
+    problemStatement(deps, failure.problem.type),
   ];
   if (order && !failure.retryable) {
     await clearDnsRecords(deps, order);

@@ -10,10 +10,11 @@ export function newId(): string {
 
 /**
  * Admin tokens and download API keys: 192 random bits, prefixed so they are recognisable in leaks
- * and to people: `ckt_` an admin token, `ckc_` a certificate's API key, `ckk_` a key's. (`cka_`
- * API keys, made before the two kinds had their own prefixes, keep working; none are made now.)
+ * and to people: `ckt_` an admin token, `ckc_` a certificate's API key, `ckk_` a key's, `ckm_` the
+ * metrics token (opens /metrics only). (`cka_` API keys, made before the two kinds had their own
+ * prefixes, keep working; none are made now.)
  */
-export type SecretPrefix = 'ckt' | 'ckc' | 'ckk';
+export type SecretPrefix = 'ckt' | 'ckc' | 'ckk' | 'ckm';
 export function newSecret(prefix: SecretPrefix): string {
   return `${prefix}_${toBase64Url(randomBytes(24))}`;
 }
@@ -32,5 +33,5 @@ export function hashesEqual(a: string, b: string): boolean {
 
 /** Well-formed secrets only: rejects empty, short, long or foreign-looking values before hashing. */
 export function looksLikeSecret(value: string | null | undefined): value is string {
-  return typeof value === 'string' && /^ck[tack]_[A-Za-z0-9_-]{32}$/.test(value);
+  return typeof value === 'string' && /^ck[tackm]_[A-Za-z0-9_-]{32}$/.test(value);
 }

@@ -414,3 +414,20 @@ export async function nextDueTime(deps: Deps, now: number): Promise<number | nul
   const times = [renew[0]?.t, retry[0]?.t, ari[0]?.t, opening].filter((t): t is number => typeof t === 'number');
   return times.length ? Math.min(...times) : null;
 }
+
+/**
+ * The work waiting (/metrics): how many certificates are due now and since when the one waiting
+ * longest has been due (its creation when never issued, its renewal time, or the end of its
+ * back-off, whichever is later). Unlike dueCertificates it counts certificates whose account the
+ * CA paused or whose pace is reached: they are overdue all the same. One aggregate over the due
+ * candidates' indexes.
+ */
+export async function dueSummary(deps: Deps): Promise<{ due: number; oldestDueAt: number | null }> {
+  const now = deps.now();
+  const since = sql`max(case when ${certificates.pem} is null then ${certificates.createdAt} when ${certificates.renewAt} <= ${now} then ${certificates.renewAt} else ${now} end, coalesce(${certificates.nextAttemptAt}, 0))`;
+  const [row] = await deps.db.db
+    .select({ due: sql<number>`count(*)`, oldest: sql<number | null>`min(${since})` })
+    .from(certificates)
+    .where(dueNow(now));
+  return { due: Number(row?.due ?? 0), oldestDueAt: row?.oldest === null || row?.oldest === undefined ? null : Number(row.oldest) };
+}
