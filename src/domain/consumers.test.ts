@@ -6,6 +6,7 @@
 // serial; staleness after a renewal raises consumer.stale once per consumer and serial (time
 // driven through the clock of the deps); a failed install raises consumer.install_failed once;
 // every list and the tick's query walk an index.
+import { BY_CLI } from './audit.ts';
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { drizzle } from 'drizzle-orm/libsql/sqlite3';
@@ -73,12 +74,12 @@ async function fixture(): Promise<Fixture> {
     id: 'acct', name: 'default', directoryUrl: 'https://ca.example/dir', email: null, staging: false, termsOfServiceAgreed: true,
     accountUrl: 'https://ca.example/acct/1', status: 'valid', keyType: 'ec-p256', keySealed: 'unused', nextKeySealed: null, eabKid: null, createdAt: clock.now, updatedAt: clock.now,
   });
-  const created = await createCertificate(deps, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
+  const created = await createCertificate(deps, BY_CLI, { name: 'www', domains: ['www.example.com'], challenge: 'http-01' });
   await deps.db.db
     .update(certificates)
     .set({ status: 'valid', pem: PEM1, serial: 'aa01', notBefore: clock.now - HOUR, notAfter: clock.now + 90 * 24 * HOUR, renewAt: clock.now + 60 * 24 * HOUR })
     .where(eq(certificates.name, 'www'));
-  const token = await createAdminToken(deps, 'consumers');
+  const token = await createAdminToken(deps, BY_CLI, 'consumers');
   const app = createApp(deps);
   // As node-host/serve.ts does; the log is taken as settled at once (no quiet period to wait).
   const version = walVersion(file, () => Date.now() + 60_000);

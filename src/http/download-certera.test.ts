@@ -4,6 +4,7 @@
 // pfxPassword refused, GET /api/test open, a certificate found by its subject — along an index,
 // and from memory on a host that keeps downloads in memory. The same behaviours on both real
 // hosts, through curl: test/contract/certera-compat.test.ts.
+import { BY_CLI } from '../domain/audit.ts';
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { drizzle } from 'drizzle-orm/libsql/sqlite3';
@@ -57,7 +58,7 @@ const block = (text: string) => `-----BEGIN CERTIFICATE-----\n${btoa(text)}\n---
 
 /** A certificate as if issued: its chain stored, served with its own key. */
 async function issued(name: string, domains: string[], account?: string): Promise<Issued> {
-  const made = await createCertificate(deps, { name, domains, challenge: 'http-01', account });
+  const made = await createCertificate(deps, BY_CLI, { name, domains, challenge: 'http-01', account });
   const leaf = block(`leaf of ${name}`);
   const pem = leaf + block('intermediate');
   await deps.db.db.update(certificates).set({ pem, status: 'valid', servedKeyId: made.row.keyId }).where(eq(certificates.id, made.row.id));
@@ -218,7 +219,7 @@ describe('a certificate asked for by its subject', () => {
   });
 
   it('is looked up along the certificates_subject index, not by reading the certificates', async () => {
-    for (let i = 0; i < 30; i++) await createCertificate(deps, { name: `c${i}`, domains: [`c${i}.example.com`], challenge: 'http-01' });
+    for (let i = 0; i < 30; i++) await createCertificate(deps, BY_CLI, { name: `c${i}`, domains: [`c${i}.example.com`], challenge: 'http-01' });
     const www = await issued('www', ['www.example.com']);
     sent.length = 0;
     expect((await call('/api/certificate/www.example.com', { headers: { apikey: www.apiKeys[0] } })).status).toBe(200);

@@ -4,7 +4,7 @@
 // carries its PEM).
 import { and, isNotNull, lte, sql } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
-import { certificates } from '../db/schema.ts';
+import { certificates, notificationDeliveries } from '../db/schema.ts';
 import type { CertificateStatus } from '../domain/certificates.ts';
 import { dueSummary } from '../jobs/scheduler.ts';
 import { ACME_PROBLEMS_TOTAL, ORDERS_TOTAL, readCounters } from './counters.ts';
@@ -114,20 +114,12 @@ export async function collectMetrics(deps: Deps): Promise<MetricFamily[]> {
   return families;
 }
 
-/** Whether the notification deliveries table exists yet, remembered once it does. */
-const deliveriesTable = new WeakMap<Deps, boolean>();
-
 /**
- * Deliveries by state, from the notifications' delivery log (`notification_deliveries`, with a
- * `state` column): no series while this database has no such table.
+ * Deliveries by state, from the notifications' delivery log: one walk of its (state, id) index,
+ * which reads no delivery row.
  */
 async function deliveryStates(deps: Deps): Promise<Sample[]> {
-  if (!deliveriesTable.get(deps)) {
-    const found = await deps.db.db.all<{ name: string }>(sql`select name from sqlite_master where type = 'table' and name = 'notification_deliveries'`);
-    if (found.length === 0) return [];
-    deliveriesTable.set(deps, true);
-  }
-  const rows = await deps.db.db.all<{ state: string; n: number }>(sql`select state, count(*) as n from notification_deliveries group by state`);
+  const rows = await deps.db.db.all<{ state: string; n: number }>(sql`select ${notificationDeliveries.state} as state, count(*) as n from ${notificationDeliveries} group by ${notificationDeliveries.state}`);
   const byState = new Map(rows.map((r) => [String(r.state), Number(r.n)]));
   const states = [...DELIVERY_STATES, ...[...byState.keys()].filter((s) => !(DELIVERY_STATES as readonly string[]).includes(s))];
   return states.map((state) => ({ labels: { state }, value: byState.get(state) ?? 0 }));

@@ -3,6 +3,7 @@
 // and lag), the database counters and their bounded labels, the delivery log once its table
 // exists, the download counts, who may read it (allow-list, metrics token, admin token, guessing)
 // and what a scrape costs: the same few queries at 7 certificates as at 47, each along an index.
+import { BY_CLI } from '../domain/audit.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { drizzle } from 'drizzle-orm/libsql/sqlite3';
 import { eq, sql } from 'drizzle-orm';
@@ -15,7 +16,7 @@ import type { Deps } from '../deps.ts';
 import { parseIpList } from '../http/ip.ts';
 import { createCertificate } from '../domain/certificates.ts';
 import { createAdminToken } from '../domain/tokens.ts';
-import { SYSTEM_ACTOR } from '../domain/audit.ts';
+import { BY_SYSTEM } from '../domain/audit.ts';
 import { createMetricsToken } from '../domain/metrics-token.ts';
 import { offlineDeps } from '../../test/harness/deps.ts';
 import { makeTempDir } from '../../test/harness/tmp.ts';
@@ -55,7 +56,7 @@ async function fixture(): Promise<Fixture> {
     id: 'acct', name: 'default', directoryUrl: 'https://ca.example/dir', email: null, staging: false, termsOfServiceAgreed: true,
     accountUrl: 'https://ca.example/acct/1', status: 'valid', keyType: 'ec-p256', keySealed: 'unused', nextKeySealed: null, eabKid: null, createdAt: f.now, updatedAt: f.now,
   });
-  f.adminToken = await createAdminToken(f.deps, 'metrics-test');
+  f.adminToken = await createAdminToken(f.deps, BY_CLI, 'metrics-test');
   f.app = createApp(f.deps);
   f.call = async (path, opts = {}) => {
     const res = await f.app.fetch(new Request(`http://127.0.0.1${path}`, { method: opts.method ?? 'GET', headers: opts.headers, body: opts.body }), {
@@ -86,7 +87,7 @@ async function shape(name: string, set: Partial<typeof certificates.$inferInsert
 }
 
 async function make(name: string) {
-  await createCertificate(f.deps, { name, domains: [`${name}.example.com`], challenge: 'http-01' });
+  await createCertificate(f.deps, BY_CLI, { name, domains: [`${name}.example.com`], challenge: 'http-01' });
 }
 
 const issued = (notAfter: number, renewAt: number) => ({ status: 'valid' as const, pem: 'PEM', serial: '01', notBefore: notAfter - 90 * DAY, notAfter, renewAt });
@@ -191,11 +192,14 @@ describe('what a scrape says', () => {
     expect(problemTypeLabel('urn:certkeep:problem:whatever-a-ca-says')).toBe('other');
   });
 
-  it('shows no delivery series until the notifications table exists, then one per state', async () => {
-    expect([...(await f.scrape()).keys()].some((k) => k.startsWith('certkeep_notification_deliveries'))).toBe(false);
-    // The notifications work adds this table (its own migration); its shape as far as /metrics reads it.
-    await f.opened.client.execute('create table notification_deliveries (id integer primary key, state text not null)');
-    await f.opened.client.execute("insert into notification_deliveries (state) values ('sent'), ('sent'), ('failed')");
+  it('shows the delivery log by state, every state from zero', async () => {
+    const zero = await f.scrape();
+    for (const state of ['pending', 'sent', 'failed']) expect(zero.get(seriesKey('certkeep_notification_deliveries', { state }))).toBe(0);
+    const delivery = (state: string, n: number) =>
+      `(${n}, 'certificate.renewed', 'c1', 'ops', 'webhook', '${state}', 1, 0, 0)`;
+    await f.opened.client.execute(
+      `insert into notification_deliveries (event_id, event_type, channel_id, channel_name, channel_type, state, attempts, created_at, updated_at) values ${[delivery('sent', 1), delivery('sent', 2), delivery('failed', 3)].join(', ')}`,
+    );
     const m = await f.scrape();
     expect(m.get(seriesKey('certkeep_notification_deliveries', { state: 'pending' }))).toBe(0);
     expect(m.get(seriesKey('certkeep_notification_deliveries', { state: 'sent' }))).toBe(2);
@@ -242,7 +246,7 @@ describe('who may read /metrics', () => {
     const stored = await f.deps.db.db.select().from(settings).where(eq(settings.key, 'metricsToken'));
     expect(stored[0].value).not.toContain(first);
 
-    const second = await createMetricsToken(f.deps, SYSTEM_ACTOR);
+    const second = await createMetricsToken(f.deps, BY_SYSTEM);
     expect((await f.call('/metrics', { from: OUTSIDE, headers: bearer(first) })).status).toBe(401);
     expect((await f.call('/metrics', { from: OUTSIDE, headers: bearer(second) })).status).toBe(200);
     // The token opens /metrics only.
@@ -277,7 +281,7 @@ describe('who may read /metrics', () => {
 
   it('is not served over plain HTTP to another machine once HTTPS is up, as the API is not', async () => {
     f.deps.httpsPort = () => 8443;
-    const token = await createMetricsToken(f.deps, SYSTEM_ACTOR);
+    const token = await createMetricsToken(f.deps, BY_SYSTEM);
     const res = await f.call('/metrics', { from: OUTSIDE, headers: bearer(token) });
     expect(res.status).toBe(403);
     expect(JSON.parse(res.text).detail).toMatch(/use HTTPS/);

@@ -3,6 +3,7 @@
 // that allows loopback only, with names resolved by `resolve` (by default every name is
 // 127.0.0.1, as challtestsrv answers for the hosts under test), so that a scan never leaves this
 // machine. `worker: true` gives the Worker's deps instead: no scanner.
+import { BY_CLI } from '../../src/domain/audit.ts';
 import { drizzle } from 'drizzle-orm/libsql/sqlite3';
 import { openDatabase, type OpenedDatabase } from '../../node-host/db.ts';
 import { nodeTlsScan } from '../../node-host/tls-scan.ts';
@@ -57,7 +58,7 @@ export async function trackingApp(opts: { worker?: boolean; resolve?: ResolveAll
     id: 'acct', name: 'default', directoryUrl: 'https://ca.example/dir', email: null, staging: false, termsOfServiceAgreed: true,
     accountUrl: 'https://ca.example/acct/1', status: 'valid', keyType: 'ec-p256', keySealed: 'unused', nextKeySealed: null, eabKid: null, createdAt: clock.now, updatedAt: clock.now,
   });
-  const token = await createAdminToken(deps, 'tracking');
+  const token = await createAdminToken(deps, BY_CLI, 'tracking');
   const app = createApp(deps);
   const background: Array<Promise<unknown>> = [];
   return {

@@ -5,6 +5,7 @@
 // where it must not go. The app runs in this process with the node host's real scanner
 // (test/harness/tracking-app.ts); what a user sees is checked: the API's items, the history, and
 // the event rows the notifications would send.
+import { BY_CLI } from '../../src/domain/audit.ts';
 import { once } from 'node:events';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,7 +38,7 @@ beforeAll(async () => {
   intermediate = await makeCa('Tracking Test Intermediate', root);
   // A certificate Certkeep obtained from this CA: the top of its chain (the intermediate) is one
   // of Certkeep's own CAs from now on, the way Pebble's is in the contract suite.
-  const { row } = await createCertificate(f.deps, { name: 'own', domains: ['own.example.test'], challenge: 'http-01' });
+  const { row } = await createCertificate(f.deps, BY_CLI, { name: 'own', domains: ['own.example.test'], challenge: 'http-01' });
   const own = await makeLeaf({ names: ['own.example.test'], issuer: intermediate });
   await f.deps.db.db.update(certificates).set({ status: 'valid', pem: own.pem + intermediate.pem }).where(eq(certificates.id, row.id));
   await backfillIssued(f.deps);

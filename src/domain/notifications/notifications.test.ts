@@ -2,6 +2,7 @@
 // node host's own outgoing-request transport to HTTPS receivers on 127.0.0.1 (the test CA's
 // certificate), and its nodemailer mailer to an SMTP server (smtp-server, the mails parsed with
 // mailparser). Time is the deps' clock, moved by the tests; waiting is for requests and mails.
+import { BY_CLI } from '../audit.ts';
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
@@ -70,7 +71,7 @@ beforeAll(async () => {
     hostId: 'host-a',
   });
   app = createApp(deps);
-  token = await createAdminToken(deps, 'tests');
+  token = await createAdminToken(deps, BY_CLI, 'tests');
 });
 afterAll(async () => {
   opened?.close();

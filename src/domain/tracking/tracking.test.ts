@@ -4,6 +4,7 @@
 // the merged list paged in SQL along indexes (EXPLAIN QUERY PLAN), issued certificates tracked by
 // themselves (and filled in for those issued before tracking existed), and the expiry notices
 // found by time at the tick, once per threshold.
+import { BY_CLI } from '../audit.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import * as schema from '../../db/schema.ts';
@@ -183,7 +184,7 @@ describe('issued certificates', () => {
 
   /** A certificate with a served chain, as an order stores it. */
   async function issued(name: string, chainPem: string) {
-    const { row } = await createCertificate(f.deps, { name, domains: [`${name}.example.com`], challenge: 'http-01' });
+    const { row } = await createCertificate(f.deps, BY_CLI, { name, domains: [`${name}.example.com`], challenge: 'http-01' });
     await f.deps.db.db.update(certificates).set({ status: 'valid', pem: chainPem }).where(eq(certificates.id, row.id));
     return row;
   }
@@ -192,7 +193,7 @@ describe('issued certificates', () => {
     const ca = await makeCa('Issuing CA');
     const leaves = await Promise.all(['c1', 'c2', 'c3'].map((n) => makeLeaf({ names: [`${n}.example.com`], issuer: ca })));
     for (const [i, leaf] of leaves.entries()) await issued(`c${i + 1}`, leaf.pem + ca.pem);
-    await createCertificate(f.deps, { name: 'never', domains: ['never.example.com'], challenge: 'http-01' });
+    await createCertificate(f.deps, BY_CLI, { name: 'never', domains: ['never.example.com'], challenge: 'http-01' });
     expect(await backfillIssued(f.deps, 2)).toBe(2);
     expect(await backfillIssued(f.deps, 2)).toBe(2);
     expect(await backfillIssued(f.deps, 2)).toBe(0);
@@ -356,7 +357,7 @@ describe('expiry notices', () => {
     const leaf = await makeLeaf({ names: ['soon.example.com'], to: 20 });
     const upload = (await f.api('POST', '/api/v1/tracking', { pem: leaf.pem })).body.items[0];
     // A certificate Certkeep serves, expiring sooner: certificate.expiring is its notice, not this.
-    const served = await createCertificate(f.deps, { name: 'served', domains: ['served.example.com'], challenge: 'http-01' });
+    const served = await createCertificate(f.deps, BY_CLI, { name: 'served', domains: ['served.example.com'], challenge: 'http-01' });
     await f.deps.db.db.update(certificates).set({ status: 'valid', pem: (await makeLeaf({ names: ['served.example.com'], to: 5 })).pem }).where(eq(certificates.id, served.row.id));
     await backfillIssued(f.deps);
     const notAfter = Date.parse(upload.notAfter);

@@ -3,6 +3,7 @@
 // of the next 90 days, the numbers of each week right, bar heights in proportion, no inline style)
 // and its table, GET /api/v1/dashboard with the same numbers; the staleHours setting (page and
 // API) and the consumers page it links to.
+import { BY_CLI } from '../../domain/audit.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { acmeAccounts, certificates, consumers } from '../../db/schema.ts';
@@ -45,7 +46,7 @@ async function seed(list: Seed[]) {
     pausedUntil: now + DAY, pauseProblem: JSON.stringify({ type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many' }), createdAt: now, updatedAt: now,
   });
   for (const s of list) {
-    await createCertificate(f.deps, { name: s.name, domains: [`${s.name}.example.com`], challenge: 'http-01', account: s.account });
+    await createCertificate(f.deps, BY_CLI, { name: s.name, domains: [`${s.name}.example.com`], challenge: 'http-01', account: s.account });
     const lifetime = s.lifetime ?? 90 * DAY;
     await f.deps.db.db
       .update(certificates)
@@ -72,7 +73,7 @@ describe('the dashboard', () => {
       { name: 'soon', notAfter: now + 10 * DAY },
       { name: 'later', notAfter: now + 40 * DAY },
     ]);
-    await createCertificate(f.deps, { name: 'never', domains: ['never.example.com'], challenge: 'http-01' });
+    await createCertificate(f.deps, BY_CLI, { name: 'never', domains: ['never.example.com'], challenge: 'http-01' });
     await f.deps.db.db.update(certificates).set({ lastError: '{"type":"about:blank"}' }).where(eq(certificates.name, 'never'));
     const [cert] = await f.deps.db.db.select().from(certificates).where(eq(certificates.name, 'soon'));
     const consumer = (ip: string, fields: Partial<typeof consumers.$inferInsert>) => ({ id: newId(), certificateId: cert.id, apiKeySlot: 1, clientIp: ip, createdAt: now, updatedAt: now, ...fields });
@@ -139,7 +140,7 @@ describe('the dashboard', () => {
       { name: 'revoked', notAfter: inWeek(3), status: 'revoked' },
     ];
     await seed(seeds);
-    await createCertificate(f.deps, { name: 'never', domains: ['never.example.com'], challenge: 'http-01' });
+    await createCertificate(f.deps, BY_CLI, { name: 'never', domains: ['never.example.com'], challenge: 'http-01' });
 
     const weeks = Math.floor((now + TIMELINE_DAYS * DAY - weekStart(now)) / WEEK) + 1;
     expect(weeks === 13 || weeks === 14).toBe(true);
@@ -178,7 +179,7 @@ describe('the dashboard', () => {
     // The same numbers as a table, and through the API.
     const tableRows = [...res.text.matchAll(/<tr><td data-label="Week of">([\d-]+)<\/td><td class="numeric" data-label="Expiring">(\d+)<\/td><td class="numeric" data-label="Renewal planned">(\d+)<\/td><td class="numeric" data-label="At risk">(\d+)<\/td><\/tr>/g)];
     expect(tableRows.map((m) => [Number(m[2]), Number(m[4])])).toEqual(expected.map((w) => [w.expiring, w.atRisk]));
-    const token = await createAdminToken(f.deps, 'dashboard');
+    const token = await createAdminToken(f.deps, BY_CLI, 'dashboard');
     const api = await f.call('/api/v1/dashboard', { headers: { authorization: `Bearer ${token}` } }, false);
     expect(api.status).toBe(200);
     const body = JSON.parse(api.text);
@@ -203,7 +204,7 @@ describe('the staleHours setting', () => {
     expect(saved.status).toBe(303);
     expect((await f.call('/settings')).text).toMatch(/<input[^>]*name="staleHours"[^>]*value="6"/);
 
-    const token = await createAdminToken(f.deps, 'settings');
+    const token = await createAdminToken(f.deps, BY_CLI, 'settings');
     const api = (method: string, body?: unknown) =>
       f.call('/api/v1/settings', { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined }, false);
     expect(JSON.parse((await api('GET')).text).staleHours).toBe(6);

@@ -4,6 +4,7 @@
 // scanned at once (a node:tls server on loopback), "Scan now", stopping, the Worker's notice, and
 // the certificate page saying when a server still presents an earlier certificate ("renewed but
 // never deployed").
+import { BY_CLI } from '../../domain/audit.ts';
 import tls from 'node:tls';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
@@ -153,7 +154,7 @@ describe('the certificate page', () => {
     canScan();
     const ca = await makeCa('Renewal CA');
     const first = await makeLeaf({ names: ['app.example.com'], issuer: ca });
-    const { row } = await createCertificate(f.deps, { name: 'app', domains: ['app.example.com', '*.app.example.com'], challenge: 'http-01' });
+    const { row } = await createCertificate(f.deps, BY_CLI, { name: 'app', domains: ['app.example.com', '*.app.example.com'], challenge: 'http-01' });
     const store = async (leaf: Issued) => {
       await f.deps.db.batch([
         f.deps.db.db.update(certificates).set({ status: 'valid', pem: leaf.pem + ca.pem, serial: leaf.serial.replace(/^0+/, '').toLowerCase() }).where(eq(certificates.id, row.id)),
