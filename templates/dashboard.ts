@@ -36,10 +36,8 @@ export function attentionSection(a: Attention): Html {
       hint: `servers that have not fetched a renewed certificate ${a.staleHours} hours after its renewal`,
     },
     { count: a.failedInstalls, href: '/consumers?status=failed', one: 'failed install', many: 'failed installs', hint: "the agent's latest report says installing failed" },
+    { count: a.trackedProblems, href: '/tracking?status=problems', one: 'tracked server with a problem', many: 'tracked servers with a problem', hint: 'unreachable, untrusted chain or a name mismatch' },
   ];
-  if (a.trackedProblems !== null) {
-    lines.push({ count: a.trackedProblems, href: '/tracking?status=problem', one: 'tracked server with a problem', many: 'tracked servers with a problem', hint: 'unreachable, untrusted chain or a name mismatch' });
-  }
   const needing = lines.filter((l) => l.count > 0);
   const ordered = [...needing, ...lines.filter((l) => l.count === 0)];
   return html`<section aria-labelledby="attention"><h2 id="attention">Needs attention</h2>
@@ -62,7 +60,7 @@ export function shortDate(ms: number): string {
 
 /** What one week says in words: the group's <title> and the table's row agree. */
 export function weekWords(w: TimelineWeek): string {
-  const tracked = w.tracked ? `; ${w.tracked} tracked` : '';
+  const tracked = w.tracked ? `; ${w.tracked} tracked on servers or uploaded` : '';
   if (w.expiring === 0) return `Week of ${shortDate(w.start)}: no certificate expires${tracked}`;
   return `Week of ${shortDate(w.start)}: ${w.expiring} expire${w.expiring === 1 ? 's' : ''}; renewal planned for ${w.planned}, at risk ${w.atRisk}${tracked}`;
 }
@@ -72,7 +70,7 @@ export function weekWords(w: TimelineWeek): string {
  * about 400 units: text of 10–11 units stays about 10 px at 360 px wide); app.css caps its width
  * on a desktop.
  */
-export const CHART = { slot: 28, bar: 18, left: 6, top: 18, height: 120, bottom: 30 } as const;
+export const CHART = { slot: 28, bar: 18, tracked: 3, left: 6, top: 18, height: 120, bottom: 30 } as const;
 
 /** Bar height for `n` of at most `max` (the tallest bar fills the chart; a non-zero count is at least 2 units tall). */
 export function barHeight(n: number, max: number): number {
@@ -80,9 +78,13 @@ export function barHeight(n: number, max: number): number {
   return Math.max(2, Math.round((n / max) * CHART.height));
 }
 
-/** The timeline as an SVG image: one group per week, a stacked bar (planned below, at risk on top), its count above, its date below. */
+/**
+ * The timeline as an SVG image: one group per week, a stacked bar (planned below, at risk on top),
+ * its count above, its date below, and a narrow bar beside it for the tracked certificates
+ * expiring that week (on the same scale).
+ */
 export function timelineSvg(t: Timeline): Html {
-  const max = Math.max(0, ...t.weeks.map((w) => w.expiring));
+  const max = Math.max(0, ...t.weeks.map((w) => Math.max(w.expiring, w.tracked)));
   const width = CHART.left * 2 + t.weeks.length * CHART.slot;
   const base = CHART.top + CHART.height;
   const total = t.weeks.reduce((n, w) => n + w.expiring, 0);
@@ -95,10 +97,12 @@ export function timelineSvg(t: Timeline): Html {
     const hRisk = w.atRisk > 0 ? Math.max(2, Math.round((w.atRisk / w.expiring) * hAll)) : 0;
     const hPlanned = hAll - hRisk;
     const cx = x + CHART.bar / 2;
-    return html`<g class="week"${attrs({ 'data-start': new Date(w.start).toISOString().slice(0, 10), 'data-expiring': w.expiring, 'data-planned': w.planned, 'data-at-risk': w.atRisk })}><title>${weekWords(w)}</title>
+    const hTracked = barHeight(w.tracked, max);
+    return html`<g class="week"${attrs({ 'data-start': new Date(w.start).toISOString().slice(0, 10), 'data-expiring': w.expiring, 'data-planned': w.planned, 'data-at-risk': w.atRisk, 'data-tracked': w.tracked })}><title>${weekWords(w)}</title>
 <rect class="bar-slot" x="${CHART.left + i * CHART.slot}" y="${CHART.top}" width="${CHART.slot}" height="${CHART.height}"/>
 ${hPlanned > 0 ? html`<rect class="bar-planned" x="${x}" y="${base - hPlanned}" width="${CHART.bar}" height="${hPlanned}"/>` : null}
 ${hRisk > 0 ? html`<rect class="bar-risk" x="${x}" y="${base - hAll}" width="${CHART.bar}" height="${hRisk}"/>` : null}
+${hTracked > 0 ? html`<rect class="bar-tracked" x="${x + CHART.bar + 1}" y="${base - hTracked}" width="${CHART.tracked}" height="${hTracked}"/>` : null}
 <text class="bar-count" x="${cx}" y="${base - hAll - 5}" text-anchor="middle">${w.expiring}</text>
 <text class="bar-label" x="${cx}" y="${base + 13}" text-anchor="middle">${new Date(w.start).getUTCDate()}</text>
 ${i === 0 || new Date(w.start).getUTCDate() <= 7 ? html`<text class="bar-label" x="${cx}" y="${base + 25}" text-anchor="middle">${MONTHS[new Date(w.start).getUTCMonth()]}</text>` : null}
@@ -114,17 +118,17 @@ ${groups}
 
 /** The timeline section: the picture, its legend, and the same numbers as a table. */
 export function timelineSection(t: Timeline): Html {
-  const total = t.weeks.reduce((n, w) => n + w.expiring, 0);
+  const total = t.weeks.reduce((n, w) => n + w.expiring + w.tracked, 0);
   if (total === 0) {
     return html`<section aria-labelledby="timeline"><h2 id="timeline">Expiry timeline</h2>
-<p class="muted" id="timeline-empty">No certificate Certkeep serves expires in the next ${TIMELINE_DAYS} days.</p>
+<p class="muted" id="timeline-empty">No certificate Certkeep serves or tracks expires in the next ${TIMELINE_DAYS} days.</p>
 </section>`;
   }
   return html`<section aria-labelledby="timeline"><h2 id="timeline">Expiry timeline</h2>
-<p>Certificates served, by the week they expire in (weeks from Monday, UTC; the date under each bar is its Monday), and whether their renewal is planned in time or at risk (${RISK_RULE}).</p>
+<p>Certificates served, by the week they expire in (weeks from Monday, UTC; the date under each bar is its Monday), and whether their renewal is planned in time or at risk (${RISK_RULE}); beside them, the certificates tracked on servers or uploaded that expire that week.</p>
 <figure class="timeline">
 ${timelineSvg(t)}
-<figcaption class="timeline-legend"><span class="swatch swatch-planned"></span> renewal planned <span class="swatch swatch-risk"></span> at risk</figcaption>
+<figcaption class="timeline-legend"><span class="swatch swatch-planned"></span> renewal planned <span class="swatch swatch-risk"></span> at risk <span class="swatch swatch-tracked"></span> tracked</figcaption>
 </figure>
 <details class="timeline-table"><summary>The timeline as a table</summary>
 ${table({
@@ -134,6 +138,7 @@ ${table({
     { label: 'Expiring', cell: (w) => w.expiring, numeric: true },
     { label: 'Renewal planned', cell: (w) => w.planned, numeric: true },
     { label: 'At risk', cell: (w) => w.atRisk, numeric: true },
+    { label: 'Tracked', cell: (w) => w.tracked, numeric: true },
   ],
   rows: t.weeks,
 })}

@@ -14,9 +14,10 @@
 //     renewal planned later leaves no time to notice and fix a failure.
 import { gt, isNotNull, sql } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
-import { acmeAccounts, certificates } from '../db/schema.ts';
+import { acmeAccounts, certificates, trackingTargets } from '../db/schema.ts';
 import { consumerCounts, staleRule } from './consumers.ts';
 import { countCertificates } from './certificate-list.ts';
+import { countTrackingProblems } from './tracking/list.ts';
 
 const DAY = 86_400_000;
 export const WEEK = 7 * DAY;
@@ -41,8 +42,8 @@ export interface Attention {
   staleHours: number;
   /** Consumers whose latest agent report says the install failed. */
   failedInstalls: number;
-  /** Tracked targets with a problem; null while tracking is not there to ask (trackedProblems). */
-  trackedProblems: number | null;
+  /** Tracked targets with a problem (unreachable, untrusted chain, name mismatch). */
+  trackedProblems: number;
 }
 
 /** The counts of the attention list: a handful of index counts. */
@@ -55,7 +56,7 @@ export async function attention(deps: Deps): Promise<Attention> {
     // What /certificates?status=expiring&days=14 lists: a range of the expiry index.
     countCertificates(deps, { status: ['expiring'], days: ATTENTION_EXPIRING_DAYS }),
     consumerCounts(deps, rule),
-    trackedProblems(deps),
+    countTrackingProblems(deps),
   ]);
   return {
     failing: failing?.n ?? 0,
@@ -68,14 +69,6 @@ export async function attention(deps: Deps): Promise<Attention> {
   };
 }
 
-/**
- * Tracked targets with a problem (unreachable, untrusted chain, name mismatch): the tracking
- * table is built in parallel (issue 12 item 1); until it is here this asks nothing and says so
- * (null), and the dashboard leaves the line out. Its count, along an index, goes here.
- */
-export async function trackedProblems(_deps: Deps): Promise<number | null> {
-  return null;
-}
 
 export interface TimelineWeek {
   /** Monday 00:00 UTC of the week, ms. */
@@ -86,8 +79,8 @@ export interface TimelineWeek {
   planned: number;
   /** Of those, the ones at risk (RISK_RULE). */
   atRisk: number;
-  /** Tracked certificates expiring in the week; null while tracking is not there to ask. */
-  tracked: number | null;
+  /** Tracked certificates (servers, uploads) expiring in the week. */
+  tracked: number;
 }
 
 export interface Timeline {
@@ -133,8 +126,8 @@ export async function expiryTimeline(deps: Deps): Promise<Timeline> {
     )
     select week, (select json_array(count(*), coalesce(sum(case when ${risk} then 1 else 0 end), 0)) from ${c} where ${inWeek}) as counts
     from weeks`);
-  const tracked = await trackedExpiriesByWeek(deps, first, count);
-  const weeks: TimelineWeek[] = Array.from({ length: count }, (_, i) => ({ start: first + i * WEEK, expiring: 0, planned: 0, atRisk: 0, tracked: tracked ? (tracked[i] ?? 0) : null }));
+  const tracked = await trackedExpiriesByWeek(deps, now, first, count);
+  const weeks: TimelineWeek[] = Array.from({ length: count }, (_, i) => ({ start: first + i * WEEK, expiring: 0, planned: 0, atRisk: 0, tracked: tracked[i] }));
   for (const r of rows) {
     const w = weeks[r.week];
     if (!w) continue;
@@ -145,11 +138,22 @@ export async function expiryTimeline(deps: Deps): Promise<Timeline> {
 }
 
 /**
- * Tracked certificates expiring per week (the same weeks as the timeline), when tracking is here
- * to ask (issue 12 item 1): null until then, and the timeline shows issued certificates alone.
+ * Tracked certificates (servers and uploads; an issued one is the certificate itself, counted
+ * above) expiring per week, the same weeks as the timeline: one statement, each week one range
+ * of the tracking_expiry index.
  */
-export async function trackedExpiriesByWeek(_deps: Deps, _firstWeek: number, _weeks: number): Promise<number[] | null> {
-  return null;
+export async function trackedExpiriesByWeek(deps: Deps, now: number, firstWeek: number, weeks: number): Promise<number[]> {
+  const t = trackingTargets;
+  const rows = await deps.db.db.all<{ week: number; n: number }>(sql`
+    with recursive weeks(week, lo, hi) as (
+      select 0, ${now + 1}, ${firstWeek + WEEK}
+      union all select week + 1, hi, hi + ${WEEK} from weeks where week < ${weeks - 1}
+    )
+    select week, (select count(*) from ${t} where ${t.expiryKey} >= weeks.lo and ${t.expiryKey} < weeks.hi and ${t.source} <> 'issued') as n
+    from weeks`);
+  const counts = new Array<number>(weeks).fill(0);
+  for (const r of rows) if (r.week < weeks) counts[r.week] = Number(r.n);
+  return counts;
 }
 
 /** The API twin of the dashboard's first parts (GET /api/v1/dashboard). */

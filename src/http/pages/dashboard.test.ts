@@ -6,7 +6,7 @@
 import { BY_CLI } from '../../domain/audit.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { acmeAccounts, certificates, consumers } from '../../db/schema.ts';
+import { acmeAccounts, certificates, consumers, trackingTargets } from '../../db/schema.ts';
 import { createCertificate } from '../../domain/certificates.ts';
 import { createAdminToken } from '../../domain/tokens.ts';
 import { newId } from '../../domain/secrets.ts';
@@ -97,6 +97,7 @@ describe('the dashboard', () => {
       ['/certificates?status=expiring&days=14', 1, 'certificate expiring within 14 days', true],
       ['/consumers?status=stale', 1, 'stale consumer', true],
       ['/consumers?status=failed', 1, 'failed install', true],
+      ['/tracking?status=problems', 0, 'tracked servers with a problem', false],
     ]);
     // Attention comes before everything else but a CA's pause (none here).
     expect(res.text.indexOf('id="attention"')).toBeLessThan(res.text.indexOf('id="timeline"'));
@@ -160,7 +161,7 @@ describe('the dashboard', () => {
       `10 certificates expire in the ${weeks} weeks shown; 4 of them at risk. The busiest week is the week of ${new Date(weekStart(now) + 2 * WEEK).getUTCDate()} ${new Date(weekStart(now) + 2 * WEEK).toUTCString().slice(8, 11)}, with 4.`,
     );
 
-    const groups = [...svg.matchAll(/<g class="week" data-start="([\d-]+)" data-expiring="(\d+)" data-planned="(\d+)" data-at-risk="(\d+)"><title>([^<]*)<\/title>([\s\S]*?)<\/g>/g)];
+    const groups = [...svg.matchAll(/<g class="week" data-start="([\d-]+)" data-expiring="(\d+)" data-planned="(\d+)" data-at-risk="(\d+)" data-tracked="0"><title>([^<]*)<\/title>([\s\S]*?)<\/g>/g)];
     expect(groups).toHaveLength(weeks);
     const max = Math.max(...expected.map((w) => w.expiring));
     groups.forEach((g, i) => {
@@ -168,7 +169,7 @@ describe('the dashboard', () => {
       const want = expected[i];
       expect(g[1], `week ${i}`).toBe(new Date(start).toISOString().slice(0, 10));
       expect([Number(g[2]), Number(g[3]), Number(g[4])], `week ${i}`).toEqual([want.expiring, want.expiring - want.atRisk, want.atRisk]);
-      expect(decode(g[5])).toBe(weekWords({ start, expiring: want.expiring, planned: want.expiring - want.atRisk, atRisk: want.atRisk, tracked: null }));
+      expect(decode(g[5])).toBe(weekWords({ start, expiring: want.expiring, planned: want.expiring - want.atRisk, atRisk: want.atRisk, tracked: 0 }));
       const height = (cls: string) => Number(new RegExp(`<rect class="${cls}" x="[\\d.]+" y="[\\d.]+" width="\\d+" height="(\\d+)"/>`).exec(g[6])?.[1] ?? 0);
       expect(height('bar-planned') + height('bar-risk'), `week ${i}`).toBe(barHeight(want.expiring, max));
       expect(height('bar-risk') > 0, `week ${i}`).toBe(want.atRisk > 0);
@@ -177,7 +178,7 @@ describe('the dashboard', () => {
     expect(Math.max(...groups.map((g) => Number(/class="bar-(?:planned|risk)"[^>]*height="(\d+)"/.exec(g[6])?.[1] ?? 0)))).toBeLessThanOrEqual(CHART.height);
 
     // The same numbers as a table, and through the API.
-    const tableRows = [...res.text.matchAll(/<tr><td data-label="Week of">([\d-]+)<\/td><td class="numeric" data-label="Expiring">(\d+)<\/td><td class="numeric" data-label="Renewal planned">(\d+)<\/td><td class="numeric" data-label="At risk">(\d+)<\/td><\/tr>/g)];
+    const tableRows = [...res.text.matchAll(/<tr><td data-label="Week of">([\d-]+)<\/td><td class="numeric" data-label="Expiring">(\d+)<\/td><td class="numeric" data-label="Renewal planned">(\d+)<\/td><td class="numeric" data-label="At risk">(\d+)<\/td><td class="numeric" data-label="Tracked">0<\/td><\/tr>/g)];
     expect(tableRows.map((m) => [Number(m[2]), Number(m[4])])).toEqual(expected.map((w) => [w.expiring, w.atRisk]));
     const token = await createAdminToken(f.deps, BY_CLI, 'dashboard');
     const api = await f.call('/api/v1/dashboard', { headers: { authorization: `Bearer ${token}` } }, false);
@@ -185,7 +186,37 @@ describe('the dashboard', () => {
     const body = JSON.parse(api.text);
     expect(body.timeline.weeks.map((w: any) => [w.expiring, w.planned, w.atRisk])).toEqual(expected.map((w) => [w.expiring, w.expiring - w.atRisk, w.atRisk]));
     expect(body.timeline.weeks[0].start).toBe(new Date(weekStart(now)).toISOString());
-    expect(body.attention).toMatchObject({ failing: 1, staleConsumers: 0, failedInstalls: 0, trackedProblems: null, staleHours: 24 });
+    expect(body.attention).toMatchObject({ failing: 1, staleConsumers: 0, failedInstalls: 0, trackedProblems: 0, staleHours: 24 });
+  });
+});
+
+describe('tracked certificates on the dashboard', () => {
+  it('counts tracked servers with a problem and draws tracked expiries beside each week (servers and uploads; issued ones are the certificates themselves)', async () => {
+    const inWeek3 = weekStart(now) + 3 * WEEK + 2 * DAY;
+    const target = (source: 'url' | 'upload' | 'issued', notAfter: number, problem = false) => ({
+      id: newId(), source, expiryKey: notAfter, notAfter, subjectKey: `${source}.example.com`, problems: problem ? 'unreachable' : null, problemRank: problem ? 0 : 1, createdAt: now, updatedAt: now,
+      ...(source === 'url' ? { target: `${problem ? 'down' : 'up'}.example.com:443` } : {}),
+    });
+    await f.deps.db.db.insert(trackingTargets).values([
+      target('url', inWeek3, true),
+      target('upload', inWeek3 + HOUR),
+      target('issued', inWeek3 + 2 * HOUR),
+      target('upload', now - DAY),
+      target('url', now + 200 * DAY),
+    ]);
+    const token = await createAdminToken(f.deps, BY_CLI, 'tracked');
+    const api = JSON.parse((await f.call('/api/v1/dashboard', { headers: { authorization: `Bearer ${token}` } }, false)).text);
+    expect(api.attention.trackedProblems).toBe(1);
+    expect(api.timeline.weeks.map((w: any) => w.tracked)).toEqual(api.timeline.weeks.map((_: unknown, i: number) => (i === 3 ? 2 : 0)));
+
+    const res = await f.call('/');
+    expect(res.text).toContain('<a href="/tracking?status=problems"><strong class="attention-count">1</strong> tracked server with a problem</a>');
+    const problems = (await f.call('/tracking?status=problems')).text;
+    expect([problems.includes('down.example.com:443'), problems.includes('up.example.com:443')]).toEqual([true, false]);
+    const week3 = [...res.text.matchAll(/<g class="week"[^>]*data-tracked="(\d+)"><title>([^<]*)<\/title>([\s\S]*?)<\/g>/g)][3];
+    expect(week3[1]).toBe('2');
+    expect(decode(week3[2])).toMatch(/no certificate expires; 2 tracked on servers or uploaded$/);
+    expect(week3[3]).toMatch(new RegExp(`<rect class="bar-tracked" x="[\\d.]+" y="[\\d.]+" width="${CHART.tracked}" height="${CHART.height}"/>`));
   });
 });
 
