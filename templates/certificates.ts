@@ -12,7 +12,8 @@ import { badge, button, csrfField, field, linkButton, postButton, selectField, t
 import { formatDate, formatTime, keyTypeLabel, problemInWords, relativeDays } from './format.ts';
 import { downloadCommands, shownOnce, type ShownKey } from './secrets.ts';
 import { agentSection, consumersSection, type AgentSectionOptions, type ConsumersSectionOptions } from './agent.ts';
-import { deploymentsSection, type Deployment } from './tracking.ts';
+import { deploymentsSection } from './tracking.ts';
+import type { Deployment } from '../src/domain/tracking/deployments.ts';
 
 /** How often the live part asks for news while an order runs, in seconds. */
 const POLL_SECONDS = 1;

@@ -5,6 +5,7 @@
 // there are no scans, and the pages say so. The certificate page's "On your servers, as scanned"
 // part (renewed but never deployed) is here too.
 import { attrs, html, type Html } from '../src/html/html.ts';
+import type { Deployment } from '../src/domain/tracking/deployments.ts';
 import { layout, type Flash } from './layout.ts';
 import { button, csrfField, field, linkButton, postButton, selectField, table, textareaField, type SelectOption } from './components.ts';
 import { detailsTable } from './details.ts';
@@ -391,21 +392,6 @@ export const TRACKING_NOTICES: Readonly<Record<string, string>> = {
 
 // ---- the certificate page: on the servers, as scanned ------------------------------------------
 
-export interface Deployment {
-  id: string;
-  target: string;
-  starttls: string | null;
-  /** What it presents: null before its first successful scan. */
-  serial: string | null;
-  /** Whether that is the certificate's current one. */
-  current: boolean;
-  /** Whether it is an earlier certificate of this one (its history), not something else entirely. */
-  earlier: boolean;
-  /** Since when it presents what it presents. */
-  since: number | null;
-  lastScanAt: number | null;
-  lastError: string | null;
-}
 
 /**
  * Where tracked servers cover the certificate's names: whether each presents the current serial

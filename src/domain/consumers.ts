@@ -23,11 +23,10 @@ import { and, asc, desc, eq, gt, isNotNull, isNull, lt, lte, or, sql, type SQL }
 import type { Deps } from '../deps.ts';
 import type { Statement } from '../db/client.ts';
 import { CertkeepError } from '../errors.ts';
-import { apiKeys, certificates, consumers, orders } from '../db/schema.ts';
+import { certificates, consumers, orders } from '../db/schema.ts';
 import { tryAcquireLease } from '../db/lease.ts';
 import type { CertificateRow } from './certificates.ts';
-import { isApiKey } from './apikeys.ts';
-import { hashSecret, hashesEqual, newId } from './secrets.ts';
+import { newId } from './secrets.ts';
 import { eventStatement, eventsWritten, type NewEvent } from './events.ts';
 import { DEFAULT_STALE_HOURS, STALE_HOURS_MAX, STALE_HOURS_MIN, getSettings, settingStatement } from './settings.ts';
 import { audit, type By } from './audit.ts';
@@ -55,26 +54,6 @@ export interface AgentReport {
  * renewal can land between an agent's download and its report.
  */
 export const RECENT_SERIALS = 3;
-
-/** A certificate API key as presented: the certificate it opens and its slot. */
-export interface CertificateApiKey {
-  ownerKind: 'key' | 'certificate';
-  ownerId: string;
-  slot: number;
-}
-
-/** Who a presented download API key belongs to, with its slot; null when it is unknown or malformed. */
-export async function findApiKeyWithSlot(deps: Deps, presented: string | null): Promise<CertificateApiKey | null> {
-  if (!isApiKey(presented)) return null;
-  const hash = await hashSecret(presented);
-  const [row] = await deps.db.db
-    .select({ keyHash: apiKeys.keyHash, ownerKind: apiKeys.ownerKind, ownerId: apiKeys.ownerId, slot: apiKeys.slot })
-    .from(apiKeys)
-    .where(eq(apiKeys.keyHash, hash))
-    .limit(1);
-  if (!row || !hashesEqual(row.keyHash, hash)) return null;
-  return { ownerKind: row.ownerKind, ownerId: row.ownerId, slot: row.slot };
-}
 
 /**
  * A serial as Certkeep stores it: lower-case hex without separators or leading zeros (openssl

@@ -19,7 +19,7 @@ import type { Deps } from '../deps.ts';
 import type { Statement } from '../db/client.ts';
 import { auditLog, certificates, keys } from '../db/schema.ts';
 import { auditRow, type Actor, type AuditOutcome } from './audit.ts';
-import { findApiKeyWithSlot } from './consumers.ts';
+import { findApiKeyOwner } from './apikeys.ts';
 
 const HOUR = 3_600_000;
 /** Consumers remembered per host (a few hundred bytes each). */
@@ -129,7 +129,7 @@ function upsert(deps: Deps, e: Pick<Entry, 'row' | 'pending' | 'pendingSince' | 
 
 /** Who downloads: the API key's owner and slot, as people know them. */
 async function actorOf(deps: Deps, attempt: DownloadAttempt): Promise<Extract<Actor, { kind: 'api-key' }> & { slot?: number }> {
-  const owner = attempt.presented ? await findApiKeyWithSlot(deps, attempt.presented) : null;
+  const owner = attempt.presented ? await findApiKeyOwner(deps, attempt.presented) : null;
   if (!owner) return { kind: 'api-key', id: null, name: attempt.presented ? 'an unknown API key' : 'no API key' };
   const table = owner.ownerKind === 'certificate' ? certificates : keys;
   const [named] = await deps.db.db.select({ name: table.name }).from(table).where(eq(table.id, owner.ownerId)).limit(1);

@@ -2,11 +2,11 @@
 // report it sends after a run (download API zone, a certificate API key), and the admin API's
 // list of a certificate's consumers.
 import { CertkeepError } from '../errors.ts';
+import { findApiKeyOwner } from '../domain/apikeys.ts';
 import { requireCertificate, findCertificateByName } from '../domain/certificates.ts';
 import {
   RELOAD_OUTCOMES,
   consumerView,
-  findApiKeyWithSlot,
   listConsumers,
   normalizeSerial,
   pageConsumers,
@@ -62,7 +62,7 @@ const REPORT_FIELDS = ['certificate', 'serial', 'installed', 'reload', 'verified
  */
 export async function agentReport(request: RoutedRequest, ctx: HandlerContext): Promise<Response> {
   const { deps } = ctx;
-  const owner = await findApiKeyWithSlot(deps, request.headers.get('apikey'));
+  const owner = await findApiKeyOwner(deps, request.headers.get('apikey'));
   if (!owner) throw new CertkeepError('UNAUTHORIZED', 'a valid apiKey header is required (one of the certificate\u2019s API keys)');
   const body = await readReport(request);
   const name = requiredString(body, 'certificate', { max: 64 });

@@ -14,9 +14,13 @@ export interface Deployment {
   id: string;
   target: string;
   starttls: string | null;
+  /** What it presents: null before its first successful scan. */
   serial: string | null;
+  /** Whether that is the certificate's current one. */
   current: boolean;
+  /** Whether it is an earlier certificate of this one (its history), not something else entirely. */
   earlier: boolean;
+  /** Since when it presents what it presents. */
   since: number | null;
   lastScanAt: number | null;
   lastError: string | null;
