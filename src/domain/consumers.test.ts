@@ -233,7 +233,9 @@ describe('staleness', () => {
     const second = (f.clock.now += HOUR);
     await f.renew('cc03', PEM1);
     expect(await setStaleHours(f.deps, 2, { actor: CLI_ACTOR })).toBe(2);
-    expect(await f.deps.db.db.select({ action: auditLog.action, detail: auditLog.detail }).from(auditLog)).toEqual([{ action: 'settings.update', detail: '{"staleHours":2}' }]);
+    expect(await f.deps.db.db.select({ action: auditLog.action, detail: auditLog.detail }).from(auditLog).where(eq(auditLog.action, 'settings.update'))).toEqual([
+      { action: 'settings.update', detail: '{"staleHours":2}' },
+    ]);
     f.clock.now = second + 2 * HOUR;
     expect(await raiseStaleConsumers(f.deps)).toBe(2);
     expect((await staleEvents()).map((e) => e.dedupeKey.split(':').slice(-2).join(':'))).toEqual(['192.0.2.10:bb02', '192.0.2.10:cc03', '192.0.2.11:cc03']);
