@@ -286,15 +286,15 @@ for (const kind of HOST_KINDS) {
           expect(await days.inputValue()).toBe('');
           await page.getByText(kind === 'node' ? 'CERTKEEP_CONCURRENCY' : 'the CONCURRENCY var').waitFor();
           await days.fill('9');
-          expect(await submit(page, 'Save')).toBe(400);
+          expect(await submit(page, 'Save renewal days')).toBe(400);
           await expect.poll(() => errorOf(page, 'renewDays').textContent()).toMatch(/^Between 10 and 45 days/);
           await shoot(page, 'settings', kind);
           await days.fill('30');
-          expect(await submit(page, 'Save')).toBe(200);
+          expect(await submit(page, 'Save renewal days')).toBe(200);
           await page.getByText('Settings saved.').waitFor();
           expect(await days.inputValue()).toBe('30');
           await days.fill('');
-          expect(await submit(page, 'Save')).toBe(200);
+          expect(await submit(page, 'Save renewal days')).toBe(200);
           expect(await days.inputValue()).toBe('');
           expect(problems).toEqual([]);
         } finally {

@@ -109,7 +109,8 @@ export async function startNodeHost(opts: HostOptions & { dataDir?: string } = {
     logs: () => proc.output(),
     async sql(query, ...args) {
       const { createClient } = await import('@libsql/client');
-      const client = createClient({ url: `file:${join(dataDir, 'certkeep.db')}` });
+      // The host may be writing: wait for its lock as the host itself would, instead of SQLITE_BUSY.
+      const client = createClient({ url: `file:${join(dataDir, 'certkeep.db')}`, timeout: 10_000 });
       try {
         return (await client.execute({ sql: query, args })).rows.map((r) => ({ ...r }));
       } finally {

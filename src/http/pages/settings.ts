@@ -84,7 +84,7 @@ function consumersPart(pc: PageContext, o: { value: string; error?: string }): H
     hint: `A server that has not fetched a renewed certificate this many hours after the renewal is stale: its certificate page and the dashboard say so, and the consumer.stale notification is sent once for it. ${STALE_HOURS_MIN} to ${STALE_HOURS_MAX} hours; default ${DEFAULT_STALE_HOURS}. Agents that run hourly fetch a renewal within the hour.`,
     attributes: { min: STALE_HOURS_MIN, max: STALE_HOURS_MAX, step: 1, inputmode: 'numeric' },
   })}
-  <div class="actions">${button('Save', { variant: 'primary' })}</div>
+  <div class="actions">${button('Save stale time')}</div>
 </form>
 </section>`;
 }
@@ -109,7 +109,7 @@ ${hostnamePart(ctx, pc, o.hostname)}
     hint: `${RENEW_DAYS_MIN} to ${RENEW_DAYS_MAX} days, but never before half the certificate's lifetime. Empty: when a third of the lifetime is left (30 days of a 90-day certificate). A CA that publishes renewal windows (ARI) decides instead of either. A change moves the renewal time of the certificates already served.`,
     attributes: { min: RENEW_DAYS_MIN, max: RENEW_DAYS_MAX, step: 1, inputmode: 'numeric', placeholder: 'default' },
   })}
-  <div class="actions">${button('Save', { variant: 'primary' })}</div>
+  <div class="actions">${button('Save renewal days', { variant: 'primary' })}</div>
 </form>
 </section>
 <section aria-labelledby="audit-retention"><h2 id="audit-retention">Audit log</h2>
@@ -125,7 +125,7 @@ ${hostnamePart(ctx, pc, o.hostname)}
     hint: `${AUDIT_RETENTION.min} to ${AUDIT_RETENTION.max} days; ${AUDIT_RETENTION.default} by default.`,
     attributes: { min: AUDIT_RETENTION.min, max: AUDIT_RETENTION.max, step: 1, inputmode: 'numeric' },
   })}
-  <div class="actions">${button('Save')}</div>
+  <div class="actions">${button('Save retention')}</div>
 </form>
 </section>
 ${consumersPart(pc, o.staleHours)}
