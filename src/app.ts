@@ -34,10 +34,23 @@ import { consumersPages } from './http/pages/consumers.ts';
 import * as notifications from './http/notifications-api.ts';
 import { notificationsPages } from './http/pages/notifications.ts';
 import { METRICS_PATH, countDownload, deleteMetricsTokenHandler, getMetricsToken, metricsEndpoint, postMetricsToken } from './http/metrics.ts';
+import { OPENAPI_PATH, openApiEndpoint } from './http/openapi.ts';
 
 export type { App, RequestContext } from './http/context.ts';
 
 export type Zone = 'open' | 'api' | 'admin' | 'metrics';
+
+/** One row of the router's table (itty-router's): method (`ALL` for any), pattern, handlers, and the path it was registered with, if any. */
+export type RouteEntry = readonly [method: string, pattern: RegExp, handlers: readonly unknown[], path?: string];
+
+const ROUTE_TABLES = new WeakMap<App, readonly RouteEntry[]>();
+
+/** The route table of an app createApp made, in the order the router tries it (openapi.test.ts checks the description against it). */
+export function routesOf(app: App): readonly RouteEntry[] {
+  const routes = ROUTE_TABLES.get(app);
+  if (!routes) throw new Error('not an app createApp made');
+  return routes;
+}
 
 /**
  * The download API's paths match in any case, as Certera's (ASP.NET Core routing) did:
@@ -175,6 +188,7 @@ export function createApp(deps: Deps): App {
     .post('/api/v1/tracking/:id/scan', tracking.scanTracking)
     .get('/api/v1/backups', listBackups)
     .get('/api/v1/backups/:name', downloadBackup)
+    .get(OPENAPI_PATH, openApiEndpoint)
     .all('/static/*', serveStatic)
     .get('/setup', setup.showSetup)
     .post('/setup', setup.submitSetup)
@@ -189,7 +203,7 @@ export function createApp(deps: Deps): App {
   }
   router.all('*', () => problemResponse(404, 'no such resource'));
 
-  return {
+  const app: App = {
     async fetch(request: Request, ctx: RequestContext): Promise<Response> {
       const handlerCtx: HandlerContext = { ...ctx, deps };
       if (!deps.log.debugEnabled) return router.fetch(request as never, handlerCtx);
@@ -200,4 +214,6 @@ export function createApp(deps: Deps): App {
       return response;
     },
   };
+  ROUTE_TABLES.set(app, router.routes as unknown as RouteEntry[]);
+  return app;
 }

@@ -51,7 +51,7 @@ export function agentScript(request: Request): Response {
 /** A report is a couple of hundred bytes; anything far larger is not one. */
 export const MAX_REPORT_BYTES = 4096;
 
-const REPORT_FIELDS = ['certificate', 'serial', 'installed', 'reload', 'verified', 'host', 'agentVersion'];
+export const REPORT_FIELDS = ['certificate', 'serial', 'installed', 'reload', 'verified', 'host', 'agentVersion'];
 
 /**
  * The agent's report after a run, authenticated by one of the certificate's API keys (header

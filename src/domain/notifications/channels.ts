@@ -66,7 +66,7 @@ export type Who = By;
 const channelAad = (id: string) => `notification-channel:${id}`;
 
 /** Each type's own fields, and whether its URL is a credential (shown masked). */
-const TYPE_FIELDS: Record<ChannelType, { fields: readonly (keyof ChannelConfig)[]; secretUrl: boolean; label: string }> = {
+export const TYPE_FIELDS: Record<ChannelType, { fields: readonly (keyof ChannelConfig)[]; secretUrl: boolean; label: string }> = {
   email: { fields: ['to'], secretUrl: false, label: 'Email' },
   slack: { fields: ['url'], secretUrl: true, label: 'Slack' },
   teams: { fields: ['url'], secretUrl: true, label: 'Microsoft Teams' },
@@ -105,7 +105,7 @@ export interface ChannelInput {
   expiringDays?: unknown;
 }
 
-const INPUT_FIELDS = ['to', 'url', 'secret', 'token', 'events', 'expiringDays'] as const;
+export const INPUT_FIELDS = ['to', 'url', 'secret', 'token', 'events', 'expiringDays'] as const;
 
 /** `events`: known event types, at least one, each once. */
 export function validateEvents(value: unknown): EventType[] {
