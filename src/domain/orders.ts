@@ -249,7 +249,7 @@ async function driveOrder(deps: Deps, client: AcmeClient, cert: CertificateRow, 
         acmeOrder = await client.waitForOrder(url, ['valid']);
         break;
       case 'valid':
-        await download(deps, client, cert, order, acmeOrder);
+        await download(deps, client, cert, order, acmeOrder, lease);
         return;
       case 'invalid':
       default:
@@ -392,7 +392,7 @@ async function buildCsr(deps: Deps, cert: CertificateRow, order: OrderRow): Prom
   });
 }
 
-async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, order: OrderRow, acmeOrder: AcmeOrder): Promise<void> {
+async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, order: OrderRow, acmeOrder: AcmeOrder, lease: Lease): Promise<void> {
   if (!acmeOrder.certificate) throw new CertkeepError('ACME_BAD_RESPONSE', 'valid order without a certificate URL');
   await setState(deps, order, 'downloading', 'downloading the certificate', { certificateUrl: acmeOrder.certificate });
   const { pem } = await client.downloadCertificate(acmeOrder.certificate, { preferredChain: cert.preferredChain ?? undefined });
@@ -413,7 +413,9 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
   const now = deps.now();
   // Spread a little, so that certificates obtained together do not all come due together.
   const renewAt = renewalTime(notBefore, notAfter, settings.renewDays) - renewalJitterMs(notBefore, notAfter);
-  await deps.db.batch([
+  // The certificate stored, the order ended and the lease released in one commit: nothing is
+  // left to do under the lease.
+  await lease.releaseWith([
     deps.db.db
       .update(certificates)
       .set({
