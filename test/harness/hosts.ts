@@ -109,7 +109,8 @@ export async function startNodeHost(opts: HostOptions & { dataDir?: string } = {
     logs: () => proc.output(),
     async sql(query, ...args) {
       const { createClient } = await import('@libsql/client');
-      const client = createClient({ url: `file:${join(dataDir, 'certkeep.db')}` });
+      // A busy timeout like the host's: the host may be committing at this very moment.
+      const client = createClient({ url: `file:${join(dataDir, 'certkeep.db')}`, timeout: 10_000 });
       try {
         return (await client.execute({ sql: query, args })).rows.map((r) => ({ ...r }));
       } finally {
