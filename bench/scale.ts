@@ -3,8 +3,10 @@
 //
 // Certkeep: a node host on the settings `npm start` has (CERTKEEP_TICK_SECONDS=60,
 // CERTKEEP_CONCURRENCY=8, log level info). After setup it is left idle for a moment (its idle RSS
-// is sampled), then the N certificates are created through the admin API, one request after
-// another as an operator's script would, and the list is polled (one page of the certificates
+// is sampled), then the N certificates are created through the admin API by a script that keeps
+// CREATES_IN_FLIGHT requests going at once (as `xargs -P 4 curl …` or an automation tool's few
+// parallel workers would: a script creating a thousand certificates does not wait for each answer
+// before sending the next), and the list is polled (one page of the certificates
 // still waiting) until none is left: the time runs from the first create to the poll that sees
 // the last one valid (so the time is known to within POLL_MS), and the RSS peak is taken over the
 // same span. Nobody calls `issue`: each created certificate wakes the scheduler, which starts it
@@ -23,6 +25,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const IDLE_SETTLE_MS = 1000;
 const IDLE_SAMPLE_MS = 2000;
 const POLL_MS = 200;
+/** Create requests the script keeps in flight: a few, as a real script would. */
+const CREATES_IN_FLIGHT = 4;
 /** Per certificate, on top of a minute: a stuck run ends rather than hangs. */
 const TIMEOUT_MS_PER_CERTIFICATE = 300;
 const timeoutMs = (count: number) => 60_000 + count * TIMEOUT_MS_PER_CERTIFICATE;
@@ -79,11 +83,16 @@ export async function certkeepBatch(lab: Lab, count: number, inFlight: number): 
     const cpuBefore = cpuMs(host.process.pid) ?? NaN;
     const started = performance.now();
     let createsMs = 0;
-    const creating = (async () => {
-      for (let i = 0; i < count; i++) {
+    let next = 0;
+    const creator = async () => {
+      while (next < count) {
+        const i = next++;
         const res = await api.post('/api/v1/certificates', { name: `scale-${i}`, domains: twoNames() });
         if (res.status !== 201) throw new Error(`create scale-${i}: ${res.status} ${res.text}`);
       }
+    };
+    const creating = (async () => {
+      await Promise.all(Array.from({ length: Math.min(CREATES_IN_FLIGHT, count) }, creator));
       createsMs = performance.now() - started;
     })();
     let done = false;

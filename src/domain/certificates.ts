@@ -55,6 +55,10 @@ export async function createCertificate(deps: Deps, by: By, input: NewCertificat
   const statements: Statement[] = [];
   let keyId: string;
   let newKey: { name: string; apiKeys: string[] } | undefined;
+  const id = newId();
+  // The certificate's API keys are made while its key is (independent WebCrypto jobs).
+  const makingApiKeys = newApiKeyPair(deps, 'certificate', id);
+  makingApiKeys.catch(() => {}); // awaited below; a refusal in between must not leave it unhandled
   if (input.key) {
     const key = await findKeyByName(deps, input.key);
     if (!key) throw new CertkeepError('BAD_REQUEST', `key: no key named "${input.key}"`, { field: 'key' });
@@ -66,9 +70,7 @@ export async function createCertificate(deps: Deps, by: By, input: NewCertificat
     keyId = prepared.row.id;
     newKey = { name: input.name, apiKeys: prepared.apiKeys };
   }
-
-  const id = newId();
-  const apiKeyPair = await newApiKeyPair(deps, 'certificate', id);
+  const apiKeyPair = await makingApiKeys;
   // acme-dns: each name needs an account there and a CNAME to it; registering first lets the
   // answer tell the admin which CNAMEs to create.
   const cnames = dnsProvider?.type === 'acme-dns' ? await ensureAcmeDnsRegistrations(deps, dnsProvider, input.domains) : undefined;

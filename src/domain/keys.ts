@@ -49,16 +49,13 @@ export async function prepareKey(deps: Deps, name: string, source: { type: KeyTy
     publicKey = imported.keyPair.publicKey;
   }
   const now = deps.now();
-  const row: KeyRow = {
-    id,
-    name,
-    type,
-    keySealed: await sealSecret(deps.masterKey, pkcs8, keyAad(id)),
-    spkiSha256: toHex(await sha256(await exportPublicSpki(publicKey))),
-    createdAt: now,
-    updatedAt: now,
-  };
-  const apiKeyPair = await newApiKeyPair(deps, 'key', id);
+  // Independent WebCrypto jobs, run side by side rather than one after another.
+  const [keySealed, spkiSha256, apiKeyPair] = await Promise.all([
+    sealSecret(deps.masterKey, pkcs8, keyAad(id)),
+    exportPublicSpki(publicKey).then(sha256).then(toHex),
+    newApiKeyPair(deps, 'key', id),
+  ]);
+  const row: KeyRow = { id, name, type, keySealed, spkiSha256, createdAt: now, updatedAt: now };
   return {
     row,
     apiKeys: apiKeyPair.plain,

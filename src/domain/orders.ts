@@ -10,7 +10,7 @@
 // sure only one host works on a certificate at a time. Transient failures (network, CA 5xx,
 // rate limits) leave the order open to be resumed after the back-off; a refusal by the CA ends
 // it. A failed attempt never touches the certificate and key being served.
-import { and, eq, inArray, isNull } from 'drizzle-orm';
+import { and, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import type { Statement } from '../db/client.ts';
 import { CertkeepError } from '../errors.ts';
@@ -239,9 +239,10 @@ async function driveOrder(deps: Deps, client: AcmeClient, cert: CertificateRow, 
         acmeOrder = await client.waitForOrder(url, ['ready', 'valid']);
         break;
       case 'ready': {
-        if (!(await lease.renew())) throw new CertkeepError('LEASE_BUSY', 'lost the certificate lease');
         const csr = await buildCsr(deps, cert, order);
-        await setState(deps, order, 'finalizing', 'finalizing with a new CSR');
+        // The lease extended and the state recorded in one commit, written only if the lease is still ours.
+        const renewed = await lease.renewWith((held) => setStateStatements(deps, order, 'finalizing', 'finalizing with a new CSR', held));
+        if (!renewed) throw new CertkeepError('LEASE_BUSY', 'lost the certificate lease');
         acmeOrder = await client.finalizeOrder(acmeOrder.finalize, csr);
         break;
       }
@@ -249,7 +250,7 @@ async function driveOrder(deps: Deps, client: AcmeClient, cert: CertificateRow, 
         acmeOrder = await client.waitForOrder(url, ['valid']);
         break;
       case 'valid':
-        await download(deps, client, cert, order, acmeOrder);
+        await download(deps, client, cert, order, acmeOrder, lease);
         return;
       case 'invalid':
       default:
@@ -392,12 +393,14 @@ async function buildCsr(deps: Deps, cert: CertificateRow, order: OrderRow): Prom
   });
 }
 
-async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, order: OrderRow, acmeOrder: AcmeOrder): Promise<void> {
+async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, order: OrderRow, acmeOrder: AcmeOrder, lease: Lease): Promise<void> {
   if (!acmeOrder.certificate) throw new CertkeepError('ACME_BAD_RESPONSE', 'valid order without a certificate URL');
-  await setState(deps, order, 'downloading', 'downloading the certificate', { certificateUrl: acmeOrder.certificate });
+  // No commit of its own before the download: a run that stops here finds the order valid at
+  // the CA and downloads it then. The step's line goes into the batch that stores the result.
+  const downloadingAt = deps.now();
   const { pem } = await client.downloadCertificate(acmeOrder.certificate, { preferredChain: cert.preferredChain ?? undefined });
   // Only the leaf matters here; the chain is stored as the CA sent it.
-  const [leafPem] = splitCertificates(pem);
+  const [leafPem, ...issuerPems] = splitCertificates(pem);
   if (!leafPem) throw new CertkeepError('ACME_BAD_RESPONSE', 'the CA sent no certificate');
   const leaf = await parseCertificate(leafPem);
   const notBefore = leaf.notBefore.getTime();
@@ -405,15 +408,20 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
   const settings = await getSettings(deps);
   // Tracking's row of this certificate follows it in the same batch (domain/tracking); a chain
   // tracking cannot read never keeps the certificate from being stored.
-  const tracked = await issuedStatements(deps, cert.id, pem).catch((err) => {
-    deps.log.warn('tracking: the new certificate cannot be tracked', { certificate: cert.name, err });
-    return [];
-  });
+  // The leaf parsed above is handed on rather than parsed again (a parse costs milliseconds of CPU).
+  const tracked = await Promise.all(issuerPems.map((p) => parseCertificate(p)))
+    .then((issuers) => issuedStatements(deps, cert.id, [leaf, ...issuers]))
+    .catch((err) => {
+      deps.log.warn('tracking: the new certificate cannot be tracked', { certificate: cert.name, err });
+      return [];
+    });
   await clearDnsRecords(deps, order);
   const now = deps.now();
   // Spread a little, so that certificates obtained together do not all come due together.
   const renewAt = renewalTime(notBefore, notAfter, settings.renewDays) - renewalJitterMs(notBefore, notAfter);
-  await deps.db.batch([
+  // The certificate stored, the order ended and the lease released in one commit: nothing is
+  // left to do under the lease.
+  await lease.releaseWith([
     deps.db.db
       .update(certificates)
       .set({
@@ -438,9 +446,10 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
       })
       .where(eq(certificates.id, cert.id)),
     eventStatement(deps, renewedEvent(cert, { serial: leaf.serialNumber, notBefore, notAfter, renewAt })),
+    deps.db.db.insert(orderEvents).values({ orderId: order.id, at: downloadingAt, level: 'info', message: 'downloading the certificate' }),
     deps.db.db
       .update(orders)
-      .set({ state: 'done', serial: leaf.serialNumber, notBefore, notAfter, thumbprint: leaf.sha256Thumbprint, updatedAt: now, finishedAt: now })
+      .set({ state: 'done', certificateUrl: acmeOrder.certificate, serial: leaf.serialNumber, notBefore, notAfter, thumbprint: leaf.sha256Thumbprint, updatedAt: now, finishedAt: now })
       .where(eq(orders.id, order.id)),
     deps.db.db.delete(challenges).where(eq(challenges.orderId, order.id)),
     event(deps, order.id, 'info', `certificate ${leaf.serialNumber} stored, valid until ${leaf.notAfter.toISOString()}`),
@@ -457,11 +466,13 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
   }
 }
 
-function setState(deps: Deps, order: OrderRow, state: OrderState, message: string, extra: Partial<OrderRow> = {}) {
-  return deps.db.batch([
-    deps.db.db.update(orders).set({ state, ...extra, updatedAt: deps.now() }).where(eq(orders.id, order.id)),
-    event(deps, order.id, 'info', message),
-  ]);
+/** A step of the order and its line in the order's log, both written only where `held` holds. */
+function setStateStatements(deps: Deps, order: OrderRow, state: OrderState, message: string, held: SQL): Statement[] {
+  const now = deps.now();
+  return [
+    deps.db.db.update(orders).set({ state, updatedAt: now }).where(and(eq(orders.id, order.id), held)),
+    deps.db.db.insert(orderEvents).select(sql`select null as id, ${order.id} as order_id, ${now} as at, 'info' as level, ${message} as message where ${held}`),
+  ];
 }
 
 /** Statements that end an order: its final state and problem, and its challenge tokens gone. */

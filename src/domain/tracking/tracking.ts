@@ -337,8 +337,9 @@ export async function deleteTarget(deps: Deps, actor: Actor, id: string, clientI
  * batch that stores it): the row created or updated, a history entry when the certificate
  * changed, and the top of the chain recorded as one of Certkeep's own CAs.
  */
-export async function issuedStatements(deps: Deps, certificateId: string, chainPem: string): Promise<Statement[]> {
-  const chain = await parseChain(chainPem);
+export async function issuedStatements(deps: Deps, certificateId: string, chainPem: string | readonly ParsedCertificate[]): Promise<Statement[]> {
+  // Parsed already when the caller had to parse it anyway (an order's download).
+  const chain = typeof chainPem === 'string' ? await parseChain(chainPem) : chainPem;
   if (chain.length === 0) return [];
   const [leaf, ...rest] = chain;
   const p = presentedOf(leaf, rest);
