@@ -25,6 +25,7 @@ import { purgeRateLimits } from '../domain/throttle.ts';
 import { auditTick } from '../domain/audit-chain.ts';
 import { nextAccountOpening, orderableAccounts } from '../domain/ca-pace.ts';
 import { checkExpiring } from '../domain/notifications/expiry.ts';
+import { purgeNotifications } from '../domain/notifications/outbox.ts';
 import { Notifier } from './notifier.ts';
 import { trackingTick } from '../domain/tracking/scan.ts';
 import { raiseStaleConsumers } from '../domain/consumers.ts';
@@ -131,6 +132,7 @@ export class Scheduler {
     await this.checkRenewalInfo(run.result);
     await purgeSessions(this.deps);
     await purgeRateLimits(this.deps);
+    await purgeNotifications(this.deps).catch((err) => this.deps.log.error('notification log purge failed', { err }));
     // Expiry thresholds crossed since the last tick become events; the notifier sends what is
     // due beside the orders (a slow receiver holds back no order).
     await checkExpiring(this.deps).catch((err) => this.deps.log.error('expiry check failed', { err }));

@@ -19,7 +19,7 @@ import { createAdminToken } from '../tokens.ts';
 import { eventStatement, eventsWritten, type NewEvent } from '../events.ts';
 import { Notifier } from '../../jobs/notifier.ts';
 import { checkExpiring, EXPIRY_DONE } from './expiry.ts';
-import { MAX_ATTEMPTS } from './outbox.ts';
+import { MAX_ATTEMPTS, NOTIFICATION_RETENTION_DAYS, purgeNotifications } from './outbox.ts';
 
 const DAY = 86_400_000;
 const SECRET = 'the webhook secret, 32 characters';
@@ -503,5 +503,50 @@ describe('expiry thresholds', () => {
       expect(plan).toMatch(/USING (COVERING )?INDEX certificates_expiry_(check|unchecked)/);
       expect(plan).not.toMatch(/USE TEMP B-TREE/);
     }
+  });
+});
+
+describe('the delivery log keeps NOTIFICATION_RETENTION_DAYS', () => {
+  it('removes ended deliveries and their dispatched events once older, keeps what is pending, and looks at the oldest rows only', async () => {
+    await deps.db.db.delete(notificationDeliveries);
+    await deps.db.db.delete(events);
+    const old = clock - (NOTIFICATION_RETENTION_DAYS + 1) * DAY;
+    const recent = clock - DAY;
+    const insertEvent = async (createdAt: number, dispatched: boolean) => {
+      const [row] = await deps.db.db
+        .insert(events)
+        .values({ type: 'certificate.renewed', dedupeKey: `purge:${n++}`, subjectKind: 'certificate', subjectName: 'www', title: 't', body: 'b', data: '{}', createdAt, dispatchedAt: dispatched ? createdAt : null })
+        .returning({ id: events.id });
+      return row.id;
+    };
+    const deliver = (eventId: number, state: 'pending' | 'sent' | 'failed', at: number) =>
+      deps.db.db.insert(notificationDeliveries).values({ eventId, eventType: 'certificate.renewed', channelId: `ch${n++}`, channelName: 'ops', channelType: 'webhook', state, createdAt: at, updatedAt: at });
+    const oldSent = await insertEvent(old, true);
+    await deliver(oldSent, 'sent', old);
+    await deliver(oldSent, 'failed', old);
+    const oldPending = await insertEvent(old, true);
+    await deliver(oldPending, 'sent', old);
+    await deliver(oldPending, 'pending', old);
+    const oldUndispatched = await insertEvent(old, false);
+    const recentSent = await insertEvent(recent, true);
+    await deliver(recentSent, 'sent', recent);
+
+    await purgeNotifications(deps);
+    expect((await deps.db.db.select({ id: events.id }).from(events).orderBy(events.id)).map((r) => r.id)).toEqual([oldPending, oldUndispatched, recentSent]);
+    expect((await deliveries()).map((r) => [r.eventId, r.state])).toEqual([
+      [oldPending, 'pending'],
+      [recentSent, 'sent'],
+    ]);
+    // Nothing more to remove: a second run changes nothing.
+    await purgeNotifications(deps);
+    expect(await deliveries()).toHaveLength(2);
+
+    // Each statement reads the oldest rows by id only, never the whole table.
+    const plans = await Promise.all(
+      [sql`explain query plan select ${notificationDeliveries.id} from ${notificationDeliveries} order by ${notificationDeliveries.id} limit 500`, sql`explain query plan select ${events.id} from ${events} order by ${events.id} limit 500`].map((q) =>
+        deps.db.db.all<{ detail: string }>(q),
+      ),
+    );
+    for (const plan of plans) expect(plan.map((p) => p.detail).join('; ')).not.toMatch(/TEMP B-TREE/);
   });
 });

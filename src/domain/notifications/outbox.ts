@@ -248,6 +248,39 @@ export async function eventsWaiting(deps: Deps): Promise<boolean> {
 
 // ---- the delivery log ----------------------------------------------------------------------------
 
+/** Days the delivery log, and the events behind it, are kept once their deliveries ended. */
+export const NOTIFICATION_RETENTION_DAYS = 180;
+/** Rows looked at (and at most removed) per table and call. */
+const PURGE_BATCH = 500;
+
+/**
+ * Removes ended deliveries (sent, failed) and dispatched events older than the retention, the
+ * oldest first. Each statement looks at the PURGE_BATCH oldest rows of its table only (ids grow
+ * with time), so a tick costs the same however long the log has grown, and a long log shrinks a
+ * batch per tick. An event goes once none of its deliveries is left. Every event's dedupe key
+ * names a serial or a time, so an event removed cannot come due again.
+ */
+export async function purgeNotifications(deps: Deps): Promise<void> {
+  const cutoff = deps.now() - NOTIFICATION_RETENTION_DAYS * 86_400_000;
+  const d = notificationDeliveries;
+  const e = events;
+  await deps.db.batch([
+    deps.db.db
+      .delete(d)
+      .where(and(sql`${d.id} in (select ${d.id} from ${d} order by ${d.id} limit ${PURGE_BATCH})`, inArray(d.state, ['sent', 'failed']), lt(d.updatedAt, cutoff))),
+    deps.db.db
+      .delete(e)
+      .where(
+        and(
+          sql`${e.id} in (select ${e.id} from ${e} order by ${e.id} limit ${PURGE_BATCH})`,
+          isNotNull(e.dispatchedAt),
+          lt(e.createdAt, cutoff),
+          sql`not exists (select 1 from ${d} where ${d.eventId} = ${e.id})`,
+        ),
+      ),
+  ]);
+}
+
 export const DELIVERY_STATES = ['pending', 'sent', 'failed'] as const;
 export const DELIVERY_SORTS = ['-created'] as const;
 export type DeliveryQuery = ListQuery<(typeof DELIVERY_SORTS)[number], never> & { state?: DeliveryState; channel?: string; event?: string };
