@@ -2,6 +2,7 @@
 // report it sends after a run (download API zone, a certificate API key), and the admin API's
 // list of a certificate's consumers.
 import { CertkeepError } from '../errors.ts';
+import { readCapped } from '../util/read-capped.ts';
 import { findApiKeyOwner } from '../domain/apikeys.ts';
 import { requireCertificate, findCertificateByName } from '../domain/certificates.ts';
 import {
@@ -100,29 +101,7 @@ function serialOf(body: Json): string {
 async function readReport(request: Request): Promise<Json> {
   const type = request.headers.get('content-type') ?? '';
   if (type && !/^application\/json\b/i.test(type)) throw new CertkeepError('UNSUPPORTED_MEDIA_TYPE', `expected application/json, got ${type}`);
-  const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > MAX_REPORT_BYTES) throw fieldError('body', `larger than ${MAX_REPORT_BYTES} bytes`);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  if (request.body) {
-    const reader = request.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > MAX_REPORT_BYTES) {
-        await reader.cancel().catch(() => {});
-        throw fieldError('body', `larger than ${MAX_REPORT_BYTES} bytes`);
-      }
-      chunks.push(value);
-    }
-  }
-  const bytes = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.byteLength;
-  }
+  const bytes = await readCapped(request.body, MAX_REPORT_BYTES, () => fieldError('body', `larger than ${MAX_REPORT_BYTES} bytes`), request.headers.get('content-length'));
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));

@@ -16,6 +16,7 @@
 import { eq } from 'drizzle-orm';
 import { acmeAccounts } from '../db/schema.ts';
 import { CertkeepError } from '../errors.ts';
+import { readCapped } from '../util/read-capped.ts';
 import { findApiKeyOwnerByHash, isApiKey, type ApiKeyOwner, type ApiKeyOwnerKind } from '../domain/apikeys.ts';
 import { hashSecret } from '../domain/secrets.ts';
 import { refuseCredential } from '../domain/throttle.ts';
@@ -72,26 +73,7 @@ async function formBytes(request: Request, ctx: HandlerContext): Promise<Uint8Ar
     return ctx.getBody;
   }
   if (request.body === null) return undefined;
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > MAX_FORM_BYTES) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return readCapped(request.body, MAX_FORM_BYTES, tooLarge);
 }
 
 const tooLarge = () => new CertkeepError('PAYLOAD_TOO_LARGE', `body: the form is larger than ${MAX_FORM_BYTES} bytes`, { field: 'body' });

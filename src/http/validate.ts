@@ -2,6 +2,7 @@
 // silently do nothing), every error names its field, and nothing is written before validation
 // has passed.
 import { CertkeepError } from '../errors.ts';
+import { readCapped } from '../util/read-capped.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -20,14 +21,15 @@ export async function readJsonObject(request: Request, allowed: readonly string[
   if (type && !/^application\/(.+\+)?json\b/i.test(type)) {
     throw new CertkeepError('UNSUPPORTED_MEDIA_TYPE', `expected application/json, got ${type}`);
   }
-  const text = await request.text();
-  // Untyped bodies are not taken for JSON (src/http/same-origin.ts refuses them first).
-  if (!type && text.trim() !== '') throw new CertkeepError('UNSUPPORTED_MEDIA_TYPE', 'expected application/json: send Content-Type: application/json');
-  if (text.length > MAX_JSON_BYTES) throw new CertkeepError('BAD_REQUEST', 'body too large');
+  const bytes = await readCapped(request.body, MAX_JSON_BYTES, () => fieldError('body', `larger than ${MAX_JSON_BYTES} bytes`), request.headers.get('content-length'));
   let body: unknown;
   try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    // Untyped bodies are not taken for JSON (src/http/same-origin.ts refuses them first).
+    if (!type && text.trim() !== '') throw new CertkeepError('UNSUPPORTED_MEDIA_TYPE', 'expected application/json: send Content-Type: application/json');
     body = text.trim() === '' ? {} : JSON.parse(text);
   } catch (err) {
+    if (err instanceof CertkeepError) throw err;
     throw new CertkeepError('BAD_REQUEST', `malformed JSON: ${(err as Error).message}`, { field: 'body' });
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {

@@ -13,7 +13,8 @@
 // there, so literal addresses and loopback names are what the core can check).
 import { CertkeepError } from '../errors.ts';
 import type { IpList } from '../http/ip.ts';
-import { concatBytes, fromUtf8 } from '../util/encoding.ts';
+import { fromUtf8 } from '../util/encoding.ts';
+import { readCapped } from '../util/read-capped.ts';
 import { isAllowedPrivateHost, refusedHost, type TargetRefusal } from './targets.ts';
 
 /** Which schemes a caller accepts: https only (the default), http too but only to an allowed private address, or both anywhere. */
@@ -171,7 +172,7 @@ export class Outbound {
       }
       let body: Uint8Array;
       try {
-        body = await readCapped(response, opts.maxBytes, current.href);
+        body = await readBody(response, opts.maxBytes, current.href);
       } catch (err) {
         throw err instanceof OutboundError ? err : this.#failure(err, current.href, opts, signal);
       }
@@ -235,28 +236,9 @@ export class Outbound {
 // ---- reading ----------------------------------------------------------------------------------
 
 /** The body, chunk by chunk, cancelled as soon as it grows past `maxBytes`. */
-async function readCapped(response: Response, maxBytes: number, url: string): Promise<Uint8Array> {
+function readBody(response: Response, maxBytes: number, url: string): Promise<Uint8Array> {
   const tooLarge = () => new OutboundError('too-large', url, `the answer is larger than ${bytes(maxBytes)}; it was not read further`);
-  if (!response.body) return new Uint8Array(0);
-  const declared = Number(response.headers.get('content-length'));
-  if (declared > maxBytes) {
-    await response.body.cancel().catch(() => {});
-    throw tooLarge();
-  }
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    length += value.byteLength;
-    if (length > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  return chunks.length === 1 ? chunks[0] : concatBytes(...chunks);
+  return readCapped(response.body, maxBytes, tooLarge, response.headers.get('content-length'));
 }
 
 // ---- errors in words --------------------------------------------------------------------------
