@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { useOpenssl, type Openssl } from '../../test/fixtures/crypto/openssl.ts';
 import { CertkeepError } from '../errors.ts';
 import { toHex } from '../util/encoding.ts';
-import { createSelfSignedCertificate, parseCertificate, parseChain, publicKeyMatches } from './certificate.ts';
+import { createSelfSignedCertificate, parseCertificate, parseChain, parseIssuerCertificate, publicKeyMatches } from './certificate.ts';
+import { chainIssuer } from '../acme/chains.ts';
 import { exportPrivateKeyPem, generateKeyPair, importPrivateKey, type KeyType } from './keys.ts';
 import { pemDecode } from './pem.ts';
 
@@ -238,5 +239,28 @@ describe('createSelfSignedCertificate', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('parseIssuerCertificate', () => {
+  it('parses an issuer once and keeps at most 16, the least recently used going first', async () => {
+    const keyPair = await generateKeyPair('ec-p256');
+    const pems = await Promise.all(Array.from({ length: 17 }, (_, i) => createSelfSignedCertificate({ keyPair, commonName: `issuer ${i}`, days: 1 })));
+    const first = await parseIssuerCertificate(pems[0]);
+    const fresh = await parseCertificate(pems[0]);
+    expect({ ...first }).toEqual(fresh);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(await parseIssuerCertificate(pems[0])).toBe(first);
+    expect(chainIssuer(pems[0])).toBe('issuer 0');
+    // 16 others, then the first is asked again: it had gone, and is parsed anew.
+    for (const pem of pems.slice(1)) await parseIssuerCertificate(pem);
+    const again = await parseIssuerCertificate(pems[0]);
+    expect(again).not.toBe(first);
+    expect(again.subject).toBe(first.subject);
+    // One used again moves to the end: a new one then pushes out the oldest, not it.
+    const second = await parseIssuerCertificate(pems[2]);
+    await parseIssuerCertificate(pems[1]);
+    expect(await parseIssuerCertificate(pems[2])).toBe(second);
+    for (const pem of pems) expect(chainIssuer(pem)).toBe((await parseIssuerCertificate(pem)).issuerCN);
   });
 });

@@ -98,6 +98,28 @@ export async function parseCertificate(pemOrDer: string | Uint8Array): Promise<P
   };
 }
 
+/** Issuer certificates kept parsed: a handful per CA (intermediates, cross-signs). */
+const ISSUER_CACHE_SIZE = 16;
+const issuerCache = new Map<string, Promise<Readonly<ParsedCertificate>>>();
+
+/**
+ * parseCertificate for the issuer certificates of a chain: every certificate a CA issues comes
+ * with the same few intermediates, so they are parsed once and kept, up to ISSUER_CACHE_SIZE
+ * (the least recently used goes). Keyed by the exact text; a parse that fails is not kept. The
+ * result is shared: read it, never change it.
+ */
+export function parseIssuerCertificate(pem: string): Promise<Readonly<ParsedCertificate>> {
+  let parsed = issuerCache.get(pem);
+  if (parsed) issuerCache.delete(pem);
+  else {
+    parsed = parseCertificate(pem).then((c) => Object.freeze(c));
+    parsed.catch(() => issuerCache.delete(pem));
+  }
+  issuerCache.set(pem, parsed);
+  if (issuerCache.size > ISSUER_CACHE_SIZE) issuerCache.delete(issuerCache.keys().next().value!);
+  return parsed;
+}
+
 /**
  * Every certificate of a PEM chain, in the order given (leaf first from an ACME CA);
  * [] when the text holds none, so that the caller decides what an empty chain means.

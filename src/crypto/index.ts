@@ -22,6 +22,7 @@ export {
   type CertificatePublicKey,
   type SelfSignedOptions,
   parseCertificate,
+  parseIssuerCertificate,
   parseChain,
   publicKeyMatches,
   createSelfSignedCertificate,

@@ -18,7 +18,7 @@ import { certificates, challenges, orders, orderEvents } from '../db/schema.ts';
 import { tryAcquireLease, type Lease } from '../db/lease.ts';
 import type { AcmeClient, AcmeOrder, AcmeAuthorization, AcmeProblem } from '../acme/index.ts';
 import { AcmeProblemError } from '../acme/index.ts';
-import { createCsr, parseCertificate, splitCertificates } from '../crypto/index.ts';
+import { createCsr, parseCertificate, parseIssuerCertificate, splitCertificates } from '../crypto/index.ts';
 import { acmeClientFor, findAccountById } from './accounts.ts';
 import { findKeyById, keyPair } from './keys.ts';
 import { findCertificateById, type CertificateRow, type CsrSubject } from './certificates.ts';
@@ -97,7 +97,7 @@ async function issueUnderLease(deps: Deps, certificateId: string, reason: OrderR
     const resumed = !!order;
     order ??= await recordPlacing(deps, cert, reason);
     if (!order.orderUrl) {
-      ({ order, acmeOrder } = await placeOrder(deps, client, order, resumed));
+      ({ order, acmeOrder } = await placeOrder(deps, client, cert, order, resumed));
       log.info('order placed', { order: order.id });
     }
     await driveOrder(deps, client, cert, order, acmeOrder!, lease);
@@ -176,15 +176,15 @@ async function recordPlacing(deps: Deps, cert: CertificateRow, reason: OrderReas
  * of placing a second one. CAs without an orders list (Boulder) answer a repeated newOrder for
  * the same names with the pending order they already have.
  */
-async function placeOrder(deps: Deps, client: AcmeClient, order: OrderRow, resumed: boolean): Promise<{ order: OrderRow; acmeOrder: AcmeOrder }> {
+async function placeOrder(deps: Deps, client: AcmeClient, cert: CertificateRow, order: OrderRow, resumed: boolean): Promise<{ order: OrderRow; acmeOrder: AcmeOrder }> {
   const domains = JSON.parse(order.domains) as string[];
   let found = resumed ? await findLostOrder(deps, client, order, domains) : null;
   if (found) await event(deps, order.id, 'info', 'adopted the order placed before the interruption');
   else {
-    const cert = await findCertificateById(deps, order.certificateId);
+    // The certificate as read under the lease at the start of this run (issueUnderLease).
     found = await newOrderReplacing(client, {
       identifiers: domains.map((value) => ({ type: 'dns' as const, value })),
-      profile: cert?.profile ?? undefined,
+      profile: cert.profile ?? undefined,
       replaces: order.replaces ?? undefined,
     });
   }
@@ -409,7 +409,8 @@ async function download(deps: Deps, client: AcmeClient, cert: CertificateRow, or
   // Tracking's row of this certificate follows it in the same batch (domain/tracking); a chain
   // tracking cannot read never keeps the certificate from being stored.
   // The leaf parsed above is handed on rather than parsed again (a parse costs milliseconds of CPU).
-  const tracked = await Promise.all(issuerPems.map((p) => parseCertificate(p)))
+  // The issuers are the CA's few intermediates, parsed once and kept (crypto/certificate.ts).
+  const tracked = await Promise.all(issuerPems.map((p) => parseIssuerCertificate(p)))
     .then((issuers) => issuedStatements(deps, cert.id, [leaf, ...issuers]))
     .catch((err) => {
       deps.log.warn('tracking: the new certificate cannot be tracked', { certificate: cert.name, err });

@@ -6,7 +6,7 @@
 // A call that comes while a run is going makes that run go round once more, so nothing committed
 // meanwhile waits for the next tick. Each run is bounded: at most MAX_PER_RUN deliveries.
 import type { Deps } from '../deps.ts';
-import { dispatchEvents, eventsWaiting, nextDeliveryTime, sendDueDeliveries, type SendRunResult } from '../domain/notifications/outbox.ts';
+import { DISPATCH_BATCH, dispatchEvents, eventsWaiting, nextDeliveryTime, sendDueDeliveries, type SendRunResult } from '../domain/notifications/outbox.ts';
 
 /** Deliveries attempted per run; the next run (a wake-up, the tick) takes the rest. */
 export const MAX_PER_RUN = 50;
@@ -55,8 +55,9 @@ export class Notifier {
         let rounds = 0;
         do {
           this.again = false;
-          // Every undispatched event of this round first, then the sends.
-          while ((await dispatchEvents(this.deps)) > 0 && (budget?.mayContinue() ?? true)) {
+          // Every undispatched event of this round first, then the sends. A call that took less
+          // than a full batch took every event there was (one committed since wakes another round).
+          while ((await dispatchEvents(this.deps)) >= DISPATCH_BATCH && (budget?.mayContinue() ?? true)) {
             if (++rounds > 20) break;
           }
           const result = await sendDueDeliveries(this.deps, {

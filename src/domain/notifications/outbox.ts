@@ -34,8 +34,8 @@ const HOUR = 60 * MINUTE;
 export const MAX_ATTEMPTS = 8;
 /** Wait after the n-th failed attempt: 30 s, 2 min, 10 min, 30 min, 1 h, 3 h, 6 h. */
 const BACKOFF_MS = [30_000, 2 * MINUTE, 10 * MINUTE, 30 * MINUTE, HOUR, 3 * HOUR, 6 * HOUR];
-/** Events turned into deliveries per run. */
-const DISPATCH_BATCH = 50;
+/** Events turned into deliveries per call of dispatchEvents. */
+export const DISPATCH_BATCH = 50;
 
 export function deliveryBackoffMs(attempts: number): number {
   return BACKOFF_MS[Math.min(Math.max(attempts, 1), BACKOFF_MS.length) - 1];
@@ -138,16 +138,28 @@ export async function sendDueDeliveries(deps: Deps, opts: SendRunOptions): Promi
     }
     return found;
   };
+  // One worker first; each claim that finds a delivery starts another, up to `concurrency`. When
+  // nothing is due (most runs: an event no channel subscribes to) that is one claim, not one per worker.
+  const workers: Promise<void>[] = [];
+  const startWorker = () => {
+    if (workers.length < Math.max(1, opts.concurrency)) workers.push(worker());
+  };
   const worker = async () => {
     while (attempted < opts.max && (opts.mayContinue?.() ?? true)) {
       attempted++;
       const delivery = await claimOne(deps, claimTtl(opts.timeoutMs ?? 10_000));
       if (!delivery) return;
+      startWorker();
       const outcome = await attempt(deps, delivery, await channelOf(delivery.channelId), await (origin ??= siteOrigin(deps)), opts.timeoutMs);
       result[outcome]++;
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency) }, worker));
+  startWorker();
+  // Workers started meanwhile are waited for too.
+  for (let started = 0; started < workers.length; ) {
+    started = workers.length;
+    await Promise.all(workers);
+  }
   return result;
 }
 
