@@ -4,7 +4,7 @@
 // passed. The address connected to is the address checked: a name that answers with a public
 // address to one question and a private one to the next (DNS rebinding) gains nothing.
 import { lookup as systemLookup, type LookupAddress, type LookupAllOptions, type LookupOptions } from 'node:dns';
-import { Agent, fetch as undiciFetch } from 'undici';
+import type { Agent, fetch as UndiciFetch } from 'undici';
 import type { IpList } from '../src/http/ip.ts';
 import { Outbound, RefusedTargetError } from '../src/net/outbound.ts';
 import { literalAddress, refusedAddress } from '../src/net/targets.ts';
@@ -47,12 +47,18 @@ export interface NodeTransportOptions {
  * NODE_EXTRA_CA_CERTS applies as to any TLS connection of the process.
  */
 export function nodeTransport(allow: IpList, opts: NodeTransportOptions = {}): typeof fetch {
-  const agent = new Agent({ connect: { lookup: checkedLookup(allow, opts.resolve) as never } });
+  // undici (its fetch, HTTP/2 client, WebSocket, caches and the node: modules they pull in: some
+  // 5 MiB of heap) is loaded with the first outgoing request, not at start: a host that makes
+  // none, as most do between renewals, never holds it.
+  let client: Promise<{ agent: Agent; fetch: typeof UndiciFetch }> | undefined;
+  const undici = () =>
+    (client ??= import('undici').then(({ Agent, fetch }) => ({ agent: new Agent({ connect: { lookup: checkedLookup(allow, opts.resolve) as never } }), fetch })));
   return (async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     const literal = literalAddress(url.hostname);
     const refusal = literal === undefined ? undefined : refusedAddress(literal, allow);
     if (refusal) throw new TypeError('fetch failed', { cause: new RefusedTargetError(url.hostname, refusal) });
+    const { agent, fetch: undiciFetch } = await undici();
     return (await undiciFetch(url, { ...(init as object), dispatcher: agent } as never)) as unknown as Response;
   }) as typeof fetch;
 }

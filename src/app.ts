@@ -34,7 +34,7 @@ import { consumersPages } from './http/pages/consumers.ts';
 import * as notifications from './http/notifications-api.ts';
 import { notificationsPages } from './http/pages/notifications.ts';
 import { METRICS_PATH, countDownload, deleteMetricsTokenHandler, getMetricsToken, metricsEndpoint, postMetricsToken } from './http/metrics.ts';
-import { OPENAPI_PATH, openApiEndpoint } from './http/openapi.ts';
+import { OPENAPI_PATH } from './http/openapi-path.ts';
 
 export type { App, RequestContext } from './http/context.ts';
 
@@ -188,7 +188,7 @@ export function createApp(deps: Deps): App {
     .post('/api/v1/tracking/:id/scan', tracking.scanTracking)
     .get('/api/v1/backups', listBackups)
     .get('/api/v1/backups/:name', downloadBackup)
-    .get(OPENAPI_PATH, openApiEndpoint)
+    .get(OPENAPI_PATH, async (request: Request, ctx: HandlerContext) => (await import('./http/openapi.ts')).openApiEndpoint(request, ctx))
     .all('/static/*', serveStatic)
     .get('/setup', setup.showSetup)
     .post('/setup', setup.submitSetup)

@@ -28,8 +28,9 @@ import { MAX_FORM_BYTES } from './download-api.ts';
 import { MAX_REPORT_BYTES } from './agent-api.ts';
 import type { HandlerContext } from './context.ts';
 import { NAME_PATTERN } from './validate.ts';
+import { OPENAPI_PATH } from './openapi-path.ts';
 
-export const OPENAPI_PATH = '/api/v1/openapi.json';
+export { OPENAPI_PATH };
 
 // ---- schema helpers ------------------------------------------------------------------------------
 

@@ -174,7 +174,7 @@ function describeApiError(error: unknown): { code?: number; text: string } {
 
 /** Walks up from the name to its registrable domain: the first name Cloudflare has a zone for. */
 async function findZone(api: CloudflareApi, name: string): Promise<{ id: string; label: string }> {
-  const domain = registrableDomain(name);
+  const domain = await registrableDomain(name);
   const candidates: string[] = [];
   for (let candidate = name; ; candidate = candidate.slice(candidate.indexOf('.') + 1)) {
     candidates.push(candidate);

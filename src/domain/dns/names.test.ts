@@ -36,35 +36,35 @@ describe('registrableDomain and recordRelativeToDomain', () => {
     ['shop.münchen.de', 'xn--mnchen-3ya.de', '_acme-challenge.shop'],
     // a name that is itself a public suffix is its own domain
     ['co.uk', 'co.uk', '_acme-challenge'],
-  ])('%s → %s, %s', (name, domain, relative) => {
-    expect(registrableDomain(name)).toBe(domain);
-    expect(recordRelativeToDomain(name)).toBe(relative);
+  ])('%s → %s, %s', async (name, domain, relative) => {
+    expect(await registrableDomain(name)).toBe(domain);
+    expect(await recordRelativeToDomain(name)).toBe(relative);
   });
 });
 
 describe('expandPlaceholders', () => {
   const record = { fqdn: '_acme-challenge.www.example.co.uk', name: 'www.example.co.uk', value: VALUE };
 
-  it('replaces every Certera placeholder', () => {
-    expect(expandPlaceholders('{{FullRecord}}', record)).toBe('_acme-challenge.www.example.co.uk');
-    expect(expandPlaceholders('{{Record}}', record)).toBe('_acme-challenge.www');
-    expect(expandPlaceholders('{{Subject}}', record)).toBe('www.example.co.uk');
-    expect(expandPlaceholders('{{Domain}}', record)).toBe('example.co.uk');
-    expect(expandPlaceholders('{{Value}}', record)).toBe(VALUE);
-    expect(expandPlaceholders('--txt={{Value}} --name={{Record}}.{{Domain}}', record)).toBe(`--txt=${VALUE} --name=_acme-challenge.www.example.co.uk`);
+  it('replaces every Certera placeholder', async () => {
+    expect(await expandPlaceholders('{{FullRecord}}', record)).toBe('_acme-challenge.www.example.co.uk');
+    expect(await expandPlaceholders('{{Record}}', record)).toBe('_acme-challenge.www');
+    expect(await expandPlaceholders('{{Subject}}', record)).toBe('www.example.co.uk');
+    expect(await expandPlaceholders('{{Domain}}', record)).toBe('example.co.uk');
+    expect(await expandPlaceholders('{{Value}}', record)).toBe(VALUE);
+    expect(await expandPlaceholders('--txt={{Value}} --name={{Record}}.{{Domain}}', record)).toBe(`--txt=${VALUE} --name=_acme-challenge.www.example.co.uk`);
   });
 
-  it('expands in one pass: a value holding a placeholder is not expanded again', () => {
-    expect(expandPlaceholders('{{Value}}', { ...record, value: '{{Domain}}' })).toBe('{{Domain}}');
+  it('expands in one pass: a value holding a placeholder is not expanded again', async () => {
+    expect(await expandPlaceholders('{{Value}}', { ...record, value: '{{Domain}}' })).toBe('{{Domain}}');
   });
 
-  it('leaves unknown placeholders and plain braces alone', () => {
-    expect(expandPlaceholders('{{value}} {Value} {{ Value }}', record)).toBe('{{value}} {Value} {{ Value }}');
+  it('leaves unknown placeholders and plain braces alone', async () => {
+    expect(await expandPlaceholders('{{value}} {Value} {{ Value }}', record)).toBe('{{value}} {Value} {{ Value }}');
   });
 
-  it('uses A-labels for internationalized names', () => {
+  it('uses A-labels for internationalized names', async () => {
     const idn = { fqdn: '_acme-challenge.shop.münchen.de', name: 'shop.münchen.de', value: VALUE };
-    expect(['{{FullRecord}}', '{{Record}}', '{{Subject}}', '{{Domain}}'].map((t) => expandPlaceholders(t, idn))).toEqual([
+    expect(await Promise.all(['{{FullRecord}}', '{{Record}}', '{{Subject}}', '{{Domain}}'].map((t) => expandPlaceholders(t, idn)))).toEqual([
       '_acme-challenge.shop.xn--mnchen-3ya.de',
       '_acme-challenge.shop',
       'shop.xn--mnchen-3ya.de',

@@ -8,7 +8,6 @@
 //   {{Value}}       the TXT value                           base64url(SHA-256(key authorization))
 // Every name is in its ASCII (A-label) form: a script that passes it on to a DNS API or nsupdate
 // must not have to know IDNA.
-import { getDomain } from 'tldts';
 import type { DnsChallengeRecord } from './types.ts';
 
 /** The label under which RFC 8555 §8.4 publishes a dns-01 TXT record. */
@@ -36,16 +35,19 @@ export function subjectName(name: string): string {
  * (`www.example.co.uk` → `example.co.uk`). Private suffixes such as `github.io` are not treated
  * as suffixes: whoever runs the DNS for `foo.github.io` is the owner of `github.io`.
  * A name that has no registrable domain (it is itself a public suffix) is its own domain.
+ * tldts (the list as a trie: over 1 MiB of heap) is loaded with the first question, not at start:
+ * only dns-01 through a script or Cloudflare asks it.
  */
-export function registrableDomain(name: string): string {
+export async function registrableDomain(name: string): Promise<string> {
   const ascii = subjectName(name);
+  const { getDomain } = await import('tldts');
   return getDomain(ascii, { allowPrivateDomains: false }) ?? ascii;
 }
 
 /** `_acme-challenge` plus the labels left of the registrable domain: `www.example.com` → `_acme-challenge.www`. */
-export function recordRelativeToDomain(name: string): string {
+export async function recordRelativeToDomain(name: string): Promise<string> {
   const ascii = subjectName(name);
-  const domain = registrableDomain(ascii);
+  const domain = await registrableDomain(ascii);
   const sub = ascii === domain ? '' : ascii.slice(0, ascii.length - domain.length - 1);
   return sub === '' ? CHALLENGE_LABEL : `${CHALLENGE_LABEL}.${sub}`;
 }
@@ -55,12 +57,12 @@ export function recordRelativeToDomain(name: string): string {
  * contains `{{Value}}` is not expanded again. Unknown placeholders are left as written
  * (the script provider's validator refuses them before they get here).
  */
-export function expandPlaceholders(template: string, record: DnsChallengeRecord): string {
+export async function expandPlaceholders(template: string, record: DnsChallengeRecord): Promise<string> {
   const values: Record<Placeholder, string> = {
     FullRecord: asciiName(record.fqdn),
-    Record: recordRelativeToDomain(record.name),
+    Record: await recordRelativeToDomain(record.name),
     Subject: subjectName(record.name),
-    Domain: registrableDomain(record.name),
+    Domain: await registrableDomain(record.name),
     Value: record.value,
   };
   return template.replace(PLACEHOLDER_PATTERN, (whole, key: string) =>

@@ -78,7 +78,7 @@ export function scriptDriver(config: ScriptConfig, runScript: RunScript): DnsPro
     const what = `script: ${action} command ${command} for ${record.fqdn}`;
     let result: ScriptResult;
     try {
-      result = await runScript(command, args.map((arg) => expandPlaceholders(arg, record)), {
+      result = await runScript(command, await Promise.all(args.map((arg) => expandPlaceholders(arg, record))), {
         env: { ...config.env },
         timeoutMs: timeoutSeconds * 1000,
       });
