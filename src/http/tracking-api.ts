@@ -1,17 +1,15 @@
 // /api/v1/tracking (SPEC §4.2): the merged list, adding a URL or an upload, one item with its
 // history, deleting, and scanning on demand. Handlers parse and shape; domain/tracking decides.
 import { CertkeepError } from '../errors.ts';
-import type { Actor } from '../domain/audit.ts';
-import { CLI_ACTOR } from '../domain/audit.ts';
 import { addUpload, addUrlTarget, certificatesPresented, deleteTarget, historiesOf, historyOf, requireTarget, trackingView, type TrackedRow } from '../domain/tracking/tracking.ts';
 import { pageTracking, parseTrackingListQuery } from '../domain/tracking/list.ts';
 import { scanTarget } from '../domain/tracking/scan.ts';
 import { parseTrackingTarget } from '../domain/tracking/targets.ts';
 import type { Deps } from '../deps.ts';
 import type { HandlerContext, RoutedRequest } from './context.ts';
+import { by } from './admin-api.ts';
 import { fieldError, optionalString, readJsonObject } from './validate.ts';
 
-const actorOf = (ctx: HandlerContext): Actor => ctx.actor ?? CLI_ACTOR;
 
 async function viewOf(deps: Deps, row: TrackedRow) {
   const [history, names] = await Promise.all([historyOf(deps, row.id), certificatesPresented(deps, row.sha256 ? [row.sha256] : [])]);
@@ -50,12 +48,12 @@ export async function createTracking(request: Request, ctx: HandlerContext) {
   if (hasPem) {
     if (body.starttls !== undefined && body.starttls !== null) throw fieldError('starttls', 'only for a url');
     const pem = optionalString(body, 'pem', { max: 256 * 1024 }) ?? '';
-    const rows = await addUpload(deps, actorOf(ctx), pem, 'pem', ctx.clientIp);
+    const rows = await addUpload(deps, by(ctx), pem, 'pem');
     const histories = await historiesOf(deps, rows.map((r) => r.id));
     return Response.json({ items: rows.map((r) => trackingView(r, histories.get(r.id) ?? [], deps.now())) }, { status: 201 });
   }
   const target = parseTrackingTarget(body.url, body.starttls);
-  const row = await addUrlTarget(deps, actorOf(ctx), target, ctx.clientIp);
+  const row = await addUrlTarget(deps, by(ctx), target);
   // The first scan starts now; the item is answered without waiting for it.
   ctx.waitUntil(scanTarget(deps, row).catch((err) => deps.log.error('tracking scan failed', { target: row.target, err })));
   return Response.json(trackingView(row, [], deps.now()), { status: 201 });
@@ -66,7 +64,7 @@ export async function getTracking(request: RoutedRequest, ctx: HandlerContext) {
 }
 
 export async function deleteTracking(request: RoutedRequest, ctx: HandlerContext) {
-  await deleteTarget(ctx.deps, actorOf(ctx), request.params.id, ctx.clientIp);
+  await deleteTarget(ctx.deps, by(ctx), request.params.id);
   return new Response(null, { status: 204 });
 }
 
@@ -76,10 +74,10 @@ export async function scanTracking(request: RoutedRequest, ctx: HandlerContext) 
   const row = await requireTarget(deps, request.params.id);
   if (row.source !== 'url') throw new CertkeepError('CONFLICT', `only tracked URLs are scanned; this is ${row.source === 'issued' ? 'a certificate Certkeep serves' : 'an uploaded certificate'}`);
   if (!deps.tlsScan) throw new CertkeepError('CONFLICT', 'scanning servers needs raw TLS connections, which only the node host has');
-  const by = { actor: actorOf(ctx), clientIp: ctx.clientIp };
+  const who = by(ctx);
   if (new URL(request.url).searchParams.get('wait') !== 'true') {
-    ctx.waitUntil(scanTarget(deps, row, by).catch((err) => deps.log.error('tracking scan failed', { target: row.target, err })));
+    ctx.waitUntil(scanTarget(deps, row, who).catch((err) => deps.log.error('tracking scan failed', { target: row.target, err })));
     return Response.json({ id: row.id, status: 'scanning' }, { status: 202 });
   }
-  return Response.json(await viewOf(deps, await scanTarget(deps, row, by)));
+  return Response.json(await viewOf(deps, await scanTarget(deps, row, who)));
 }

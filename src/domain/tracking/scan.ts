@@ -15,7 +15,7 @@ import { trackingTargets } from '../../db/schema.ts';
 import { CertkeepError } from '../../errors.ts';
 import { isLeaseHeld, tryAcquireLease } from '../../db/lease.ts';
 import { parseCertificate, type ParsedCertificate } from '../../crypto/index.ts';
-import { audit, auditStatement, type Actor, type By } from '../audit.ts';
+import { audit, type By } from '../audit.ts';
 import { eventStatement, eventsWritten } from '../events.ts';
 import { getSettings, settingStatement } from '../settings.ts';
 import { certificateNames, nameMatches } from './names.ts';
@@ -147,7 +147,7 @@ async function scanUnderLease(deps: Deps, row: TrackedRow, by?: By): Promise<Tra
     if (!fresh) return row;
     const outcome = await connect(deps, fresh);
     const { statements, events } = await scanStatements(deps, fresh, outcome);
-    if (by) statements.push(auditStatement(deps, by.actor, { action: 'tracking.scan', object: { kind: 'tracking', name: targetName(fresh) }, clientIp: by.clientIp, outcome: outcome.ok ? 'ok' : 'failed' }));
+    if (by) statements.push(audit(deps, by, { action: 'tracking.scan', object: { kind: 'tracking', name: targetName(fresh) }, outcome: outcome.ok ? 'ok' : 'failed' }));
     await deps.db.batch(statements);
     if (events > 0) eventsWritten(deps);
     return (await findTarget(deps, row.id)) ?? fresh;

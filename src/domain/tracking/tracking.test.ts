@@ -16,7 +16,6 @@ import { DAY, makeCa, makeLeaf } from '../../../test/fixtures/tracking/pki.ts';
 import { pageTracking, parseTrackingListQuery, trackingCounts } from './list.ts';
 import { addUrlTarget, backfillIssued, issuedStatements } from './tracking.ts';
 import { parseTrackingTarget } from './targets.ts';
-import { CLI_ACTOR } from '../audit.ts';
 import { expiryNotices, expiryStep } from './scan.ts';
 
 type Fixture = TrackingApp;
@@ -228,7 +227,7 @@ describe('issued certificates', () => {
     const leaf = await makeLeaf({ names: ['shown.example.com'], issuer: ca });
     const cert = await issued('shown', leaf.pem + ca.pem);
     await backfillIssued(f.deps);
-    const url = { body: await addUrlTarget(f.deps, CLI_ACTOR, parseTrackingTarget('shown.example.com')) };
+    const url = { body: await addUrlTarget(f.deps, BY_CLI, parseTrackingTarget('shown.example.com')) };
     expect((await f.api('GET', '/api/v1/tracking')).body.items.map((i: any) => i.source).sort()).toEqual(['issued', 'url']);
     // As a scan would record it: the server presents the issued certificate.
     const [row] = await f.deps.db.db.select().from(trackingTargets).where(eq(trackingTargets.certificateId, cert.id));
@@ -249,7 +248,7 @@ describe('the list', () => {
     for (let i = 0; i < count; i++) pems.push((await makeLeaf({ names: [`s${String(i).padStart(2, '0')}.example.com`], from: -100, to: ((i * 7) % 40) - 5 })).pem);
     expect((await f.api('POST', '/api/v1/tracking', { pem: pems.join('') })).status).toBe(201);
     // Added without their first scan (the API starts one): never scanned, no expiry yet.
-    for (let i = 0; i < 3; i++) await addUrlTarget(f.deps, CLI_ACTOR, parseTrackingTarget(`u${i}.example.com`));
+    for (let i = 0; i < 3; i++) await addUrlTarget(f.deps, BY_CLI, parseTrackingTarget(`u${i}.example.com`));
     // Problems, as scans would have found them.
     const ids = (await f.deps.db.db.select({ id: trackingTargets.id }).from(trackingTargets).where(eq(trackingTargets.source, 'upload'))).map((r) => r.id);
     for (const id of ids.slice(0, 3)) await f.deps.db.db.update(trackingTargets).set({ problems: 'untrusted', problemRank: 0, chainValid: false }).where(eq(trackingTargets.id, id));

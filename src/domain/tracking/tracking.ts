@@ -11,7 +11,7 @@ import type { Statement } from '../../db/client.ts';
 import { certificates, settings, trackingAnchors, trackingHistory, trackingTargets } from '../../db/schema.ts';
 import { CertkeepError } from '../../errors.ts';
 import { pemEncode, parseChain, splitCertificates, type ParsedCertificate } from '../../crypto/index.ts';
-import { auditStatement, type Actor } from '../audit.ts';
+import { audit, type By } from '../audit.ts';
 import { newId } from '../secrets.ts';
 import type { TrackingTarget } from './targets.ts';
 import { parseUpload, type UploadedCertificate } from './upload.ts';
@@ -191,7 +191,7 @@ export function targetName(row: Pick<TrackedRow, 'source' | 'target' | 'subject'
  * Tracks a TLS server (node host only). The address policy is applied to a literal address now
  * and to every resolved address at each scan. The first scan is due at once.
  */
-export async function addUrlTarget(deps: Deps, actor: Actor, t: TrackingTarget, clientIp?: string | null): Promise<TrackedRow> {
+export async function addUrlTarget(deps: Deps, by: By, t: TrackingTarget): Promise<TrackedRow> {
   if (!deps.tlsScan) {
     throw new CertkeepError('BAD_REQUEST', 'url: scanning servers needs raw TLS connections, which only the node host has; on a Worker, upload the certificate instead ({"pem": …})', { field: 'url' });
   }
@@ -203,7 +203,7 @@ export async function addUrlTarget(deps: Deps, actor: Actor, t: TrackingTarget, 
   try {
     await deps.db.batch([
       deps.db.db.insert(trackingTargets).values(row),
-      auditStatement(deps, actor, { action: 'tracking.create', object: { kind: 'tracking', name: targetName(row) }, clientIp, detail: { source: 'url', starttls: t.starttls } }),
+      audit(deps, by, { action: 'tracking.create', object: { kind: 'tracking', name: targetName(row) }, detail: { source: 'url', starttls: t.starttls } }),
     ]);
   } catch (err) {
     // Added at the same moment by someone else: the unique index says so.
@@ -287,7 +287,7 @@ function emptyRow(id: string, source: TrackingSource, now: number): TrackedRow {
  * 400 or 409 naming `field`, nothing stored — when it holds a private key or anything that is not
  * a certificate, or a certificate tracked already (uploaded before, or issued by Certkeep).
  */
-export async function addUpload(deps: Deps, actor: Actor, input: string | Uint8Array, field = 'pem', clientIp?: string | null): Promise<TrackedRow[]> {
+export async function addUpload(deps: Deps, by: By, input: string | Uint8Array, field = 'pem'): Promise<TrackedRow[]> {
   const uploaded = await parseUpload(input, field);
   const sha256s = uploaded.map((u) => u.leaf.sha256Thumbprint);
   const known = await deps.db.db
@@ -304,10 +304,9 @@ export async function addUpload(deps: Deps, actor: Actor, input: string | Uint8A
   }
   const { rows, statements } = uploadStatements(deps, uploaded, deps.now());
   statements.push(
-    auditStatement(deps, actor, {
+    audit(deps, by, {
       action: 'tracking.create',
       object: { kind: 'tracking', name: rows.map((r) => r.subject).join(', ').slice(0, 200) },
-      clientIp,
       detail: { source: 'upload', certificates: rows.length, sha256: rows.map((r) => r.sha256) },
     }),
   );
@@ -316,7 +315,7 @@ export async function addUpload(deps: Deps, actor: Actor, input: string | Uint8A
 }
 
 /** Stops tracking a URL or an upload. An issued certificate is tracked while it exists (409). */
-export async function deleteTarget(deps: Deps, actor: Actor, id: string, clientIp?: string | null): Promise<TrackedRow> {
+export async function deleteTarget(deps: Deps, by: By, id: string): Promise<TrackedRow> {
   const row = await requireTarget(deps, id);
   if (row.source === 'issued') {
     const [cert] = await deps.db.db.select({ name: certificates.name }).from(certificates).where(eq(certificates.id, row.certificateId!)).limit(1);
@@ -325,7 +324,7 @@ export async function deleteTarget(deps: Deps, actor: Actor, id: string, clientI
   await deps.db.batch([
     deps.db.db.delete(trackingHistory).where(eq(trackingHistory.targetId, row.id)),
     deps.db.db.delete(trackingTargets).where(eq(trackingTargets.id, row.id)),
-    auditStatement(deps, actor, { action: 'tracking.delete', object: { kind: 'tracking', name: targetName(row) }, clientIp }),
+    audit(deps, by, { action: 'tracking.delete', object: { kind: 'tracking', name: targetName(row) } }),
   ]);
   return row;
 }

@@ -142,7 +142,7 @@ async function create(request: Request, ctx: HandlerContext): Promise<Response> 
     if (!target) return again(400);
     let row: TrackedRow;
     try {
-      row = await addUrlTarget(ctx.deps, pc.actor, target, ctx.clientIp);
+      row = await addUrlTarget(ctx.deps, byPage(pc, ctx), target);
     } catch (err) {
       return refused(err, 'url');
     }
@@ -172,7 +172,7 @@ async function create(request: Request, ctx: HandlerContext): Promise<Response> 
   // A refused upload (a private key in it) is not shown back.
   values.delete('pem');
   try {
-    const rows = await addUpload(ctx.deps, pc.actor, input, file ? 'file' : 'pem', ctx.clientIp);
+    const rows = await addUpload(ctx.deps, byPage(pc, ctx), input, file ? 'file' : 'pem');
     return redirect(rows.length === 1 ? `${trackingPath(rows[0].id)}?notice=uploaded` : `${TRACKING_PATH}?source=upload&notice=uploaded`);
   } catch (err) {
     return refused(err, file ? 'file' : 'pem');
@@ -226,7 +226,7 @@ async function scanNow(request: RoutedRequest, ctx: HandlerContext): Promise<Res
   if (found instanceof Response) return found;
   const { pc, row } = found;
   if (row.source !== 'url' || !ctx.deps.tlsScan) return detailResponse(ctx, pc, row, [{ kind: 'error', message: row.source !== 'url' ? 'Only servers are scanned.' : 'Scans are a node-host feature: this Worker cannot scan.' }]);
-  await scanTarget(ctx.deps, row, { actor: pc.actor, clientIp: ctx.clientIp });
+  await scanTarget(ctx.deps, row, byPage(pc, ctx));
   return redirect(`${trackingPath(row.id)}?notice=scanned`);
 }
 
@@ -241,7 +241,7 @@ async function remove(request: RoutedRequest, ctx: HandlerContext): Promise<Resp
   const found = await withTarget(request, ctx);
   if (found instanceof Response) return found;
   try {
-    await deleteTarget(ctx.deps, found.pc.actor, found.row.id, ctx.clientIp);
+    await deleteTarget(ctx.deps, byPage(found.pc, ctx), found.row.id);
   } catch (err) {
     if (!(err instanceof CertkeepError && err.code === 'CONFLICT')) throw err;
     return page(deleteTrackingPage({ csrfToken: found.pc.session.csrfToken, item: itemOf(found.row, null), message: err.message }), { status: 409 });
