@@ -1,14 +1,14 @@
 // The shared test harness, tested on its own: the run's CA, free ports, process trees,
 // the skip-or-fail rule, and Pebble + challtestsrv reached with nothing but plain fetch.
-import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { Resolver } from 'node:dns/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testCa, writeTrustBundle } from './ca.ts';
-import { freePort } from './ports.ts';
+import { freePort, RESERVATIONS, reservePort } from './ports.ts';
 import { descendants, isAlive, reapLeftovers, startProcess } from './processes.ts';
 import { describePebble, normalizeSerial, startPebble, type Pebble } from './pebble.ts';
 import { requirePrograms } from './skip.ts';
@@ -109,6 +109,19 @@ describe('freePort', () => {
       server.listen(port, '127.0.0.1', resolve);
     });
     await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('skips a port another living process reserved, and takes over one whose process has ended', async () => {
+    const port = 11_000 + Math.floor(Math.random() * 900); // outside freePort's own range
+    const file = join(RESERVATIONS, String(port));
+    mkdirSync(RESERVATIONS, { recursive: true });
+    writeFileSync(file, String(process.ppid));
+    expect(reservePort(port)).toBe(false);
+    const ended = spawnSync('true');
+    writeFileSync(file, String(ended.pid));
+    expect(reservePort(port)).toBe(true);
+    expect(readFileSync(file, 'utf8')).toBe(String(process.pid));
+    expect(reservePort(port)).toBe(false); // ours already: not handed out twice
   });
 });
 
