@@ -111,6 +111,18 @@ export async function shoot(page: Page, name: string, kind: HostKind, opts: { ch
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 
+/**
+ * Follows the link named `name` and resolves once the page it leads to has loaded: a click alone
+ * resolves before the navigation commits, and what looks at the page next could see the old one
+ * or none (seen: `document.documentElement` null in shoot()).
+ */
+export async function follow(page: Page, name: string): Promise<void> {
+  const link = page.getByRole('link', { name, exact: true });
+  const href = new URL((await link.getAttribute('href'))!, page.url()).href;
+  await link.click();
+  await page.waitForURL(href);
+}
+
 /** The validation message shown under a field (tied to it by aria-describedby). */
 export function errorOf(page: Page, name: string) {
   return page.locator(`#field-${name}-error`);

@@ -13,7 +13,7 @@ import { HOST_KINDS, type HostKind } from '../harness/hosts.ts';
 import { HOSTNAME_PLACEHOLDER } from '../../templates/secrets.ts';
 import { openssl, startWorld, tempFile, type World } from '../harness/world.ts';
 import { startDnsWebhook } from '../harness/dns-helpers.ts';
-import { describeBrowser, launchChromium, shoot as shootAt, signedIn, type Browsing } from './browser.ts';
+import { describeBrowser, follow, launchChromium, shoot as shootAt, signedIn, type Browsing } from './browser.ts';
 
 /**
  * A dns-01 webhook that takes its time: each "set" waits `delayMs`, then every call goes on to the
@@ -250,7 +250,7 @@ for (const kind of HOST_KINDS) {
 
           // Another key: a new RSA key, its API keys shown once; the served certificate keeps its
           // key until the next issuance.
-          await page.getByRole('link', { name: 'Use another key' }).click();
+          await follow(page, 'Use another key');
           await shoot(page, 'certificate-key');
           await page.getByLabel('Key', { exact: true }).selectOption('');
           await page.getByLabel('Type of the new key').selectOption('rsa-2048');
@@ -262,7 +262,7 @@ for (const kind of HOST_KINDS) {
 
           // Edit: a second name; the certificate becomes due again.
           await page.goto(`${world.host.baseUrl}/certificates/${name}`);
-          await page.getByRole('link', { name: 'Edit' }).click();
+          await follow(page, 'Edit');
           await shoot(page, 'certificate-edit');
           const second = world.domain('ops2');
           await page.getByLabel('Domain names').fill(`${domain}; ${second}`);
@@ -283,7 +283,7 @@ for (const kind of HOST_KINDS) {
           expect(openssl(['x509', '-in', tempFile('c.pem', await served.text()), '-noout', '-ext', 'subjectAltName'])).toContain(`DNS:${second}`);
 
           // Delete, with its confirmation.
-          await page.getByRole('link', { name: 'Delete…' }).click();
+          await follow(page, 'Delete…');
           await shoot(page, 'certificate-delete');
           await page.getByRole('button', { name: 'Delete the certificate' }).click();
           await page.getByText('The certificate was deleted.').waitFor();
@@ -303,7 +303,7 @@ for (const kind of HOST_KINDS) {
         const { page } = s;
         try {
           await page.goto(`${world.host.baseUrl}/keys`);
-          await page.getByRole('link', { name: 'New key' }).click();
+          await follow(page, 'New key');
           await shoot(page, 'key-new');
 
           const generated = world.name('gen');
@@ -359,7 +359,7 @@ for (const kind of HOST_KINDS) {
           await shoot(page, 'key-api-key');
 
           // Unused: deleted.
-          await page.getByRole('link', { name: 'Delete…' }).click();
+          await follow(page, 'Delete…');
           await shoot(page, 'key-delete');
           await page.getByRole('button', { name: 'Delete the key' }).click();
           await page.getByText('The key was deleted.').waitFor();
