@@ -8,7 +8,7 @@ import type { AcmeProblem } from '../src/acme/types.ts';
 import { layout, type Flash } from './layout.ts';
 import { badge, button, field, linkButton, selectField, type SelectOption } from './components.ts';
 import { formatDate, formatTime, relativeDays } from './format.ts';
-import { cursorPager } from './pager.ts';
+import { cursorPager, liveFilters } from './pager.ts';
 import { certificatePath, NEW_CERTIFICATE_PATH } from './certificates.ts';
 
 /** Page size of the list. */
@@ -115,14 +115,7 @@ export function certificateListPage(o: CertificateListOptions): Html {
     { title: 'Certificates', session: { csrfToken: o.csrfToken, section: 'certificates' }, flash: o.flash },
     html`<h1>Certificates</h1>
 <div class="actions">${linkButton(NEW_CERTIFICATE_PATH, 'New certificate', 'primary')}</div>
-<form method="get" action="/certificates" role="search" class="list-filters"${attrs({
-      'hx-get': '/certificates',
-      'hx-trigger': 'input changed delay:300ms from:#field-q, change, submit',
-      'hx-target': '#certificate-results',
-      'hx-select': '#certificate-results',
-      'hx-swap': 'outerHTML',
-      'hx-push-url': 'true',
-    })}>
+<form method="get" action="/certificates" role="search" class="list-filters"${attrs(liveFilters({ path: '/certificates', results: 'certificate-results', filters: ['status', 'days', 'sort'] }))}>
   ${field({ name: 'q', label: 'Search by name or domain', type: 'search', value: o.query, attributes: { autocomplete: 'off', spellcheck: 'false' } })}
   ${selectField({ name: 'status', label: 'Show', options: STATUS_FILTERS, placeholder: 'All certificates', value: o.status })}
   ${field({ name: 'days', label: 'Expiring within (days)', type: 'number', value: o.days, hint: 'For “Expiring soon”.', attributes: { min: 1, max: 3650, inputmode: 'numeric' } })}

@@ -10,7 +10,7 @@ import { layout, type Flash } from './layout.ts';
 import { button, csrfField, field, linkButton, postButton, selectField, table, textareaField, type SelectOption } from './components.ts';
 import { detailsTable } from './details.ts';
 import { formatDate, formatTime } from './format.ts';
-import { cursorPager } from './pager.ts';
+import { cursorPager, liveFilters } from './pager.ts';
 
 export const TRACKING_PATH = '/tracking';
 export const NEW_TRACKING_PATH = '/tracking/-/new';
@@ -196,14 +196,7 @@ export function trackingListPage(o: TrackingListOptions): Html {
     html`<h1>Tracking</h1>
 <p>Certificates seen on your servers, uploaded, or obtained by Certkeep, in one list: when each expires, and whether servers present a chain clients trust, for the right name.</p>
 <div class="actions">${linkButton(NEW_TRACKING_PATH, 'Add a server or certificate', 'primary')}</div>
-<form method="get" action="${TRACKING_PATH}" role="search" class="list-filters"${attrs({
-      'hx-get': TRACKING_PATH,
-      'hx-trigger': 'input changed delay:300ms from:#field-q, change, submit',
-      'hx-target': '#tracking-results',
-      'hx-select': '#tracking-results',
-      'hx-swap': 'outerHTML',
-      'hx-push-url': 'true',
-    })}>
+<form method="get" action="${TRACKING_PATH}" role="search" class="list-filters"${attrs(liveFilters({ path: TRACKING_PATH, results: 'tracking-results', filters: ['status', 'source', 'days', 'sort'] }))}>
   ${field({ name: 'q', label: 'Search by name or server', type: 'search', value: o.query, attributes: { autocomplete: 'off', spellcheck: 'false' } })}
   ${selectField({ name: 'status', label: 'Show', options: STATUS_FILTERS, placeholder: 'Everything', value: o.status })}
   ${selectField({ name: 'source', label: 'Source', options: SOURCE_FILTERS, placeholder: 'All sources', value: o.source })}

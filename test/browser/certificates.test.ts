@@ -177,7 +177,10 @@ for (const kind of HOST_KINDS) {
             const link = page.locator(`#certificate-results a[href="/certificates/${name}"]`);
             await link.waitFor();
             if (screenshots) await shoot(page, 'certificates-list');
-            await link.click();
+            // Clicked as a person clicks, the button held for a moment: the search box loses focus
+            // as it goes down, and nothing may swap the link away before it comes up.
+            await link.click({ delay: 200 });
+            await page.waitForURL(`${world.host.baseUrl}/certificates/${name}`);
 
             await revokeInPage(page, serial, screenshots);
             if (screenshots) await shoot(page, 'certificate-revoked');
