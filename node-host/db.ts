@@ -7,6 +7,7 @@ import { drizzle } from 'drizzle-orm/libsql/sqlite3';
 import { migrate } from 'drizzle-orm/libsql/migrator';
 import * as schema from '../src/db/schema.ts';
 import { wrapDatabase, type Database, type Db, type Statement } from '../src/db/client.ts';
+import { createEmbeddedClient } from './embedded-client.ts';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
 
@@ -26,12 +27,11 @@ export interface OpenedDatabase {
 
 export async function openDatabase(url: string, authToken?: string, opts: { migrate?: boolean } = {}): Promise<OpenedDatabase> {
   const file = url.startsWith('file:');
-  // An embedded file needs the SQLite engine alone; the HTTP and WebSocket clients for sqld and
-  // Turso (and the `ws` package under them) load only for a remote URL.
-  const { createClient } = file ? await import('@libsql/client/sqlite3') : await import('@libsql/client');
-  // One connection for a file: SQLite calls are synchronous in this process anyway, and the
-  // connection's pragmas (synchronous, busy timeout) then hold for every statement.
-  const client = createClient({ url, authToken, ...(file ? { concurrency: 1, timeout: BUSY_TIMEOUT_MS } : {}) });
+  // An embedded file has its own client, which keeps prepared statements (node-host/embedded-client.ts),
+  // on one connection: SQLite calls are synchronous in this process anyway, and the connection's
+  // pragmas (synchronous, busy timeout) then hold for every statement. The HTTP and WebSocket
+  // clients for sqld and Turso (and the `ws` package under them) load only for a remote URL.
+  const client = file ? createEmbeddedClient(url, { timeout: BUSY_TIMEOUT_MS }) : (await import('@libsql/client')).createClient({ url, authToken });
   if (file) {
     // WAL lets readers proceed while another host writes; FULL makes every commit durable before
     // it is acknowledged.
