@@ -140,6 +140,20 @@ describe('parseCertificate on certificates made by openssl', () => {
     expect(fromMessy).toEqual(fromPem);
   });
 
+  it('reads a certificate one of whose extensions that Certkeep does not read is malformed', async () => {
+    // Only the extensions Certkeep acts on are decoded: a key usage that is a NULL instead of a
+    // BIT STRING (the library refuses to decode it) does not keep the rest from being read.
+    const ssl = useOpenssl();
+    makeCaAndLeaf(ssl);
+    ssl.write('odd.ext', 'subjectAltName = DNS:odd.example.test\n2.5.29.15 = critical, DER:05:00\n');
+    ssl.run('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', '0x0a0b', '-days', '10', '-extfile', 'odd.ext', '-out', 'odd.pem');
+    const cert = await parseCertificate(ssl.readText('odd.pem'));
+    expect(cert.sans).toEqual(['odd.example.test']);
+    expect(cert.serialNumber).toBe('a0b');
+    expect(cert.subjectCN).toBe('leaf.example.test');
+    expect(cert.isCA).toBe(false);
+  });
+
   it('refuses what is not a certificate', async () => {
     const codeOf = (input: string | Uint8Array) =>
       parseCertificate(input).then(() => 'parsed', (e: unknown) => (e instanceof CertkeepError ? e.code : String(e)));
