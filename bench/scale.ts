@@ -73,16 +73,17 @@ export async function runScale(lab: Lab, opts: { count: number; inFlight: number
   for (let i = 1; i <= opts.runs; i++) {
     // Each side with a fresh Pebble of the same settings: Pebble slows down as orders pile up in
     // its memory (at 1,000 the second side's newOrder calls timed out on a shared one).
-    const side = async <T>(name: string, batch: (l: Lab) => Promise<T>): Promise<T | undefined> => {
-      try {
-        return await withFreshPebble(lab, batch);
-      } catch (err) {
-        if (!spoiledByPebble(err, lab)) throw err;
-        result.spoiled.push(`run ${i}, ${name}: ${String((err as Error).message).split('\n')[0]}`);
-        console.log(`  run ${i}: ${name} spoiled by Pebble (no answer within 30 s)`);
-        return undefined;
-      }
-    };
+    const side = <T>(name: string, batch: (l: Lab) => Promise<T>): Promise<T | undefined> =>
+      withFreshPebble(lab, async (fresh) => {
+        try {
+          return await batch(fresh);
+        } catch (err) {
+          if (!spoiledByPebble(err, fresh)) throw err;
+          result.spoiled.push(`run ${i}, ${name}: ${String((err as Error).message).split('\n')[0]}`);
+          console.log(`  run ${i}: ${name} spoiled by Pebble (no answer within 30 s)`);
+          return undefined;
+        }
+      });
     const certkeep = await side('certkeep', (l) => certkeepBatch(l, opts.count, opts.inFlight, i));
     if (certkeep) console.log(`  run ${i}: certkeep ${opts.count}: ${(certkeep.ms / 1000).toFixed(2)} s (creates ${(certkeep.createsMs / 1000).toFixed(2)} s)`);
     const bare = await side('bare client', (l) => bareBatch(l, opts.count, opts.inFlight));
