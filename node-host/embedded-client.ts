@@ -91,7 +91,7 @@ class EmbeddedClient implements Client {
     } finally {
       this.#run('PRAGMA foreign_keys=on');
       // The schema changed: statements prepared before are compiled anew rather than kept.
-      this.#forgetStatements();
+      this.#statements.clear();
     }
   }
 
@@ -102,7 +102,7 @@ class EmbeddedClient implements Client {
     } catch (err) {
       throw libsqlError(err);
     } finally {
-      this.#forgetStatements();
+      this.#statements.clear();
     }
   }
 
@@ -182,10 +182,6 @@ class EmbeddedClient implements Client {
     this.#statements.set(sql, prepared);
     if (this.#statements.size > STATEMENT_CACHE_SIZE) this.#statements.delete(this.#statements.keys().next().value!);
     return prepared;
-  }
-
-  #forgetStatements(): void {
-    this.#statements.clear();
   }
 }
 
