@@ -1,6 +1,8 @@
 // The notifier: turns events into deliveries and sends what is due (domain/notifications/outbox.ts),
 // one run at a time per host. It runs
-//   - at once when events were committed (`deps.onEvents`, which the node host wires to notify());
+//   - when events were committed (`deps.onEvents`, which the node host wires to notify()): at once
+//     after a quiet spell, else at most once per NOTIFY_INTERVAL_MS, so that a burst of events (a
+//     bulk import being issued) is dispatched in a few runs rather than one run per event;
 //   - at every scheduler tick (both hosts; the Worker's cron within its budget);
 //   - on the node host, at the time the next retry is due (a timer, like the scheduler's).
 // A call that comes while a run is going makes that run go round once more, so nothing committed
@@ -12,6 +14,11 @@ import { DISPATCH_BATCH, dispatchEvents, eventsWaiting, nextDeliveryTime, sendDu
 export const MAX_PER_RUN = 50;
 /** Deliveries in flight at once. */
 const CONCURRENCY = 4;
+/**
+ * Runs started by notify() are at least this far apart: the events committed meanwhile wait for
+ * the next one and go together (one dispatch, one commit), instead of a run per event.
+ */
+export const NOTIFY_INTERVAL_MS = 1000;
 
 export interface NotifierOptions {
   /** Node host: a timer for the next retry, at most this far ahead (the tick covers the rest). */
@@ -31,16 +38,31 @@ export class Notifier {
   private stopped = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt: number | undefined;
+  /** When notify() last started a run (performance.now()), and the run it has asked for since. */
+  private notifiedAt = -Infinity;
+  private notifyTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly deps: Deps,
     private readonly opts: NotifierOptions = {},
   ) {}
 
-  /** Events were committed: a run starts now (in the background). */
+  /**
+   * Events were committed: a run starts in the background, now if notify() started none in the
+   * last NOTIFY_INTERVAL_MS, else when that much time has passed (one run for all that came).
+   */
   notify(): void {
-    if (this.stopped) return;
-    void this.run().catch((err) => this.deps.log.error('notifications failed', { err }));
+    if (this.stopped || this.notifyTimer) return;
+    const start = () => {
+      this.notifyTimer = undefined;
+      this.notifiedAt = performance.now();
+      void this.run().catch((err) => this.deps.log.error('notifications failed', { err }));
+    };
+    const waitMs = this.notifiedAt + NOTIFY_INTERVAL_MS - performance.now();
+    if (waitMs <= 0) return start();
+    this.notifyTimer = setTimeout(start, waitMs);
+    // Like the retry timer: it does not keep the process alive (shutdown stops it anyway).
+    (this.notifyTimer as { unref?: () => void }).unref?.();
   }
 
   /** One run (or joins the one going, which then goes round again); resolves with what it did. */
@@ -84,6 +106,8 @@ export class Notifier {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.notifyTimer) clearTimeout(this.notifyTimer);
+    this.notifyTimer = undefined;
   }
 
   /** Resolves when the run going (if any) has ended. */
