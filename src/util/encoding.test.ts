@@ -1,0 +1,34 @@
+// base64 and base64url against Node's own encoder, at every small length and around the chunk
+// size toBase64 works in (0x8000 bytes).
+import { describe, expect, it } from 'vitest';
+import { fromBase64, fromBase64Url, toBase64, toBase64Url } from './encoding.ts';
+
+const bytes = (n: number) => new Uint8Array(n).map((_, i) => (i * 131 + 7) & 0xff);
+const LENGTHS = [...Array.from({ length: 70 }, (_, i) => i), 0x7fff, 0x8000, 0x8001, 0x10000 + 5, 100 * 1024];
+
+describe('base64', () => {
+  it('toBase64 equals Buffer.toString("base64"), and decodes back', () => {
+    for (const n of LENGTHS) {
+      const data = bytes(n);
+      const text = toBase64(data);
+      expect(text, `length ${n}`).toBe(Buffer.from(data).toString('base64'));
+      expect(fromBase64(text)).toEqual(data);
+    }
+  });
+
+  it('toBase64Url equals Buffer.toString("base64url"), and decodes back', () => {
+    for (const n of LENGTHS) {
+      const data = bytes(n);
+      const text = toBase64Url(data);
+      expect(text, `length ${n}`).toBe(Buffer.from(data).toString('base64url'));
+      expect(fromBase64Url(text)).toEqual(data);
+    }
+  });
+
+  it('encodes only the bytes of a view, and an ArrayBuffer whole', () => {
+    const whole = bytes(64);
+    const view = whole.subarray(5, 40);
+    expect(toBase64(view)).toBe(Buffer.from(view).toString('base64'));
+    expect(toBase64(whole.buffer)).toBe(Buffer.from(whole).toString('base64'));
+  });
+});
