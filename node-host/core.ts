@@ -15,6 +15,8 @@ import { journalPriorities } from './journal.ts';
 import { openDatabase, type OpenedDatabase } from './db.ts';
 import { nodeOutbound } from './outbound.ts';
 import { smtpMailer } from './smtp.ts';
+import { nodeDigest } from './digest.ts';
+import { useHostDigest } from '../src/util/encoding.ts';
 
 export interface NodeCore {
   deps: Deps;
@@ -83,6 +85,8 @@ export function stdoutLogger(level: Settings['logLevel'] | (() => Settings['logL
 }
 
 export async function createNodeCore(settings: Settings, log = stdoutLogger(settings.logLevel)): Promise<NodeCore> {
+  // Hashing (API keys, tokens, certificate digests, PKCS#12) with node:crypto, not WebCrypto's jobs.
+  useHostDigest(nodeDigest);
   // Migrations go forward only: a backup of the database as it was comes first.
   await (await import('./backup/pre-migration.ts')).backupBeforeMigrating(settings, log);
   const db = await openDatabase(settings.databaseUrl, settings.databaseAuthToken);

@@ -1,6 +1,5 @@
 // `certkeep serve`: the node host. HTTP and HTTPS listeners hand every request to the same app
 // the Worker runs; a timer runs the same scheduler as the Worker's cron.
-import * as nodeCrypto from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +16,7 @@ import { NodeHostMetrics } from './metrics.ts';
 import { enableDownloadCache } from '../src/http/download-cache.ts';
 import { flushDownloadAudit } from '../src/domain/download-audit.ts';
 import { databaseFilePath, walVersion } from './db-version.ts';
+import { sha256Hex } from './digest.ts';
 import type { Deps } from '../src/deps.ts';
 
 export interface RunningServer {
@@ -128,9 +128,6 @@ export async function serve(settings: Settings): Promise<RunningServer> {
 function enableDownloadMemory(settings: Settings, deps: Deps): void {
   const file = databaseFilePath(settings.databaseUrl);
   if (!file) return;
-  // SHA-256 hex, one-shot: crypto.hash (Node 20.12+) is about twice as fast as createHash for a key.
-  const oneShot = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
-  const sha256Hex = oneShot ? (text: string) => oneShot('sha256', text, 'hex') : (text: string) => nodeCrypto.createHash('sha256').update(text).digest('hex');
   enableDownloadCache(deps, { version: walVersion(file), sha256Hex });
 }
 
