@@ -1,6 +1,7 @@
 // ACME accounts: registered at their CA, key sealed at rest, one warm AcmeClient per account and
 // host (its directory and nonces are reused by every order).
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
+import { preparedQuery } from '../db/prepared.ts';
 import type { Deps } from '../deps.ts';
 import { CertkeepError } from '../errors.ts';
 import { acmeAccounts, certificates } from '../db/schema.ts';
@@ -122,13 +123,16 @@ async function recordRefusal(deps: Deps, by: By, action: string, name: string, e
   );
 }
 
+const byName = preparedQuery((db) => db.select().from(acmeAccounts).where(eq(acmeAccounts.name, sql.placeholder('name'))).limit(1).prepare());
+const byId = preparedQuery((db) => db.select().from(acmeAccounts).where(eq(acmeAccounts.id, sql.placeholder('id'))).limit(1).prepare());
+
 export async function findAccountByName(deps: Deps, name: string): Promise<AccountRow | undefined> {
-  const [row] = await deps.db.db.select().from(acmeAccounts).where(eq(acmeAccounts.name, name)).limit(1);
+  const [row] = await byName(deps.db.db).all({ name });
   return row;
 }
 
 export async function findAccountById(deps: Deps, id: string): Promise<AccountRow | undefined> {
-  const [row] = await deps.db.db.select().from(acmeAccounts).where(eq(acmeAccounts.id, id)).limit(1);
+  const [row] = await byId(deps.db.db).all({ id });
   return row;
 }
 

@@ -5,6 +5,7 @@ import { CertkeepError } from '../errors.ts';
 import { certificates, orders, orderEvents, challenges, acmeAccounts } from '../db/schema.ts';
 import { pemDecode, type CsrSubject, type KeyType } from '../crypto/index.ts';
 import type { Statement } from '../db/client.ts';
+import { preparedQuery } from '../db/prepared.ts';
 import { newApiKeyPair, deleteApiKeysOf } from './apikeys.ts';
 import { deleteConsumersOf } from './consumers.ts';
 import { assertKeyNameFree, findKeyByName, prepareKey } from './keys.ts';
@@ -152,8 +153,11 @@ export function newCertificateRow(
   };
 }
 
+const byName = preparedQuery((db) => db.select().from(certificates).where(eq(certificates.name, sql.placeholder('name'))).limit(1).prepare());
+const byId = preparedQuery((db) => db.select().from(certificates).where(eq(certificates.id, sql.placeholder('id'))).limit(1).prepare());
+
 export async function findCertificateByName(deps: Deps, name: string): Promise<CertificateRow | undefined> {
-  const [row] = await deps.db.db.select().from(certificates).where(eq(certificates.name, name)).limit(1);
+  const [row] = await byName(deps.db.db).all({ name });
   return row;
 }
 
@@ -176,7 +180,7 @@ export async function findCertificateBySubject(deps: Deps, subject: string, pref
 }
 
 export async function findCertificateById(deps: Deps, id: string): Promise<CertificateRow | undefined> {
-  const [row] = await deps.db.db.select().from(certificates).where(eq(certificates.id, id)).limit(1);
+  const [row] = await byId(deps.db.db).all({ id });
   return row;
 }
 

@@ -1,6 +1,7 @@
 // Private keys for certificates. Generated or imported, sealed under the master key with the
 // row id as associated data, never shown in the UI; served only to holders of the key's API keys.
-import { eq, or } from 'drizzle-orm';
+import { eq, or, sql } from 'drizzle-orm';
+import { preparedQuery } from '../db/prepared.ts';
 import type { Deps } from '../deps.ts';
 import { CertkeepError } from '../errors.ts';
 import { certificates, keys } from '../db/schema.ts';
@@ -74,18 +75,22 @@ export async function createKey(deps: Deps, by: By, name: string, source: { type
   return { name, type: prepared.row.type, apiKeys: prepared.apiKeys };
 }
 
+const idByName = preparedQuery((db) => db.select({ id: keys.id }).from(keys).where(eq(keys.name, sql.placeholder('name'))).limit(1).prepare());
+const byName = preparedQuery((db) => db.select().from(keys).where(eq(keys.name, sql.placeholder('name'))).limit(1).prepare());
+const byId = preparedQuery((db) => db.select().from(keys).where(eq(keys.id, sql.placeholder('id'))).limit(1).prepare());
+
 export async function assertKeyNameFree(deps: Deps, name: string): Promise<void> {
-  const [existing] = await deps.db.db.select({ id: keys.id }).from(keys).where(eq(keys.name, name)).limit(1);
+  const [existing] = await idByName(deps.db.db).all({ name });
   if (existing) throw new CertkeepError('CONFLICT', `name: a key named "${name}" already exists`, { field: 'name' });
 }
 
 export async function findKeyByName(deps: Deps, name: string): Promise<KeyRow | undefined> {
-  const [row] = await deps.db.db.select().from(keys).where(eq(keys.name, name)).limit(1);
+  const [row] = await byName(deps.db.db).all({ name });
   return row;
 }
 
 export async function findKeyById(deps: Deps, id: string): Promise<KeyRow | undefined> {
-  const [row] = await deps.db.db.select().from(keys).where(eq(keys.id, id)).limit(1);
+  const [row] = await byId(deps.db.db).all({ id });
   return row;
 }
 

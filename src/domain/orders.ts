@@ -16,6 +16,7 @@ import type { Statement } from '../db/client.ts';
 import { CertkeepError } from '../errors.ts';
 import { certificates, challenges, orders, orderEvents } from '../db/schema.ts';
 import { tryAcquireLease, type Lease } from '../db/lease.ts';
+import { preparedQuery } from '../db/prepared.ts';
 import type { AcmeClient, AcmeOrder, AcmeAuthorization, AcmeProblem } from '../acme/index.ts';
 import { AcmeProblemError } from '../acme/index.ts';
 import { createCsr, parseCertificate, parseIssuerCertificate, splitCertificates } from '../crypto/index.ts';
@@ -114,12 +115,17 @@ async function issueUnderLease(deps: Deps, certificateId: string, reason: OrderR
   }
 }
 
-async function unfinishedOrder(deps: Deps, certificateId: string): Promise<OrderRow | undefined> {
-  const [row] = await deps.db.db
+const unfinishedOf = preparedQuery((db) =>
+  db
     .select()
     .from(orders)
-    .where(and(eq(orders.certificateId, certificateId), isNull(orders.finishedAt)))
-    .limit(1);
+    .where(and(eq(orders.certificateId, sql.placeholder('certificateId')), isNull(orders.finishedAt)))
+    .limit(1)
+    .prepare(),
+);
+
+async function unfinishedOrder(deps: Deps, certificateId: string): Promise<OrderRow | undefined> {
+  const [row] = await unfinishedOf(deps.db.db).all({ certificateId });
   return row;
 }
 
@@ -344,12 +350,20 @@ async function logProviderLines(deps: Deps, order: OrderRow, lines: DnsProviderL
   await deps.db.db.insert(orderEvents).values(lines.map((l) => ({ orderId: order.id, at, level: l.level, message: l.message })));
 }
 
+const dnsChallengesOf = preparedQuery((db) =>
+  db
+    .select()
+    .from(challenges)
+    .where(and(eq(challenges.orderId, sql.placeholder('orderId')), eq(challenges.type, 'dns-01')))
+    .prepare(),
+);
+
 /**
  * Removes the order's dns-01 TXT records by value (a wildcard and its apex share a name), before
  * the order's challenge rows go. A failure is logged, not fatal: the order's outcome stands.
  */
 async function clearDnsRecords(deps: Deps, order: OrderRow): Promise<void> {
-  const rows = await deps.db.db.select().from(challenges).where(and(eq(challenges.orderId, order.id), eq(challenges.type, 'dns-01')));
+  const rows = await dnsChallengesOf(deps.db.db).all({ orderId: order.id });
   if (rows.length === 0) return;
   const cert = await findCertificateById(deps, order.certificateId);
   const lines: DnsProviderLog[] = [];

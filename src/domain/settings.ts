@@ -2,6 +2,7 @@
 // settings that come from the environment.
 import type { Deps } from '../deps.ts';
 import { settings } from '../db/schema.ts';
+import { preparedQuery } from '../db/prepared.ts';
 import { CertkeepError } from '../errors.ts';
 import { audit, type By } from './audit.ts';
 
@@ -40,8 +41,10 @@ const DEFAULTS: AppSettings = {
   staleHours: DEFAULT_STALE_HOURS,
 };
 
+const allSettings = preparedQuery((db) => db.select().from(settings).prepare());
+
 export async function getSettings(deps: Deps): Promise<AppSettings> {
-  const rows = await deps.db.db.select().from(settings);
+  const rows = await allSettings(deps.db.db).all();
   const out: AppSettings = { ...DEFAULTS };
   for (const row of rows) {
     if (row.key in DEFAULTS) (out as unknown as Record<string, unknown>)[row.key] = JSON.parse(row.value);

@@ -1,5 +1,6 @@
 // Admin API bearer tokens. Shown once at creation; only the SHA-256 is stored.
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
+import { preparedQuery } from '../db/prepared.ts';
 import type { Deps } from '../deps.ts';
 import { adminTokens } from '../db/schema.ts';
 import { hashSecret, hashesEqual, looksLikeSecret, newId, newSecret } from './secrets.ts';
@@ -18,11 +19,13 @@ export async function createAdminToken(deps: Deps, by: By, name: string): Promis
   return token;
 }
 
+const byHash = preparedQuery((db) => db.select().from(adminTokens).where(eq(adminTokens.tokenHash, sql.placeholder('hash'))).limit(1).prepare());
+
 /** The token's row when the presented bearer token is one of ours, else null. */
 export async function authenticateAdminToken(deps: Deps, presented: string | null) {
   if (!looksLikeSecret(presented) || !presented.startsWith('ckt_')) return null;
   const hash = await hashSecret(presented);
-  const [row] = await deps.db.db.select().from(adminTokens).where(eq(adminTokens.tokenHash, hash)).limit(1);
+  const [row] = await byHash(deps.db.db).all({ hash });
   if (!row || !hashesEqual(row.tokenHash, hash)) return null;
   return row;
 }
