@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AsnConvert } from '@peculiar/asn1-schema';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { PrivateKeyInfo } from '@peculiar/asn1-pkcs8';
 import { ECPrivateKey } from '@peculiar/asn1-ecc';
 import { RSAPrivateKey } from '@peculiar/asn1-rsa';
 import { useOpenssl, type Openssl } from '../../test/fixtures/crypto/openssl.ts';
@@ -18,6 +19,7 @@ import {
   type KeyType,
 } from './keys.ts';
 import { pemDecode, pemEncode } from './pem.ts';
+import { ecJwkFromPkcs8 } from './pkcs8.ts';
 import { sniffPrivateKeyFormat, type PrivateKeyFormat } from './pkcs8.ts';
 
 /** What `openssl pkey -text` says about each type. */
@@ -353,6 +355,34 @@ describe('keyFromPkcs8', () => {
       expect(await exportPublicSpki(restored.publicKey)).toEqual(await exportPublicSpki(original.publicKey));
       await expectPairSigns(restored.privateKey, original.publicKey);
     }
+  });
+
+  it('reads an EC key from the private scalar and public point its PKCS#8 carries, and derives the point when it is missing', async () => {
+    for (const type of ['ec-p256', 'ec-p384'] as const) {
+      const original = await generateKeyPair(type);
+      const pkcs8 = await exportPkcs8(original.privateKey);
+      const exported = await crypto.subtle.exportKey('jwk', original.privateKey);
+      const jwk = ecJwkFromPkcs8(pkcs8, exported.crv as 'P-256' | 'P-384');
+      expect(jwk).toMatchObject({ kty: 'EC', crv: exported.crv, d: exported.d, x: exported.x, y: exported.y });
+
+      // The same key without `[1] publicKey` (RFC 5915 makes it optional): read the long way.
+      const info = AsnConvert.parse(pkcs8, PrivateKeyInfo);
+      const ec = AsnConvert.parse(info.privateKey, ECPrivateKey);
+      ec.publicKey = undefined;
+      info.privateKey = new OctetString(AsnConvert.serialize(ec));
+      const withoutPoint = new Uint8Array(AsnConvert.serialize(info));
+      expect(ecJwkFromPkcs8(withoutPoint, exported.crv as 'P-256' | 'P-384')).toBeNull();
+
+      for (const stored of [pkcs8, withoutPoint]) {
+        const restored = await keyFromPkcs8(stored, type);
+        expect(await exportPublicSpki(restored.publicKey)).toEqual(await exportPublicSpki(original.publicKey));
+        await expectPairSigns(restored.privateKey, original.publicKey);
+      }
+    }
+    // Not an EC key, or another curve than the one asked for: null, and the PKCS#8 is imported.
+    const rsa = await exportPkcs8((await generateKeyPair('rsa-2048')).privateKey);
+    expect(ecJwkFromPkcs8(rsa, 'P-256')).toBeNull();
+    expect(ecJwkFromPkcs8(await exportPkcs8((await generateKeyPair('ec-p384')).privateKey), 'P-256')).toBeNull();
   });
 
   it('refuses a key that is not the type recorded for it with KEY_INVALID', async () => {

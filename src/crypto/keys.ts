@@ -6,7 +6,7 @@ import { CertkeepError } from '../errors.ts';
 import { fromUtf8, utf8 } from '../util/encoding.ts';
 import { bufferSource } from './bytes.ts';
 import { pemDecode, pemEncode } from './pem.ts';
-import { pkcs1ToPkcs8, pkcs8Algorithm, sec1ToPkcs8, sniffPrivateKeyFormat, type KeyAlgorithm } from './pkcs8.ts';
+import { ecJwkFromPkcs8, pkcs1ToPkcs8, pkcs8Algorithm, sec1ToPkcs8, sniffPrivateKeyFormat, type KeyAlgorithm } from './pkcs8.ts';
 
 export type KeyType = 'ec-p256' | 'ec-p384' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
 
@@ -100,7 +100,8 @@ export async function exportPublicSpki(publicKey: CryptoKey): Promise<Uint8Array
  * With `type` the algorithm is not re-read from the DER; the result is still checked against it.
  */
 export async function keyFromPkcs8(pkcs8: Uint8Array, type?: KeyType): Promise<CryptoKeyPair> {
-  const keyPair = await importPkcs8(pkcs8, type ? IMPORT_PARAMS[type] : importParamsFor(pkcs8Algorithm(pkcs8)));
+  const params = type ? IMPORT_PARAMS[type] : importParamsFor(pkcs8Algorithm(pkcs8));
+  const keyPair = (await importEcJwk(pkcs8, params)) ?? (await importPkcs8(pkcs8, params));
   const actual = keyTypeOf(keyPair.privateKey);
   if (type && actual !== type) {
     throw new CertkeepError('KEY_INVALID', `stored key is ${actual}, expected ${type}`);
@@ -194,6 +195,26 @@ async function importPkcs8(pkcs8: Uint8Array, params: KeyParams): Promise<Crypto
   for (const member of PRIVATE_JWK_MEMBERS) delete jwk[member];
   const publicKey = await crypto.subtle.importKey('jwk', jwk, params, true, ['verify']);
   return { privateKey, publicKey };
+}
+
+/**
+ * An EC key pair from the JWK its PKCS#8 holds (ecJwkFromPkcs8), or null when it is not an EC key
+ * or its PKCS#8 does not carry the public point.
+ */
+async function importEcJwk(pkcs8: Uint8Array, params: KeyParams): Promise<CryptoKeyPair | null> {
+  if (!('namedCurve' in params) || (params.namedCurve !== 'P-256' && params.namedCurve !== 'P-384')) return null;
+  const jwk = ecJwkFromPkcs8(pkcs8, params.namedCurve);
+  if (!jwk) return null;
+  const { d: _d, ...publicJwk } = jwk;
+  try {
+    const [privateKey, publicKey] = await Promise.all([
+      crypto.subtle.importKey('jwk', jwk, params, true, ['sign']),
+      crypto.subtle.importKey('jwk', publicJwk, params, true, ['verify']),
+    ]);
+    return { privateKey, publicKey };
+  } catch (cause) {
+    throw new CertkeepError('KEY_INVALID', 'the private key could not be read', undefined, { cause });
+  }
 }
 
 /** A key whose parts do not belong together (a damaged RSA key) still imports; it cannot sign. */

@@ -10,7 +10,8 @@ import { PrivateKeyInfo } from '@peculiar/asn1-pkcs8';
 import { ECParameters, ECPrivateKey, id_ecPublicKey, id_secp256r1, id_secp384r1, id_secp521r1 } from '@peculiar/asn1-ecc';
 import { id_rsaEncryption } from '@peculiar/asn1-rsa';
 import { CertkeepError } from '../errors.ts';
-import { DER_TAG, isDerSmallInteger, readDerSequence } from './der.ts';
+import { DER_TAG, isDerSmallInteger, readDer, readDerSequence } from './der.ts';
+import { toBase64Url } from '../util/encoding.ts';
 
 export type PrivateKeyFormat = 'pkcs8' | 'pkcs8-encrypted' | 'pkcs1' | 'sec1';
 
@@ -111,4 +112,38 @@ export function pkcs8Algorithm(pkcs8: Uint8Array): KeyAlgorithm {
     throw new CertkeepError('KEY_INVALID', 'private key is not a valid PKCS#8 structure', undefined, { cause });
   }
   return describeKeyAlgorithm(info.privateKeyAlgorithm);
+}
+
+/** Bytes of a private scalar and of each public coordinate, per curve (SEC 1 §2.3.7). */
+const EC_FIELD_BYTES = { 'P-256': 32, 'P-384': 48 } as const;
+
+/**
+ * The JWK of an EC key whose PKCS#8 carries its public point, or null. WebCrypto's own export
+ * writes the point (RFC 5915 §3, `[1] publicKey`) beside the private scalar; importing the two as
+ * a JWK costs about half of importing the PKCS#8 and deriving the public key from it (OpenSSL's
+ * decoder). Only for PKCS#8 Certkeep wrote itself: the curve is the one stored with the key, and
+ * anything else than the expected shape and sizes gives null (the caller then imports the PKCS#8).
+ */
+export function ecJwkFromPkcs8(pkcs8: Uint8Array, namedCurve: keyof typeof EC_FIELD_BYTES): JsonWebKey | null {
+  const size = EC_FIELD_BYTES[namedCurve];
+  // PrivateKeyInfo: version, AlgorithmIdentifier, privateKey OCTET STRING (an ECPrivateKey)
+  const info = readDerSequence(pkcs8);
+  if (!info || info.length < 3 || info[1].tag !== DER_TAG.SEQUENCE || info[2].tag !== DER_TAG.OCTET_STRING) return null;
+  // ECPrivateKey: version 1, privateKey OCTET STRING, [0] parameters OPTIONAL, [1] publicKey OPTIONAL
+  const key = readDerSequence(info[2].content);
+  if (!key || !isDerSmallInteger(key[0], 1) || key[1]?.tag !== DER_TAG.OCTET_STRING || key[1].content.length !== size) return null;
+  const wrapped = key.slice(2).find((element) => element.tag === 0xa1);
+  const bits = wrapped && readDer(wrapped.content);
+  if (!bits || bits.tag !== DER_TAG.BIT_STRING || bits.end !== wrapped.content.length) return null;
+  // No unused bits, then the uncompressed point: 04 || x || y.
+  const point = bits.content;
+  if (point.length !== 2 + 2 * size || point[0] !== 0 || point[1] !== 0x04) return null;
+  return {
+    kty: 'EC',
+    crv: namedCurve,
+    d: toBase64Url(key[1].content),
+    x: toBase64Url(point.subarray(2, 2 + size)),
+    y: toBase64Url(point.subarray(2 + size)),
+    ext: true,
+  };
 }
