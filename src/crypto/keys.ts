@@ -198,8 +198,9 @@ async function importPkcs8(pkcs8: Uint8Array, params: KeyParams): Promise<Crypto
 }
 
 /**
- * An EC key pair from the JWK its PKCS#8 holds (ecJwkFromPkcs8), or null when it is not an EC key
- * or its PKCS#8 does not carry the public point.
+ * An EC key pair from the JWK its PKCS#8 holds (ecJwkFromPkcs8), or null when it is not an EC key,
+ * its PKCS#8 does not carry the public point, or the runtime does not take the JWK: the caller
+ * then imports the PKCS#8, which says what is wrong with a key that is really damaged.
  */
 async function importEcJwk(pkcs8: Uint8Array, params: KeyParams): Promise<CryptoKeyPair | null> {
   if (!('namedCurve' in params) || (params.namedCurve !== 'P-256' && params.namedCurve !== 'P-384')) return null;
@@ -212,8 +213,8 @@ async function importEcJwk(pkcs8: Uint8Array, params: KeyParams): Promise<Crypto
       crypto.subtle.importKey('jwk', publicJwk, params, true, ['verify']),
     ]);
     return { privateKey, publicKey };
-  } catch (cause) {
-    throw new CertkeepError('KEY_INVALID', 'the private key could not be read', undefined, { cause });
+  } catch {
+    return null;
   }
 }
 
