@@ -15,8 +15,7 @@ import { journalPriorities } from './journal.ts';
 import { openDatabase, type OpenedDatabase } from './db.ts';
 import { nodeOutbound } from './outbound.ts';
 import { smtpMailer } from './smtp.ts';
-import { nodeDigest } from './digest.ts';
-import { useHostDigest } from '../src/util/encoding.ts';
+import { sha256Hex } from './digest.ts';
 
 export interface NodeCore {
   deps: Deps;
@@ -85,8 +84,6 @@ export function stdoutLogger(level: Settings['logLevel'] | (() => Settings['logL
 }
 
 export async function createNodeCore(settings: Settings, log = stdoutLogger(settings.logLevel)): Promise<NodeCore> {
-  // Hashing (API keys, tokens, certificate digests, PKCS#12) with node:crypto, not WebCrypto's jobs.
-  useHostDigest(nodeDigest);
   // Migrations go forward only: a backup of the database as it was comes first.
   await (await import('./backup/pre-migration.ts')).backupBeforeMigrating(settings, log);
   const db = await openDatabase(settings.databaseUrl, settings.databaseAuthToken);
@@ -100,6 +97,7 @@ export async function createNodeCore(settings: Settings, log = stdoutLogger(sett
     log,
     runtime: 'node',
     hostId: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+    sha256Hex,
     allowAdmin: settings.allowAdmin,
     allowApi: settings.allowApi,
     concurrency: settings.concurrency,

@@ -81,6 +81,13 @@ export interface Deps {
   runtime: Runtime;
   /** Identity of this host process in leases. */
   hostId: string;
+  /**
+   * Node host: SHA-256 of a string as hex, synchronous (node:crypto). The core hashes every API
+   * key and token it makes or is shown (domain/secrets.ts); WebCrypto's digest, used when this is
+   * absent (the Worker), is an asynchronous job that costs the node host's main thread about
+   * 70 µs a call, many times the hashing itself.
+   */
+  sha256Hex?: (text: string) => string;
   allowAdmin: IpList;
   allowApi: IpList;
   /** Worker only: POST /api/v1/setup must carry this in `Setup-Token`. */

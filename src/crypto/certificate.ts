@@ -14,7 +14,7 @@ import {
 } from '@peculiar/asn1-x509';
 import { RSAPublicKey } from '@peculiar/asn1-rsa';
 import { CertkeepError } from '../errors.ts';
-import { digest, fromHex, randomBytes, sha256, timingSafeEqual, toHex } from '../util/encoding.ts';
+import { fromHex, randomBytes, sha256, timingSafeEqual, toHex } from '../util/encoding.ts';
 import { bufferSource } from './bytes.ts';
 import { DER_TAG, readDerChildren, readDerSequence } from './der.ts';
 import { exportPublicSpki, isKeyType, keyTypeOf, signatureParams, type KeyType } from './keys.ts';
@@ -79,7 +79,7 @@ export async function parseCertificate(pemOrDer: string | Uint8Array): Promise<P
   const serialDer = serialNumberContent(der);
   const [sha256Thumbprint, sha1Thumbprint, spkiSha256] = await Promise.all([
     sha256(der).then(toHex),
-    digest('SHA-1', der).then(toHex),
+    crypto.subtle.digest('SHA-1', bufferSource(der)).then(toHex),
     sha256(spki).then(toHex),
   ]);
   return {

@@ -37,7 +37,7 @@ import {
 } from '@peculiar/asn1-pfx';
 import { FriendlyName, LocalKeyId, id_pkcs9_at_friendlyName, id_pkcs9_at_localKeyId } from '@peculiar/asn1-pkcs9';
 import { CertkeepError } from '../errors.ts';
-import { concatBytes, digest, randomBytes, utf8 } from '../util/encoding.ts';
+import { concatBytes, randomBytes, utf8 } from '../util/encoding.ts';
 import { bufferSource } from './bytes.ts';
 import { readDerSequence } from './der.ts';
 import { pkcs8Algorithm } from './pkcs8.ts';
@@ -84,7 +84,7 @@ export async function createPkcs12(options: Pkcs12Options): Promise<Uint8Array> 
 
   // OpenSSL's choice of local key ID: the SHA-1 of the leaf certificate. It only has to be the
   // same on the key and on its certificate, so that readers can pair them.
-  const localKeyId = await digest('SHA-1', certificates[0]);
+  const localKeyId = new Uint8Array(await crypto.subtle.digest('SHA-1', bufferSource(certificates[0])));
   const attributes = bagAttributes(localKeyId, friendlyName);
   const passwordUtf8 = utf8(password);
 
@@ -284,8 +284,8 @@ export async function derivePkcs12Key(
   const blocks = Math.ceil(length / u);
   const output = new Uint8Array(blocks * u);
   for (let i = 0; i < blocks; i++) {
-    let a = await digest(hash, concatBytes(diversifier, input));
-    for (let round = 1; round < iterations; round++) a = await digest(hash, a);
+    let a = new Uint8Array(await crypto.subtle.digest(hash, concatBytes(diversifier, input)));
+    for (let round = 1; round < iterations; round++) a = new Uint8Array(await crypto.subtle.digest(hash, a));
     output.set(a, i * u);
     if (i + 1 < blocks) addToEachBlock(input, fillBlocks(a, v, v), v);
   }

@@ -36,7 +36,7 @@ import {
 } from '@peculiar/asn1-ocsp';
 import { CertkeepError } from '../errors.ts';
 import { OutboundError, type Outbound } from '../net/outbound.ts';
-import { digest as hashWith, toHex } from '../util/encoding.ts';
+import { toHex } from '../util/encoding.ts';
 import { bufferSource } from './bytes.ts';
 import { parseCertificate, type ParsedCertificate } from './certificate.ts';
 import { DER_TAG, readDer, readDerChildren, readDerSequence } from './der.ts';
@@ -566,8 +566,8 @@ function hashNameOf(oid: string): HashName | undefined {
   return (Object.keys(HASH_OIDS) as HashName[]).find((name) => HASH_OIDS[name] === oid);
 }
 
-function digest(hash: HashName, data: Uint8Array): Promise<Uint8Array> {
-  return hashWith(hash, data);
+async function digest(hash: HashName, data: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest(hash, bufferSource(data)));
 }
 
 // ---------------------------------------------------------------------------------------------

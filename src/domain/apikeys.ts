@@ -18,7 +18,7 @@ export async function newApiKeyPair(deps: Deps, ownerKind: ApiKeyOwnerKind, owne
   const now = deps.now();
   const plain = [newSecret(API_KEY_PREFIX[ownerKind]), newSecret(API_KEY_PREFIX[ownerKind])] as const;
   const rows = await Promise.all(
-    plain.map(async (k, i) => ({ id: newId(), ownerKind, ownerId, slot: i + 1, keyHash: await hashSecret(k), createdAt: now })),
+    plain.map(async (k, i) => ({ id: newId(), ownerKind, ownerId, slot: i + 1, keyHash: await hashSecret(deps, k), createdAt: now })),
   );
   return { plain: [...plain], insert: deps.db.db.insert(apiKeys).values(rows) };
 }
@@ -29,7 +29,7 @@ export async function rotateApiKey(deps: Deps, by: By, ownerKind: ApiKeyOwnerKin
   await deps.db.batch([
     deps.db.db
       .update(apiKeys)
-      .set({ keyHash: await hashSecret(plain), createdAt: deps.now() })
+      .set({ keyHash: await hashSecret(deps, plain), createdAt: deps.now() })
       .where(and(eq(apiKeys.ownerKind, ownerKind), eq(apiKeys.ownerId, owner.id), eq(apiKeys.slot, slot))),
     audit(deps, by, { action: `${ownerKind}.api-key`, object: { kind: ownerKind, name: owner.name }, detail: { slot } }),
   ]);
@@ -67,7 +67,7 @@ export function isApiKey(presented: string | null | undefined): presented is str
 /** Who a presented API key belongs to, or null. Malformed keys never reach the database. */
 export async function findApiKeyOwner(deps: Deps, presented: string | null): Promise<ApiKeyOwner | null> {
   if (!isApiKey(presented)) return null;
-  return findApiKeyOwnerByHash(deps, await hashSecret(presented));
+  return findApiKeyOwnerByHash(deps, await hashSecret(deps, presented));
 }
 
 /** Who the API key with this hash (hashSecret of the presented key) belongs to, or null. */

@@ -38,7 +38,7 @@ export async function createMetricsToken(deps: Deps, by: By): Promise<string> {
   const token = newSecret('ckm');
   const now = deps.now();
   const replaced = (await stored(deps)) !== null;
-  const value = JSON.stringify({ hash: await hashSecret(token), createdAt: now } satisfies Stored);
+  const value = JSON.stringify({ hash: await hashSecret(deps, token), createdAt: now } satisfies Stored);
   await deps.db.batch([
     deps.db.db.insert(settings).values({ key: SETTING, value, updatedAt: now }).onConflictDoUpdate({ target: settings.key, set: { value, updatedAt: now } }),
     audit(deps, by, { action: 'metrics-token.create', object: OBJECT, detail: { replaced } }),
@@ -62,5 +62,5 @@ export async function deleteMetricsToken(deps: Deps, by: By): Promise<boolean> {
 export async function isMetricsToken(deps: Deps, presented: string | null): Promise<boolean> {
   if (!looksLikeSecret(presented) || !presented.startsWith('ckm_')) return false;
   const current = await stored(deps);
-  return current !== null && hashesEqual(current.hash, await hashSecret(presented));
+  return current !== null && hashesEqual(current.hash, await hashSecret(deps, presented));
 }

@@ -1,6 +1,7 @@
 // Random identifiers and bearer secrets. Secrets carry ≥128 random bits, are shown once, and
 // only their SHA-256 is stored; a presented secret is hashed and looked up by its hash, then the
 // hashes are compared in constant time.
+import type { Deps } from '../deps.ts';
 import { randomBytes, sha256, toBase64Url, toHex, fromHex, timingSafeEqual } from '../util/encoding.ts';
 
 /** Row ids: 128 random bits, URL-safe. Known before the row is written (bound into sealing). */
@@ -19,8 +20,8 @@ export function newSecret(prefix: SecretPrefix): string {
   return `${prefix}_${toBase64Url(randomBytes(24))}`;
 }
 
-export async function hashSecret(secret: string): Promise<string> {
-  return toHex(await sha256(secret));
+export async function hashSecret(deps: Pick<Deps, 'sha256Hex'>, secret: string): Promise<string> {
+  return deps.sha256Hex ? deps.sha256Hex(secret) : toHex(await sha256(secret));
 }
 
 export function hashesEqual(a: string, b: string): boolean {

@@ -181,7 +181,7 @@ export async function createSession(deps: Deps, by: By, user: { id: string; emai
   const token = toBase64Url(randomBytes(32));
   const now = deps.now();
   const session: SessionRow = {
-    id: await hashSecret(token),
+    id: await hashSecret(deps, token),
     userId,
     csrfToken: toBase64Url(randomBytes(24)),
     createdAt: now,
@@ -195,7 +195,7 @@ export async function createSession(deps: Deps, by: By, user: { id: string; emai
 /** The session of a cookie value, or null when unknown, idle too long or too old (then deleted). */
 export async function loadSession(deps: Deps, token: string | undefined): Promise<ActiveSession | null> {
   if (!token || !/^[A-Za-z0-9_-]{43}$/.test(token)) return null;
-  const id = await hashSecret(token);
+  const id = await hashSecret(deps, token);
   const [row] = await deps.db.db.select().from(sessions).innerJoin(users, eq(users.id, sessions.userId)).where(eq(sessions.id, id)).limit(1);
   if (!row) return null;
   const now = deps.now();

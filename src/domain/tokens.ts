@@ -8,7 +8,7 @@ import { audit, type By } from './audit.ts';
 
 export async function prepareAdminToken(deps: Deps, name: string) {
   const token = newSecret('ckt');
-  const row = { id: newId(), name, tokenHash: await hashSecret(token), createdAt: deps.now(), lastUsedAt: null };
+  const row = { id: newId(), name, tokenHash: await hashSecret(deps, token), createdAt: deps.now(), lastUsedAt: null };
   return { token, statement: deps.db.db.insert(adminTokens).values(row) };
 }
 
@@ -24,7 +24,7 @@ const byHash = preparedQuery((db) => db.select().from(adminTokens).where(eq(admi
 /** The token's row when the presented bearer token is one of ours, else null. */
 export async function authenticateAdminToken(deps: Deps, presented: string | null) {
   if (!looksLikeSecret(presented) || !presented.startsWith('ckt_')) return null;
-  const hash = await hashSecret(presented);
+  const hash = await hashSecret(deps, presented);
   const [row] = await byHash(deps.db.db).all({ hash });
   if (!row || !hashesEqual(row.tokenHash, hash)) return null;
   return row;

@@ -76,8 +76,8 @@ describe('API keys by kind', () => {
     const oldKeyKey = 'cka_' + 'k'.repeat(32);
     const oldCertKey = 'cka_' + 'c'.repeat(32);
     const slot1 = (kind: 'key' | 'certificate', id: string) => and(eq(apiKeys.ownerKind, kind), eq(apiKeys.ownerId, id), eq(apiKeys.slot, 1));
-    await app.deps.db.db.update(apiKeys).set({ keyHash: await hashSecret(oldKeyKey) }).where(slot1('key', keyRow.id));
-    await app.deps.db.db.update(apiKeys).set({ keyHash: await hashSecret(oldCertKey) }).where(slot1('certificate', cert.row.id));
+    await app.deps.db.db.update(apiKeys).set({ keyHash: await hashSecret(app.deps, oldKeyKey) }).where(slot1('key', keyRow.id));
+    await app.deps.db.db.update(apiKeys).set({ keyHash: await hashSecret(app.deps, oldCertKey) }).where(slot1('certificate', cert.row.id));
     const pem = await download('/api/key/www', oldKeyKey);
     expect(pem.status).toBe(200);
     expect(pem.text).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);

@@ -5,7 +5,6 @@
 import { recordDownload } from '../domain/download-audit.ts';
 import { hashSecret } from '../domain/secrets.ts';
 import type { HandlerContext, RoutedRequest } from './context.ts';
-import { downloadHasher } from './download-cache.ts';
 import { statusOfError } from './problem.ts';
 
 type Handler = (request: RoutedRequest, ctx: HandlerContext) => Promise<Response>;
@@ -20,8 +19,7 @@ export function auditedDownload(kind: 'certificate' | 'key', handler: Handler): 
       failure = err;
     }
     const presented = request.headers.get('apikey');
-    const hasher = downloadHasher(ctx.deps);
-    const keyHash = presented ? (hasher ? hasher(presented) : await hashSecret(presented)) : null;
+    const keyHash = presented ? await hashSecret(ctx.deps, presented) : null;
     await recordDownload(ctx.deps, {
       kind,
       name: request.params.name ?? '',

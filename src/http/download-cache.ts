@@ -106,12 +106,6 @@ export function enableDownloadCache(deps: Deps, source: DownloadCacheSource): Do
   return cache;
 }
 
-/** The host's synchronous SHA-256 (hex), when it keeps a download cache: cheaper than WebCrypto's digest on the hot path. */
-export function downloadHasher(deps: Deps): ((text: string) => string) | undefined {
-  const cache = caches.get(deps);
-  return cache && ((text: string) => cache.source.sha256Hex(text));
-}
-
 /** This request's round, or undefined when the host keeps no download cache or cannot use it now. */
 export function downloadCacheRound(deps: Deps): DownloadCacheRound | undefined {
   return caches.get(deps)?.begin();

@@ -72,28 +72,9 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-export type DigestAlgorithm = 'SHA-1' | 'SHA-256' | 'SHA-384' | 'SHA-512';
-export type HostDigest = (algorithm: DigestAlgorithm, data: Uint8Array) => Uint8Array<ArrayBuffer>;
-
-/** A host's own synchronous digest (registered with useHostDigest), else WebCrypto's is used. */
-let hostDigest: HostDigest | undefined;
-
-/**
- * The node host registers node:crypto's hashes here at start (node-host/digest.ts): the same
- * digests without WebCrypto's asynchronous job per call, which costs the main thread more than
- * hashing a key or a certificate does. The Worker registers nothing.
- */
-export function useHostDigest(digestWith: HostDigest | undefined): void {
-  hostDigest = digestWith;
-}
-
-export async function digest(algorithm: DigestAlgorithm, data: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
-  if (hostDigest) return hostDigest(algorithm, data);
-  return new Uint8Array(await crypto.subtle.digest(algorithm, data.buffer instanceof ArrayBuffer ? (data as Uint8Array<ArrayBuffer>) : new Uint8Array(data)));
-}
-
-export function sha256(data: Uint8Array | string): Promise<Uint8Array<ArrayBuffer>> {
-  return digest('SHA-256', typeof data === 'string' ? utf8(data) : data);
+export async function sha256(data: Uint8Array | string): Promise<Uint8Array<ArrayBuffer>> {
+  const bytes = typeof data === 'string' ? utf8(data) : data;
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
 }
 
 /** Constant-time comparison of two byte strings (length is not secret). */

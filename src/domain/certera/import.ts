@@ -188,7 +188,7 @@ async function newContext(deps: Deps, source: CerteraSnapshot, options: CerteraI
 
   // Which of Certera's API keys Certkeep already knows, and whose they are.
   const hashes = await Promise.all(
-    [...source.keys, ...source.certificates].flatMap((o) => [o.apiKey1, o.apiKey2]).filter(isCerteraApiKey).map(hashSecret),
+    [...source.keys, ...source.certificates].flatMap((o) => [o.apiKey1, o.apiKey2]).filter(isCerteraApiKey).map((k) => hashSecret(deps, k)),
   );
   const existingHashes = new Map<string, { ownerKind: ApiKeyOwnerKind; ownerId: string }>();
   for (let i = 0; i < hashes.length; i += 100) {
@@ -451,7 +451,7 @@ async function apiKeysOf(ctx: Context, ownerKind: ApiKeyOwnerKind, name: string,
       plain = newSecret(API_KEY_PREFIX[ownerKind]);
       made.push({ slot, apiKey: plain });
     }
-    const keyHash = await hashSecret(plain);
+    const keyHash = await hashSecret(ctx.deps, plain);
     if (ctx.existingHashes.has(keyHash) || ctx.plannedHashes.has(keyHash) || rows.some((r) => r.keyHash === keyHash)) {
       return { problem: `its API key ${slot} is already in use by another object in Certkeep` };
     }
@@ -602,7 +602,7 @@ async function importCertificates(ctx: Context): Promise<void> {
     }
     const existing = await findCertificateByName(deps, name);
     if (existing) {
-      const owners = await Promise.all([c.apiKey1, c.apiKey2].filter(isCerteraApiKey).map(async (k) => ctx.existingHashes.get(await hashSecret(k))));
+      const owners = await Promise.all([c.apiKey1, c.apiKey2].filter(isCerteraApiKey).map(async (k) => ctx.existingHashes.get(await hashSecret(deps, k))));
       if (owners.some((owner) => owner?.ownerKind === 'certificate' && owner.ownerId === existing.id)) {
         ctx.plannedCertificateNames.set(name, staging(c.accountId));
         record(ctx, 'certificate', name, 'present', 'this certificate is here already (its served certificate is left as it is)');
