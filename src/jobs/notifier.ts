@@ -38,8 +38,9 @@ export class Notifier {
   private stopped = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt: number | undefined;
-  /** When notify() last started a run (performance.now()), and the run it has asked for since. */
+  /** When notify() last started a run (performance.now()). */
   private notifiedAt = -Infinity;
+  /** The run notify() has asked for since, waiting for its interval to pass. */
   private notifyTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
