@@ -6,10 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { useOpenssl, type Openssl } from '../../test/fixtures/crypto/openssl.ts';
 import { CertkeepError } from '../errors.ts';
 import { toHex } from '../util/encoding.ts';
-import { createSelfSignedCertificate, parseCertificate, parseChain, parseIssuerCertificate, publicKeyMatches } from './certificate.ts';
+import { createSelfSignedCertificate, parseCertificate, parseChain, parseIssuerCertificate, publicKeyMatches, readCertificateFields } from './certificate.ts';
+import { readFileSync } from 'node:fs';
 import { chainIssuer } from '../acme/chains.ts';
 import { exportPrivateKeyPem, generateKeyPair, importPrivateKey, type KeyType } from './keys.ts';
 import { pemDecode } from './pem.ts';
+import { DER_TAG, readDer, readDerChildren } from './der.ts';
 
 const CA_CONFIG = `[req]
 distinguished_name = dn
@@ -162,6 +164,75 @@ describe('parseCertificate on certificates made by openssl', () => {
     expect(await codeOf('-----BEGIN CERTIFICATE-----\nMAMCAQU=\n-----END CERTIFICATE-----\n')).toBe('CERT_INVALID');
     expect(await codeOf('no pem here')).toBe('PEM_INVALID');
     expect(await codeOf('-----BEGIN PRIVATE KEY-----\nMAMCAQU=\n-----END PRIVATE KEY-----\n')).toBe('PEM_INVALID');
+  });
+});
+
+describe('reading a certificate from its outline', () => {
+  // parseCertificate reads an ordinary certificate from its DER outline (x509-outline.ts) and
+  // anything else with the x509 library: both ways must give the same fields.
+  const sameBothWays = (der: Uint8Array, name: string) => {
+    const byOutline = readCertificateFields.byOutline(der);
+    expect(byOutline, name).not.toBeNull();
+    expect(byOutline, name).toEqual(readCertificateFields.byLibrary(der));
+  };
+
+  it('gives what the library gives, for certificates of every shape openssl and Certkeep make', async () => {
+    const ssl = useOpenssl();
+    makeCaAndLeaf(ssl);
+    ssl.write('odd.ext', 'subjectAltName = DNS:odd.example.test\n2.5.29.15 = critical, DER:05:00\n');
+    ssl.run('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', '0x0a0b', '-days', '10', '-extfile', 'odd.ext', '-out', 'odd.pem');
+    // Names that need escaping, a multi-valued RDN, UTF-8, a domain component and an e-mail
+    // address; an IPv6 address; a serial of zero; a notAfter past 2049 (a GeneralizedTime).
+    ssl.write('rich.ext', 'subjectAltName = DNS:*.rich.example.test, IP:2001:db8::1, URI:https://rich.example.test/\nbasicConstraints = CA:FALSE\n');
+    ssl.run('req', '-new', '-key', 'leaf.key', '-utf8', '-multivalue-rdn', '-out', 'rich.csr',
+      '-subj', '/DC=test/DC=example/O=Bäcker\\, Müller & Co+OU=Ops "A"/CN=#rich; <x>/emailAddress=ops@rich.example.test');
+    ssl.run('x509', '-req', '-in', 'rich.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', '0', '-days', '12000', '-extfile', 'rich.ext', '-out', 'rich.pem');
+    // No extensions at all.
+    ssl.run('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', '0x7f', '-days', '1', '-out', 'bare.pem');
+    expect(x509(ssl, 'rich.pem', '-enddate')).toMatch(/20[5-9]\d GMT/);
+
+    const pems = new Map(['ca.pem', 'leaf.pem', 'odd.pem', 'rich.pem', 'bare.pem'].map((f) => [f, ssl.readText(f)]));
+    for (const type of ['ec-p256', 'ec-p384', 'rsa-2048'] as KeyType[]) {
+      pems.set(type, await createSelfSignedCertificate({ keyPair: await generateKeyPair(type), commonName: `self-${type}`, altNames: [`${type}.example.test`, '192.0.2.7'], days: 3 }));
+    }
+    for (const [name, pem] of pems) sameBothWays(pemDecode(pem)[0].der, name);
+
+    const rich = await parseCertificate(ssl.readText('rich.pem'));
+    expect(rich.sans).toEqual(['*.rich.example.test', '2001:db8::1']);
+    expect(rich.serialNumber).toBe('0');
+    expect(rich.subjectCN).toBe('#rich; <x>');
+    expect(rich.subject).toContain('Bäcker');
+  });
+
+  it('leaves to the library what is not laid out as an ordinary certificate, which still refuses what is not one', async () => {
+    const ssl = useOpenssl();
+    makeCaAndLeaf(ssl);
+    const der = pemDecode(ssl.readText('leaf.pem'))[0].der;
+    const refusal = (input: Uint8Array) => parseCertificate(input).then(() => 'parsed', (e: unknown) => (e instanceof CertkeepError ? e.code : String(e)));
+
+    // A byte after the certificate.
+    const trailing = new Uint8Array([...der, 0]);
+    expect(readCertificateFields.byOutline(trailing)).toBeNull();
+    expect(await refusal(trailing)).toBe('CERT_INVALID');
+
+    // A signature that is an OCTET STRING instead of a BIT STRING.
+    const [, , signature] = readDerChildren(readDer(der)!.content)!;
+    const notBits = der.slice();
+    notBits[der.length - signature.tlv.length] = DER_TAG.OCTET_STRING;
+    expect(readCertificateFields.byOutline(notBits)).toBeNull();
+    expect(await refusal(notBits)).toBe('CERT_INVALID');
+
+    // A notBefore in month 13: the outline does not let it roll over into the next year.
+    const notBefore = der.findIndex((byte, i) => byte === 0x17 && der[i + 1] === 13);
+    const month13 = der.slice();
+    month13.set([0x31, 0x33], notBefore + 4);
+    expect(readCertificateFields.byOutline(month13)).toBeNull();
+    expect(readCertificateFields.byOutline(der)).not.toBeNull();
+
+    // RFC 9773's example is valid in the year 1 (a GeneralizedTime): read by the library.
+    const example = readFileSync(new URL('../../test/fixtures/acme/rfc9773-example.pem', import.meta.url), 'utf8');
+    expect(readCertificateFields.byOutline(pemDecode(example)[0].der)).toBeNull();
+    expect(await parseCertificate(example)).toMatchObject({ serialNumber: '87654321', subjectCN: 'example.com' });
   });
 });
 

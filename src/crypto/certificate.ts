@@ -21,6 +21,7 @@ import { exportPublicSpki, isKeyType, keyTypeOf, signatureParams, type KeyType }
 import { pemDecode, pemEncode, splitCertificates } from './pem.ts';
 import { describeKeyAlgorithm } from './pkcs8.ts';
 import { x509 } from './x509.ts';
+import { certificateOutline, type CertificateOutline } from './x509-outline.ts';
 
 /** The certified public key (RFC 5280 §4.1.2.7). */
 export interface CertificatePublicKey {
@@ -68,59 +69,126 @@ export interface ParsedCertificate {
  */
 export async function parseCertificate(pemOrDer: string | Uint8Array): Promise<ParsedCertificate> {
   const der = typeof pemOrDer === 'string' ? firstCertificateDer(pemOrDer) : pemOrDer;
-  let cert: Certificate;
-  try {
-    cert = new Certificate(bufferSource(der));
-  } catch (cause) {
-    throw new CertkeepError('CERT_INVALID', 'not a valid X.509 certificate', undefined, { cause });
-  }
-  const spki = new Uint8Array(cert.publicKey.rawData);
-  const authorityInfoAccess = cert.extension(id_pe_authorityInfoAccess, x509.AuthorityInfoAccessExtension);
-  const serialDer = serialNumberContent(der);
+  const fields = fieldsOf(der);
   const [sha256Thumbprint, sha1Thumbprint, spkiSha256] = await Promise.all([
     sha256(der).then(toHex),
     crypto.subtle.digest('SHA-1', bufferSource(der)).then(toHex),
-    sha256(spki).then(toHex),
+    sha256(fields.publicKey.spki).then(toHex),
   ]);
+  return { ...fields, sha256Thumbprint, sha1Thumbprint, spkiSha256, der, pem: pemEncode('CERTIFICATE', der) };
+}
+
+type CertificateFields = Omit<ParsedCertificate, 'sha256Thumbprint' | 'sha1Thumbprint' | 'spkiSha256' | 'der' | 'pem'>;
+
+/**
+ * The parts of a certificate the fields are made of, however it was read. Names and extensions
+ * are always the x509 library's classes, made from the certificate's own encoding of them.
+ */
+interface CertificateReader {
+  serialDer: Uint8Array;
+  notBefore: Date;
+  notAfter: Date;
+  subjectName: x509.Name;
+  issuerName: x509.Name;
+  /** SubjectPublicKeyInfo DER. */
+  spki: Uint8Array;
+  /** The certificate's first extension with this OID, read as `type`; undefined when it has none. */
+  extension<T extends x509.Extension>(oid: string, type: new (raw: BufferSource) => T): T | undefined;
+}
+
+/**
+ * The certificate's fields, read from its outline (crypto/x509-outline.ts): an ordinary
+ * certificate, such as every one a CA issues, is not parsed whole. One that is laid out in any
+ * other way, or whose outline turns out not to hold what it should, is read by the library, which
+ * also says what is wrong with one that is not a certificate.
+ */
+function fieldsOf(der: Uint8Array): CertificateFields {
+  const outline = certificateOutline(der);
+  if (outline) {
+    try {
+      return fieldsFrom(outlineReader(outline));
+    } catch {
+      // The library's parse below decides.
+    }
+  }
+  return fieldsFrom(libraryReader(der));
+}
+
+function fieldsFrom(cert: CertificateReader): CertificateFields {
+  const authorityInfoAccess = cert.extension(id_pe_authorityInfoAccess, x509.AuthorityInfoAccessExtension);
   return {
-    serialNumber: toHex(serialDer).replace(/^0+(?=.)/, ''),
-    serialDer,
+    serialNumber: toHex(cert.serialDer).replace(/^0+(?=.)/, ''),
+    serialDer: cert.serialDer,
     notBefore: cert.notBefore,
     notAfter: cert.notAfter,
-    subject: cert.subject,
-    issuer: cert.issuer,
+    subject: cert.subjectName.toString(),
+    issuer: cert.issuerName.toString(),
     subjectCN: cert.subjectName.getField('CN')[0],
     issuerCN: cert.issuerName.getField('CN')[0],
     sans: subjectAltNames(cert),
     authorityKeyIdentifier: optionalHex(cert.extension(id_ce_authorityKeyIdentifier, x509.AuthorityKeyIdentifierExtension)?.keyId),
     subjectKeyIdentifier: optionalHex(cert.extension(id_ce_subjectKeyIdentifier, x509.SubjectKeyIdentifierExtension)?.keyId),
-    sha256Thumbprint,
-    sha1Thumbprint,
-    spkiSha256,
-    publicKey: describePublicKey(spki),
+    publicKey: describePublicKey(cert.spki),
     crlDistributionPoints: crlDistributionPoints(cert),
     ocspUrls: accessUrls(authorityInfoAccess, 'ocsp'),
     caIssuersUrls: accessUrls(authorityInfoAccess, 'caIssuers'),
     isCA: cert.extension(id_ce_basicConstraints, x509.BasicConstraintsExtension)?.ca ?? false,
-    der,
-    pem: pemEncode('CERTIFICATE', der),
+  };
+}
+
+function outlineReader(outline: CertificateOutline): CertificateReader {
+  return {
+    serialDer: outline.serialDer,
+    notBefore: outline.notBefore,
+    notAfter: outline.notAfter,
+    subjectName: new x509.Name(bufferSource(outline.subject)),
+    issuerName: new x509.Name(bufferSource(outline.issuer)),
+    spki: outline.spki.slice(),
+    extension(oid, type) {
+      const raw = outline.extension(oid);
+      return raw ? new type(bufferSource(raw)) : undefined;
+    },
+  };
+}
+
+function libraryReader(der: Uint8Array): CertificateReader {
+  let cert: LibraryCertificate;
+  try {
+    cert = new LibraryCertificate(bufferSource(der));
+  } catch (cause) {
+    throw new CertkeepError('CERT_INVALID', 'not a valid X.509 certificate', undefined, { cause });
+  }
+  return {
+    serialDer: serialNumberContent(der),
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    subjectName: cert.subjectName,
+    issuerName: cert.issuerName,
+    spki: new Uint8Array(cert.publicKey.rawData),
+    extension: (oid, type) => cert.extension(oid, type),
   };
 }
 
 /**
  * The library's certificate, with its extensions read one at a time, as they are asked for: its
- * own `extensions` builds every extension of the certificate on first use (a Let's Encrypt
- * leaf's list of signed certificate timestamps among them), which was about two thirds of the
- * cost of parseCertificate (1.2 ms of 1.9 ms for such a leaf, measured). Each extension is still
- * built by the library's class for it, from the certificate's own encoding of it.
+ * own `extensions` builds every extension of the certificate on first use (a leaf's signed
+ * certificate timestamps among them).
  */
-class Certificate extends x509.X509Certificate {
-  /** The certificate's first extension with this OID, read as `type`; undefined when it has none. */
+class LibraryCertificate extends x509.X509Certificate {
   extension<T extends x509.Extension>(oid: string, type: new (raw: BufferSource) => T): T | undefined {
     const found = this.asn.tbsCertificate.extensions?.find((e) => e.extnID === oid);
     return found ? new type(AsnConvert.serialize(found)) : undefined;
   }
 }
+
+/** For the test that holds the two ways of reading a certificate to the same fields. */
+export const readCertificateFields = {
+  byOutline(der: Uint8Array): CertificateFields | null {
+    const outline = certificateOutline(der);
+    return outline && fieldsFrom(outlineReader(outline));
+  },
+  byLibrary: (der: Uint8Array): CertificateFields => fieldsFrom(libraryReader(der)),
+};
 
 /** Issuer certificates kept parsed: a handful per CA (intermediates, cross-signs). */
 const ISSUER_CACHE_SIZE = 16;
@@ -215,14 +283,14 @@ function optionalHex(hex: string | undefined): Uint8Array | undefined {
   return hex ? fromHex(hex) : undefined;
 }
 
-function subjectAltNames(cert: Certificate): string[] {
+function subjectAltNames(cert: CertificateReader): string[] {
   const san = cert.extension(id_ce_subjectAltName, x509.SubjectAlternativeNameExtension);
   return (san?.names.items ?? [])
     .filter((name) => name.type === 'dns' || name.type === 'ip')
     .map((name) => name.value);
 }
 
-function crlDistributionPoints(cert: Certificate): string[] {
+function crlDistributionPoints(cert: CertificateReader): string[] {
   const extension = cert.extension(id_ce_cRLDistributionPoints, x509.CRLDistributionPointsExtension);
   // Array.from: the library's list is an Array subclass, and flatMap would keep its class.
   return Array.from(extension?.distributionPoints ?? [])

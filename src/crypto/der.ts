@@ -6,6 +6,8 @@
 export interface DerElement {
   tag: number;
   content: Uint8Array;
+  /** The whole element, tag and length included (a view of the buffer it was read from). */
+  tlv: Uint8Array;
   /** Offset just past the element in the buffer it was read from. */
   end: number;
 }
@@ -37,7 +39,7 @@ export function readDer(bytes: Uint8Array, offset = 0): DerElement | null {
   }
   const end = start + length;
   if (end > bytes.length) return null;
-  return { tag, content: bytes.subarray(start, end), end };
+  return { tag, content: bytes.subarray(start, end), tlv: bytes.subarray(offset, end), end };
 }
 
 /** The elements inside a constructed element's content; null if they do not tile it exactly. */
