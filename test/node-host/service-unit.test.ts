@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { gatedDescribe, requireProgram } from '../harness/skip.ts';
-import { ROOT } from '../harness/hosts.ts';
+import { NODE_FLAGS, ROOT } from '../harness/hosts.ts';
 import { makeTempDir } from '../harness/tmp.ts';
 
 const ANALYZE = '/usr/bin/systemd-analyze';
@@ -50,7 +50,8 @@ gatedDescribe(requireProgram(ANALYZE, 'apt-get install systemd'))('deploy/certke
     expect(one('ExecReload')).toBe('/bin/kill -HUP $MAINPID');
     expect(one('SyslogIdentifier')).toBe('certkeep');
     expect(settings.has('LogLevelMax')).toBe(false); // CERTKEEP_LOG_LEVEL decides, reloadable
-    expect(one('ExecStart')).toMatch(/node-host\/bin\/certkeep\.mjs serve$/);
+    // node with the same V8 flags as npm start (node-host/bin/certkeep.mjs).
+    expect(one('ExecStart')).toBe(`/usr/bin/node ${NODE_FLAGS.join(' ')} /opt/certkeep/node-host/bin/certkeep.mjs serve`);
     // V8 writes machine code: this one would stop node at its first function.
     expect(settings.has('MemoryDenyWriteExecute')).toBe(false);
 
