@@ -83,9 +83,11 @@ function isAlgorithm(element: DerElement | undefined): boolean {
 function readExtensions(wrapper: DerElement): Map<string, Uint8Array> | null {
   const [list, ...rest] = readDerChildren(wrapper.content) ?? [];
   if (rest.length || list?.tag !== TAG.SEQUENCE) return null;
+  const items = readDerChildren(list.content);
+  if (!items) return null;
   const found = new Map<string, Uint8Array>();
-  for (const extension of readDerChildren(list.content) ?? [null]) {
-    if (extension?.tag !== TAG.SEQUENCE) return null;
+  for (const extension of items) {
+    if (extension.tag !== TAG.SEQUENCE) return null;
     const parts = readDerChildren(extension.content);
     if (!parts || parts[0]?.tag !== TAG.OID) return null;
     const critical = parts.length === 3 ? parts[1] : undefined;
