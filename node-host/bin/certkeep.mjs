@@ -10,8 +10,9 @@
 //                               16 MiB each after a burst of surviving allocations and never gives
 //                               that back; 4 MiB holds what the orders in flight have made before
 //                               it dies. At 1 MiB (the flag's value until December 2026) the batch's
-//                               peak was 7 MiB lower and it took a fifth more CPU, most of it
-//                               copying young objects that were about to die (bench scale).
+//                               peak was 7 MiB lower and it took about a fifth more CPU (medians of
+//                               five runs each, whose ranges overlap), most of it copying young
+//                               objects that were about to die (bench scale).
 //   --heap-growing-percent=50   the old generation grows to 1.5× what survived the last full
 //                               collection rather than up to 4×.
 // Without them Certkeep works the same, with more memory.
