@@ -13,11 +13,14 @@ export interface DerElement {
 }
 
 export const DER_TAG = {
+  BOOLEAN: 0x01,
   INTEGER: 0x02,
   BIT_STRING: 0x03,
   OCTET_STRING: 0x04,
   NULL: 0x05,
   OID: 0x06,
+  UTC_TIME: 0x17,
+  GENERALIZED_TIME: 0x18,
   SEQUENCE: 0x30,
 } as const;
 
@@ -65,4 +68,21 @@ export function readDerSequence(bytes: Uint8Array): DerElement[] | null {
 /** True when `element` is an INTEGER holding the small non-negative value `value`. */
 export function isDerSmallInteger(element: DerElement | undefined, value: number): boolean {
   return element?.tag === DER_TAG.INTEGER && element.content.length === 1 && element.content[0] === value;
+}
+
+/** The content octets of a dotted OID (X.690 §8.19), to compare with an OID element's `content`. */
+export function derOidContent(oid: string): Uint8Array {
+  const [first, second, ...rest] = oid.split('.').map(Number);
+  const bytes: number[] = [];
+  for (const arc of [first * 40 + second, ...rest]) {
+    const groups = [arc & 0x7f];
+    for (let value = Math.floor(arc / 128); value > 0; value = Math.floor(value / 128)) groups.unshift((value & 0x7f) | 0x80);
+    bytes.push(...groups);
+  }
+  return new Uint8Array(bytes);
+}
+
+/** True when `element` is an OBJECT IDENTIFIER whose content is `content` (from derOidContent). */
+export function isDerOid(element: DerElement | undefined, content: Uint8Array): boolean {
+  return element?.tag === DER_TAG.OID && element.content.length === content.length && content.every((b, i) => element.content[i] === b);
 }

@@ -10,7 +10,7 @@ import { PrivateKeyInfo } from '@peculiar/asn1-pkcs8';
 import { ECParameters, ECPrivateKey, id_ecPublicKey, id_secp256r1, id_secp384r1, id_secp521r1 } from '@peculiar/asn1-ecc';
 import { id_rsaEncryption } from '@peculiar/asn1-rsa';
 import { CertkeepError } from '../errors.ts';
-import { DER_TAG, isDerSmallInteger, readDer, readDerChildren, readDerSequence } from './der.ts';
+import { DER_TAG, derOidContent, isDerOid, isDerSmallInteger, readDer, readDerChildren, readDerSequence } from './der.ts';
 import { toBase64Url } from '../util/encoding.ts';
 
 export type PrivateKeyFormat = 'pkcs8' | 'pkcs8-encrypted' | 'pkcs1' | 'sec1';
@@ -117,15 +117,9 @@ export function pkcs8Algorithm(pkcs8: Uint8Array): KeyAlgorithm {
 /** Bytes of a private scalar and of each public coordinate, per curve (SEC 1 §2.3.7). */
 const EC_FIELD_BYTES = { 'P-256': 32, 'P-384': 48 } as const;
 
-/** The content octets of the OIDs of an EC key's AlgorithmIdentifier (RFC 5480 §2.1.1, §2.1.1.1). */
-const OID_EC_PUBLIC_KEY = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]; // 1.2.840.10045.2.1
-const OID_CURVE: Record<keyof typeof EC_FIELD_BYTES, number[]> = {
-  'P-256': [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07], // 1.2.840.10045.3.1.7
-  'P-384': [0x2b, 0x81, 0x04, 0x00, 0x22], // 1.3.132.0.34
-};
-
-const isOid = (element: { tag: number; content: Uint8Array } | undefined, octets: number[]) =>
-  element?.tag === DER_TAG.OID && element.content.length === octets.length && octets.every((b, i) => element.content[i] === b);
+/** The OIDs of an EC key's AlgorithmIdentifier (RFC 5480 §2.1.1, §2.1.1.1), as content octets. */
+const OID_EC_PUBLIC_KEY = derOidContent(id_ecPublicKey);
+const OID_CURVE: Record<keyof typeof EC_FIELD_BYTES, Uint8Array> = { 'P-256': derOidContent(id_secp256r1), 'P-384': derOidContent(id_secp384r1) };
 
 /**
  * The JWK of an EC key whose PKCS#8 carries its public point, or null. WebCrypto's own export
@@ -142,7 +136,7 @@ export function ecJwkFromPkcs8(pkcs8: Uint8Array, namedCurve: keyof typeof EC_FI
   if (!info || info.length < 3 || info[1].tag !== DER_TAG.SEQUENCE || info[2].tag !== DER_TAG.OCTET_STRING) return null;
   // id-ecPublicKey on this named curve, and nothing else
   const algorithm = readDerChildren(info[1].content);
-  if (!algorithm || algorithm.length !== 2 || !isOid(algorithm[0], OID_EC_PUBLIC_KEY) || !isOid(algorithm[1], OID_CURVE[namedCurve])) return null;
+  if (!algorithm || algorithm.length !== 2 || !isDerOid(algorithm[0], OID_EC_PUBLIC_KEY) || !isDerOid(algorithm[1], OID_CURVE[namedCurve])) return null;
   // ECPrivateKey: version 1, privateKey OCTET STRING, [0] parameters OPTIONAL, [1] publicKey OPTIONAL
   const key = readDerSequence(info[2].content);
   if (!key || !isDerSmallInteger(key[0], 1) || key[1]?.tag !== DER_TAG.OCTET_STRING || key[1].content.length !== size) return null;

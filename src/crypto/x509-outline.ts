@@ -10,7 +10,7 @@
 // Strict on purpose: anything unusual (a BER length, a time with fractions or an offset, an
 // extension without its OCTET STRING, bytes after the certificate) gives null, and the caller
 // reads that certificate with the library instead.
-import { DER_TAG, readDer, readDerChildren, type DerElement } from './der.ts';
+import { DER_TAG, derOidContent, readDer, readDerChildren, type DerElement } from './der.ts';
 import { toHex } from '../util/encoding.ts';
 
 export interface CertificateOutline {
@@ -27,7 +27,8 @@ export interface CertificateOutline {
   extension(oid: string): Uint8Array | undefined;
 }
 
-const TAG = { ...DER_TAG, BOOLEAN: 0x01, UTC_TIME: 0x17, GENERALIZED_TIME: 0x18, VERSION: 0xa0, ISSUER_UID: 0x81, SUBJECT_UID: 0x82, EXTENSIONS: 0xa3 } as const;
+/** The universal tags, and tbsCertificate's context-specific ones (RFC 5280 §4.1). */
+const TAG = { ...DER_TAG, VERSION: 0xa0, ISSUER_UID: 0x81, SUBJECT_UID: 0x82, EXTENSIONS: 0xa3 } as const;
 
 /** The outline of one DER certificate; null when it is not laid out as an ordinary one. */
 export function certificateOutline(der: Uint8Array): CertificateOutline | null {
@@ -118,18 +119,11 @@ function timeOf(element: DerElement): Date | null {
 /** Bounded by the code: the OIDs asked for are the few constants parseCertificate reads. */
 const oidContents = new Map<string, string>();
 
-/** The hex of a dotted OID's DER content octets (X.690 §8.19), kept once computed. */
+/** The hex of a dotted OID's content octets, kept once computed. */
 function oidContentHex(oid: string): string {
   let hex = oidContents.get(oid);
   if (hex === undefined) {
-    const [first, second, ...rest] = oid.split('.').map(Number);
-    const bytes: number[] = [];
-    for (const arc of [first * 40 + second, ...rest]) {
-      const groups = [arc & 0x7f];
-      for (let value = Math.floor(arc / 128); value > 0; value = Math.floor(value / 128)) groups.unshift((value & 0x7f) | 0x80);
-      bytes.push(...groups);
-    }
-    hex = toHex(new Uint8Array(bytes));
+    hex = toHex(derOidContent(oid));
     oidContents.set(oid, hex);
   }
   return hex;
