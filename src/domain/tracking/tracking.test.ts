@@ -362,7 +362,10 @@ describe('expiry notices', () => {
     const notAfter = Date.parse(upload.notAfter);
     const expiring = async () =>
       (await f.deps.db.db.select().from(events).where(eq(events.type, 'tracking.expiring'))).map((e) => ({ key: e.dedupeKey, title: e.title, data: JSON.parse(e.data) }));
-    // 20 days left: the 30-day notice, once, however often the tick looks.
+    // 20 days left: the 30-day notice, once, however often the tick looks. The leaf's notAfter was
+    // taken from the wall clock after the fixture's clock started, and rounded down to the second:
+    // pin the clock to it, or "20 days" reads 21 whenever more than a second went by in between.
+    f.clock.now = notAfter - 20 * DAY + 1000;
     expect(await expiryNotices(f.deps)).toBe(1);
     expect(await expiryNotices(f.deps)).toBe(0);
     expect(await expiring()).toEqual([{ key: `tracking.expiring:${upload.id}:${upload.sha256}:30`, title: 'soon.example.com expires in 20 days', data: expect.objectContaining({ threshold: 30, subject: 'soon.example.com' }) }]);
