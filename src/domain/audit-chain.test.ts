@@ -13,7 +13,7 @@ import { wrapDatabase, type Database, type Db } from '../db/client.ts';
 import type { Deps } from '../deps.ts';
 import { offlineDeps } from '../../test/harness/deps.ts';
 import { makeTempDir } from '../../test/harness/tmp.ts';
-import { migrationStatements } from '../../test/harness/hosts.ts';
+import { callHarnessWorker, harnessWorker, migrationStatements } from '../../test/harness/hosts.ts';
 import { audit, auditIf, BY_CLI, type By } from './audit.ts';
 import { AUDIT_ANCHOR, sealAndPurge, verifyAudit } from './audit-chain.ts';
 import { flushDownloadAudit, recordDownload } from './download-audit.ts';
@@ -41,9 +41,14 @@ async function libsqlFixture(): Promise<Fixture> {
 
 async function d1Fixture(): Promise<Fixture> {
   const { Miniflare } = await import('miniflare');
-  const mf = new Miniflare({ modules: true, script: 'export default { fetch() { return new Response(null) } }', d1Databases: { DB: 'audit-chain' }, d1Persist: makeTempDir('audit-d1-') });
+  const mf = new Miniflare({
+    d1Persist: makeTempDir('audit-d1-'),
+    workers: [{ name: 'main', modules: true, script: 'export default { fetch() { return new Response(null) } }', d1Databases: { DB: 'audit-chain' } }, harnessWorker('audit-chain')],
+  });
+  // The migrations by plain requests; the proxy below (each call a blocking round trip) only for
+  // what the test runs on D1 itself.
+  await callHarnessWorker(mf, '/migrate', migrationStatements());
   const d1 = await mf.getD1Database('DB');
-  for (const statement of migrationStatements()) await d1.prepare(statement).run();
   const database: Database = wrapDatabase(drizzle(d1 as never, { schema }) as unknown as Db & { batch(s: unknown[]): Promise<unknown[]> });
   return { deps: await offlineDeps(database), run: async (q) => void (await d1.prepare(q).run()), close: () => mf.dispose() };
 }

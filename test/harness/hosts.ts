@@ -188,6 +188,44 @@ export function migrationStatements(): string[] {
 
 export const TEST_SETUP_TOKEN = 'test-setup-token-0123456789';
 
+const D1_DATABASE = 'certkeep-test';
+/**
+ * The harness's own way into the Worker's D1: a second Worker on the same database, reached by
+ * Miniflare's routing with ordinary requests. Miniflare's object proxies (getD1Database,
+ * getWorker) block the test process in Atomics.wait for each property and call; under load one of
+ * those waits now and then came back without its answer (an assertion inside Miniflare), failing
+ * whole suites before their first step.
+ */
+const HARNESS_HOST = 'harness.certkeep.test';
+const HARNESS_WORKER = `export default {
+  async fetch(request, env) {
+    const body = await request.json();
+    const path = new URL(request.url).pathname;
+    try {
+      if (path === '/migrate') {
+        for (const statement of body) await env.DB.prepare(statement).run();
+        return Response.json([]);
+      }
+      if (path === '/sql') return Response.json((await env.DB.prepare(body.query).bind(...body.args).all()).results ?? []);
+      return new Response('no such harness path', { status: 404 });
+    } catch (err) {
+      return new Response(String(err && err.stack || err), { status: 500 });
+    }
+  },
+};`;
+
+/** Miniflare options of the harness Worker, on the D1 database named `database`. */
+export const harnessWorker = (database: string) =>
+  ({ name: 'harness', modules: true, script: HARNESS_WORKER, compatibilityDate: '2025-09-01', d1Databases: { DB: database }, routes: [`${HARNESS_HOST}/*`] }) as const;
+
+/** `/migrate` (the body: statements) or `/sql` (`{ query, args }`, the rows back) on the harness Worker. */
+export async function callHarnessWorker(mf: { dispatchFetch(url: string, init: { method: string; body: string }): Promise<{ ok: boolean; status: number; text(): Promise<string> }> }, path: '/migrate' | '/sql', body: unknown): Promise<Record<string, unknown>[]> {
+  const res = await mf.dispatchFetch(`http://${HARNESS_HOST}${path}`, { method: 'POST', body: JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`harness worker ${path}: ${res.status} ${text}`);
+  return JSON.parse(text) as Record<string, unknown>[];
+}
+
 export async function startWorkerHost(opts: HostOptions = {}): Promise<HostUnderTest> {
   const httpPort = opts.httpPort ?? (await freePort());
   const scriptPath = await workerBundle();
@@ -202,38 +240,45 @@ export async function startWorkerHost(opts: HostOptions = {}): Promise<HostUnder
       stdout.on('data', (chunk: Buffer) => (logs += chunk));
       stderr.on('data', (chunk: Buffer) => (logs += chunk));
     },
-    modules: true,
-    scriptPath,
-    compatibilityDate: '2025-09-01',
     host: '127.0.0.1',
     port: httpPort,
-    d1Databases: { DB: 'certkeep-test' },
-    ...(opts.onLog ? { handleStructuredLogs: ({ message }: { message: string }) => void opts.onLog!(message) } : {}),
     d1Persist: persist,
-    bindings: {
-      MASTER_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64'),
-      SETUP_TOKEN: TEST_SETUP_TOKEN,
-      LOG_LEVEL: 'debug',
-      ALLOW_PRIVATE_TARGETS: TEST_PRIVATE_TARGETS,
-      ...opts.env,
-    },
+    // The cron, as /cdn-cgi/handler/scheduled: an ordinary request, awaited with what it waits on.
+    unsafeTriggerHandlers: true,
+    ...(opts.onLog ? { handleStructuredLogs: ({ message }: { message: string }) => void opts.onLog!(message) } : {}),
+    workers: [
+      {
+        name: 'certkeep',
+        modules: true,
+        scriptPath,
+        compatibilityDate: '2025-09-01',
+        d1Databases: { DB: D1_DATABASE },
+        bindings: {
+          MASTER_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64'),
+          SETUP_TOKEN: TEST_SETUP_TOKEN,
+          LOG_LEVEL: 'debug',
+          ALLOW_PRIVATE_TARGETS: TEST_PRIVATE_TARGETS,
+          ...opts.env,
+        },
+      },
+      harnessWorker(D1_DATABASE),
+    ],
   });
   await mf.ready;
-  const db = await mf.getD1Database('DB');
-  for (const statement of migrationStatements()) await db.prepare(statement).run();
-  const worker = await mf.getWorker();
+  const harness = (path: '/migrate' | '/sql', body: unknown) => callHarnessWorker(mf, path, body);
+  await harness('/migrate', migrationStatements());
   return {
     kind: 'worker',
     baseUrl: `http://127.0.0.1:${httpPort}`,
     httpPort,
     setupHeaders: { 'Setup-Token': TEST_SETUP_TOKEN },
     async tick() {
-      await worker.scheduled({ cron: '* * * * *' });
+      const res = await mf.dispatchFetch(`http://127.0.0.1:${httpPort}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent('* * * * *')}`);
+      const outcome = await res.text();
+      if (!res.ok) throw new Error(`the Worker's cron: ${res.status} ${outcome}`);
     },
     logs: () => logs,
-    async sql(query, ...args) {
-      return ((await db.prepare(query).bind(...args).all()).results ?? []) as Record<string, unknown>[];
-    },
+    sql: (query, ...args) => harness('/sql', { query, args }),
     stop: () => mf.dispose(),
   };
 }
