@@ -7,7 +7,7 @@ import { DNS_PROPAGATION } from '../src/domain/dns/visibility.ts';
 import type { Rfc2136Client, Rfc2136Target, RunScript } from '../src/domain/dns/types.ts';
 import type { TlsScan } from '../src/domain/tracking/scan-types.ts';
 import { newCaches } from '../src/deps.ts';
-import { createLogger, type Logger } from '../src/log.ts';
+import { createLogger, type Logger, type LogLevel } from '../src/log.ts';
 import { importMasterKey } from '../src/crypto/index.ts';
 import type { Settings } from './settings.ts';
 import { fstatSync } from 'node:fs';
@@ -77,16 +77,21 @@ export function nodeTlsScanner(settings: Pick<Settings, 'allowPrivateTargets' | 
 /** dns-01 script hooks; child_process loads with the first one run. */
 const runScript: RunScript = async (command, args, opts) => (await import('./scripts.ts')).runScript(command, args, opts);
 
-export function stdoutLogger(level: Settings['logLevel'] | (() => Settings['logLevel'])): Logger {
-  // Under systemd each line starts with its syslog priority, which journald takes off and keeps.
+/** Writes a log line to stdout; under systemd each starts with its syslog priority, which journald takes off and keeps. */
+export function stdoutSink(): (line: string, level: LogLevel) => void {
   const priority = journalPriorities(process.env, () => fstatSync(1));
-  return createLogger(level, priority ? (line, lvl) => process.stdout.write(priority[lvl] + line + '\n') : (line) => process.stdout.write(line + '\n'));
+  return priority ? (line, lvl) => process.stdout.write(priority[lvl] + line + '\n') : (line) => process.stdout.write(line + '\n');
 }
 
-export async function createNodeCore(settings: Settings, log = stdoutLogger(settings.logLevel)): Promise<NodeCore> {
+export function stdoutLogger(level: Settings['logLevel'] | (() => Settings['logLevel'])): Logger {
+  return createLogger(level, stdoutSink());
+}
+
+/** `migrated`: another thread of this process has opened (and migrated) the database already. */
+export async function createNodeCore(settings: Settings, log = stdoutLogger(settings.logLevel), opts: { migrated?: boolean } = {}): Promise<NodeCore> {
   // Migrations go forward only: a backup of the database as it was comes first.
-  await (await import('./backup/pre-migration.ts')).backupBeforeMigrating(settings, log);
-  const db = await openDatabase(settings.databaseUrl, settings.databaseAuthToken);
+  if (!opts.migrated) await (await import('./backup/pre-migration.ts')).backupBeforeMigrating(settings, log);
+  const db = await openDatabase(settings.databaseUrl, settings.databaseAuthToken, { migrate: !opts.migrated });
   const dns = nodeDnsPropagation(settings.dnsServers);
   const deps: Deps = {
     db: db.database,

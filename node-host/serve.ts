@@ -4,10 +4,10 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../src/app.ts';
-import { Scheduler } from '../src/jobs/scheduler.ts';
-import { Notifier } from '../src/jobs/notifier.ts';
 import type { Settings } from './settings.ts';
-import { createNodeCore, stdoutLogger } from './core.ts';
+import { createNodeCore, stdoutLogger, stdoutSink } from './core.ts';
+import { launchInfo, OrdersThread } from './orders-thread.ts';
+import { startBackgroundWork } from './orders.ts';
 import { LiveSettings } from './reload.ts';
 import { ScheduledBackups } from './backup/schedule.ts';
 import { createRequestListener } from './http-adapter.ts';
@@ -64,45 +64,51 @@ export async function serve(settings: Settings): Promise<RunningServer> {
     ]);
     if (siteTls) deps.httpsPort = () => (siteTls.servingSiteCertificate ? httpsPort : null);
 
-    // A work queue: orders start when a certificate becomes due (deps.wake), when a slot frees up,
-    // and at the next known due time; the periodic tick is the safety net.
-    // Notifications go out as soon as their events are committed (deps.onEvents), at every tick,
-    // and when a retry is due.
-    const notifier = new Notifier(deps, { timerMaxMs: settings.tickSeconds * 1000 });
-    const scheduler = new Scheduler(deps, { wakeTimerMaxMs: settings.tickSeconds * 1000, notifier });
-    deps.wake = () => scheduler.notify();
-    deps.onEvents = () => notifier.notify();
-    let ticking = true;
-    const tick = async () => {
-      try {
-        await scheduler.tick({ settle: false });
-      } catch (err) {
-        log.error('scheduler tick failed', { err });
-      }
-    };
-    // Ticks overlap on purpose: a slow order must not hold back other due certificates.
-    const timer = setInterval(() => void tick(), settings.tickSeconds * 1000);
-    void tick();
+    // The scheduler and the notifier: in the orders thread (orders-thread.ts), or here when
+    // serve() runs inside another program.
+    const launch = launchInfo();
+    const thread =
+      launch &&
+      new OrdersThread({
+        launch,
+        logLevel: live.logLevel(),
+        concurrency: deps.concurrency,
+        write: stdoutSink(),
+        log,
+        onIssued: () => siteTls?.refresh(),
+        // Without it nothing would be renewed: stop, and let the service manager start again.
+        onFailure: (err) => {
+          log.error('stopping: the orders thread is gone', { err });
+          void running.stop().finally(() => process.exit(1));
+        },
+      });
+    const background = thread ? undefined : startBackgroundWork(deps, settings.tickSeconds);
+    if (thread) {
+      deps.wake = () => thread.wake();
+      deps.onEvents = () => thread.events();
+    }
     // A certificate issued by another process (the CLI, another host on the same database).
     const siteCheck = siteTls && setInterval(() => void siteTls.refresh().catch((err) => log.error('site certificate check failed', { err })), SITE_CERTIFICATE_CHECK_MS);
     backups.start();
+    let stopped = false;
     log.info('certkeep is listening', { httpPort, httpsPort: httpsPort ?? null, database: settings.databaseUrl.startsWith('file:') ? 'file' : 'remote' });
 
-    return {
+    const running: RunningServer = {
       httpPort,
       httpsPort,
       async stop() {
-        if (!ticking) return;
-        ticking = false;
-        clearInterval(timer);
+        if (stopped) return;
+        stopped = true;
         clearInterval(siteCheck);
-        scheduler.stop();
         hostMetrics.stop();
         const stoppingBackups = backups.stop();
         const servers = httpsServer ? [httpServer, httpsServer] : [httpServer];
         const closing = servers.map(close);
         for (const server of servers) server.closeIdleConnections();
-        const settled = await Promise.race([Promise.all([scheduler.drain(), notifier.drain(), plain.drain(), secure?.drain()]).then(() => true), delay(SHUTDOWN_GRACE_MS, false)]);
+        const settled = await Promise.race([
+          Promise.all([thread?.stop(SHUTDOWN_GRACE_MS) ?? true, background?.stop(), plain.drain(), secure?.drain()]).then(([ended]) => ended),
+          delay(SHUTDOWN_GRACE_MS + 100, false),
+        ]);
         if (!settled) log.warn('stopping with work in flight; unfinished orders resume at the next start');
         for (const server of servers) server.closeAllConnections();
         await Promise.all([...closing, stoppingBackups]);
@@ -112,8 +118,14 @@ export async function serve(settings: Settings): Promise<RunningServer> {
         core.db.close();
         log.info('certkeep stopped');
       },
-      reload: () => live.reload(),
+      async reload() {
+        const outcome = await live.reload();
+        // The orders thread follows: the log level, and the concurrency at its next start.
+        thread?.settings(live.logLevel(), deps.concurrency);
+        return outcome;
+      },
     };
+    return running;
   } catch (err) {
     core.db.close();
     throw err;

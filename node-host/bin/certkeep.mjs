@@ -1,18 +1,18 @@
-#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=50
+#!/usr/bin/env -S node --max-semi-space-size=1 --heap-growing-percent=50
 // The `certkeep` executable (`npm start`, `npx certkeep …`).
 //
 // Node's V8 flags for a small server that runs for months are on the command line above, and the
 // same in package.json's `start` script (`exec node <flags> node-host/bin/certkeep.mjs serve`):
 // run it as `node <these flags> …/certkeep.mjs serve` from a service manager too (as
-// deploy/certkeep.service does). Both together keep the peak of a 100-certificate batch near
-// 120 MiB instead of about 160 MiB (bench memory):
-//   --max-semi-space-size=4     V8 grows the young generation's two semi-spaces from 1 MiB up to
-//                               16 MiB each after a burst of surviving allocations and never gives
-//                               that back; 4 MiB holds what the orders in flight have made before
-//                               it dies. At 1 MiB (the flag's value until December 2026) the batch's
-//                               peak was 7 MiB lower and it took about a fifth more CPU (medians of
-//                               five runs each, whose ranges overlap), most of it copying young
-//                               objects that were about to die (bench scale).
+// deploy/certkeep.service does). They hold for both of its threads, the one that answers
+// requests and the orders thread (node-host/orders-thread.ts). With them the peak of a
+// 100-certificate batch was 148.9 MiB, without them 209.9 MiB (bench memory, December 2026):
+//   --max-semi-space-size=1     V8 grows the young generation's two semi-spaces from 1 MiB up to
+//                               16 MiB each after a burst of surviving allocations, in every
+//                               thread, and never gives that back. The flag was 4 while the orders
+//                               ran on the thread that answers requests (it saved that thread CPU);
+//                               with the orders thread, 4 made the batch's peak 9 MiB higher
+//                               (157.8 MiB) for no gain beyond the machine's noise (bench scale).
 //   --heap-growing-percent=50   the old generation grows to 1.5× what survived the last full
 //                               collection rather than up to 4×.
 // Without them Certkeep works the same, with more memory.
@@ -23,6 +23,7 @@
 // half a second of start-up. When the bundle cannot be built (no esbuild, a read-only
 // node_modules), tsx runs the sources as before.
 import { spawnSync } from 'node:child_process';
+import { isMainThread, workerData } from 'node:worker_threads';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freshBundle } from '../launch/manifest.mjs';
 
@@ -42,7 +43,12 @@ function bundle() {
   return undefined;
 }
 
-const path = bundle();
+// `certkeep serve` runs its orders in a worker thread started from this file (node-host/
+// orders-thread.ts): it is told here where this file is and what it loaded, and the thread
+// loads the same bundle rather than looking for one.
+const thread = isMainThread ? undefined : workerData?.launch;
+const path = thread ? thread.bundle : bundle();
+globalThis[Symbol.for('certkeep.launch')] = { launcher: import.meta.url, bundle: path ?? null };
 if (path) {
   await import(pathToFileURL(path).href);
 } else {

@@ -6,7 +6,6 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { loadSettings, SettingsError, describeSettings } from '../settings.ts';
 import { createNodeCore, stdoutLogger, type NodeCore } from '../core.ts';
 import { databaseFilePath } from '../db-version.ts';
-import { serve } from '../serve.ts';
 import { isSetupDone, runSetup } from '../../src/domain/setup.ts';
 import { createAdminToken } from '../../src/domain/tokens.ts';
 import { createMetricsToken } from '../../src/domain/metrics-token.ts';
@@ -16,6 +15,7 @@ import { createLogger } from '../../src/log.ts';
 import { CertkeepError } from '../../src/errors.ts';
 import { BY_CLI } from '../../src/domain/audit.ts';
 import { UsageError } from './usage.ts';
+import { isOrdersThread } from '../orders-thread.ts';
 import { backupCommand, restoreCommand } from './backup.ts';
 
 interface Command {
@@ -38,6 +38,8 @@ const COMMANDS: Record<string, Command> = {
     options: {},
     async run() {
       const settings = await loadSettings();
+      // Loaded here: the orders thread runs this file too, and needs none of the listeners' code.
+      const { serve } = await import('../serve.ts');
       const starting = serve(settings);
       // From the start: a signal that comes while the server starts stops it once it has.
       // Ctrl-C in a terminal reaches both npm and node, and npm passes it on: one stop is enough.
@@ -293,4 +295,5 @@ function oneLine(err: unknown): string {
   return (err as Error)?.message ?? String(err);
 }
 
-process.exitCode = await main(process.argv.slice(2));
+if (isOrdersThread()) await (await import('../orders-thread.ts')).runOrdersThread();
+else process.exitCode = await main(process.argv.slice(2));

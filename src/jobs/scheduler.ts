@@ -307,6 +307,7 @@ export class Scheduler {
         result.failed++;
         this.queue = [];
       }
+      this.deps.log.debug('scheduled order ended', { certificateId, reason, outcome: outcome.ok === 'not-due' ? 'not due' : outcome.ok ? 'obtained' : 'failed' });
     } catch (err) {
       if (err instanceof CertkeepError && err.code === 'LEASE_BUSY') {
         result.skipped++;

@@ -67,4 +67,22 @@ describePebble('reload on SIGHUP', () => {
     expect(again.status).toBe(200);
     expect(await again.text()).toBe(pem);
   });
+
+  it('passes the log level on to the orders thread', async () => {
+    // The scheduler runs in its own thread (node-host/orders-thread.ts), which logs through this one.
+    const obtain = async (name: string) => {
+      expect((await world.api.post('/api/v1/certificates', { name, domains: [world.domain()] })).status).toBe(201);
+      await expect.poll(async () => (await world.api.get(`/api/v1/certificates/${name}`)).body.status, { timeout: 20_000 }).toBe('valid');
+    };
+    const quiet = world.name('quiet');
+    await obtain(quiet);
+    expect(count('"msg":"scheduled order ended"')).toBe(0); // info level
+
+    await reload(JSON.stringify({ CERTKEEP_LOG_LEVEL: 'debug' }), 'settings reloaded');
+    const loud = world.name('loud');
+    await obtain(loud);
+    await expect.poll(() => count('"msg":"scheduled order ended"')).toBe(1);
+    expect(host.logs()).toMatch(/"level":"debug","msg":"scheduled order ended","certificateId":"[^"]+","reason":"new","outcome":"obtained"/);
+    await reload('{}', 'settings reloaded');
+  });
 });
