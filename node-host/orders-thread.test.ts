@@ -41,7 +41,7 @@ describe('the orders thread, seen from the serving thread', () => {
       parentPort.postMessage({ kind: 'log', line: JSON.stringify({ msg: 'started', concurrency: workerData.concurrency }), level: 'info' });
       parentPort.on('message', (m) => {
         if (m.kind !== 'stop') return;
-        setTimeout(() => { parentPort.postMessage({ kind: 'stopped' }); parentPort.close(); }, 50);
+        setTimeout(() => parentPort.close(), 50);
       });
     `);
     await expect.poll(() => lines.length).toBe(1);
@@ -61,7 +61,10 @@ describe('the orders thread, seen from the serving thread', () => {
   it('reports a thread that fails or ends by itself: the host cannot renew without it', async () => {
     const failing = start(`throw new Error('the database is gone');`);
     await failing.failure;
+    await new Promise((resolve) => setTimeout(resolve, 200)); // its exit follows the error
+    expect(failing.failures).toHaveLength(1);
     expect(String(failing.failures[0])).toContain('the database is gone');
+    expect(await failing.thread.stop(1_000)).toBe(true); // already ended: nothing to wait for
 
     const ending = start(`// nothing to do: the thread ends at once`);
     await ending.failure;

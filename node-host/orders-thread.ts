@@ -10,7 +10,7 @@
 //                                    send), settings (a reload: log level, concurrency), stop
 //   orders thread → serving thread   log (a line for stdout), issued (a certificate was
 //                                    obtained: the HTTPS listener looks for its site certificate
-//                                    before the order goes on), stopped
+//                                    before the order goes on)
 //
 // The thread runs the same file as the serving thread (the launcher, node-host/bin/certkeep.mjs,
 // told what to load), and from it only this module and what it imports.
@@ -40,7 +40,7 @@ interface ThreadData {
 }
 
 type ToOrders = { kind: 'wake' } | { kind: 'events' } | { kind: 'settings'; logLevel: LogLevel; concurrency: number } | { kind: 'stop' } | { kind: 'refreshed'; id: number };
-type FromOrders = { kind: 'log'; line: string; level: LogLevel } | { kind: 'issued'; id: number; certificateId: string } | { kind: 'stopped' };
+type FromOrders = { kind: 'log'; line: string; level: LogLevel } | { kind: 'issued'; id: number; certificateId: string };
 
 /** True in the orders thread: the launcher then runs runOrdersThread() instead of the command line. */
 export const isOrdersThread = (): boolean => !isMainThread && (workerData as ThreadData | undefined)?.role === ROLE;
@@ -71,14 +71,21 @@ export class OrdersThread {
     this.worker.on('message', (message: FromOrders) => this.receive(message));
     this.worker.on('error', (err) => {
       opts.log.error('the orders thread failed', { err });
-      if (!this.stopping) opts.onFailure(err);
+      this.failed(err);
     });
+    // After an error the thread exits too: the failure is reported once.
     this.exited = new Promise((resolve) =>
       this.worker.once('exit', (code) => {
-        if (!this.stopping) opts.onFailure(new Error(`the orders thread exited (code ${code})`));
+        this.failed(new Error(`the orders thread exited (code ${code})`));
         resolve();
       }),
     );
+  }
+
+  private failed(err: unknown): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.opts.onFailure(err);
   }
 
   wake(): void {
@@ -177,8 +184,8 @@ export async function runOrdersThread(): Promise<void> {
           .stop()
           .catch((err) => log.error('stopping the orders thread failed', { err }))
           .finally(() => {
+            // Closed, the port lets the thread end: the serving thread sees its exit.
             core.db.close();
-            send({ kind: 'stopped' });
             port.close();
           });
         return;
