@@ -151,16 +151,19 @@ export async function runOrdersThread(): Promise<void> {
   const core = await createNodeCore({ ...settings, masterKey: settings.masterKey, masterKeySource: settings.masterKeySource! }, log, { migrated: true });
   const { deps } = core;
   deps.concurrency = data.concurrency;
-  // The serving thread refreshes its site certificate; the order waits for that, as it would
-  // on one thread (the certificate is served before the order's caller hears of it).
+  // The serving thread's HTTPS listener (none when CERTKEEP_HTTPS_PORT is 0) refreshes its site
+  // certificate; the order waits for that, as it would on one thread (the certificate is served
+  // before the order's caller hears of it).
   let nextId = 0;
   const refreshing = new Map<number, () => void>();
-  deps.onCertificateIssued = (certificateId) =>
-    new Promise<void>((resolve) => {
-      const id = nextId++;
-      refreshing.set(id, resolve);
-      send({ kind: 'issued', id, certificateId });
-    });
+  if (settings.httpsPort !== 0) {
+    deps.onCertificateIssued = (certificateId) =>
+      new Promise<void>((resolve) => {
+        const id = nextId++;
+        refreshing.set(id, resolve);
+        send({ kind: 'issued', id, certificateId });
+      });
+  }
   const work = startBackgroundWork(deps, settings.tickSeconds);
   log.debug('orders thread started', { hostId: deps.hostId, concurrency: deps.concurrency });
   port.on('message', (message: ToOrders) => {
