@@ -1,11 +1,14 @@
 // The CA's pace, on a libSQL file: which failures pause an account and for how long, which
 // accounts may order (paused, paced), and when a waiting account may order again.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { openDatabase, type OpenedDatabase } from '../../node-host/db.ts';
-import { acmeAccounts, orders } from '../db/schema.ts';
+import { acmeAccounts, certificates, orders } from '../db/schema.ts';
+import { AcmeClient, AcmeNetworkError, AcmeProblemError } from '../acme/index.ts';
+import { createCertificate } from './certificates.ts';
+import { issue } from './orders.ts';
+import { BY_CLI } from './audit.ts';
 import type { Deps } from '../deps.ts';
-import { AcmeNetworkError, AcmeProblemError } from '../acme/index.ts';
 import { DEFAULT_RATE_LIMIT_PAUSE_MS, HOUR, MAX_PAUSE_MS, nextAccountOpening, orderableAccounts, pauseAccount, pauseOf } from './ca-pace.ts';
 import { offlineDeps } from '../../test/harness/deps.ts';
 import { makeTempDir } from '../../test/harness/tmp.ts';
@@ -72,5 +75,32 @@ describe('accounts that may order', () => {
     expect(await pauseAccount(deps, 'a', { until: NOW + 60_000, problem: rateLimited })).toBe(NOW + 120_000);
     expect(await orderableAccounts(deps, NOW + 119_000)).toEqual([]);
     expect(await orderableAccounts(deps, NOW + 120_000)).toEqual(['a']);
+  });
+
+  it('writes a scheduled order only under the pace, so orders started together cannot pass it; an issue by hand can', async () => {
+    await account('paced', { maxOrdersPerHour: 2 });
+    await order('paced', NOW - 10 * 60_000);
+    // The account's client, ready (its key is never unsealed); the network refuses every request.
+    const key = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+    deps.caches.acmeClients.set('paced:unused', new AcmeClient({ directoryUrl: 'https://ca.example/dir', accountKey: key, accountUrl: 'https://ca.example/acct/paced', outbound: deps.outbound }));
+    const names = ['a', 'b', 'c'];
+    const ids: string[] = [];
+    for (const name of names) ids.push((await createCertificate(deps, BY_CLI, { name, domains: [`${name}.example.com`], challenge: 'http-01', account: 'paced' })).row.id);
+
+    // Three orders at once, one place left in the hour: one row is written, the others do nothing.
+    const outcomes = await Promise.all(ids.map((id) => issue(deps, id, 'new', { paced: true })));
+    expect(outcomes.filter((o) => o.ok === 'not-due')).toHaveLength(2);
+    const ordered = async () => (await deps.db.db.select({ id: orders.certificateId }).from(orders).where(inArray(orders.certificateId, ids))).map((r) => r.id);
+    const written = await ordered();
+    expect(written).toHaveLength(1);
+    // The one written failed on the network; the two left were not touched.
+    const waiting = ids.filter((id) => id !== written[0]);
+    const states = await deps.db.db.select({ status: certificates.status }).from(certificates).where(inArray(certificates.id, waiting));
+    expect(states.map((s) => s.status)).toEqual(['new', 'new']);
+
+    // The pace is full now: scheduled orders do nothing, one by hand is written.
+    expect(await issue(deps, waiting[0], 'new', { paced: true })).toEqual({ ok: 'not-due' });
+    expect((await issue(deps, waiting[0], 'manual')).ok).toBe(false); // the network refuses it, after its row
+    expect((await ordered()).sort()).toEqual([written[0], waiting[0]].sort());
   });
 });

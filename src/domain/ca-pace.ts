@@ -6,7 +6,7 @@
 //   - pacing (optional): at most `maxOrdersPerHour` orders placed in any hour, so that a large
 //     import drains at the CA's pace instead of failing en masse.
 // The scheduler starts orders only for the accounts `orderableAccounts` returns.
-import { and, eq, gt, isNotNull, isNull, lte, or, sql } from 'drizzle-orm';
+import { and, eq, gt, isNotNull, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { CertkeepError } from '../errors.ts';
 import { acmeAccounts, orders } from '../db/schema.ts';
@@ -76,31 +76,25 @@ export async function assertNotPaused(deps: Deps, accountId: string): Promise<vo
   }
 }
 
-/** Orders the account placed in the hour before `now` (index orders_account_created). */
-export async function ordersInLastHour(deps: Deps, accountId: string, now: number): Promise<number> {
-  const [row] = await deps.db.db
-    .select({ n: sql<number>`count(*)` })
-    .from(orders)
-    .where(and(eq(orders.accountId, accountId), gt(orders.createdAt, now - HOUR)));
-  return row?.n ?? 0;
+/**
+ * Whether an account (a row of acme_accounts in the statement) may place an order now: valid, not
+ * paused, and under its pacing limit. The count is one range of the index orders_account_created.
+ * Also the condition under which a scheduled order's row is written (recordPlacing), so that
+ * orders starting together, on this host or another, cannot place more than the limit between them.
+ */
+export function mayOrderNow(now: number): SQL {
+  const placed = sql`(select count(*) from ${orders} where ${orders.accountId} = ${acmeAccounts.id} and ${orders.createdAt} > ${now - HOUR})`;
+  return and(
+    eq(acmeAccounts.status, 'valid'),
+    or(isNull(acmeAccounts.pausedUntil), lte(acmeAccounts.pausedUntil, now)),
+    or(isNull(acmeAccounts.maxOrdersPerHour), sql`${placed} < ${acmeAccounts.maxOrdersPerHour}`),
+  )!;
 }
 
-/**
- * The usable accounts that may place an order now: valid, not paused, and under their pacing
- * limit. Accounts are few (an admin creates each one), so this reads them all; the count per
- * paced account is one range of an index.
- */
+/** The accounts that may place an order now (accounts are few: an admin creates each one). */
 export async function orderableAccounts(deps: Deps, now: number): Promise<string[]> {
-  const rows = await deps.db.db
-    .select({ id: acmeAccounts.id, max: acmeAccounts.maxOrdersPerHour })
-    .from(acmeAccounts)
-    .where(and(eq(acmeAccounts.status, 'valid'), or(isNull(acmeAccounts.pausedUntil), lte(acmeAccounts.pausedUntil, now))));
-  const ids: string[] = [];
-  for (const row of rows) {
-    if (row.max !== null && (await ordersInLastHour(deps, row.id, now)) >= row.max) continue;
-    ids.push(row.id);
-  }
-  return ids;
+  const rows = await deps.db.db.select({ id: acmeAccounts.id }).from(acmeAccounts).where(mayOrderNow(now));
+  return rows.map((r) => r.id);
 }
 
 /**

@@ -12,9 +12,9 @@
 // it. A failed attempt never touches the certificate and key being served.
 import { and, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
-import type { Statement } from '../db/client.ts';
+import { literalRow, type Statement } from '../db/client.ts';
 import { CertkeepError } from '../errors.ts';
-import { certificates, challenges, orders, orderEvents } from '../db/schema.ts';
+import { acmeAccounts, certificates, challenges, orders, orderEvents } from '../db/schema.ts';
 import { tryAcquireLease, type Lease } from '../db/lease.ts';
 import { preparedQuery } from '../db/prepared.ts';
 import type { AcmeClient, AcmeOrder, AcmeAuthorization, AcmeProblem } from '../acme/index.ts';
@@ -24,7 +24,7 @@ import { acmeClientFor, findAccountById } from './accounts.ts';
 import { findKeyById, keyPair } from './keys.ts';
 import { findCertificateById, type CertificateRow, type CsrSubject } from './certificates.ts';
 import { backoffMs, renewalJitterMs, renewalTime, replacesIdentifier } from './renewal.ts';
-import { pauseAccount, pauseOf } from './ca-pace.ts';
+import { mayOrderNow, pauseAccount, pauseOf } from './ca-pace.ts';
 import { issuedStatements } from './tracking/tracking.ts';
 import { getSettings } from './settings.ts';
 import { newId } from './secrets.ts';
@@ -59,6 +59,13 @@ export interface IssueOptions {
    * have finished it in between (and released the lease), and must not be followed by a second order.
    */
   stillDue?(): Promise<boolean>;
+  /**
+   * A new order is placed only while its account may order (not paused, under its pace): the
+   * order's row is written on that condition, in one statement, so that orders starting together
+   * (on this host or another) cannot place more than the pace between them. Else nothing is done
+   * and the outcome is `not-due`. The scheduler's orders; an `issue` by hand is not held back.
+   */
+  paced?: boolean;
 }
 
 export const certificateLeaseName = (certificateId: string) => `certificate:${certificateId}`;
@@ -73,14 +80,14 @@ export async function issue(deps: Deps, certificateId: string, reason: OrderReas
   const heartbeat = setInterval(() => void lease.renew().catch(() => {}), LEASE_TTL_MS / 3);
   try {
     if (opts.stillDue && !(await opts.stillDue())) return { ok: 'not-due' };
-    return await issueUnderLease(deps, certificateId, reason, lease);
+    return await issueUnderLease(deps, certificateId, reason, lease, opts.paced ?? false);
   } finally {
     clearInterval(heartbeat);
     await lease.release().catch((err) => deps.log.warn('lease release failed', { err }));
   }
 }
 
-async function issueUnderLease(deps: Deps, certificateId: string, reason: OrderReason, lease: Lease): Promise<IssueOutcome> {
+async function issueUnderLease(deps: Deps, certificateId: string, reason: OrderReason, lease: Lease, paced: boolean): Promise<IssueOutcome> {
   const cert = await findCertificateById(deps, certificateId);
   if (!cert) throw new CertkeepError('NOT_FOUND', 'certificate disappeared');
   const log = deps.log.child({ certificate: cert.name });
@@ -96,7 +103,11 @@ async function issueUnderLease(deps: Deps, certificateId: string, reason: OrderR
       if (!acmeOrder) order = undefined;
     }
     const resumed = !!order;
-    order ??= await recordPlacing(deps, cert, reason);
+    if (!order) {
+      const placing = await recordPlacing(deps, cert, reason, paced);
+      if (!placing) return { ok: 'not-due' };
+      order = placing;
+    }
     if (!order.orderUrl) {
       ({ order, acmeOrder } = await placeOrder(deps, client, cert, order, resumed));
       log.info('order placed', { order: order.id });
@@ -142,8 +153,11 @@ async function fetchOrderOrAbandon(deps: Deps, client: AcmeClient, order: OrderR
   }
 }
 
-/** The order row in state `placing`, written before newOrder is sent. */
-async function recordPlacing(deps: Deps, cert: CertificateRow, reason: OrderReason): Promise<OrderRow> {
+/**
+ * The order row in state `placing`, written before newOrder is sent. `paced`: written only while
+ * the account may order (mayOrderNow), else null and nothing written.
+ */
+async function recordPlacing(deps: Deps, cert: CertificateRow, reason: OrderReason, paced: boolean): Promise<OrderRow | null> {
   const now = deps.now();
   const order: OrderRow = {
     id: newId(),
@@ -168,11 +182,19 @@ async function recordPlacing(deps: Deps, cert: CertificateRow, reason: OrderReas
     updatedAt: now,
     finishedAt: null,
   };
-  await deps.db.batch([
-    deps.db.db.insert(orders).values(order),
-    ...(cert.pem ? [] : [deps.db.db.update(certificates).set({ status: 'pending', updatedAt: now }).where(eq(certificates.id, cert.id))]),
-  ]);
-  return order;
+  const db = deps.db.db;
+  const insert = paced
+    ? db
+        .insert(orders)
+        .select((qb) => qb.select(literalRow(orders, order)).from(acmeAccounts).where(and(eq(acmeAccounts.id, order.accountId), mayOrderNow(now))))
+        .returning({ id: orders.id })
+    : db.insert(orders).values(order).returning({ id: orders.id });
+  const recorded = sql`exists (select 1 from ${orders} where ${orders.id} = ${order.id})`;
+  const [written] = (await deps.db.batch([
+    insert,
+    ...(cert.pem ? [] : [db.update(certificates).set({ status: 'pending', updatedAt: now }).where(and(eq(certificates.id, cert.id), recorded))]),
+  ])) as [Array<{ id: string }>];
+  return written.length === 1 ? order : null;
 }
 
 /**

@@ -87,8 +87,8 @@ export class Scheduler {
   private readonly wanting = new Set<Run>();
   /**
    * The due list as last read, in order, at most READ_AHEAD beyond the free slots. Read again when
-   * it runs short, at every tick (work found by time may come first), and after a failed order
-   * (the CA may have paused the account). A new certificate comes after every one already due, so
+   * it runs short, at every tick (work found by time may come first), after a failed order (the CA
+   * may have paused the account) and after one that found nothing to do (its pace full). A new certificate comes after every one already due, so
    * a wake-up needs no fresh read while entries are left.
    */
   private queue: Array<{ id: string; issued: boolean }> = [];
@@ -300,9 +300,12 @@ export class Scheduler {
 
   private async runOne(certificateId: string, reason: OrderReason, result: TickResult): Promise<void> {
     try {
-      const outcome = await issue(this.deps, certificateId, reason, { stillDue: () => isDue(this.deps, certificateId) });
-      if (outcome.ok === 'not-due') result.skipped++;
-      else if (outcome.ok) result.succeeded++;
+      const outcome = await issue(this.deps, certificateId, reason, { stillDue: () => isDue(this.deps, certificateId), paced: true });
+      if (outcome.ok === 'not-due') {
+        // Done elsewhere, or its account's pace is full: what was read ahead may be stale too.
+        result.skipped++;
+        this.queue = [];
+      } else if (outcome.ok) result.succeeded++;
       else {
         result.failed++;
         this.queue = [];
