@@ -174,6 +174,17 @@ describe('startProcess', () => {
     await proc.stop(); // harmless after exit
   });
 
+  it('keeps the last 2 MB of a chatty process in memory, and all of it in the log file', async () => {
+    const logFile = join(makeTempDir('chatty-'), 'out.log');
+    // 3 MB in 30,000 lines, the last one marked.
+    const proc = await startProcess(process.execPath, ['-e', "for (let i = 0; i < 30000; i++) process.stdout.write(String(i).padStart(99, '.') + '\\n'); console.log('last')"], { logFile });
+    expect(await proc.exited).toBe(0);
+    const kept = proc.output();
+    expect(kept.length).toBe(2 * 1024 * 1024);
+    expect(kept.endsWith('last\n')).toBe(true);
+    expect(readFileSync(logFile, 'utf8').length).toBe(30_000 * 100 + 5);
+  });
+
   it('rejects when the program exits before it is ready, with its output', async () => {
     await expect(
       startProcess('sh', ['-c', 'echo boom; exit 1'], { readyWhen: async () => false, readyTimeoutMs: 5000 }),

@@ -60,11 +60,19 @@ export async function startProcess(cmd: string, args: string[], opts: StartProce
     detached: true,
   });
 
-  let out = '';
+  // The output as chunks, the oldest dropped while the rest still hold OUTPUT_CAP: a chatty
+  // process (Pebble logs every request) is not copied whole at every chunk once it has that much.
+  const chunks: Buffer[] = [];
+  let held = 0;
   const collect = (chunk: Buffer): void => {
-    out += chunk.toString('utf8');
-    if (out.length > OUTPUT_CAP) out = out.slice(out.length - OUTPUT_CAP);
+    chunks.push(chunk);
+    held += chunk.length;
+    while (chunks.length > 1 && held - chunks[0].length >= OUTPUT_CAP) held -= chunks.shift()!.length;
     if (opts.logFile) appendFileSync(opts.logFile, chunk);
+  };
+  const output = (): string => {
+    const all = Buffer.concat(chunks);
+    return all.subarray(Math.max(0, all.length - OUTPUT_CAP)).toString('utf8');
   };
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
@@ -95,7 +103,7 @@ export async function startProcess(cmd: string, args: string[], opts: StartProce
   let stopping: Promise<void> | undefined;
   const running: RunningProcess = {
     pid,
-    output: () => out,
+    output,
     exited,
     stop: () => (stopping ??= stopTree(pid, exited, opts.stopGraceMs ?? 3000)),
   };
@@ -107,12 +115,12 @@ export async function startProcess(cmd: string, args: string[], opts: StartProce
       if (hasExited()) {
         const code = await exited;
         await running.stop();
-        throw new Error(`${cmd} exited (code ${code}) before it was ready; output:\n${tail(out)}`);
+        throw new Error(`${cmd} exited (code ${code}) before it was ready; output:\n${tail(output())}`);
       }
       if (await opts.readyWhen().catch(() => false)) break;
       if (Date.now() > deadline) {
         await running.stop();
-        throw new Error(`${cmd} not ready after ${timeoutMs} ms; output:\n${tail(out)}`);
+        throw new Error(`${cmd} not ready after ${timeoutMs} ms; output:\n${tail(output())}`);
       }
       await sleep(POLL_MS);
     }
