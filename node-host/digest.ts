@@ -1,6 +1,7 @@
-// SHA-256 the node host's way: node:crypto, synchronous (deps.sha256Hex, and the download cache's
-// hash of a presented API key). WebCrypto's digest, which the Worker uses, is an asynchronous job
-// that costs the main thread about 70 µs a call, many times the hashing of a key itself.
+// SHA-256 the node host's way: node:crypto, synchronous (deps.sha256Hex: API keys and tokens,
+// the download cache's look-up of a presented API key among them). WebCrypto's digest, which
+// the Worker uses, is an asynchronous job that costs the main thread about 70 µs a call, many
+// times the hashing of a key itself.
 import * as nodeCrypto from 'node:crypto';
 
 // crypto.hash (Node 20.12+, one call) is about twice as fast as createHash for short inputs.

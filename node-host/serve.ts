@@ -16,7 +16,6 @@ import { NodeHostMetrics } from './metrics.ts';
 import { enableDownloadCache } from '../src/http/download-cache.ts';
 import { flushDownloadAudit } from '../src/domain/download-audit.ts';
 import { databaseFilePath, walVersion } from './db-version.ts';
-import { sha256Hex } from './digest.ts';
 import type { Deps } from '../src/deps.ts';
 
 export interface RunningServer {
@@ -140,7 +139,7 @@ export async function serve(settings: Settings): Promise<RunningServer> {
 function enableDownloadMemory(settings: Settings, deps: Deps): void {
   const file = databaseFilePath(settings.databaseUrl);
   if (!file) return;
-  enableDownloadCache(deps, { version: walVersion(file), sha256Hex });
+  enableDownloadCache(deps, { version: walVersion(file) });
 }
 
 interface Listener {

@@ -7,7 +7,6 @@
 // driven through the clock of the deps); a failed install raises consumer.install_failed once;
 // every list and the tick's query walk an index.
 import { BY_CLI } from './audit.ts';
-import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { drizzle } from 'drizzle-orm/libsql/sqlite3';
 import { eq, sql } from 'drizzle-orm';
@@ -83,7 +82,7 @@ async function fixture(): Promise<Fixture> {
   const app = createApp(deps);
   // As node-host/serve.ts does; the log is taken as settled at once (no quiet period to wait).
   const version = walVersion(file, () => Date.now() + 60_000);
-  enableDownloadCache(deps, { version, sha256Hex: (t) => createHash('sha256').update(t).digest('hex') });
+  enableDownloadCache(deps, { version });
   const ctx = (clientIp: string) => ({ clientIp, secure: false, waitUntil: () => {} });
   return {
     opened,

@@ -110,8 +110,8 @@ async function authenticate(request: Request, ctx: HandlerContext, memory: Downl
 
 /** Only keys that exist are remembered: unknown ones are asked again, so guessing fills no memory. */
 async function apiKeyOwner(ctx: HandlerContext, presented: string, memory: DownloadCacheRound | undefined): Promise<ApiKeyOwner | null> {
-  if (!memory) return findApiKeyOwnerByHash(ctx.deps, await hashSecret(ctx.deps, presented));
-  const hash = memory.hash(presented);
+  const hash = await hashSecret(ctx.deps, presented);
+  if (!memory) return findApiKeyOwnerByHash(ctx.deps, hash);
   const known = memory.cache.owners.get(hash);
   if (known) return known;
   const owner = await findApiKeyOwnerByHash(ctx.deps, hash);

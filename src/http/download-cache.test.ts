@@ -4,7 +4,7 @@ import { DownloadCache, downloadCacheRound, enableDownloadCache } from './downlo
 
 function source(initial: string | null) {
   const state = { version: initial };
-  return { state, source: { version: () => state.version, sha256Hex: (t: string) => `hash(${t})` } };
+  return { state, source: { version: () => state.version } };
 }
 
 const owner = { ownerKind: 'certificate' as const, ownerId: 'c1', slot: 1 };
@@ -52,11 +52,6 @@ describe('DownloadCache', () => {
     cache.begin(); // …while another request saw the write
     slow.set(cache.owners, 'h', owner);
     expect(cache.owners.size).toBe(0);
-  });
-
-  it('hashes with the host’s function', () => {
-    const { source: s } = source('v1');
-    expect(new DownloadCache(s).begin()!.hash('cka_x')).toBe('hash(cka_x)');
   });
 
   it('belongs to the deps it was enabled for', () => {

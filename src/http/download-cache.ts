@@ -19,8 +19,6 @@ export interface DownloadCacheSource {
    * database; null while that cannot be told (then memory is neither read nor filled).
    */
   version(): string | null;
-  /** SHA-256 of a string as lower-case hex, synchronously (WebCrypto's digest is async and slow for this). */
-  sha256Hex(text: string): string;
 }
 
 /** Entries per map before it is emptied: a bound on memory (bodies are a few KB each). */
@@ -38,10 +36,6 @@ export class DownloadCacheRound {
     if (!this.cache.isCurrent(this.version)) return;
     if (map.size >= MAX_ENTRIES) map.clear();
     map.set(key, value);
-  }
-
-  hash(text: string): string {
-    return this.cache.source.sha256Hex(text);
   }
 }
 
