@@ -5,7 +5,8 @@
 //     account until then (stored on the account, so every host on the database honours it);
 //   - pacing (optional): at most `maxOrdersPerHour` orders placed in any hour, so that a large
 //     import drains at the CA's pace instead of failing en masse.
-// The scheduler starts orders only for the accounts `orderableAccounts` returns.
+// The scheduler starts orders only for the accounts `orderableAccounts` returns, and a scheduled
+// order's row is written only under the same condition (`mayOrderNow`, in recordPlacing).
 import { and, eq, gt, isNotNull, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { CertkeepError } from '../errors.ts';
