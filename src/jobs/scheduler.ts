@@ -88,8 +88,9 @@ export class Scheduler {
   /**
    * The due list as last read, in order, at most READ_AHEAD beyond the free slots. Read again when
    * it runs short, at every tick (work found by time may come first), after a failed order (the CA
-   * may have paused the account) and after one that found nothing to do (its pace full). A new certificate comes after every one already due, so
-   * a wake-up needs no fresh read while entries are left.
+   * may have paused the account) and after one that found nothing to do (its pace full). A new
+   * certificate comes after every one already due, so a wake-up needs no fresh read while entries
+   * are left.
    */
   private queue: Array<{ id: string; issued: boolean }> = [];
   /** After an order crashed (not a failure the order recorded), no refill until the next tick. */

@@ -62,17 +62,23 @@ export async function startProcess(cmd: string, args: string[], opts: StartProce
 
   // The output as chunks, the oldest dropped while the rest still hold OUTPUT_CAP: a chatty
   // process (Pebble logs every request) is not copied whole at every chunk once it has that much.
+  // The text is made when asked for and kept until the next chunk (tests poll it).
   const chunks: Buffer[] = [];
   let held = 0;
+  let text: string | undefined;
   const collect = (chunk: Buffer): void => {
     chunks.push(chunk);
     held += chunk.length;
+    text = undefined;
     while (chunks.length > 1 && held - chunks[0].length >= OUTPUT_CAP) held -= chunks.shift()!.length;
     if (opts.logFile) appendFileSync(opts.logFile, chunk);
   };
   const output = (): string => {
-    const all = Buffer.concat(chunks);
-    return all.subarray(Math.max(0, all.length - OUTPUT_CAP)).toString('utf8');
+    if (text === undefined) {
+      const all = Buffer.concat(chunks, held);
+      text = all.subarray(Math.max(0, all.length - OUTPUT_CAP)).toString('utf8');
+    }
+    return text;
   };
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
