@@ -12,7 +12,7 @@ import { importMasterKey } from '../src/crypto/index.ts';
 import type { Settings } from './settings.ts';
 import { fstatSync } from 'node:fs';
 import { journalPriorities } from './journal.ts';
-import { openDatabase, type OpenedDatabase } from './db.ts';
+import { openDatabase, type OpenedDatabase, type OpenOptions } from './db.ts';
 import { nodeOutbound } from './outbound.ts';
 import { smtpMailer } from './smtp.ts';
 import { sha256Hex } from './digest.ts';
@@ -87,11 +87,14 @@ export function stdoutLogger(level: Settings['logLevel'] | (() => Settings['logL
   return createLogger(level, stdoutSink());
 }
 
-/** `migrated`: another thread of this process has opened (and migrated) the database already. */
-export async function createNodeCore(settings: Settings, log = stdoutLogger(settings.logLevel), opts: { migrated?: boolean } = {}): Promise<NodeCore> {
+/**
+ * `migrated`: another thread of this process has opened (and migrated) the database already;
+ * `writeThrough`: see openDatabase.
+ */
+export async function createNodeCore(settings: Settings, log = stdoutLogger(settings.logLevel), opts: { migrated?: boolean; writeThrough?: OpenOptions['writeThrough'] } = {}): Promise<NodeCore> {
   // Migrations go forward only: a backup of the database as it was comes first.
   if (!opts.migrated) await (await import('./backup/pre-migration.ts')).backupBeforeMigrating(settings, log);
-  const db = await openDatabase(settings.databaseUrl, settings.databaseAuthToken, { migrate: !opts.migrated });
+  const db = await openDatabase(settings.databaseUrl, settings.databaseAuthToken, { migrate: !opts.migrated, writeThrough: opts.writeThrough });
   const dns = nodeDnsPropagation(settings.dnsServers);
   const deps: Deps = {
     db: db.database,

@@ -25,7 +25,16 @@ export interface OpenedDatabase {
   close(): void;
 }
 
-export async function openDatabase(url: string, authToken?: string, opts: { migrate?: boolean } = {}): Promise<OpenedDatabase> {
+export interface OpenOptions {
+  migrate?: boolean;
+  /**
+   * An embedded file only: the client the queries go through, made from the connection's own
+   * (the orders thread's write batches go to the serving thread: node-host/forwarded-writes.ts).
+   */
+  writeThrough?: (local: Client) => Client;
+}
+
+export async function openDatabase(url: string, authToken?: string, opts: OpenOptions = {}): Promise<OpenedDatabase> {
   const file = url.startsWith('file:');
   // An embedded file has its own client, which keeps prepared statements (node-host/embedded-client.ts),
   // on one connection: SQLite calls are synchronous in this process anyway, and the connection's
@@ -39,7 +48,7 @@ export async function openDatabase(url: string, authToken?: string, opts: { migr
     await client.execute('PRAGMA synchronous = FULL');
   }
   await client.execute('PRAGMA foreign_keys = ON');
-  const db = drizzle(withImmediateBatches(client), { schema });
+  const db = drizzle(withImmediateBatches(file && opts.writeThrough ? opts.writeThrough(client) : client), { schema });
   if (opts.migrate !== false) await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
   const wrapped = wrapDatabase(db as unknown as Db & { batch(s: unknown[]): Promise<unknown[]> });
   return {

@@ -193,11 +193,17 @@ function statementOf(stmt: InStatement | [string, InArgs?]): { sql: string; args
 
 function describe(statement: Statement): Prepared {
   const reader = statement.reader;
-  if (!reader) return { statement, reader, columns: [], columnTypes: [], rowPrototype: Object.prototype, named: [], unnamed: [] };
+  if (!reader) return { statement, reader, columns: [], columnTypes: [], ...rowShape([]) };
   // Integers as BigInt, so that one beyond 2^53 is noticed rather than rounded (toValue).
   statement.raw(true).safeIntegers(true);
   const described: Database.ColumnDefinition[] = statement.columns();
   const columns: string[] = described.map((c) => c.name);
+  return { statement, reader, columns, columnTypes: described.map((c) => c.type ?? ''), ...rowShape(columns) };
+}
+
+type RowShape = Pick<Prepared, 'rowPrototype' | 'named' | 'unnamed'> & { columns: string[] };
+
+function rowShape(columns: string[]): Omit<RowShape, 'columns'> {
   // A name that is an index or `length` would stand for something else on a row.
   const named = columns.flatMap((name, i) => (columns.indexOf(name) === i && name !== 'length' && !/^\d+$/.test(name) ? [i] : []));
   const unnamed = columns.flatMap((_, i) => (named.includes(i) ? [] : [i]));
@@ -211,14 +217,40 @@ function describe(statement: Statement): Prepared {
       },
     });
   }
-  return { statement, reader, columns, columnTypes: described.map((c) => c.type ?? ''), rowPrototype, named, unnamed };
+  return { rowPrototype, named, unnamed };
 }
 
-function toRow(prepared: Prepared, values: unknown[]): Row {
-  const row = Object.create(prepared.rowPrototype) as Record<string, unknown>;
-  for (const i of prepared.named) row[prepared.columns[i]] = toValue(values[i]);
-  for (const i of prepared.unnamed) Object.defineProperty(row, i, { value: toValue(values[i]) });
+function toRow(shape: RowShape, values: unknown[]): Row {
+  const row = Object.create(shape.rowPrototype) as Record<string, unknown>;
+  for (const i of shape.named) row[shape.columns[i]] = toValue(values[i]);
+  for (const i of shape.unnamed) Object.defineProperty(row, i, { value: toValue(values[i]) });
   return row as unknown as Row;
+}
+
+/** A result set as plain values, to be passed to another thread (node-host/forwarded-writes.ts). */
+export interface ResultParts {
+  columns: string[];
+  columnTypes: string[];
+  /** Each row's values by column position. */
+  rows: unknown[][];
+  rowsAffected: number;
+  lastInsertRowid: bigint | undefined;
+}
+
+export function resultParts(result: ResultSet): ResultParts {
+  return {
+    columns: result.columns,
+    columnTypes: result.columnTypes,
+    rows: result.rows.map((row) => result.columns.map((_, i) => row[i])),
+    rowsAffected: result.rowsAffected,
+    lastInsertRowid: result.lastInsertRowid,
+  };
+}
+
+/** The result set `resultParts` describes, its rows shaped as this client shapes them. */
+export function resultFromParts(parts: ResultParts): ResultSet {
+  const shape = { columns: parts.columns, ...rowShape(parts.columns) };
+  return new ResultSetImpl(parts.columns, parts.columnTypes, parts.rows.map((values) => toRow(shape, values)), parts.rowsAffected, parts.lastInsertRowid);
 }
 
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);

@@ -3,20 +3,25 @@
 // carry every order's JWS signing, TLS, parsing and commits: with 8 orders in flight on the main
 // thread, each of those waited for the other (bench scale). The two threads share nothing but
 // the database: the orders thread opens its own connection to the same file, under its own host
-// id, as a second host on one database would (leases keep them from running the same order), and
-// they talk by messages:
+// id, as a second host on one database would (leases keep them from running the same order). It
+// reads through that connection; with an embedded file its write batches are committed by the
+// serving thread's (forwarded-writes.ts), so that it does not wait for the disk. They talk by
+// messages:
 //
 //   serving thread → orders thread   wake (something became due), events (notifications to
-//                                    send), settings (a reload: log level, concurrency), stop
+//                                    send), settings (a reload: log level, concurrency), stop,
+//                                    written (a forwarded batch's results, after its commit)
 //   orders thread → serving thread   log (a line for stdout), issued (a certificate was
 //                                    obtained: the HTTPS listener looks for its site certificate
-//                                    before the order goes on)
+//                                    before the order goes on), write (a batch to commit)
 //
 // The thread runs the same file as the serving thread (the launcher, node-host/bin/certkeep.mjs,
 // told what to load), and from it only this module and what it imports.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import type { Client } from '@libsql/core/api';
 import type { Logger, LogLevel } from '../src/log.ts';
 import { createLogger } from '../src/log.ts';
+import { forwardingClient, runForwardedWrite, type WriteReply, type WriteRequest } from './forwarded-writes.ts';
 
 /** What the launcher records for the orders thread (node-host/bin/certkeep.mjs). */
 export interface Launch {
@@ -37,10 +42,12 @@ interface ThreadData {
   launch: Launch;
   logLevel: LogLevel;
   concurrency: number;
+  /** The serving thread commits this thread's write batches (an embedded database file). */
+  forwardWrites: boolean;
 }
 
-type ToOrders = { kind: 'wake' } | { kind: 'events' } | { kind: 'settings'; logLevel: LogLevel; concurrency: number } | { kind: 'stop' } | { kind: 'refreshed'; id: number };
-type FromOrders = { kind: 'log'; line: string; level: LogLevel } | { kind: 'issued'; id: number; certificateId: string };
+type ToOrders = { kind: 'wake' } | { kind: 'events' } | { kind: 'settings'; logLevel: LogLevel; concurrency: number } | { kind: 'stop' } | { kind: 'refreshed'; id: number } | WriteReply;
+type FromOrders = { kind: 'log'; line: string; level: LogLevel } | { kind: 'issued'; id: number; certificateId: string } | WriteRequest;
 
 /** True in the orders thread: the launcher then runs runOrdersThread() instead of the command line. */
 export const isOrdersThread = (): boolean => !isMainThread && (workerData as ThreadData | undefined)?.role === ROLE;
@@ -56,6 +63,8 @@ export interface OrdersThreadOptions {
   onIssued(certificateId: string): Promise<void> | void;
   /** The thread ended without being asked to, or failed: the process cannot go on as it was. */
   onFailure(err: unknown): void;
+  /** The serving thread's connection to an embedded database file: it commits the thread's write batches. */
+  database?: Client;
 }
 
 /** The serving thread's handle on the orders thread. */
@@ -65,7 +74,7 @@ export class OrdersThread {
   private readonly exited: Promise<void>;
 
   constructor(private readonly opts: OrdersThreadOptions) {
-    const data: ThreadData = { role: ROLE, launch: opts.launch, logLevel: opts.logLevel, concurrency: opts.concurrency };
+    const data: ThreadData = { role: ROLE, launch: opts.launch, logLevel: opts.logLevel, concurrency: opts.concurrency, forwardWrites: opts.database !== undefined };
     // The thread's stdout and stderr go to the process's own; its log lines come as messages.
     this.worker = new Worker(new URL(opts.launch.launcher), { workerData: data });
     this.worker.on('message', (message: FromOrders) => this.receive(message));
@@ -122,7 +131,10 @@ export class OrdersThread {
 
   private receive(message: FromOrders): void {
     if (message.kind === 'log') this.opts.write(message.line, message.level);
-    else if (message.kind === 'issued') {
+    else if (message.kind === 'write') {
+      // In the order sent: the batch runs synchronously inside, so replies keep that order too.
+      void runForwardedWrite(this.opts.database!, message).then((reply) => this.post(reply));
+    } else if (message.kind === 'issued') {
       void Promise.resolve()
         .then(() => this.opts.onIssued(message.certificateId))
         .catch((err) => this.opts.log.error('site certificate refresh failed', { err }))
@@ -148,7 +160,15 @@ export async function runOrdersThread(): Promise<void> {
   const { startBackgroundWork } = await import('./orders.ts');
   const settings = await readSettings();
   if (!settings.masterKey) throw new Error('the orders thread found no master key');
-  const core = await createNodeCore({ ...settings, masterKey: settings.masterKey, masterKeySource: settings.masterKeySource! }, log, { migrated: true });
+  let written: ((reply: WriteReply) => void) | undefined;
+  const writeThrough = data.forwardWrites
+    ? (local: Client) => {
+        const forwarding = forwardingClient(local, port);
+        written = forwarding.receive;
+        return forwarding.client;
+      }
+    : undefined;
+  const core = await createNodeCore({ ...settings, masterKey: settings.masterKey, masterKeySource: settings.masterKeySource! }, log, { migrated: true, writeThrough });
   const { deps } = core;
   deps.concurrency = data.concurrency;
   // The serving thread's HTTPS listener (none when CERTKEEP_HTTPS_PORT is 0) refreshes its site
@@ -176,6 +196,8 @@ export async function runOrdersThread(): Promise<void> {
         level = message.logLevel;
         deps.concurrency = message.concurrency;
         return work.wake();
+      case 'written':
+        return written?.(message);
       case 'refreshed':
         refreshing.get(message.id)?.();
         refreshing.delete(message.id);

@@ -75,6 +75,8 @@ export async function serve(settings: Settings): Promise<RunningServer> {
         write: stdoutSink(),
         log,
         onIssued: () => siteTls?.refresh(),
+        // An embedded file: this thread's connection commits the orders thread's writes too.
+        database: settings.databaseUrl.startsWith('file:') ? core.db.client : undefined,
         // Without it nothing would be renewed: stop, and let the service manager start again.
         onFailure: (err) => {
           log.error('stopping: the orders thread is gone', { err });
