@@ -12,6 +12,9 @@ import { chainIssuer } from '../acme/chains.ts';
 import { exportPrivateKeyPem, generateKeyPair, importPrivateKey, type KeyType } from './keys.ts';
 import { pemDecode } from './pem.ts';
 import { DER_TAG, readDer, readDerChildren } from './der.ts';
+import { certificateOutline } from './x509-outline.ts';
+import { readAuthorityInfoAccess, readAuthorityKeyIdentifier, readCrlDistributionPoints, readIsCA, readSubjectAltNames, readSubjectKeyIdentifier } from './x509-extensions.ts';
+import { id_ce_authorityKeyIdentifier, id_ce_basicConstraints, id_ce_cRLDistributionPoints, id_ce_subjectAltName, id_ce_subjectKeyIdentifier, id_pe_authorityInfoAccess } from '@peculiar/asn1-x509';
 
 const CA_CONFIG = `[req]
 distinguished_name = dn
@@ -34,6 +37,14 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 crlDistributionPoints = URI:http://crl.example.test/ca.crl
 authorityInfoAccess = OCSP;URI:http://ocsp.example.test, caIssuers;URI:http://ca.example.test/ca.der
+`;
+
+/** More forms of the extensions parseCertificate reads: several URIs, a URI among the names, the issuer in the AKI, a path length. */
+const MORE_EXTENSIONS = `basicConstraints = CA:TRUE, pathlen:0
+subjectAltName = DNS:a.more.example.test, URI:https://more.example.test/, IP:192.0.2.1, DNS:b.more.example.test
+authorityKeyIdentifier = keyid:always, issuer:always
+crlDistributionPoints = URI:http://crl1.example.test/a.crl, URI:http://crl2.example.test/b.crl
+authorityInfoAccess = caIssuers;URI:http://ca.example.test/ca.der, OCSP;URI:http://ocsp1.example.test, OCSP;URI:http://ocsp2.example.test
 `;
 
 /** The serial's top bit is set, so its DER INTEGER carries a leading zero byte. */
@@ -189,9 +200,12 @@ describe('reading a certificate from its outline', () => {
     ssl.run('x509', '-req', '-in', 'rich.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', '0', '-days', '12000', '-extfile', 'rich.ext', '-out', 'rich.pem');
     // No extensions at all.
     ssl.run('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', '0x7f', '-days', '1', '-out', 'bare.pem');
+    // Every extension the DER readers decode, in more of its forms (x509-extensions.ts).
+    ssl.write('more.ext', MORE_EXTENSIONS);
+    ssl.run('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', '0x0c', '-days', '5', '-extfile', 'more.ext', '-out', 'more.pem');
     expect(x509(ssl, 'rich.pem', '-enddate')).toMatch(/20[5-9]\d GMT/);
 
-    const pems = new Map(['ca.pem', 'leaf.pem', 'odd.pem', 'rich.pem', 'bare.pem'].map((f) => [f, ssl.readText(f)]));
+    const pems = new Map(['ca.pem', 'leaf.pem', 'odd.pem', 'rich.pem', 'bare.pem', 'more.pem'].map((f) => [f, ssl.readText(f)]));
     for (const type of ['ec-p256', 'ec-p384', 'rsa-2048'] as KeyType[]) {
       pems.set(type, await createSelfSignedCertificate({ keyPair: await generateKeyPair(type), commonName: `self-${type}`, altNames: [`${type}.example.test`, '192.0.2.7'], days: 3 }));
     }
@@ -202,6 +216,45 @@ describe('reading a certificate from its outline', () => {
     expect(rich.serialNumber).toBe('0');
     expect(rich.subjectCN).toBe('#rich; <x>');
     expect(rich.subject).toContain('Bäcker');
+  });
+
+  it('decodes the extensions it reads from their DER, and leaves to the library what those readers do not expect', async () => {
+    const ssl = useOpenssl();
+    makeCaAndLeaf(ssl);
+    ssl.write('more.ext', MORE_EXTENSIONS);
+    ssl.run('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', '0x0c', '-days', '5', '-extfile', 'more.ext', '-out', 'more.pem');
+    ssl.write('v6.ext', 'subjectAltName = DNS:v6.example.test, IP:2001:db8::1\n');
+    ssl.run('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', '0x0d', '-days', '5', '-extfile', 'v6.ext', '-out', 'v6.pem');
+    const outline = (file: string) => certificateOutline(pemDecode(ssl.readText(file))[0].der)!;
+
+    const leaf = outline('leaf.pem');
+    expect(readSubjectAltNames(leaf.extension(id_ce_subjectAltName)!)).toEqual(['leaf.example.test', 'www.leaf.example.test', '127.0.0.1']);
+    expect(readAuthorityInfoAccess(leaf.extension(id_pe_authorityInfoAccess)!)).toEqual({ ocsp: ['http://ocsp.example.test'], caIssuers: ['http://ca.example.test/ca.der'] });
+    expect(readCrlDistributionPoints(leaf.extension(id_ce_cRLDistributionPoints)!)).toEqual(['http://crl.example.test/ca.crl']);
+    expect(readIsCA(leaf.extension(id_ce_basicConstraints)!)).toBe(false);
+    expect(toHex(readSubjectKeyIdentifier(leaf.extension(id_ce_subjectKeyIdentifier)!)!)).toBe(colonHex(x509(ssl, 'leaf.pem', '-ext', 'subjectKeyIdentifier').split('\n')[1]));
+    expect(toHex(readAuthorityKeyIdentifier(leaf.extension(id_ce_authorityKeyIdentifier)!)!)).toBe(colonHex(x509(ssl, 'ca.pem', '-ext', 'subjectKeyIdentifier').split('\n')[1]));
+    expect(readIsCA(outline('ca.pem').extension(id_ce_basicConstraints)!)).toBe(true);
+
+    const more = outline('more.pem');
+    expect(readSubjectAltNames(more.extension(id_ce_subjectAltName)!)).toEqual(['a.more.example.test', '192.0.2.1', 'b.more.example.test']);
+    expect(readAuthorityInfoAccess(more.extension(id_pe_authorityInfoAccess)!)).toEqual({
+      ocsp: ['http://ocsp1.example.test', 'http://ocsp2.example.test'],
+      caIssuers: ['http://ca.example.test/ca.der'],
+    });
+    expect(readCrlDistributionPoints(more.extension(id_ce_cRLDistributionPoints)!)).toEqual(['http://crl1.example.test/a.crl', 'http://crl2.example.test/b.crl']);
+    expect(readIsCA(more.extension(id_ce_basicConstraints)!)).toBe(true);
+    expect(readAuthorityKeyIdentifier(more.extension(id_ce_authorityKeyIdentifier)!)).toBeInstanceOf(Uint8Array);
+
+    // An IPv6 address is the library's to write out: the reader declines, and the fields are still the library's.
+    const v6 = pemDecode(ssl.readText('v6.pem'))[0].der;
+    expect(readSubjectAltNames(certificateOutline(v6)!.extension(id_ce_subjectAltName)!)).toBeNull();
+    expect((await parseCertificate(v6)).sans).toEqual(['v6.example.test', '2001:db8::1']);
+    expect(readCertificateFields.byOutline(v6)).toEqual(readCertificateFields.byLibrary(v6));
+
+    // Not an extension the readers expect: no answer, rather than a wrong one.
+    expect(readSubjectAltNames(new Uint8Array([0x30, 0x03, 0x04, 0x01, 0x05]))).toBeNull();
+    expect(readIsCA(new Uint8Array([0x30, 0x06, 0x04, 0x04, 0x30, 0x02, 0x01, 0x00]).subarray(0, 7))).toBeNull();
   });
 
   it('leaves to the library what is not laid out as an ordinary certificate, which still refuses what is not one', async () => {

@@ -22,6 +22,7 @@ import { pemDecode, pemEncode, splitCertificates } from './pem.ts';
 import { describeKeyAlgorithm } from './pkcs8.ts';
 import { x509 } from './x509.ts';
 import { certificateOutline, type CertificateOutline } from './x509-outline.ts';
+import { readAuthorityInfoAccess, readAuthorityKeyIdentifier, readCrlDistributionPoints, readIsCA, readSubjectAltNames, readSubjectKeyIdentifier } from './x509-extensions.ts';
 
 /** The certified public key (RFC 5280 §4.1.2.7). */
 export interface CertificatePublicKey {
@@ -94,6 +95,8 @@ interface CertificateReader {
   spki: Uint8Array;
   /** The certificate's first extension with this OID, read as `type`; undefined when it has none. */
   extension<T extends x509.Extension>(oid: string, type: new (raw: BufferSource) => T): T | undefined;
+  /** The same extension's Extension element, whole, for the DER readers (x509-extensions.ts); absent for the library's reader. */
+  encoded?(oid: string): Uint8Array | undefined;
 }
 
 /**
@@ -115,7 +118,10 @@ function fieldsOf(der: Uint8Array): CertificateFields {
 }
 
 function fieldsFrom(cert: CertificateReader): CertificateFields {
-  const authorityInfoAccess = cert.extension(id_pe_authorityInfoAccess, x509.AuthorityInfoAccessExtension);
+  const authorityInfoAccess = decoded(cert, id_pe_authorityInfoAccess, readAuthorityInfoAccess, () => {
+    const extension = cert.extension(id_pe_authorityInfoAccess, x509.AuthorityInfoAccessExtension);
+    return { ocsp: accessUrls(extension, 'ocsp'), caIssuers: accessUrls(extension, 'caIssuers') };
+  });
   return {
     serialNumber: toHex(cert.serialDer).replace(/^0+(?=.)/, ''),
     serialDer: cert.serialDer,
@@ -125,15 +131,30 @@ function fieldsFrom(cert: CertificateReader): CertificateFields {
     issuer: cert.issuerName.toString(),
     subjectCN: cert.subjectName.getField('CN')[0],
     issuerCN: cert.issuerName.getField('CN')[0],
-    sans: subjectAltNames(cert),
-    authorityKeyIdentifier: optionalHex(cert.extension(id_ce_authorityKeyIdentifier, x509.AuthorityKeyIdentifierExtension)?.keyId),
-    subjectKeyIdentifier: optionalHex(cert.extension(id_ce_subjectKeyIdentifier, x509.SubjectKeyIdentifierExtension)?.keyId),
+    sans: decoded(cert, id_ce_subjectAltName, readSubjectAltNames, () => subjectAltNames(cert)),
+    authorityKeyIdentifier: decoded(cert, id_ce_authorityKeyIdentifier, readAuthorityKeyIdentifier, () =>
+      optionalHex(cert.extension(id_ce_authorityKeyIdentifier, x509.AuthorityKeyIdentifierExtension)?.keyId),
+    ),
+    subjectKeyIdentifier: decoded(cert, id_ce_subjectKeyIdentifier, readSubjectKeyIdentifier, () =>
+      optionalHex(cert.extension(id_ce_subjectKeyIdentifier, x509.SubjectKeyIdentifierExtension)?.keyId),
+    ),
     publicKey: describePublicKey(cert.spki),
-    crlDistributionPoints: crlDistributionPoints(cert),
-    ocspUrls: accessUrls(authorityInfoAccess, 'ocsp'),
-    caIssuersUrls: accessUrls(authorityInfoAccess, 'caIssuers'),
-    isCA: cert.extension(id_ce_basicConstraints, x509.BasicConstraintsExtension)?.ca ?? false,
+    crlDistributionPoints: decoded(cert, id_ce_cRLDistributionPoints, readCrlDistributionPoints, () => crlDistributionPoints(cert)),
+    ocspUrls: authorityInfoAccess.ocsp,
+    caIssuersUrls: authorityInfoAccess.caIssuers,
+    isCA: decoded(cert, id_ce_basicConstraints, readIsCA, () => cert.extension(id_ce_basicConstraints, x509.BasicConstraintsExtension)?.ca ?? false),
   };
+}
+
+/**
+ * One extension's value, decoded from its DER (x509-extensions.ts) when the reader has the bytes
+ * and the decoder takes them; otherwise, and when the certificate has no such extension, as the
+ * x509 library reads it.
+ */
+function decoded<T>(cert: CertificateReader, oid: string, decode: (extension: Uint8Array) => T | null, byLibrary: () => T): T {
+  const encoded = cert.encoded?.(oid);
+  const value = encoded ? decode(encoded) : null;
+  return value === null ? byLibrary() : value;
 }
 
 function outlineReader(outline: CertificateOutline): CertificateReader {
@@ -148,6 +169,7 @@ function outlineReader(outline: CertificateOutline): CertificateReader {
       const raw = outline.extension(oid);
       return raw ? new type(bufferSource(raw)) : undefined;
     },
+    encoded: (oid) => outline.extension(oid),
   };
 }
 
