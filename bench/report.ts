@@ -59,6 +59,7 @@ export function printDetails(results: Results): void {
       scaled.runs.forEach(({ certkeep, bare }, i) => {
         console.log(`run ${i + 1}: certkeep (default settings: tick 60 s, concurrency ${scaled.inFlight}): ${fmtMs(certkeep.ms)} from the first create to all valid, ${fmtMs(certkeep.cpuMs)} of CPU (the ${scaled.count} creates took ${fmtMs(certkeep.createsMs)}), peak RSS ${mib(certkeep.peakRssMiB)}`);
         console.log(`       bare ACME client (no database): ${fmtMs(bare.ms)}, ${fmtMs(bare.cpuMs)} of CPU; ${(certkeep.ms / bare.ms).toFixed(2)}×`);
+        console.log(`       one order on average, placed to stored: certkeep ${fmtMs(certkeep.orderMs)}, bare client ${fmtMs(bare.orderMs)}`);
       });
       for (const spoiled of scaled.spoiled) console.log(`spoiled, left out: ${spoiled}`);
     }

@@ -16,6 +16,7 @@
 // the same way. The two phases take turns on Pebble's httpPort.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createClient } from '@libsql/client';
 import { fileURLToPath } from 'node:url';
 import { startProcess } from '../test/harness/processes.ts';
 import { cpuMs, sampleRss } from './rss.ts';
@@ -41,6 +42,11 @@ export interface BatchRun {
   peakRssMiB: number;
   /** CPU time the process used during the batch (ms), its own threads included. */
   cpuMs: number;
+  /**
+   * One order's time on average (ms), from placing it to storing its certificate: where a side's
+   * extra time goes, since a run of N takes about N / in-flight of them.
+   */
+  orderMs: number;
 }
 
 export interface ScaleRun {
@@ -161,7 +167,7 @@ export async function certkeepBatch(lab: Lab, count: number, inFlight: number, r
     const ms = performance.now() - started;
     const cpu = (cpuMs(host.process.pid) ?? NaN) - cpuBefore;
     await creating;
-    return { ms, count, createsMs, idleRssMiB, peakRssMiB: Math.max(...busy.stop()), cpuMs: cpu };
+    return { ms, count, createsMs, idleRssMiB, peakRssMiB: Math.max(...busy.stop()), cpuMs: cpu, orderMs: await meanOrderMs(host.dataDir) };
   } catch (err) {
     throw new Error(`${(err as Error).message}\n--- node host log (tail) ---\n${host.logs().slice(-3000)}`);
   } finally {
@@ -196,9 +202,20 @@ export async function bareBatch(lab: Lab, count: number, inFlight: number): Prom
     if (code !== 0) throw new Error(`bare client ended with ${code}:\n${proc.output().slice(-3000)}`);
     const line = proc.output().split('\n').find((l) => l.startsWith('{"ms"'));
     if (!line) throw new Error(`bare client printed no result:\n${proc.output().slice(-3000)}`);
-    const { ms, cpuMs } = JSON.parse(line) as { ms: number; cpuMs: number };
-    return { ms, count, idleRssMiB, peakRssMiB, cpuMs };
+    const { ms, cpuMs, orderMs } = JSON.parse(line) as { ms: number; cpuMs: number; orderMs: number };
+    return { ms, count, idleRssMiB, peakRssMiB, cpuMs, orderMs };
   } finally {
     await proc.stop();
+  }
+}
+
+/** The node host's orders, from the row written before the CA is asked to the commit that stores the certificate. */
+async function meanOrderMs(dataDir: string): Promise<number> {
+  const client = createClient({ url: `file:${join(dataDir, 'certkeep.db')}` });
+  try {
+    const { rows } = await client.execute("SELECT avg(finished_at - created_at) AS ms FROM orders WHERE state = 'done'");
+    return Number(rows[0].ms);
+  } finally {
+    client.close();
   }
 }
