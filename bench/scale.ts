@@ -16,11 +16,11 @@
 // the same way. The two phases take turns on Pebble's httpPort.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createClient } from '@libsql/client';
 import { fileURLToPath } from 'node:url';
 import { startProcess } from '../test/harness/processes.ts';
 import { cpuMs, sampleRss } from './rss.ts';
 import { sleep, startSetUpHost, twoNames, withFreshPebble, type Lab } from './lab.ts';
+import type { HostUnderTest } from '../test/harness/hosts.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const IDLE_SETTLE_MS = 1000;
@@ -167,7 +167,7 @@ export async function certkeepBatch(lab: Lab, count: number, inFlight: number, r
     const ms = performance.now() - started;
     const cpu = (cpuMs(host.process.pid) ?? NaN) - cpuBefore;
     await creating;
-    return { ms, count, createsMs, idleRssMiB, peakRssMiB: Math.max(...busy.stop()), cpuMs: cpu, orderMs: await meanOrderMs(host.dataDir) };
+    return { ms, count, createsMs, idleRssMiB, peakRssMiB: Math.max(...busy.stop()), cpuMs: cpu, orderMs: await meanOrderMs(host) };
   } catch (err) {
     throw new Error(`${(err as Error).message}\n--- node host log (tail) ---\n${host.logs().slice(-3000)}`);
   } finally {
@@ -210,12 +210,7 @@ export async function bareBatch(lab: Lab, count: number, inFlight: number): Prom
 }
 
 /** The node host's orders, from the row written before the CA is asked to the commit that stores the certificate. */
-async function meanOrderMs(dataDir: string): Promise<number> {
-  const client = createClient({ url: `file:${join(dataDir, 'certkeep.db')}` });
-  try {
-    const { rows } = await client.execute("SELECT avg(finished_at - created_at) AS ms FROM orders WHERE state = 'done'");
-    return Number(rows[0].ms);
-  } finally {
-    client.close();
-  }
+async function meanOrderMs(host: { sql: HostUnderTest['sql'] }): Promise<number> {
+  const [row] = await host.sql("SELECT avg(finished_at - created_at) AS ms FROM orders WHERE state = 'done'");
+  return Number(row.ms);
 }
