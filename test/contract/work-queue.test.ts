@@ -6,21 +6,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describePebble } from '../harness/pebble.ts';
 import { HOST_KINDS } from '../harness/hosts.ts';
-import { startWorld, type World } from '../harness/world.ts';
+import { startWorld, waitUntilValid, type World } from '../harness/world.ts';
 
 const CONCURRENCY = 2;
-
-async function waitUntilValid(world: World, names: string[], timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    const states = await Promise.all(names.map(async (n) => (await world.api.get(`/api/v1/certificates/${n}`)).body));
-    const failed = states.find((c) => c.status === 'invalid');
-    if (failed) throw new Error(`${failed.name} failed: ${JSON.stringify(failed.lastError)}`);
-    if (states.every((c) => c.status === 'valid')) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) throw new Error(`not valid after ${timeoutMs} ms: ${states.map((c) => `${c.name}=${c.status}`).join(', ')}\n${world.host.logs().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 for (const kind of HOST_KINDS) {
   describePebble(`the work queue on the ${kind} host`, () => {

@@ -119,6 +119,23 @@ export async function issueCertificate(world: World, body: Record<string, unknow
   return { created: created.body, certificate: issued.body };
 }
 
+/**
+ * Waits until every named certificate is valid, as the scheduler obtains it (no `issue`, which
+ * would place another order if the first has ended); returns the ms that took. Throws when one is
+ * invalid, or with the host's log when the time is up.
+ */
+export async function waitUntilValid(world: World, names: string[], timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    const states = await Promise.all(names.map(async (n) => (await world.api.get(`/api/v1/certificates/${n}`)).body));
+    const failed = states.find((c) => c.status === 'invalid');
+    if (failed) throw new Error(`${failed.name} failed: ${JSON.stringify(failed.lastError)}`);
+    if (states.every((c) => c.status === 'valid')) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) throw new Error(`not valid after ${timeoutMs} ms: ${states.map((c) => `${c.name}=${c.status}`).join(', ')}\n${world.host.logs().slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Runs openssl with the given args; returns stdout (throws with stderr on failure). */
 export function openssl(args: string[], input?: string): string {
   return execFileSync('openssl', args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
